@@ -1,0 +1,143 @@
+// Package config loads .github/nginx-modbuild.yml: which nginx versions to
+// build, which modules, for which distributions and architectures. Every
+// field has a default, and every mistake is reported as file:line:column.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/go-version"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+)
+
+// DefaultPath is where the config lives in a repository.
+const DefaultPath = ".github/nginx-modbuild.yml"
+
+// Config is a loaded, validated configuration.
+type Config struct {
+	// File is the path the config was read from; empty when defaults
+	// were used because the repository has no config file.
+	File string `json:"file,omitempty"`
+	// Root is the repository root that module paths are relative to.
+	Root string `json:"-"`
+
+	Nginx     Nginx             `json:"nginx"`
+	Modules   []Module          `json:"modules"`
+	Configure []string          `json:"configure,omitempty"`
+	Distros   []distro.Distro   `json:"distros"`
+	Arch      []string          `json:"arch"`
+	RunsOn    map[string]string `json:"runs-on"`
+	Smoke     Smoke             `json:"smoke"`
+}
+
+// Nginx selects the nginx versions to build against.
+type Nginx struct {
+	Lines      []nginxver.Line `json:"lines"`
+	Latest     int             `json:"latest"`
+	Constraint string          `json:"constraint,omitempty"`
+	Versions   []string        `json:"versions,omitempty"`
+	// Plus holds canonical NGINX Plus release names ("R34", "PLS.37.0.4.1").
+	Plus []string `json:"plus,omitempty"`
+	Pin  string   `json:"pin,omitempty"`
+
+	constraint version.Constraints
+}
+
+// Allows reports whether v passes the configured constraint.
+func (n Nginx) Allows(v *version.Version) bool {
+	return n.constraint == nil || n.constraint.Check(v)
+}
+
+// Module is one module source: a directory in the repository or a git
+// repository at a ref.
+type Module struct {
+	Path string `json:"path,omitempty"`
+	Git  string `json:"git,omitempty"`
+	Ref  string `json:"ref,omitempty"`
+	// Pos is where the entry is in the config file, for error messages.
+	Pos Pos `json:"-"`
+}
+
+// ID names the module source in plans and manifests: its git URL, or its
+// path as written in the config.
+func (m Module) ID() string {
+	if m.Git != "" {
+		return m.Git
+	}
+	return m.Path
+}
+
+// Smoke configures the smoke test of a build.
+type Smoke struct {
+	Config  string `json:"config,omitempty"`
+	Request string `json:"request,omitempty"`
+}
+
+// Pos is a position in the config file.
+type Pos struct {
+	Line, Column int
+}
+
+// Error is a configuration mistake at a position in a file.
+type Error struct {
+	File         string
+	Line, Column int
+	Msg          string
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Default returns the configuration used when a repository has none.
+func Default() *Config {
+	return &Config{
+		Nginx: Nginx{
+			Lines:  []nginxver.Line{nginxver.Stable, nginxver.Mainline},
+			Latest: 1,
+		},
+		Distros: []distro.Distro{mustDistro("debian-12")},
+		Arch:    []string{"amd64"},
+		RunsOn:  map[string]string{"amd64": "ubuntu-latest", "arm64": "ubuntu-24.04-arm"},
+	}
+}
+
+func mustDistro(name string) distro.Distro {
+	d, _ := distro.Lookup(name)
+	return d
+}
+
+// Load reads the config for the repository at root. With path empty it
+// reads DefaultPath under root if present; otherwise, when root has an
+// nginx module `config` file, it returns the defaults with that module;
+// otherwise the defaults with no modules (commands that build say so).
+// An explicitly given path must exist.
+func Load(root, path string) (*Config, error) {
+	explicit := path != ""
+	if !explicit {
+		path = filepath.Join(root, DefaultPath)
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && !explicit {
+		cfg := Default()
+		cfg.Root = root
+		cfg.Modules = rootModule(root)
+		return cfg, nil
+	}
+	if err != nil {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read config: %v", errors.Unwrap(err))}
+	}
+	return Parse(path, root, data)
+}

@@ -1,0 +1,200 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+const repo = "testdata/repo"
+
+func TestParseFullExample(t *testing.T) {
+	t.Parallel()
+	// The example from DESIGN.md, with the distros this release knows.
+	src := `nginx:
+  lines: [stable, mainline]
+  latest: 2
+  constraint: ">= 1.24"
+  versions: [1.26.3]
+  plus: [R33, r36 p3, PLS.37.0.4.1]
+  pin: 1.26.3
+modules:
+  - path: .
+  - path: mod
+  - git: https://github.com/openresty/headers-more-nginx-module
+    ref: v0.37
+configure: [--with-http_ssl_module]
+distros: [debian-12, ubuntu-24.04, rocky-9, alpine-3.22, {name: opensuse-15, image: "opensuse/leap:15", family: yum}]
+arch: [amd64, arm64]
+runs-on: {arm64: my-arm-runner}
+smoke:
+  config: |
+    location = /t { echo ok; }
+  request: /t
+`
+	cfg, err := Parse("nginx-modbuild.yml", repo, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Nginx.Latest, 2; got != want {
+		t.Errorf("latest = %d, want %d", got, want)
+	}
+	if diff := cmp.Diff([]string{"R33", "R36 P3", "PLS.37.0.4.1"}, cfg.Nginx.Plus); diff != "" {
+		t.Errorf("plus (-want +got):\n%s", diff)
+	}
+	wantModules := []Module{
+		{Path: ".", Pos: Pos{9, 5}},
+		{Path: "mod", Pos: Pos{10, 5}},
+		{Git: "https://github.com/openresty/headers-more-nginx-module", Ref: "v0.37", Pos: Pos{11, 5}},
+	}
+	if diff := cmp.Diff(wantModules, cfg.Modules); diff != "" {
+		t.Errorf("modules (-want +got):\n%s", diff)
+	}
+	var names []string
+	for _, d := range cfg.Distros {
+		names = append(names, d.Name+"="+d.Image)
+	}
+	if got := strings.Join(names, " "); got != "debian-12=debian:12 ubuntu-24.04=ubuntu:24.04 rocky-9=rockylinux/rockylinux:9 alpine-3.22=alpine:3.22 opensuse-15=opensuse/leap:15" {
+		t.Errorf("distros = %s", got)
+	}
+	if cfg.RunsOn["arm64"] != "my-arm-runner" || cfg.RunsOn["amd64"] != "ubuntu-latest" {
+		t.Errorf("runs-on = %v", cfg.RunsOn)
+	}
+	if cfg.Smoke.Request != "/t" || !strings.Contains(cfg.Smoke.Config, "echo ok") {
+		t.Errorf("smoke = %+v", cfg.Smoke)
+	}
+	v := mustVersion(t, "1.22.1")
+	if cfg.Nginx.Allows(v) {
+		t.Error("constraint >= 1.24 allows 1.22.1")
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{"", "# only a comment\n", "---\n"} {
+		cfg, err := Parse("c.yml", repo, []byte(src))
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", src, err)
+		}
+		want := Default()
+		want.File, want.Root = "c.yml", repo
+		want.Modules = []Module{{Path: "."}} // testdata/repo has a config file
+		if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(Nginx{})); diff != "" {
+			t.Errorf("Parse(%q) (-want +got):\n%s", src, diff)
+		}
+	}
+}
+
+func TestLoadWithoutConfigFile(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(repo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.File != "" || len(cfg.Modules) != 1 || cfg.Modules[0].Path != "." {
+		t.Errorf("Load without config file = %+v, want the root module", cfg)
+	}
+	empty := t.TempDir()
+	cfg, err = Load(empty, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Modules) != 0 {
+		t.Errorf("a directory without a module config got modules %v", cfg.Modules)
+	}
+	_, err = Load(empty, filepath.Join(empty, "missing.yml"))
+	if err == nil || !strings.Contains(err.Error(), "missing.yml: cannot read config") {
+		t.Errorf("explicit missing config: %v", err)
+	}
+}
+
+func TestLoadReadsDefaultPath(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, ".github"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, DefaultPath), []byte("arch: [arm64]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.File != filepath.Join(root, DefaultPath) || cfg.Arch[0] != "arm64" {
+		t.Errorf("Load = %+v", cfg)
+	}
+}
+
+var positioned = regexp.MustCompile(`^bad\.yml:\d+(:\d+)?: \S.*$`)
+
+func TestBadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, src, want string
+	}{
+		{"unknown top-level key", "modlues: []\n", `bad.yml:1:1: unknown key "modlues" in the config (did you mean "modules"?)`},
+		{"unknown nginx key", "nginx:\n  lastest: 2\n", `bad.yml:2:3: unknown key "lastest" in nginx (did you mean "latest"?)`},
+		{"bad version", "nginx:\n  versions: [1.26.3, 1.26]\n", `bad.yml:2:22: bad nginx version "1.26" (want X.Y.Z, e.g. 1.26.3)`},
+		{"bad pin", "nginx:\n  pin: latest\n", `bad.yml:2:8: nginx.pin: bad nginx version "latest" (want X.Y.Z, e.g. 1.26.3)`},
+		{"bad constraint", "nginx:\n  constraint: \"~~ 1.24\"\n", `bad.yml:2:15: bad version constraint "~~ 1.24": malformed constraint: ~~ 1.24 (e.g. ">= 1.24, < 2.0")`},
+		{"unknown line", "nginx:\n  lines: [stable, legacy]\n", `bad.yml:2:19: unknown release line "legacy" (want stable or mainline)`},
+		{"bad latest", "nginx:\n  latest: many\n", `bad.yml:2:11: nginx.latest must be a whole number from 0 to 100 (how many of each line's newest releases to build), not "many"`},
+		{"negative latest", "nginx:\n  latest: -1\n", `bad.yml:2:11: nginx.latest must be a whole number from 0 to 100 (how many of each line's newest releases to build), not "-1"`},
+		{"unknown plus", "nginx:\n  plus: [R99]\n", `bad.yml:2:10: unknown NGINX Plus release "R99"`},
+		{"unknown distro", "distros: [debian-12, centos-7]\n", `bad.yml:1:22: unknown distro "centos-7" (known: `},
+		{"distro scalar", "distros: debian-12\n", `bad.yml:1:10: distros must be a list, e.g. [debian-12, ubuntu-24.04], not "debian-12"`},
+		{"duplicate distro", "distros: [debian-12, debian-12]\n", `bad.yml:1:22: distro debian-12 listed twice`},
+		{"custom distro family", "distros: [{name: x, image: x:1, family: pacman}]\n", `bad.yml:1:11: distro x: unknown package family "pacman" (want apt, dnf, yum or apk)`},
+		{"unknown arch", "arch: [amd64, riscv64]\n", `bad.yml:1:15: unknown arch "riscv64" (want amd64 or arm64)`},
+		{"empty modules", "modules: []\n", `bad.yml:1:10: modules is empty: list at least one module, e.g. - path: .`},
+		{"module without source", "modules:\n  - ref: v1\n", `bad.yml:2:5: a module needs path (a directory with an nginx module config file) or git (a repository URL)`},
+		{"module path and git", "modules:\n  - {path: ., git: https://x/y}\n", `bad.yml:2:5: a module has either path or git, not both`},
+		{"module path without config", "modules:\n  - path: nowhere\n", `bad.yml:2:5: module path "nowhere" has no nginx module config file`},
+		{"module bad git url", "modules:\n  - git: not a url\n", `bad.yml:2:5: module git "not a url" is not a repository URL`},
+		{"ref without git", "modules:\n  - {path: ., ref: main}\n", `bad.yml:2:5: ref goes with git, not path`},
+		{"duplicate module", "modules:\n  - path: .\n  - path: .\n", `bad.yml:3:5: module . listed twice`},
+		{"reserved configure arg", "configure: [--with-http_ssl_module, --add-dynamic-module=../x]\n", `bad.yml:1:37: configure argument --add-dynamic-module is set by nginx-modbuild itself; remove it`},
+		{"configure not a flag", "configure: [with-debug]\n", `bad.yml:1:13: configure argument "with-debug" must start with --`},
+		{"smoke request", "smoke:\n  config: 'location = /t { return 200; }'\n  request: t\n", `bad.yml:3:12: smoke.request "t" must be a path starting with /, e.g. /t`},
+		{"top level list", "- nginx\n", `bad.yml:1:1: the config must be a mapping of keys to values, not a list`},
+		{"repeated key", "arch: [amd64]\narch: [arm64]\n", `bad.yml:`},
+		{"yaml syntax", "nginx:\n  lines: [stable\n", `bad.yml:`},
+		{"tab indent", "nginx:\n\tlatest: 1\n", `bad.yml:2: YAML syntax: found character that cannot start any token`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("bad.yml", repo, []byte(tt.src))
+			if err == nil {
+				t.Fatalf("Parse accepted:\n%s", tt.src)
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error is not one line:\n%s", msg)
+			}
+			if !positioned.MatchString(msg) {
+				t.Errorf("error is not positioned: %s", msg)
+			}
+			if !strings.HasPrefix(msg, tt.want) {
+				t.Errorf("error:\n got %s\nwant %s...", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestManyMistakesAllReported(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("bad.yml", repo, []byte("arch: [x86]\ndistros: [nope]\nnginx: {latest: x}\n"))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != 3 {
+		t.Errorf("want 3 error lines, got %d:\n%s", len(lines), err)
+	}
+}

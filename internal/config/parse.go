@@ -1,0 +1,467 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/go-version"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
+)
+
+// Parse validates config file contents. file names the file in errors;
+// root is the directory module paths are relative to. All mistakes are
+// returned, one positioned line each, joined.
+func Parse(file, root string, data []byte) (*Config, error) {
+	cfg := Default()
+	cfg.File = file
+	cfg.Root = root
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, syntaxError(file, err)
+	}
+	d := &decoder{file: file}
+	if doc.Kind == 0 || len(doc.Content) == 0 ||
+		doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
+		cfg.Modules = rootModule(root) // an empty file: every default
+		return cfg, nil
+	}
+	top := doc.Content[0]
+	modulesSeen := false
+	d.mapping(top, "the config", map[string]func(*yaml.Node){
+		"nginx": func(n *yaml.Node) { d.nginx(n, &cfg.Nginx) },
+		"modules": func(n *yaml.Node) {
+			modulesSeen = true
+			cfg.Modules = d.modules(n, root)
+		},
+		"configure": func(n *yaml.Node) { cfg.Configure = d.configure(n) },
+		"distros":   func(n *yaml.Node) { cfg.Distros = d.distros(n) },
+		"arch":      func(n *yaml.Node) { cfg.Arch = d.arch(n) },
+		"runs-on":   func(n *yaml.Node) { d.runsOn(n, cfg.RunsOn) },
+		"smoke":     func(n *yaml.Node) { d.smoke(n, &cfg.Smoke) },
+	})
+	if !modulesSeen {
+		cfg.Modules = rootModule(root)
+	}
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	return cfg, nil
+}
+
+// rootModule is the default module list: the repository itself, when it
+// has an nginx module config file at its root.
+func rootModule(root string) []Module {
+	if fi, err := os.Stat(filepath.Join(root, "config")); err == nil && !fi.IsDir() {
+		return []Module{{Path: "."}}
+	}
+	return nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func syntaxError(file string, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: file, Line: line, Msg: "YAML syntax: " + m[2]}
+	}
+	return &Error{File: file, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+type decoder struct {
+	file string
+	errs []error
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)})
+}
+
+// mapping calls each field's function with its value node; unknown and
+// repeated keys are errors.
+func (d *decoder) mapping(n *yaml.Node, what string, fields map[string]func(*yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping of keys to values, not %s", what, kindName(n))
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, ok := fields[k.Value]
+		if !ok {
+			d.errorf(k, "unknown key %q in %s%s", k.Value, what, suggest(k.Value, fields))
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, "key %q repeated in %s", k.Value, what)
+			continue
+		}
+		seen[k.Value] = true
+		f(v)
+	}
+}
+
+func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+// list returns the items of a sequence; a scalar is an error with an
+// example of the list form, so `distros: debian-12` is caught early.
+func (d *decoder) list(n *yaml.Node, what, example string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list, e.g. %s, not %s", what, example, kindName(n))
+		return nil
+	}
+	return n.Content
+}
+
+func (d *decoder) strList(n *yaml.Node, what, example string) []string {
+	var out []string
+	for _, item := range d.list(n, what, example) {
+		if s, ok := d.str(item, "each entry of "+what); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
+	d.mapping(n, "nginx", map[string]func(*yaml.Node){
+		"lines": func(n *yaml.Node) {
+			out.Lines = nil
+			seen := map[nginxver.Line]bool{}
+			for _, item := range d.list(n, "nginx.lines", "[stable, mainline]") {
+				s, ok := d.str(item, "a release line")
+				if !ok {
+					continue
+				}
+				l, err := nginxver.ParseLine(s)
+				switch {
+				case err != nil:
+					d.errorf(item, "%v", err)
+				case seen[l]:
+					d.errorf(item, "release line %q listed twice", s)
+				default:
+					seen[l] = true
+					out.Lines = append(out.Lines, l)
+				}
+			}
+		},
+		"latest": func(n *yaml.Node) {
+			v, err := strconv.Atoi(n.Value)
+			if n.Kind != yaml.ScalarNode || err != nil || v < 0 || v > 100 {
+				d.errorf(n, "nginx.latest must be a whole number from 0 to 100 (how many of each line's newest releases to build), not %q", n.Value)
+				return
+			}
+			out.Latest = v
+		},
+		"constraint": func(n *yaml.Node) {
+			s, ok := d.str(n, "nginx.constraint")
+			if !ok {
+				return
+			}
+			c, err := version.NewConstraint(s)
+			if err != nil {
+				d.errorf(n, "bad version constraint %q: %v (e.g. \">= 1.24, < 2.0\")", s, err)
+				return
+			}
+			out.Constraint, out.constraint = s, c
+		},
+		"versions": func(n *yaml.Node) {
+			for _, item := range d.list(n, "nginx.versions", "[1.26.3]") {
+				s, ok := d.str(item, "an nginx version")
+				if !ok {
+					continue
+				}
+				// YAML reads 1.26 as a float; nginxver.Parse rejects it too.
+				if _, err := nginxver.Parse(s); err != nil {
+					d.errorf(item, "%v", err)
+					continue
+				}
+				out.Versions = append(out.Versions, s)
+			}
+		},
+		"plus": func(n *yaml.Node) {
+			for _, item := range d.list(n, "nginx.plus", "[R34, PLS.37.0.4.1]") {
+				s, ok := d.str(item, "an NGINX Plus release")
+				if !ok {
+					continue
+				}
+				m, err := plus.Embedded().Lookup(s)
+				if err != nil {
+					d.errorf(item, "%v", err)
+					continue
+				}
+				out.Plus = append(out.Plus, m.Release)
+			}
+		},
+		"pin": func(n *yaml.Node) {
+			s, ok := d.str(n, "nginx.pin")
+			if !ok {
+				return
+			}
+			if _, err := nginxver.Parse(s); err != nil {
+				d.errorf(n, "nginx.pin: %v", err)
+				return
+			}
+			out.Pin = s
+		},
+	})
+}
+
+var gitURL = regexp.MustCompile(`^(https?://|ssh://|git://|file://|git@[^:]+:)\S+$`)
+
+func (d *decoder) modules(n *yaml.Node, root string) []Module {
+	items := d.list(n, "modules", "[{path: .}]")
+	if n.Kind == yaml.SequenceNode && len(items) == 0 {
+		d.errorf(n, "modules is empty: list at least one module, e.g. - path: .")
+	}
+	var out []Module
+	seen := map[string]bool{}
+	for _, item := range items {
+		m := Module{Pos: Pos{item.Line, item.Column}}
+		d.mapping(item, "a module", map[string]func(*yaml.Node){
+			"path": func(n *yaml.Node) { m.Path, _ = d.str(n, "module path") },
+			"git":  func(n *yaml.Node) { m.Git, _ = d.str(n, "module git URL") },
+			"ref":  func(n *yaml.Node) { m.Ref, _ = d.str(n, "module ref") },
+		})
+		if item.Kind != yaml.MappingNode {
+			continue
+		}
+		switch {
+		case m.Path != "" && m.Git != "":
+			d.errorf(item, "a module has either path or git, not both")
+			continue
+		case m.Path == "" && m.Git == "":
+			d.errorf(item, "a module needs path (a directory with an nginx module config file) or git (a repository URL)")
+			continue
+		case m.Ref != "" && m.Git == "":
+			d.errorf(item, "ref goes with git, not path")
+			continue
+		case m.Git != "" && !gitURL.MatchString(m.Git):
+			d.errorf(item, "module git %q is not a repository URL (want https://..., ssh://... or git@host:owner/repo)", m.Git)
+			continue
+		case m.Path != "":
+			dir := m.Path
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(root, dir)
+			}
+			if fi, err := os.Stat(filepath.Join(dir, "config")); err != nil || fi.IsDir() {
+				d.errorf(item, "module path %q has no nginx module config file (looked for %s)", m.Path, filepath.Join(dir, "config"))
+				continue
+			}
+		}
+		id := m.ID() + "@" + m.Ref
+		if seen[id] {
+			d.errorf(item, "module %s listed twice", m.ID())
+			continue
+		}
+		seen[id] = true
+		out = append(out, m)
+	}
+	return out
+}
+
+// Arguments nginx-modbuild passes itself; a config must not pass them again.
+var reserved = []string{"--with-compat", "--add-module", "--add-dynamic-module", "--prefix", "--builddir"}
+
+func (d *decoder) configure(n *yaml.Node) []string {
+	var out []string
+	for _, item := range d.list(n, "configure", "[--with-http_ssl_module]") {
+		s, ok := d.str(item, "a configure argument")
+		if !ok {
+			continue
+		}
+		if !strings.HasPrefix(s, "--") {
+			d.errorf(item, "configure argument %q must start with -- (e.g. --with-http_ssl_module)", s)
+			continue
+		}
+		name, _, _ := strings.Cut(s, "=")
+		if contains(reserved, name) {
+			d.errorf(item, "configure argument %s is set by nginx-modbuild itself; remove it", name)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (d *decoder) distros(n *yaml.Node) []distro.Distro {
+	items := d.list(n, "distros", "[debian-12, ubuntu-24.04]")
+	if n.Kind == yaml.SequenceNode && len(items) == 0 {
+		d.errorf(n, "distros is empty: list at least one, e.g. [debian-12]")
+	}
+	var out []distro.Distro
+	seen := map[string]bool{}
+	for _, item := range items {
+		var dist distro.Distro
+		switch item.Kind {
+		case yaml.ScalarNode:
+			b, ok := distro.Lookup(item.Value)
+			if !ok {
+				d.errorf(item, "unknown distro %q (known: %s; or give {name, image, family})", item.Value, distro.Names())
+				continue
+			}
+			dist = b
+		case yaml.MappingNode:
+			var name, image, family string
+			d.mapping(item, "a custom distro", map[string]func(*yaml.Node){
+				"name":   func(n *yaml.Node) { name, _ = d.str(n, "distro name") },
+				"image":  func(n *yaml.Node) { image, _ = d.str(n, "distro image") },
+				"family": func(n *yaml.Node) { family, _ = d.str(n, "distro family") },
+			})
+			f, err := distro.ParseFamily(family)
+			switch {
+			case name == "" || image == "":
+				d.errorf(item, "a custom distro needs name, image and family (apt, dnf, yum or apk)")
+				continue
+			case err != nil:
+				d.errorf(item, "distro %s: %v", name, err)
+				continue
+			}
+			dist = distro.Custom(name, image, f)
+		default:
+			d.errorf(item, "a distro is a name such as debian-12 or {name, image, family}, not %s", kindName(item))
+			continue
+		}
+		if seen[dist.Name] {
+			d.errorf(item, "distro %s listed twice", dist.Name)
+			continue
+		}
+		seen[dist.Name] = true
+		out = append(out, dist)
+	}
+	return out
+}
+
+var arches = []string{"amd64", "arm64"}
+
+func (d *decoder) arch(n *yaml.Node) []string {
+	var out []string
+	items := d.list(n, "arch", "[amd64, arm64]")
+	if n.Kind == yaml.SequenceNode && len(items) == 0 {
+		d.errorf(n, "arch is empty: list at least one of amd64, arm64")
+	}
+	for _, item := range items {
+		s, ok := d.str(item, "an architecture")
+		if !ok {
+			continue
+		}
+		switch {
+		case !contains(arches, s):
+			d.errorf(item, "unknown arch %q (want amd64 or arm64)", s)
+		case contains(out, s):
+			d.errorf(item, "arch %s listed twice", s)
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (d *decoder) runsOn(n *yaml.Node, out map[string]string) {
+	fields := map[string]func(*yaml.Node){}
+	for _, a := range arches {
+		fields[a] = func(n *yaml.Node) {
+			if s, ok := d.str(n, "runs-on."+a); ok {
+				out[a] = s
+			}
+		}
+	}
+	d.mapping(n, "runs-on", fields)
+}
+
+func (d *decoder) smoke(n *yaml.Node, out *Smoke) {
+	d.mapping(n, "smoke", map[string]func(*yaml.Node){
+		"config": func(n *yaml.Node) { out.Config, _ = d.str(n, "smoke.config") },
+		"request": func(n *yaml.Node) {
+			s, ok := d.str(n, "smoke.request")
+			if ok && !strings.HasPrefix(s, "/") {
+				d.errorf(n, "smoke.request %q must be a path starting with /, e.g. /t", s)
+				return
+			}
+			out.Request = s
+		},
+	})
+	if out.Request != "" && out.Config == "" {
+		d.errorf(n, "smoke.request needs smoke.config: a server{}-level snippet that serves it")
+	}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "nothing"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// suggest names the closest known key when a key looks like a typo.
+func suggest(key string, fields map[string]func(*yaml.Node)) string {
+	var names []string
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	best, bestDist := "", 3
+	for _, k := range names {
+		if dist := editDistance(key, k); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return " (known: " + strings.Join(names, ", ") + ")"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,131 @@
+// Package distro is the table of Linux distributions modules are built
+// for: the container image a build job runs in, its package manager, and
+// the names of the packages a module build needs there.
+package distro
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Family is a package manager family.
+type Family string
+
+// The package manager families a build container can have.
+const (
+	Apt Family = "apt"
+	Dnf Family = "dnf"
+	Yum Family = "yum"
+	Apk Family = "apk"
+)
+
+// ParseFamily accepts apt, dnf, yum or apk.
+func ParseFamily(s string) (Family, error) {
+	switch f := Family(s); f {
+	case Apt, Dnf, Yum, Apk:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown package family %q (want apt, dnf, yum or apk)", s)
+}
+
+// Packages names what a module build installs. PCRE is the legacy PCRE
+// library, needed by nginx older than 1.21.5, which cannot use PCRE2;
+// empty where the distribution no longer ships it.
+type Packages struct {
+	CC      []string `json:"cc"`
+	Make    string   `json:"make"`
+	PCRE2   string   `json:"pcre2"`
+	PCRE    string   `json:"pcre,omitempty"`
+	Zlib    string   `json:"zlib"`
+	OpenSSL string   `json:"openssl"`
+}
+
+// Distro is one build target.
+type Distro struct {
+	Name     string   `json:"name"`
+	Image    string   `json:"image"`
+	Family   Family   `json:"family"`
+	Packages Packages `json:"packages"`
+}
+
+var families = map[Family]Packages{
+	Apt: {CC: []string{"gcc", "libc6-dev"}, Make: "make", PCRE2: "libpcre2-dev", PCRE: "libpcre3-dev", Zlib: "zlib1g-dev", OpenSSL: "libssl-dev"},
+	Dnf: {CC: []string{"gcc"}, Make: "make", PCRE2: "pcre2-devel", PCRE: "pcre-devel", Zlib: "zlib-devel", OpenSSL: "openssl-devel"},
+	Yum: {CC: []string{"gcc"}, Make: "make", PCRE2: "pcre2-devel", PCRE: "pcre-devel", Zlib: "zlib-devel", OpenSSL: "openssl-devel"},
+	Apk: {CC: []string{"gcc", "musl-dev"}, Make: "make", PCRE2: "pcre2-dev", PCRE: "pcre-dev", Zlib: "zlib-dev", OpenSSL: "openssl-dev"},
+}
+
+func def(name, image string, f Family, tweak func(*Packages)) Distro {
+	p := families[f]
+	p.CC = append([]string(nil), p.CC...)
+	if tweak != nil {
+		tweak(&p)
+	}
+	return Distro{Name: name, Image: image, Family: f, Packages: p}
+}
+
+// noPCRE1 is for distributions that dropped the legacy PCRE library.
+func noPCRE1(p *Packages) { p.PCRE = "" }
+
+// builtin is the table of distributions nginx-modbuild knows. Keep it to
+// releases that are supported upstream; custom entries cover the rest.
+var builtin = []Distro{
+	def("debian-11", "debian:11", Apt, nil),
+	def("debian-12", "debian:12", Apt, nil),
+	def("debian-13", "debian:13", Apt, noPCRE1),
+	def("ubuntu-20.04", "ubuntu:20.04", Apt, nil),
+	def("ubuntu-22.04", "ubuntu:22.04", Apt, nil),
+	def("ubuntu-24.04", "ubuntu:24.04", Apt, noPCRE1),
+	def("rocky-8", "rockylinux/rockylinux:8", Dnf, nil),
+	def("rocky-9", "rockylinux/rockylinux:9", Dnf, nil),
+	def("almalinux-8", "almalinux:8", Dnf, nil),
+	def("almalinux-9", "almalinux:9", Dnf, nil),
+	def("amazonlinux-2023", "amazonlinux:2023", Dnf, nil),
+	def("fedora-44", "fedora:44", Dnf, noPCRE1),
+	def("fedora-45", "fedora:45", Dnf, noPCRE1),
+	def("alpine-3.22", "alpine:3.22", Apk, nil),
+	def("alpine-3.23", "alpine:3.23", Apk, nil),
+	def("alpine-3.24", "alpine:3.24", Apk, nil),
+}
+
+// Builtin returns a copy of the built-in table.
+func Builtin() []Distro {
+	return append([]Distro(nil), builtin...)
+}
+
+// Lookup finds a built-in distribution by name.
+func Lookup(name string) (Distro, bool) {
+	for _, d := range builtin {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Distro{}, false
+}
+
+// Custom makes an entry for a distribution not in the table, with the
+// package names of its family.
+func Custom(name, image string, f Family) Distro {
+	return def(name, image, f, nil)
+}
+
+// Names lists the built-in names, sorted, for error messages.
+func Names() string {
+	var ns []string
+	for _, d := range builtin {
+		ns = append(ns, d.Name)
+	}
+	sort.Strings(ns)
+	return strings.Join(ns, ", ")
+}
+
+// All is every package a build needs, for a given need of legacy PCRE.
+func (p Packages) All(legacyPCRE bool) []string {
+	out := append([]string(nil), p.CC...)
+	pcre := p.PCRE2
+	if legacyPCRE && p.PCRE != "" {
+		pcre = p.PCRE
+	}
+	return append(out, p.Make, pcre, p.Zlib, p.OpenSSL)
+}
