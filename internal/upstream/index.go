@@ -1,0 +1,46 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+)
+
+// A tarball link in the nginx.org download index (an nginx autoindex
+// page): <a href="nginx-1.26.3.tar.gz">.
+var tarballLink = regexp.MustCompile(`href="nginx-([^"/]+)\.tar\.gz"`)
+
+// maxIndexSize bounds what we read of an index page (nginx.org's is
+// about 200 KB).
+const maxIndexSize = 16 << 20
+
+func fromIndex(ctx context.Context, hc *http.Client, indexURL string) (Result, error) {
+	res := Result{Source: string(NginxOrg)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, indexURL, nil)
+	if err != nil {
+		return res, fmt.Errorf("download index %s: %w", indexURL, err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return res, fmt.Errorf("download index: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return res, fmt.Errorf("download index %s: %s", indexURL, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIndexSize))
+	if err != nil {
+		return res, fmt.Errorf("download index %s: %w", indexURL, err)
+	}
+	var candidates []string
+	for _, m := range tarballLink.FindAllStringSubmatch(string(body), -1) {
+		candidates = append(candidates, m[1])
+	}
+	res.Releases, res.Ignored = collect(candidates)
+	if len(res.Releases) == 0 {
+		return res, fmt.Errorf("download index %s lists no nginx-X.Y.Z.tar.gz", indexURL)
+	}
+	return res, nil
+}
