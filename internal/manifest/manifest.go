@@ -1,0 +1,111 @@
+// Package manifest is the record of what was built: one entry per .so
+// file, kept as manifest.json beside the files of a release. It is the
+// only state nginx-modbuild keeps; planning reads it to skip work done.
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// Schema is the manifest format version this binary writes and reads.
+const Schema = 1
+
+// Manifest lists built files.
+type Manifest struct {
+	Schema  int     `json:"schema"`
+	Entries []Entry `json:"entries"`
+}
+
+// Entry is one built module file.
+type Entry struct {
+	// Module is the nginx module name, e.g. ngx_http_echo_module.
+	Module string `json:"module"`
+	// Source is the module source as the config names it: a git URL or a
+	// path (config.Module.ID).
+	Source string `json:"source"`
+	// Commit is the module source commit built, when known.
+	Commit    string   `json:"commit,omitempty"`
+	Nginx     string   `json:"nginx"`
+	Plus      []string `json:"plus,omitempty"`
+	Distro    string   `json:"distro"`
+	Arch      string   `json:"arch"`
+	File      string   `json:"file"`
+	SHA256    string   `json:"sha256"`
+	Signature string   `json:"signature,omitempty"`
+	BuiltAt   string   `json:"built_at,omitempty"`
+}
+
+// Parse reads a manifest; name is used in errors, which give the line and
+// column of a JSON mistake.
+func Parse(name string, data []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			line, col := position(data, se.Offset-1) // Offset is just past the bad byte
+			return nil, fmt.Errorf("%s:%d:%d: %v", name, line, col, err)
+		case errors.As(err, &te):
+			line, col := position(data, te.Offset)
+			return nil, fmt.Errorf("%s:%d:%d: %v", name, line, col, err)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if m.Schema != Schema {
+		return nil, fmt.Errorf("%s: manifest schema %d, this nginx-modbuild reads %d: upgrade it", name, m.Schema, Schema)
+	}
+	for i, e := range m.Entries {
+		if e.Source == "" || e.Nginx == "" || e.Distro == "" || e.Arch == "" {
+			return nil, fmt.Errorf("%s: entry %d (%s) lacks source, nginx, distro or arch", name, i, e.File)
+		}
+	}
+	return &m, nil
+}
+
+// Read parses the manifest file at path.
+func Read(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	return Parse(path, data)
+}
+
+func position(data []byte, offset int64) (line, col int) {
+	line, col = 1, 1
+	for i := int64(0); i < offset && i < int64(len(data)); i++ {
+		if data[i] == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// Built reports, for the given module sources, whether a cell (nginx
+// version, distro, arch) has an entry for every one of them.
+func (m *Manifest) Built(sources []string) func(nginx, distro, arch string) bool {
+	have := map[[4]string]bool{}
+	for _, e := range m.Entries {
+		have[[4]string{e.Source, e.Nginx, e.Distro, e.Arch}] = true
+	}
+	return func(nginx, distro, arch string) bool {
+		if len(sources) == 0 {
+			return false
+		}
+		for _, s := range sources {
+			if !have[[4]string{s, nginx, distro, arch}] {
+				return false
+			}
+		}
+		return true
+	}
+}

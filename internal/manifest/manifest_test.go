@@ -1,0 +1,63 @@
+package manifest
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `{
+  "schema": 1,
+  "entries": [
+    {"module": "ngx_http_echo_module", "source": "https://github.com/openresty/echo-nginx-module", "nginx": "1.26.3",
+     "distro": "debian-12", "arch": "amd64", "file": "ngx_http_echo_module_1.26.3_debian-12_amd64.so", "sha256": "ab"},
+    {"module": "ngx_http_hello_module", "source": ".", "nginx": "1.26.3",
+     "distro": "debian-12", "arch": "amd64", "file": "ngx_http_hello_module_1.26.3_debian-12_amd64.so", "sha256": "cd"},
+    {"module": "ngx_http_hello_module", "source": ".", "nginx": "1.26.3",
+     "distro": "debian-12", "arch": "arm64", "file": "ngx_http_hello_module_1.26.3_debian-12_arm64.so", "sha256": "ef"}
+  ]
+}`
+
+func TestBuilt(t *testing.T) {
+	t.Parallel()
+	m, err := Parse("manifest.json", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := m.Built([]string{".", "https://github.com/openresty/echo-nginx-module"})
+	tests := []struct {
+		nginx, distro, arch string
+		want                bool
+	}{
+		{"1.26.3", "debian-12", "amd64", true},
+		{"1.26.3", "debian-12", "arm64", false}, // echo missing there
+		{"1.28.0", "debian-12", "amd64", false},
+	}
+	for _, tt := range tests {
+		if got := both(tt.nginx, tt.distro, tt.arch); got != tt.want {
+			t.Errorf("Built(%s, %s, %s) = %v", tt.nginx, tt.distro, tt.arch, got)
+		}
+	}
+	if !m.Built([]string{"."})("1.26.3", "debian-12", "arm64") {
+		t.Error("hello alone is built on arm64")
+	}
+	if m.Built(nil)("1.26.3", "debian-12", "amd64") {
+		t.Error("no modules means nothing is built")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"{\n  \"schema\": 1,\n  \"entries\": [,]\n}", "m.json:3:15: invalid character ','"},
+		{`{"schema": "1"}`, "m.json:1:15: json: cannot unmarshal string"},
+		{`{"schema": 2, "entries": []}`, "m.json: manifest schema 2, this nginx-modbuild reads 1"},
+		{`{"schema": 1, "entries": [{"nginx": "1.26.3"}]}`, "lacks source"},
+		{`{"schema": 1, "extra": true}`, `unknown field "extra"`},
+	}
+	for _, tt := range tests {
+		_, err := Parse("m.json", []byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) = %v, want %q", tt.in, err, tt.want)
+		}
+	}
+}

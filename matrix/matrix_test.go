@@ -1,0 +1,288 @@
+package matrix
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/go-version"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
+)
+
+// upstreamReleases is a slice of the real release history, newest first.
+var upstreamReleases = releases(
+	"1.31.4", "1.31.3", "1.30.4", "1.31.2", "1.30.3", "1.31.1", "1.30.2", "1.31.0",
+	"1.30.1", "1.30.0", "1.29.8", "1.29.3", "1.29.0", "1.28.0", "1.27.4", "1.27.2",
+	"1.26.3", "1.26.2", "1.25.5", "1.24.0", "1.22.1", "1.18.0",
+)
+
+// releases parses versions and returns them as upstream would: newest first.
+func releases(vs ...string) []upstream.Release {
+	var parsed []*version.Version
+	for _, s := range vs {
+		v, err := nginxver.Parse(s)
+		if err != nil {
+			panic(err)
+		}
+		parsed = append(parsed, v)
+	}
+	nginxver.Sort(parsed)
+	out := make([]upstream.Release, len(parsed))
+	for i, v := range parsed {
+		out[i] = upstream.Release{Version: v, Line: nginxver.LineOf(v)}
+	}
+	return out
+}
+
+func cfgWith(t testing.TB, yml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse("test.yml", t.TempDir(), []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestSelect(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yml string
+		want      []string
+	}{
+		{"defaults: newest of each line", ``, []string{"1.31.4 [latest mainline]", "1.30.4 [latest stable]"}},
+		{"stable only, two", "nginx: {lines: [stable], latest: 2}", []string{"1.30.4 [latest stable]", "1.30.3 [latest stable]"}},
+		{"constraint caps the line", "nginx: {lines: [stable, mainline], latest: 1, constraint: '< 1.30'}",
+			[]string{"1.29.8 [latest mainline] PLS.37.0.0.1,PLS.37.0.1.1,PLS.37.0.2.1,PLS.37.0.3.1,PLS.37.0.4.1", "1.28.0 [latest stable]"}},
+		{"explicit versions join and dedupe", "nginx: {lines: [stable], latest: 1, versions: [1.30.4, 1.26.3]}",
+			[]string{"1.30.4 [latest stable versions]", "1.26.3 [versions]"}},
+		{"plus bases labelled", "nginx: {lines: [], plus: [R34, R36 P3, PLS.37.0.4.1]}", []string{
+			"1.29.8 [plus PLS.37.0.4.1] PLS.37.0.0.1,PLS.37.0.1.1,PLS.37.0.2.1,PLS.37.0.3.1,PLS.37.0.4.1",
+			"1.29.3 [plus R36 P3] R36",
+			"1.27.4 [plus R34] R34",
+		}},
+		{"latest zero", "nginx: {latest: 0, versions: [1.22.1]}", []string{"1.22.1 [versions]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts, err := Select(cfgWith(t, tt.yml).Nginx, upstreamReleases, plus.Embedded())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, x := range ts {
+				s := fmt.Sprintf("%s %v", x.Nginx, x.Why)
+				if len(x.Plus) > 0 {
+					s += " " + strings.Join(x.Plus, ",")
+				}
+				got = append(got, s)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Select (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSelectUnknownVersion(t *testing.T) {
+	t.Parallel()
+	_, err := Select(cfgWith(t, "nginx: {versions: [1.26.9]}").Nginx, upstreamReleases, plus.Embedded())
+	if err == nil || !strings.Contains(err.Error(), "1.26.9 is not an nginx release") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func targets(n int) []Target {
+	var ts []Target
+	for i := 0; i < n; i++ {
+		v := fmt.Sprintf("1.%d.%d", 30-i%8, i)
+		pv, _ := nginxver.Parse(v)
+		ts = append(ts, Target{Nginx: v, Line: nginxver.LineOf(pv), Plus: []string{}, v: pv})
+	}
+	return ts
+}
+
+// sized builds a config with d distros (custom ones past the table) and
+// the given arches.
+func sized(d int, arch ...string) *config.Config {
+	cfg := config.Default()
+	cfg.Distros = nil
+	for i, b := range distro.Builtin() {
+		if i == d {
+			break
+		}
+		cfg.Distros = append(cfg.Distros, b)
+	}
+	for i := len(cfg.Distros); i < d; i++ {
+		cfg.Distros = append(cfg.Distros, distro.Custom(fmt.Sprintf("custom-%d", i), "img", distro.Apt))
+	}
+	cfg.Arch = arch
+	return cfg
+}
+
+func TestMakeShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		distros, arches, versions int
+		wantJobs, wantPerJob      int
+	}{
+		{1, 1, 1, 1, 1},
+		{12, 2, 8, 192, 1}, // the issue's 12 x 2 x 8: fits
+		{13, 2, 10, 260 / 2, 2},
+		{16, 2, 16, 256, 2},
+		{16, 2, 17, 16 * 2 * 6, 3},
+		{128, 2, 3, 256, 3},
+		{100, 2, 40, 200, 40},
+	}
+	for _, tt := range tests {
+		arch := []string{"amd64", "arm64"}[:tt.arches]
+		p, err := Make(sized(tt.distros, arch...), targets(tt.versions), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Matrix.Include) != tt.wantJobs || p.PerJob != tt.wantPerJob {
+			t.Errorf("%dx%dx%d: %d jobs of %d versions, want %d of %d",
+				tt.distros, tt.arches, tt.versions, len(p.Matrix.Include), p.PerJob, tt.wantJobs, tt.wantPerJob)
+		}
+		if p.Cells != tt.distros*tt.arches*tt.versions {
+			t.Errorf("cells = %d", p.Cells)
+		}
+		if (p.PerJob > 1) != (len(p.Notes) > 0) {
+			t.Errorf("coarsening not explained: %v", p.Notes)
+		}
+		checkCovers(t, p, tt.distros*tt.arches*tt.versions)
+	}
+}
+
+// checkCovers asserts every cell is in exactly one job, IDs are unique and
+// the limit holds.
+func checkCovers(t *testing.T, p Plan, cells int) {
+	t.Helper()
+	if len(p.Matrix.Include) > MaxJobs {
+		t.Errorf("%d jobs, over %d", len(p.Matrix.Include), MaxJobs)
+	}
+	seen, ids := map[string]bool{}, map[string]bool{}
+	for _, j := range p.Matrix.Include {
+		if ids[j.ID] {
+			t.Errorf("duplicate job id %s", j.ID)
+		}
+		ids[j.ID] = true
+		for _, v := range strings.Split(j.Nginx, ",") {
+			c := v + "/" + j.Distro + "/" + j.Arch
+			if seen[c] {
+				t.Errorf("cell %s in two jobs", c)
+			}
+			seen[c] = true
+		}
+	}
+	if len(seen) != cells {
+		t.Errorf("jobs cover %d cells, want %d", len(seen), cells)
+	}
+}
+
+func TestMakeNeverExceedsLimit(t *testing.T) {
+	t.Parallel()
+	for d := 1; d <= 128; d += 9 {
+		for v := 1; v <= 64; v += 7 {
+			p, err := Make(sized(d, "amd64", "arm64"), targets(v), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCovers(t, p, d*2*v)
+		}
+	}
+}
+
+func TestMakeTooManyDistros(t *testing.T) {
+	t.Parallel()
+	_, err := Make(sized(129, "amd64", "arm64"), targets(1), nil)
+	if err == nil || !strings.Contains(err.Error(), "258 jobs") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestMakeSkipsBuilt(t *testing.T) {
+	t.Parallel()
+	cfg := sized(2, "amd64", "arm64")
+	built := func(nginx, d, a string) bool { return nginx == "1.30.0" || (d == "debian-11" && a == "arm64") }
+	p, err := Make(cfg, targets(3), built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range p.Matrix.Include {
+		got = append(got, j.ID)
+	}
+	want := []string{"1.29.1-debian-11-amd64", "1.29.1-debian-12-amd64", "1.29.1-debian-12-arm64",
+		"1.28.2-debian-11-amd64", "1.28.2-debian-12-amd64", "1.28.2-debian-12-arm64"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("jobs (-want +got):\n%s", diff)
+	}
+	if p.Built != 6 || p.Cells != 6 || strings.Join(p.Versions, " ") != "1.29.1 1.28.2" {
+		t.Errorf("built %d cells %d versions %v", p.Built, p.Cells, p.Versions)
+	}
+	all := func(string, string, string) bool { return true }
+	p, err = Make(cfg, targets(3), all)
+	if err != nil || p.HasWork() || p.Matrix.Include == nil {
+		t.Errorf("everything built: has work %v, include %v, err %v", p.HasWork(), p.Matrix.Include, err)
+	}
+}
+
+func TestMakeJobFields(t *testing.T) {
+	t.Parallel()
+	cfg := cfgWith(t, "distros: [debian-12, alpine-3.22]\narch: [amd64, arm64]\nnginx: {plus: [R34]}\n")
+	ts, err := Select(cfg.Nginx, upstreamReleases, plus.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Make(cfg, ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := p.Matrix.Include[len(p.Matrix.Include)-1]
+	want := Job{ID: "1.27.4-alpine-3.22-arm64", Name: "nginx 1.27.4 alpine-3.22 arm64", Nginx: "1.27.4", Line: "mainline",
+		Plus: []string{"R34"}, Distro: "alpine-3.22", Image: "alpine:3.22", Arch: "arm64", RunsOn: "ubuntu-24.04-arm"}
+	if diff := cmp.Diff(want, j); diff != "" {
+		t.Errorf("last job (-want +got):\n%s", diff)
+	}
+	if len(p.Matrix.Include) != 12 || p.Matrix.Include[0].ID != "1.31.4-debian-12-amd64" {
+		t.Errorf("jobs: %d, first %s", len(p.Matrix.Include), p.Matrix.Include[0].ID)
+	}
+}
+
+// BenchmarkPlan12x12x2x8 plans 12 modules x 12 distros x 2 arches x 8
+// nginx versions, from config to matrix, against a baseline of
+// selecting the versions alone (reported as the ratio plan/select).
+func BenchmarkPlan12x12x2x8(b *testing.B) {
+	var mods strings.Builder
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(&mods, "  - git: https://github.com/example/mod%d\n", i)
+	}
+	yml := "nginx: {lines: [stable, mainline], latest: 4}\nmodules:\n" + mods.String() +
+		"distros: [debian-11, debian-12, debian-13, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, rocky-8, rocky-9, almalinux-8, almalinux-9, amazonlinux-2023, alpine-3.22]\n" +
+		"arch: [amd64, arm64]\n"
+	cfg := cfgWith(b, yml)
+	b.ReportAllocs()
+	jobs := 0
+	for b.Loop() {
+		ts, err := Select(cfg.Nginx, upstreamReleases, plus.Embedded())
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := Make(cfg, ts, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jobs = len(p.Matrix.Include)
+	}
+	if jobs != 192 {
+		b.Fatalf("%d jobs, want 192", jobs)
+	}
+	b.ReportMetric(float64(jobs), "jobs")
+}
