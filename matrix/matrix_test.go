@@ -256,10 +256,10 @@ func TestMakeJobFields(t *testing.T) {
 	}
 }
 
-// BenchmarkPlan12x12x2x8 plans 12 modules x 12 distros x 2 arches x 8
-// nginx versions, from config to matrix, against a baseline of
-// selecting the versions alone (reported as the ratio plan/select).
-func BenchmarkPlan12x12x2x8(b *testing.B) {
+// bigConfig is 12 modules x 12 distros x 2 arches, 4 newest of each line:
+// 8 nginx versions.
+func bigConfig(b *testing.B) (*config.Config, string) {
+	b.Helper()
 	var mods strings.Builder
 	for i := 0; i < 12; i++ {
 		fmt.Fprintf(&mods, "  - git: https://github.com/example/mod%d\n", i)
@@ -267,7 +267,14 @@ func BenchmarkPlan12x12x2x8(b *testing.B) {
 	yml := "nginx: {lines: [stable, mainline], latest: 4}\nmodules:\n" + mods.String() +
 		"distros: [debian-11, debian-12, debian-13, ubuntu-20.04, ubuntu-22.04, ubuntu-24.04, rocky-8, rocky-9, almalinux-8, almalinux-9, amazonlinux-2023, alpine-3.22]\n" +
 		"arch: [amd64, arm64]\n"
-	cfg := cfgWith(b, yml)
+	return cfgWith(b, yml), yml
+}
+
+// BenchmarkPlan12x12x2x8 plans 12 modules x 12 distros x 2 arches x 8
+// nginx versions, from selection to matrix. bench/plan compares it with
+// BenchmarkConfigParse, the baseline every plan run also pays.
+func BenchmarkPlan12x12x2x8(b *testing.B) {
+	cfg, _ := bigConfig(b)
 	b.ReportAllocs()
 	jobs := 0
 	for b.Loop() {
@@ -285,4 +292,17 @@ func BenchmarkPlan12x12x2x8(b *testing.B) {
 		b.Fatalf("%d jobs, want 192", jobs)
 	}
 	b.ReportMetric(float64(jobs), "jobs")
+}
+
+// BenchmarkConfigParse is the baseline for BenchmarkPlan12x12x2x8: parsing
+// the same config file.
+func BenchmarkConfigParse(b *testing.B) {
+	_, yml := bigConfig(b)
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := config.Parse("test.yml", dir, []byte(yml)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

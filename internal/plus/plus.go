@@ -143,12 +143,25 @@ func (t Table) find(name string) (Release, bool) {
 func (t Table) ForBase(base string) []string {
 	var out []string
 	for i := len(t.Releases) - 1; i >= 0; i-- {
-		r := t.Releases[i]
-		if b, err := t.Lookup(r.Name); err == nil && b.Base == base {
+		if r := t.Releases[i]; t.baseOf(r) == base {
 			out = append(out, r.Name)
 		}
 	}
 	return out
+}
+
+// baseOf is a listed release's base: its own, or for an LTS patch release
+// (PLS.M.0.N.P) the base of its track's first release.
+func (t Table) baseOf(r Release) string {
+	if r.Base != "" || !isPLS(r.Name) {
+		return r.Base
+	}
+	f := strings.Split(r.Name, ".")
+	if len(f) != 5 || f[2] != "0" {
+		return ""
+	}
+	first, _ := t.find("PLS." + f[1] + ".0.0.1")
+	return first.Base
 }
 
 func contains(ss []string, s string) bool {

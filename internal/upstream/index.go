@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
+	"strings"
 )
 
 // A tarball link in the nginx.org download index (an nginx autoindex
@@ -16,7 +18,19 @@ var tarballLink = regexp.MustCompile(`href="nginx-([^"/]+)\.tar\.gz"`)
 // about 200 KB).
 const maxIndexSize = 16 << 20
 
+// LocalDir returns the directory a mirror names when it is a local one:
+// a path, or a file:// URL.
+func LocalDir(mirror string) (string, bool) {
+	if strings.HasPrefix(mirror, "file://") {
+		return strings.TrimPrefix(mirror, "file://"), true
+	}
+	return mirror, !strings.Contains(mirror, "://")
+}
+
 func fromIndex(ctx context.Context, hc *http.Client, indexURL string) (Result, error) {
+	if dir, ok := LocalDir(indexURL); ok {
+		return fromDir(dir)
+	}
 	res := Result{Source: string(NginxOrg)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, indexURL, nil)
 	if err != nil {
@@ -41,6 +55,27 @@ func fromIndex(ctx context.Context, hc *http.Client, indexURL string) (Result, e
 	res.Releases, res.Ignored = collect(candidates)
 	if len(res.Releases) == 0 {
 		return res, fmt.Errorf("download index %s lists no nginx-X.Y.Z.tar.gz", indexURL)
+	}
+	return res, nil
+}
+
+// fromDir lists the nginx-X.Y.Z.tar.gz files of a local mirror directory.
+func fromDir(dir string) (Result, error) {
+	res := Result{Source: "mirror " + dir}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return res, fmt.Errorf("mirror directory: %w", err)
+	}
+	var candidates []string
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, "nginx-") && strings.HasSuffix(name, ".tar.gz") {
+			candidates = append(candidates, strings.TrimSuffix(strings.TrimPrefix(name, "nginx-"), ".tar.gz"))
+		}
+	}
+	res.Releases, res.Ignored = collect(candidates)
+	if len(res.Releases) == 0 {
+		return res, fmt.Errorf("mirror directory %s has no nginx-X.Y.Z.tar.gz", dir)
 	}
 	return res, nil
 }

@@ -2,125 +2,31 @@ package upstream
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
 )
 
-type tag struct {
-	Name       string `json:"name"`
-	ZipballURL string `json:"zipball_url"`
-	TarballURL string `json:"tarball_url"`
-	Commit     struct {
-		SHA string `json:"sha"`
-		URL string `json:"url"`
-	} `json:"commit"`
-}
-
-// tagServer answers GET /repos/nginx/nginx/tags like GitHub: pages of
-// per_page (default 30, at most 100), Link headers, strong ETags and 304
-// for a matching If-None-Match. Any other request fails the test.
+// tagServer is the GitHub fake serving the recorded tags of nginx/nginx.
 type tagServer struct {
-	t *testing.T
-	*httptest.Server
-
-	mu       sync.Mutex
-	tags     []tag
-	fail     int // status to answer every request with, if non-zero
-	requests int
+	*ghfake.Server
 }
 
 func newTagServer(t *testing.T) *tagServer {
 	t.Helper()
-	b, err := os.ReadFile("testdata/nginx-nginx-tags.json")
-	if err != nil {
+	s := ghfake.New(t)
+	if err := s.LoadTags("nginx/nginx", "testdata/nginx-nginx-tags.json"); err != nil {
 		t.Fatal(err)
 	}
-	s := &tagServer{t: t}
-	if err := json.Unmarshal(b, &s.tags); err != nil {
-		t.Fatal(err)
-	}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
-	t.Cleanup(s.Close)
-	return s
+	return &tagServer{s}
 }
 
-func (s *tagServer) addTag(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var tg tag
-	tg.Name = name
-	tg.Commit.SHA = fmt.Sprintf("%040x", sha256.Sum256([]byte(name)))[:40]
-	s.tags = append(s.tags, tg)
-	sort.Slice(s.tags, func(i, j int) bool { return s.tags[i].Name > s.tags[j].Name })
-}
-
-func (s *tagServer) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests++
-	if r.Method != http.MethodGet || r.URL.Path != "/repos/nginx/nginx/tags" {
-		s.t.Errorf("unexpected request %s %s", r.Method, r.URL)
-		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
-		return
-	}
-	switch s.fail {
-	case 0:
-	case http.StatusForbidden: // primary rate limit, as GitHub answers it
-		w.Header().Set("X-RateLimit-Limit", "60")
-		w.Header().Set("X-RateLimit-Remaining", "0")
-		w.Header().Set("X-RateLimit-Reset", "4102444800")
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprint(w, `{"message":"API rate limit exceeded for 127.0.0.1.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"}`)
-		return
-	default:
-		w.WriteHeader(s.fail)
-		fmt.Fprint(w, "<html><body><h1>502 Bad Gateway</h1></body></html>")
-		return
-	}
-	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
-	if per <= 0 {
-		per = 30
-	}
-	per = min(per, 100)
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	last := (len(s.tags) + per - 1) / per
-	lo, hi := min((page-1)*per, len(s.tags)), min(page*per, len(s.tags))
-	body, _ := json.Marshal(s.tags[lo:hi])
-	etag := fmt.Sprintf(`"%x"`, sha256.Sum256(body))
-	link := func(p int, rel string) string {
-		return fmt.Sprintf(`<%s/repos/nginx/nginx/tags?per_page=%d&page=%d>; rel="%s"`, s.URL, per, p, rel)
-	}
-	var links []string
-	if page > 1 {
-		links = append(links, link(page-1, "prev"))
-	}
-	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
-	}
-	if page > 1 {
-		links = append(links, link(1, "first"))
-	}
-	w.Header().Set("ETag", etag)
-	if len(links) > 0 {
-		w.Header().Set("Link", strings.Join(links, ", "))
-	}
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Write(body)
-}
+func (s *tagServer) addTag(name string) { s.AddTag("nginx/nginx", name) }
 
 func indexServer(t *testing.T) *httptest.Server {
 	t.Helper()
@@ -229,7 +135,7 @@ func TestFallbackToNginxOrg(t *testing.T) {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
 			t.Parallel()
 			gh := newTagServer(t)
-			gh.fail = status
+			gh.FailAll(status)
 			idx := indexServer(t)
 			res, err := Fetch(context.Background(), Options{APIURL: gh.URL, IndexURL: idx.URL + "/download/"})
 			if err != nil {
@@ -260,8 +166,8 @@ func TestIndexAgreesWithTags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gh.requests != 6 {
-		t.Errorf("nginx.org mode asked GitHub (%d requests in all)", gh.requests)
+	if gh.Requests() != 6 {
+		t.Errorf("nginx.org mode asked GitHub (%d requests in all)", gh.Requests())
 	}
 	if x, y := strings.Join(versions(a.Releases), " "), strings.Join(versions(b.Releases), " "); x != y {
 		t.Errorf("tags and index disagree")
@@ -271,7 +177,7 @@ func TestIndexAgreesWithTags(t *testing.T) {
 func TestBothSourcesFail(t *testing.T) {
 	t.Parallel()
 	gh := newTagServer(t)
-	gh.fail = http.StatusBadGateway
+	gh.FailAll(http.StatusBadGateway)
 	idx := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(idx.Close)
 	_, err := Fetch(context.Background(), Options{APIURL: gh.URL, IndexURL: idx.URL + "/download/"})
@@ -294,5 +200,27 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("gitlab"); err == nil {
 		t.Error("accepted gitlab")
+	}
+}
+
+func TestLocalMirrorDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, f := range []string{"nginx-1.22.1.tar.gz", "nginx-1.22.1.tar.gz.asc", "nginx-1.26.3.tar.gz", "nginx-1.26.3.zip", "README"} {
+		if err := os.WriteFile(dir+"/"+f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, mirror := range []string{dir, "file://" + dir} {
+		res, err := Fetch(context.Background(), Options{Mode: NginxOrg, IndexURL: mirror})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(versions(res.Releases), " "); got != "1.26.3 1.22.1" {
+			t.Errorf("%s: releases %s", mirror, got)
+		}
+	}
+	if _, err := Fetch(context.Background(), Options{Mode: NginxOrg, IndexURL: t.TempDir()}); err == nil {
+		t.Error("an empty mirror directory gave no error")
 	}
 }

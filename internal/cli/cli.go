@@ -1,0 +1,181 @@
+// Package cli is nginx-modbuild's command line: one subcommand per
+// capability, the same names and flags the GitHub Action's inputs use.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+)
+
+// Env is everything a command takes from the outside world, so tests can
+// supply their own.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// Getenv reads environment variables.
+	Getenv func(string) string
+	// Dir is the working directory: the repository root module paths are
+	// relative to (GITHUB_WORKSPACE in Actions).
+	Dir string
+	// HTTP is the client for every request; nil means a default one.
+	HTTP *http.Client
+	// Now is the clock.
+	Now func() time.Time
+	// Version is this binary's version.
+	Version string
+}
+
+func (e *Env) http() *http.Client {
+	if e.HTTP != nil {
+		return e.HTTP
+	}
+	return &http.Client{Timeout: 60 * time.Second}
+}
+
+// command is one subcommand.
+type command struct {
+	name, args, desc string
+	run              func(ctx context.Context, env *Env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"versions", "[--config F] [--json] [--all] [--new --built manifest.json] [--plus R34|PLS.37.0.4.1|\"nginx -v output\"]",
+			"list the nginx releases the config selects", runVersions},
+		{"plan", "[--config F] [--upstream github|nginx.org] [--upstream-url URL] [--built manifest.json]",
+			"print the build matrix for strategy.matrix", runPlan},
+	}
+}
+
+// UsageError is a mistake in how the command was called: exit status 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+func usagef(format string, args ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ExitCode maps an error to the process exit status: 0 ok, 1 the checked
+// thing failed, 2 a usage or configuration error.
+func ExitCode(err error) int {
+	var ue *UsageError
+	var ce *config.Error
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue), errors.As(err, &ce):
+		return 2
+	}
+	return 1
+}
+
+// Run runs the command line args (without the program name).
+func Run(ctx context.Context, env *Env, args []string) error {
+	cmds := commands()
+	if len(args) == 0 {
+		usage(env.Stderr, cmds)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		usage(env.Stdout, cmds)
+		return nil
+	case "-version", "--version", "version":
+		fmt.Fprintf(env.Stdout, "nginx-modbuild %s\n", env.Version)
+		return nil
+	}
+	for _, c := range cmds {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	usage(env.Stderr, cmds)
+	return usagef("unknown command %q", args[0])
+}
+
+func usage(w io.Writer, cmds []command) {
+	fmt.Fprintln(w, "nginx-modbuild rebuilds nginx dynamic modules for every nginx release.")
+	fmt.Fprintln(w, "\nUsage:\n  nginx-modbuild <command> [flags]\n\nCommands:")
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.desc)
+	}
+	fmt.Fprintln(w, "\nRun nginx-modbuild <command> --help for its flags. Exit status: 0 ok, 1 failure, 2 usage or config error.")
+}
+
+// flagSet makes a flag set that reports errors as usage errors and prints
+// its help to the right writer.
+func flagSet(env *Env, name, args, desc string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: nginx-modbuild %s %s\n\n%s.\n\nFlags:\n", name, args, desc)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, env *Env, args []string) error {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(env.Stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
+}
+
+// common holds the flags that every command reading the config shares.
+type common struct {
+	config string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "", "config file (default "+config.DefaultPath+" in the repository)")
+}
+
+func (c *common) load(env *Env) (*config.Config, error) {
+	path := c.config
+	if path != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(env.Dir, path)
+	}
+	return config.Load(env.Dir, path)
+}
+
+// cacheDir is where ETags and downloads are kept between runs.
+func cacheDir(env *Env) string {
+	if d := env.Getenv("NGINX_MODBUILD_CACHE"); d != "" {
+		return d
+	}
+	if d := env.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "nginx-modbuild")
+	}
+	if d := env.Getenv("RUNNER_TOOL_CACHE"); d != "" {
+		return filepath.Join(d, "nginx-modbuild")
+	}
+	if d := env.Getenv("HOME"); d != "" {
+		return filepath.Join(d, ".cache", "nginx-modbuild")
+	}
+	return ""
+}
+
+func joinOr(ss []string, none string) string {
+	if len(ss) == 0 {
+		return none
+	}
+	return strings.Join(ss, ",")
+}

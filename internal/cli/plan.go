@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/matrix"
+)
+
+func runPlan(ctx context.Context, env *Env, args []string) error {
+	c := commands()[1]
+	fs := flagSet(env, c.name, c.args, c.desc)
+	var (
+		cf    common
+		w     watchFlags
+		built string
+	)
+	cf.register(fs)
+	w.register(fs, env)
+	fs.StringVar(&built, "built", "", "release manifest.json: cells it lists for every module are not planned again")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("plan: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := cf.load(env)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Modules) == 0 {
+		return &config.Error{File: configName(cfg), Msg: "no modules to build: add modules: [{path: ...}] to " +
+			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
+	}
+	var isBuilt matrix.BuiltFunc
+	if built != "" {
+		m, err := manifest.Read(built)
+		if err != nil {
+			return usagef("plan: %v", err)
+		}
+		isBuilt = m.Built(sources(cfg))
+	}
+	res, err := w.fetch(ctx, env)
+	if err != nil {
+		return err
+	}
+	targets, err := matrix.Select(cfg.Nginx, res.Releases, plus.Embedded())
+	if err != nil {
+		return &config.Error{File: configName(cfg), Msg: err.Error()}
+	}
+	p, err := matrix.Make(cfg, targets, isBuilt)
+	if err != nil {
+		return &config.Error{File: configName(cfg), Msg: err.Error()}
+	}
+	summarize(env, cfg, targets, p)
+	out, err := json.Marshal(p.Matrix)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", out)
+	return setOutputs(env, p, out)
+}
+
+func summarize(env *Env, cfg *config.Config, targets []matrix.Target, p matrix.Plan) {
+	w := env.Stderr
+	fmt.Fprintf(w, "plan: %d nginx versions x %d distros x %d arches, %d modules each: %d builds to do, %d already built, in %d jobs\n",
+		len(targets), len(cfg.Distros), len(cfg.Arch), len(cfg.Modules), p.Cells, p.Built, len(p.Matrix.Include))
+	for _, t := range targets {
+		fmt.Fprintf(w, "  nginx %-8s %-8s %s", t.Nginx, t.Line, strings.Join(t.Why, ", "))
+		if len(t.Plus) > 0 {
+			fmt.Fprintf(w, " (NGINX Plus %s)", strings.Join(t.Plus, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	fmt.Fprintf(w, "has-work=%t\n", p.HasWork())
+}
+
+// setOutputs writes the step outputs when running in GitHub Actions.
+func setOutputs(env *Env, p matrix.Plan, matrixJSON []byte) error {
+	if env.Getenv("GITHUB_OUTPUT") == "" {
+		return nil
+	}
+	a := githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stderr))
+	versions, err := json.Marshal(p.Versions)
+	if err != nil {
+		return err
+	}
+	a.SetOutput("matrix", string(matrixJSON))
+	a.SetOutput("has-work", fmt.Sprint(p.HasWork()))
+	a.SetOutput("versions", string(versions))
+	return nil
+}
