@@ -1,0 +1,276 @@
+package source
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+const (
+	sha1180 = "4c373e7ab5bf91d34a4f11a0c9496561061ba5eee6020db272a17a7228d35f99"
+	sha1221 = "9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31"
+)
+
+func keyring(t *testing.T, keyURL string) *Keyring {
+	t.Helper()
+	k, err := NewKeyring(keyURL, http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// serve makes an HTTP mirror of dir, so the real download path runs.
+func serve(t *testing.T, dir string) string {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+func TestFetchVerifiesSignature(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
+	o := Options{Mirror: serve(t, mirror), CacheDir: t.TempDir(), Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
+	tb, err := Fetch(context.Background(), o, "1.18.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tb.SHA256 != sha1180 {
+		t.Errorf("sha256 = %s", tb.SHA256)
+	}
+	if !strings.Contains(tb.Verified, "signature by Maxim Dounin (B0F4253373F8F6F510D42178520A9993A1C052F8)") {
+		t.Errorf("verified = %q", tb.Verified)
+	}
+	// From the cache, offline: the mirror is gone, the check is not.
+	o.Mirror = "http://127.0.0.1:1/"
+	again, err := Fetch(context.Background(), o, "1.18.0")
+	if err != nil || again.Verified != tb.Verified {
+		t.Errorf("cached fetch: %+v, %v", again, err)
+	}
+}
+
+func TestFetchRefusesFlippedByte(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
+	bad := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz"), data, 0o644)
+	asc, _ := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz.asc"))
+	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz.asc"), asc, 0o644)
+
+	cache := t.TempDir()
+	o := Options{Mirror: bad, CacheDir: cache, Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
+	_, err = Fetch(context.Background(), o, "1.18.0")
+	if err == nil || !strings.Contains(err.Error(), "signature nginx-1.18.0.tar.gz.asc does not verify") {
+		t.Fatalf("flipped byte: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "nginx", "nginx-1.18.0.tar.gz")); err == nil {
+		t.Error("the bad tarball stayed in the cache")
+	}
+	o.SHA256 = map[string]string{"1.18.0": sha1180}
+	_, err = Fetch(context.Background(), o, "1.18.0")
+	if err == nil || !strings.Contains(err.Error(), "but the config pins "+sha1180) {
+		t.Errorf("pinned checksum: %v", err)
+	}
+}
+
+func TestFetchPinnedChecksum(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
+	o := Options{Mirror: mirror, CacheDir: t.TempDir(), Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
+	// Debian's archive has no .asc for 1.22.1: nothing verifies it.
+	_, err := Fetch(context.Background(), o, "1.22.1")
+	if !errors.Is(err, ErrUnverified) || !strings.Contains(err.Error(), "nginx.sha256") {
+		t.Fatalf("unverifiable tarball: %v", err)
+	}
+	o.SHA256 = map[string]string{"1.22.1": strings.ToUpper(sha1221)}
+	tb, err := Fetch(context.Background(), o, "1.22.1")
+	if err != nil || tb.Verified != "pinned sha256" {
+		t.Fatalf("pinned: %+v, %v", tb, err)
+	}
+	o.SHA256 = nil
+	o.InsecureSkipVerify = true
+	tb, err = Fetch(context.Background(), o, "1.22.1")
+	if err != nil || tb.Verified != "NOT VERIFIED" {
+		t.Errorf("insecure: %+v, %v", tb, err)
+	}
+}
+
+func TestFetchMissingVersion(t *testing.T) {
+	t.Parallel()
+	o := Options{Mirror: serve(t, t.TempDir()), CacheDir: t.TempDir(), Keyring: keyring(t, ""), HTTP: http.DefaultClient}
+	_, err := Fetch(context.Background(), o, "1.99.0")
+	if err == nil || !strings.Contains(err.Error(), "download nginx 1.99.0: GET ") || !strings.Contains(err.Error(), "404") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestUnpinnedKeyRefused signs a tarball with a fresh key that a fake
+// nginx.org key server offers as a signer's key: its fingerprint is not
+// pinned, so the signature is refused.
+func TestUnpinnedKeyRefused(t *testing.T) {
+	t.Parallel()
+	e, err := openpgp.NewEntity("Mallory", "", "mallory@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("not nginx")
+	var sig bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	w, _ := armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	e.Serialize(w)
+	w.Close()
+	keys := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { rw.Write(pub.Bytes()) }))
+	t.Cleanup(keys.Close)
+
+	_, err = keyring(t, keys.URL+"/").Verify(context.Background(), bytes.NewReader(data), sig.Bytes())
+	if err == nil || !strings.Contains(err.Error(), "is not a pinned nginx signing key") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestExtractRealTarball(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
+	f, err := os.Open(filepath.Join(mirror, "nginx-1.22.1.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dest := t.TempDir()
+	root, err := Extract(f, dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root != filepath.Join(dest, "nginx-1.22.1") {
+		t.Errorf("root = %s", root)
+	}
+	fi, err := os.Stat(filepath.Join(root, "configure"))
+	if err != nil || fi.Mode()&0o100 == 0 {
+		t.Errorf("configure missing or not executable: %v", err)
+	}
+}
+
+type entry struct {
+	name, link string
+	typ        byte
+	body       string
+}
+
+func archive(t testing.TB, entries ...entry) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: 0o644, Size: int64(len(e.body))}
+		if e.typ != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if e.typ == tar.TypeReg {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+var slips = map[string][]entry{
+	"dot-dot":            {{name: "nginx/../../evil", typ: tar.TypeReg, body: "x"}},
+	"absolute":           {{name: "/tmp/evil", typ: tar.TypeReg, body: "x"}},
+	"symlink-out":        {{name: "nginx/link", link: "../../etc", typ: tar.TypeSymlink}},
+	"symlink-absolute":   {{name: "nginx/link", link: "/etc", typ: tar.TypeSymlink}},
+	"write-through-link": {{name: "nginx/dir", link: ".", typ: tar.TypeSymlink}, {name: "nginx/dir/x", typ: tar.TypeReg, body: "x"}},
+	"hardlink-out":       {{name: "nginx/hard", link: "../outside", typ: tar.TypeLink}},
+	"char-device":        {{name: "nginx/tty", typ: tar.TypeChar}},
+	"block-device":       {{name: "nginx/sda", typ: tar.TypeBlock}},
+	"fifo":               {{name: "nginx/fifo", typ: tar.TypeFifo}},
+	"backslash":          {{name: "nginx\\..\\..\\evil", typ: tar.TypeReg, body: "x"}},
+}
+
+func TestExtractRefusesTarSlip(t *testing.T) {
+	t.Parallel()
+	for name, entries := range slips {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dest := filepath.Join(t.TempDir(), "dest")
+			_, err := Extract(bytes.NewReader(archive(t, entries...)), dest)
+			if err == nil || !strings.Contains(err.Error(), "refused") {
+				t.Errorf("err = %v, want a refusal", err)
+			}
+			assertContained(t, filepath.Dir(dest), dest)
+		})
+	}
+}
+
+func TestExtractGarbage(t *testing.T) {
+	t.Parallel()
+	for _, in := range [][]byte{nil, []byte("not gzip"), archive(t)[:20]} {
+		if _, err := Extract(bytes.NewReader(in), t.TempDir()); err == nil {
+			t.Errorf("Extract(%q) accepted garbage", in)
+		}
+	}
+}
+
+// assertContained fails if anything but dest appeared in parent.
+func assertContained(t testing.TB, parent, dest string) {
+	t.Helper()
+	entries, _ := os.ReadDir(parent)
+	for _, e := range entries {
+		if filepath.Join(parent, e.Name()) != dest {
+			t.Errorf("extraction wrote %s outside %s", e.Name(), dest)
+		}
+	}
+}
+
+func FuzzExtract(f *testing.F) {
+	for _, entries := range slips {
+		f.Add(archive(f, entries...))
+	}
+	f.Add(archive(f, entry{name: "nginx/", typ: tar.TypeDir}, entry{name: "nginx/a", typ: tar.TypeReg, body: "ok"},
+		entry{name: "nginx/l", link: "a", typ: tar.TypeSymlink}, entry{name: "nginx/h", link: "nginx/a", typ: tar.TypeLink}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		dest := filepath.Join(parent, "dest")
+		Extract(bytes.NewReader(data), dest)
+		assertContained(t, parent, dest)
+		filepath.Walk(dest, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode()&os.ModeSymlink != 0 {
+				target, _ := filepath.EvalSymlinks(p)
+				if target != "" {
+					if rel, _ := filepath.Rel(dest, target); strings.HasPrefix(rel, "..") {
+						t.Errorf("link %s escapes to %s", p, target)
+					}
+				}
+			}
+			if err == nil && !fi.Mode().IsRegular() && !fi.IsDir() && fi.Mode()&os.ModeSymlink == 0 {
+				t.Errorf("special file %s extracted", p)
+			}
+			return nil
+		})
+	})
+}

@@ -1,0 +1,53 @@
+// Package testenv finds the real things tests use (the mirror of nginx and
+// module sources from Debian's archive, Debian's nginx binary, a compiler)
+// and decides what happens when one is missing: under CI=true the test
+// fails; elsewhere it is skipped with the command that provides it.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+)
+
+// Missing reports a missing prerequisite.
+func Missing(t testing.TB, what, fix string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("prerequisite missing: %s (%s)", what, fix)
+	}
+	t.Skipf("prerequisite missing: %s (%s)", what, fix)
+}
+
+// RepoRoot is the repository root, found from this file's location.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Mirror returns the directory of real sources made by scripts/mirror
+// ($NGINX_MODBUILD_MIRROR, default .cache/mirror in the repository),
+// checking that it holds file.
+func Mirror(t testing.TB, file string) string {
+	t.Helper()
+	dir := os.Getenv("NGINX_MODBUILD_MIRROR")
+	if dir == "" {
+		dir = filepath.Join(RepoRoot(), ".cache", "mirror")
+	}
+	if _, err := os.Stat(filepath.Join(dir, file)); err != nil {
+		Missing(t, file+" in "+dir, "run scripts/mirror "+dir)
+	}
+	return dir
+}
+
+// Tool returns the path of a program that must be installed.
+func Tool(t testing.TB, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, name, "apt-get install "+pkg)
+	}
+	return p
+}
