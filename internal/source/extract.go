@@ -44,6 +44,9 @@ func Extract(r io.Reader, dest string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("extract: %w", err)
 		}
+		if h.Typeflag == tar.TypeXGlobalHeader || h.Typeflag == tar.TypeXHeader {
+			continue // metadata (git archive's pax_global_header), not a file
+		}
 		name, err := cleanName(h.Name)
 		if err != nil {
 			return "", err
@@ -90,7 +93,6 @@ func Extract(r io.Reader, dest string) (string, error) {
 			if err := os.Link(filepath.Join(dest, filepath.FromSlash(old)), target); err != nil {
 				return "", fmt.Errorf("extract %s: %w", name, err)
 			}
-		case tar.TypeXGlobalHeader, tar.TypeXHeader:
 		default:
 			return "", fmt.Errorf("extract: %s is a device, FIFO or other special file (type %q): refused", h.Name, h.Typeflag)
 		}

@@ -187,6 +187,9 @@ func archive(t testing.TB, entries ...entry) []byte {
 		if e.typ != tar.TypeReg {
 			h.Size = 0
 		}
+		if e.typ == tar.TypeXGlobalHeader { // as git archive writes it
+			h = &tar.Header{Name: e.name, Typeflag: e.typ, PAXRecords: map[string]string{"comment": "0123abcd"}}
+		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)
 		}
@@ -273,4 +276,15 @@ func FuzzExtract(f *testing.F) {
 			return nil
 		})
 	})
+}
+
+func TestExtractSkipsPaxGlobalHeader(t *testing.T) {
+	t.Parallel()
+	dest := t.TempDir()
+	root, err := Extract(bytes.NewReader(archive(t,
+		entry{name: "pax_global_header", typ: tar.TypeXGlobalHeader},
+		entry{name: "mod-1.0/config", typ: tar.TypeReg, body: "x"})), dest)
+	if err != nil || root != filepath.Join(dest, "mod-1.0") {
+		t.Errorf("root %s, err %v", root, err)
+	}
 }
