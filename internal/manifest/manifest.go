@@ -14,10 +14,34 @@ import (
 // Schema is the manifest format version this binary writes and reads.
 const Schema = 1
 
-// Manifest lists built files.
+// Manifest lists built files, and the build cells that made them.
 type Manifest struct {
 	Schema  int     `json:"schema"`
 	Entries []Entry `json:"entries"`
+	Cells   []Cell  `json:"cells,omitempty"`
+}
+
+// Cell records one build: an nginx version on a distro and architecture.
+type Cell struct {
+	Nginx  string   `json:"nginx"`
+	Plus   []string `json:"plus,omitempty"`
+	Distro string   `json:"distro"`
+	Arch   string   `json:"arch"`
+	// Source is the nginx tarball's checksum and how it was verified.
+	SourceSHA256 string   `json:"source_sha256"`
+	Verified     string   `json:"verified"`
+	Configure    []string `json:"configure"`
+	Compiler     string   `json:"compiler"`
+	// Seconds is the wall time of each phase.
+	Seconds  map[string]float64 `json:"seconds"`
+	Failures []Failure          `json:"failures,omitempty"`
+}
+
+// Failure is a module that did not build in a cell.
+type Failure struct {
+	Module string `json:"module"`
+	Source string `json:"source"`
+	Error  string `json:"error"`
 }
 
 // Entry is one built module file.

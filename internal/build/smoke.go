@@ -1,0 +1,202 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// SmokeConf is an nginx.conf that loads modules (in the given order) and
+// serves snippet on 127.0.0.1:port. Paths in it are relative to the
+// prefix nginx is started with (-p).
+func SmokeConf(modules []string, port int, snippet string) string {
+	var b strings.Builder
+	for _, m := range modules {
+		fmt.Fprintf(&b, "load_module %s;\n", m)
+	}
+	fmt.Fprintf(&b, `
+error_log logs/error.log;
+pid logs/nginx.pid;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:%d;
+%s
+    }
+}
+`, port, indent(snippet, "        "))
+	return b.String()
+}
+
+func indent(s, prefix string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		if l != "" {
+			l = prefix + l
+		}
+		lines = append(lines, l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// FreePort asks the kernel for an unused loopback port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Server is an nginx started under a prefix.
+type Server struct {
+	Bin, Prefix string
+	Port        int
+}
+
+// NewServer writes conf into a fresh prefix directory for bin.
+func NewServer(bin, prefix string, modules []string, snippet string) (*Server, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"conf", "logs"} {
+		if err := os.MkdirAll(filepath.Join(prefix, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	conf := SmokeConf(modules, port, snippet)
+	if err := os.WriteFile(filepath.Join(prefix, "conf", "nginx.conf"), []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	return &Server{Bin: bin, Prefix: prefix, Port: port}, nil
+}
+
+func (s *Server) args(extra ...string) []string {
+	return append([]string{s.Bin, "-p", s.Prefix + "/", "-c", "conf/nginx.conf"}, extra...)
+}
+
+// Test runs nginx -t and returns its output.
+func (s *Server) Test(ctx context.Context) (string, error) {
+	return run(ctx, s.Prefix, s.args("-t"))
+}
+
+// Start starts nginx (it daemonizes) and waits for its pid file.
+func (s *Server) Start(ctx context.Context) error {
+	if out, err := run(ctx, s.Prefix, s.args()); err != nil {
+		return fmt.Errorf("start nginx: %w\n%s", err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := s.pid(); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("nginx wrote no pid file in 10s; error log:\n%s", s.ErrorLog())
+}
+
+// Get requests path and returns the status and body, retrying while the
+// listener is not up yet.
+func (s *Server) Get(ctx context.Context, path string) (int, string, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	url := "http://127.0.0.1:" + strconv.Itoa(s.Port) + path
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, "", err
+		}
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			return resp.StatusCode, string(body), nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, "", fmt.Errorf("GET %s: %w", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop sends the master QUIT by the pid in its pid file and waits for it
+// to exit (KILL after 10 s).
+func (s *Server) Stop() error {
+	pid, err := s.pid()
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGQUIT); err != nil {
+		return fmt.Errorf("stop nginx %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	return fmt.Errorf("nginx %d did not stop in 10s after QUIT; killed", pid)
+}
+
+func (s *Server) pid() (int, error) {
+	b, err := os.ReadFile(filepath.Join(s.Prefix, "logs", "nginx.pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// ErrorLog returns the end of nginx's error log.
+func (s *Server) ErrorLog() string {
+	b, _ := os.ReadFile(filepath.Join(s.Prefix, "logs", "error.log"))
+	return tail(string(b), 20)
+}
+
+// smoke builds the nginx binary of the first group and proves the built
+// modules load into it, and answer the smoke request if one is set.
+func (b *cell) smoke(ctx context.Context, root, builddir string) error {
+	if out, err := run(ctx, root, MakeArgs(builddir, b.o.Jobs, "binary")); err != nil {
+		return fmt.Errorf("build the nginx binary: %w\n%s", err, tail(out, 20))
+	}
+	srv, err := NewServer(filepath.Join(builddir, "nginx"), filepath.Join(b.o.WorkDir, "smoke"), b.files, b.o.Smoke.Config)
+	if err != nil {
+		return err
+	}
+	out, err := srv.Test(ctx)
+	if err != nil {
+		return fmt.Errorf("nginx -t: %w\n%s", err, out)
+	}
+	b.o.Log.Printf("nginx -t: %d module(s) load", len(b.files))
+	if b.o.Smoke.Request == "" {
+		return nil
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	status, body, gerr := srv.Get(ctx, b.o.Smoke.Request)
+	serr := srv.Stop()
+	switch {
+	case gerr != nil:
+		return fmt.Errorf("%w; error log:\n%s", gerr, srv.ErrorLog())
+	case status != http.StatusOK:
+		return fmt.Errorf("GET %s answered %d, want 200; body %q; error log:\n%s", b.o.Smoke.Request, status, firstLine(body), srv.ErrorLog())
+	case serr != nil:
+		return serr
+	}
+	b.o.Log.Printf("GET %s: 200 %s", b.o.Smoke.Request, firstLine(body))
+	return nil
+}
