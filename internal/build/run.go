@@ -458,4 +458,3 @@ func intersects(a, b []string) bool {
 	}
 	return false
 }
-
