@@ -41,7 +41,7 @@ func newHarness(t *testing.T) *harness {
 		// other fails the test (FerretDB's strict getenv).
 		"NGINX_MODBUILD_CACHE": t.TempDir(),
 		"XDG_CACHE_HOME":       "", "RUNNER_TOOL_CACHE": "", "HOME": "",
-		"GITHUB_API_URL": "", "GITHUB_TOKEN": "", "GITHUB_OUTPUT": "",
+		"GITHUB_API_URL": "", "GITHUB_TOKEN": "", "GITHUB_OUTPUT": "", "GITHUB_ACTIONS": "",
 	}}
 }
 
@@ -53,9 +53,14 @@ type result struct {
 
 func (h *harness) run(args ...string) result {
 	h.t.Helper()
+	return h.runIn("testdata/repo", args...)
+}
+
+func (h *harness) runIn(dir string, args ...string) result {
+	h.t.Helper()
 	var stdout, stderr bytes.Buffer
 	env := &Env{
-		Stdout: &stdout, Stderr: &stderr, Dir: "testdata/repo", Version: "test",
+		Stdout: &stdout, Stderr: &stderr, Dir: dir, Version: "test",
 		HTTP: &http.Client{},
 		Getenv: func(k string) string {
 			v, ok := h.env[k]

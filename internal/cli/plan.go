@@ -15,7 +15,7 @@ import (
 )
 
 func runPlan(ctx context.Context, env *Env, args []string) error {
-	c := commands()[1]
+	c := findCommand("plan")
 	fs := flagSet(env, c.name, c.args, c.desc)
 	var (
 		cf    common

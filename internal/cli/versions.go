@@ -14,7 +14,7 @@ import (
 )
 
 func runVersions(ctx context.Context, env *Env, args []string) error {
-	c := commands()[0]
+	c := findCommand("versions")
 	fs := flagSet(env, c.name, c.args, c.desc)
 	var (
 		cf             common

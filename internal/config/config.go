@@ -45,6 +45,9 @@ type Nginx struct {
 	// Plus holds canonical NGINX Plus release names ("R34", "PLS.37.0.4.1").
 	Plus []string `json:"plus,omitempty"`
 	Pin  string   `json:"pin,omitempty"`
+	// SHA256 pins source tarball checksums by version, for mirrors that
+	// serve no signatures.
+	SHA256 map[string]string `json:"sha256,omitempty"`
 
 	constraint version.Constraints
 }

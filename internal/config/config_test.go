@@ -162,6 +162,8 @@ func TestBadConfig(t *testing.T) {
 		{"reserved configure arg", "configure: [--with-http_ssl_module, --add-dynamic-module=../x]\n", `bad.yml:1:37: configure argument --add-dynamic-module is set by nginx-modbuild itself; remove it`},
 		{"configure not a flag", "configure: [with-debug]\n", `bad.yml:1:13: configure argument "with-debug" must start with --`},
 		{"smoke request", "smoke:\n  config: 'location = /t { return 200; }'\n  request: t\n", `bad.yml:3:12: smoke.request "t" must be a path starting with /, e.g. /t`},
+		{"bad sha256", "nginx:\n  sha256: {1.22.1: abc}\n", `bad.yml:2:20: nginx.sha256: "abc" is not a SHA-256 (64 hex digits)`},
+		{"sha256 bad version", "nginx:\n  sha256: {latest: 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31}\n", `bad.yml:2:12: nginx.sha256: bad nginx version "latest"`},
 		{"top level list", "- nginx\n", `bad.yml:1:1: the config must be a mapping of keys to values, not a list`},
 		{"repeated key", "arch: [amd64]\narch: [arm64]\n", `bad.yml:`},
 		{"yaml syntax", "nginx:\n  lines: [stable\n", `bad.yml:`},

@@ -210,6 +210,25 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 				out.Plus = append(out.Plus, m.Release)
 			}
 		},
+		"sha256": func(n *yaml.Node) {
+			if n.Kind != yaml.MappingNode {
+				d.errorf(n, "nginx.sha256 must map versions to checksums, e.g. {1.26.3: 69ee2b...}, not %s", kindName(n))
+				return
+			}
+			out.SHA256 = map[string]string{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				if _, err := nginxver.Parse(k.Value); err != nil {
+					d.errorf(k, "nginx.sha256: %v", err)
+					continue
+				}
+				if !sha256Hex.MatchString(v.Value) {
+					d.errorf(v, "nginx.sha256: %q is not a SHA-256 (64 hex digits)", v.Value)
+					continue
+				}
+				out.SHA256[k.Value] = strings.ToLower(v.Value)
+			}
+		},
 		"pin": func(n *yaml.Node) {
 			s, ok := d.str(n, "nginx.pin")
 			if !ok {
@@ -223,6 +242,8 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 		},
 	})
 }
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 var gitURL = regexp.MustCompile(`^(https?://|ssh://|git://|file://|git@[^:]+:)\S+$`)
 

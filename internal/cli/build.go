@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/build"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
+)
+
+func runBuild(ctx context.Context, env *Env, args []string) error {
+	c := findCommand("build")
+	fs := flagSet(env, c.name, c.args, c.desc)
+	var (
+		cf                        common
+		nginx, distroName, arch   string
+		mirror, out, cache        string
+		smoke, insecure, keepWork bool
+		jobs                      int
+	)
+	cf.register(fs)
+	fs.StringVar(&nginx, "nginx", "", "nginx version(s) to build against, comma-separated (required)")
+	fs.StringVar(&distroName, "distro", detectDistro(), "distro label of this build (default: from /etc/os-release)")
+	fs.StringVar(&arch, "arch", runtime.GOARCH, "architecture label of this build")
+	fs.StringVar(&mirror, "mirror", upstream.DefaultIndexURL, "nginx download mirror: a URL or a local directory")
+	fs.StringVar(&out, "out", "dist", "output directory for .so files and cell manifests")
+	fs.BoolVar(&smoke, "smoke", true, "build nginx too and prove the modules load (and answer smoke.request)")
+	fs.IntVar(&jobs, "jobs", runtime.NumCPU(), "parallel compile jobs")
+	fs.StringVar(&cache, "cache-dir", cacheDir(env), "cache directory (tarballs, git clones)")
+	fs.BoolVar(&insecure, "insecure-skip-verify", false, "accept an nginx tarball that no signature or pinned checksum verifies (DANGEROUS)")
+	fs.BoolVar(&keepWork, "keep-work", false, "keep the build directory (for debugging)")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("build: unexpected argument %q", fs.Arg(0))
+	}
+	if nginx == "" {
+		return usagef("build: --nginx X.Y.Z is required (e.g. the nginx field of a plan job)")
+	}
+	var versions []string
+	for _, v := range strings.Split(nginx, ",") {
+		if _, err := nginxver.Parse(strings.TrimSpace(v)); err != nil {
+			return usagef("build: --nginx: %v", err)
+		}
+		versions = append(versions, strings.TrimSpace(v))
+	}
+	cfg, err := cf.load(env)
+	if err != nil {
+		return err
+	}
+	if len(cfg.Modules) == 0 {
+		return &config.Error{File: configName(cfg), Msg: "no modules to build: add modules: [{path: ...}] to " +
+			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
+	}
+	if cache == "" {
+		cache = filepath.Join(os.TempDir(), "nginx-modbuild-cache")
+	}
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(env.Dir, out)
+	}
+	if dir, ok := upstream.LocalDir(mirror); ok && !filepath.IsAbs(dir) {
+		mirror = filepath.Join(env.Dir, dir)
+	}
+	mods, err := modsrc.Resolve(ctx, cfg, cache)
+	if err != nil {
+		return err
+	}
+	keyring, err := source.NewKeyring("", env.http())
+	if err != nil {
+		return err
+	}
+	actions := env.Getenv("GITHUB_ACTIONS") == "true"
+	log := &build.Log{W: env.Stderr, Actions: actions, Now: env.Now}
+	if insecure {
+		fmt.Fprintln(env.Stderr, "WARNING: --insecure-skip-verify: nginx sources that nothing verifies will be built")
+	}
+	var failures []error
+	for _, v := range versions {
+		work, err := os.MkdirTemp("", "nginx-modbuild-"+v+"-")
+		if err != nil {
+			return err
+		}
+		o := build.Options{
+			Nginx: v, Plus: plus.Embedded().ForBase(v), Distro: distroName, Arch: arch,
+			Configure: cfg.Configure, WorkDir: work, Out: out, Jobs: jobs, Log: log, Now: env.Now,
+			Source: source.Options{Mirror: mirror, CacheDir: cache, SHA256: cfg.Nginx.SHA256,
+				InsecureSkipVerify: insecure, Keyring: keyring, HTTP: env.http()},
+		}
+		for _, m := range mods {
+			o.Modules = append(o.Modules, build.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit})
+		}
+		if smoke {
+			o.Smoke = &build.Smoke{Config: cfg.Smoke.Config, Request: cfg.Smoke.Request}
+		}
+		res, err := build.Run(ctx, o)
+		if actions {
+			annotate(env, res.Diagnostics, mods)
+		}
+		for _, f := range res.Files {
+			fmt.Fprintln(env.Stdout, f)
+		}
+		if keepWork {
+			fmt.Fprintf(env.Stderr, "work directory kept: %s\n", work)
+		} else {
+			os.RemoveAll(work)
+		}
+		if err != nil {
+			var mf *build.ModulesFailed
+			if !errors.As(err, &mf) {
+				return fmt.Errorf("build against nginx %s: %w", v, err)
+			}
+			failures = append(failures, fmt.Errorf("nginx %s: %w", v, err))
+		}
+	}
+	return errors.Join(failures...)
+}
+
+// annotate turns compiler messages about module sources into GitHub
+// annotations, with paths relative to the repository.
+func annotate(env *Env, diags []build.Diagnostic, mods []modsrc.Source) {
+	for _, d := range diags {
+		inModule := false
+		for _, m := range mods {
+			if strings.HasPrefix(d.File, m.Dir+"/") {
+				inModule = true
+			}
+		}
+		if !inModule {
+			continue
+		}
+		file := d.File
+		if rel, err := filepath.Rel(env.Dir, d.File); err == nil && !strings.HasPrefix(rel, "..") {
+			file = rel
+		}
+		msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(d.Message)
+		fmt.Fprintf(env.Stdout, "::%s file=%s,line=%d,col=%d::%s\n", d.Severity, file, d.Line, d.Column, msg)
+	}
+}
+
+// detectDistro names this machine as the distro table does (debian-12),
+// from /etc/os-release; "local" when it is not in the table.
+func detectDistro() string {
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		return "local"
+	}
+	defer f.Close()
+	kv := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			kv[k] = strings.Trim(v, `"`)
+		}
+	}
+	id, ver := kv["ID"], kv["VERSION_ID"]
+	if id == "rocky" || id == "almalinux" || id == "fedora" {
+		ver, _, _ = strings.Cut(ver, ".")
+	}
+	if id == "alpine" {
+		parts := strings.Split(ver, ".")
+		if len(parts) >= 2 {
+			ver = parts[0] + "." + parts[1]
+		}
+	}
+	name := id + "-" + ver
+	if _, ok := distro.Lookup(name); ok {
+		return name
+	}
+	return "local"
+}

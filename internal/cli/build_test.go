@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// TestBuildFailureAnnotates builds a module with a compile error in
+// GitHub Actions mode: exit status 1, the error as an annotation on the
+// module's file and line (relative to the repository), and the good module
+// still built.
+func TestBuildFailureAnnotates(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "cc", "gcc")
+	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
+	repo := t.TempDir()
+	os.MkdirAll(filepath.Join(repo, "broken"), 0o755)
+	os.WriteFile(filepath.Join(repo, "broken", "config"), []byte(`ngx_addon_name=ngx_http_broken_module
+ngx_module_type=HTTP
+ngx_module_name=ngx_http_broken_module
+ngx_module_srcs="$ngx_addon_dir/broken.c"
+. auto/module
+`), 0o644)
+	os.WriteFile(filepath.Join(repo, "broken", "broken.c"), []byte(`#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+ngx_module_t ngx_http_broken_module = { NGX_MODULE_V1, no_such_symbol };
+`), 0o644)
+	cfg := filepath.Join(repo, "nginx-modbuild.yml")
+	os.WriteFile(cfg, []byte(`nginx:
+  sha256: {1.22.1: 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31}
+modules:
+  - path: broken
+  - path: `+filepath.Join(testenv.RepoRoot(), "examples", "hello-world")+`
+`), 0o644)
+
+	h := newHarness(t)
+	h.env["GITHUB_ACTIONS"] = "true"
+	r := h.runIn(repo, "build", "--config", cfg, "--nginx", "1.22.1", "--mirror", mirror, "--smoke=false",
+		"--out", "dist", "--cache-dir", t.TempDir())
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1: %v\n%s", r.code, r.err, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "::error file=broken/broken.c,line=5,col=") || !strings.Contains(r.stdout, "no_such_symbol") {
+		t.Errorf("no annotation on broken/broken.c:5 in:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.err.Error(), "ngx_http_broken_module (broken): did not compile") {
+		t.Errorf("error does not name the module: %v", r.err)
+	}
+	if _, err := os.Stat(filepath.Join(repo, "dist", "ngx_http_hello_world_module_1.22.1.so")); err != nil {
+		t.Errorf("the good module was not built: %v", err)
+	}
+	if !strings.Contains(r.stderr, "::group::configure") {
+		t.Errorf("no log groups in Actions mode:\n%s", r.stderr)
+	}
+}
