@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,10 +12,12 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/build"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
 )
 
@@ -28,6 +29,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		nginx, distroName, arch   string
 		mirror, out, cache        string
 		smoke, insecure, keepWork bool
+		installDeps               bool
 		jobs                      int
 	)
 	cf.register(fs)
@@ -41,6 +43,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&cache, "cache-dir", cacheDir(env), "cache directory (tarballs, git clones)")
 	fs.BoolVar(&insecure, "insecure-skip-verify", false, "accept an nginx tarball that no signature or pinned checksum verifies (DANGEROUS)")
 	fs.BoolVar(&keepWork, "keep-work", false, "keep the build directory (for debugging)")
+	fs.BoolVar(&installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -77,6 +80,11 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	mods, err := modsrc.Resolve(ctx, cfg, cache)
 	if err != nil {
 		return err
+	}
+	if installDeps {
+		if err := installBuildDeps(ctx, env, versions, mods); err != nil {
+			return err
+		}
 	}
 	keyring, err := source.NewKeyring("", env.http())
 	if err != nil {
@@ -153,31 +161,44 @@ func annotate(env *Env, diags []build.Diagnostic, mods []modsrc.Source) {
 // detectDistro names this machine as the distro table does (debian-12),
 // from /etc/os-release; "local" when it is not in the table.
 func detectDistro() string {
-	f, err := os.Open("/etc/os-release")
+	text, err := os.ReadFile("/etc/os-release")
 	if err != nil {
 		return "local"
 	}
-	defer f.Close()
-	kv := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = strings.Trim(v, `"`)
+	d, err := sysdeps.OSRelease(string(text))
+	if err != nil {
+		return "local"
+	}
+	if _, ok := distro.Lookup(d.Name); !ok {
+		return "local"
+	}
+	return d.Name
+}
+
+// installBuildDeps installs what building versions of mods needs here.
+func installBuildDeps(ctx context.Context, env *Env, versions []string, mods []modsrc.Source) error {
+	text, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return fmt.Errorf("install-deps: %w", err)
+	}
+	d, err := sysdeps.OSRelease(string(text))
+	if err != nil {
+		return err
+	}
+	legacy := false
+	pcre2, _ := nginxver.Parse("1.21.5") // the first nginx that builds with PCRE2
+	for _, v := range versions {
+		if pv, err := nginxver.Parse(v); err == nil && pv.LessThan(pcre2) {
+			legacy = true
 		}
 	}
-	id, ver := kv["ID"], kv["VERSION_ID"]
-	if id == "rocky" || id == "almalinux" || id == "fedora" {
-		ver, _, _ = strings.Cut(ver, ".")
-	}
-	if id == "alpine" {
-		parts := strings.Split(ver, ".")
-		if len(parts) >= 2 {
-			ver = parts[0] + "." + parts[1]
+	var libs []string
+	for _, m := range mods {
+		if c, err := modconf.Analyze(m.Dir); err == nil {
+			for _, so := range c.SOs {
+				libs = append(libs, so.Libs...)
+			}
 		}
 	}
-	name := id + "-" + ver
-	if _, ok := distro.Lookup(name); ok {
-		return name
-	}
-	return "local"
+	return sysdeps.Install(ctx, d, sysdeps.Packages(d, legacy, libs), sysdeps.Exec, env.Stderr)
 }

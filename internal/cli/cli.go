@@ -53,7 +53,7 @@ func commands() []command {
 			"list the nginx releases the config selects", runVersions},
 		{"plan", "[--config F] [--upstream github|nginx.org] [--upstream-url URL] [--built manifest.json]",
 			"print the build matrix for strategy.matrix", runPlan},
-		{"build", "[--config F] --nginx 1.26.3[,1.28.0] [--distro debian-12] [--mirror URL|DIR] [--out dist] [--smoke=false] [--jobs N] [--cache-dir D]",
+		{"build", "[--config F] --nginx 1.26.3[,1.28.0] [--distro debian-12] [--mirror URL|DIR] [--out dist] [--smoke=false] [--install-deps] [--jobs N] [--cache-dir D]",
 			"compile the modules against nginx versions into version-named .so files", runBuild},
 	}
 }
