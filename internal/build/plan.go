@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func ParseMakefile(text string) Makefile {
 		if !strings.Contains(r[1], "/addon/") {
 			continue
 		}
-		if !contains(m.Sources[r[1]], r[2]) {
+		if !slices.Contains(m.Sources[r[1]], r[2]) {
 			m.Sources[r[1]] = append(m.Sources[r[1]], r[2])
 		}
 	}
@@ -68,7 +69,7 @@ func (m Makefile) Collisions(moduleDirs []string) map[string][]string {
 	for obj, srcs := range m.Sources {
 		var dirs []string
 		for _, s := range srcs {
-			if d := owner(s, moduleDirs); d != "" && !contains(dirs, d) {
+			if d := owner(s, moduleDirs); d != "" && !slices.Contains(dirs, d) {
 				dirs = append(dirs, d)
 			}
 		}
@@ -95,7 +96,7 @@ func owner(path string, moduleDirs []string) string {
 // configure groups as keeps colliding modules apart; a module joins the
 // first group holding none it collides with and, if it needs another
 // module at configure time, only the group holding that one.
-func Split(dirs []string, collisions map[string][]string, needs map[int][]int) ([][]int, error) {
+func Split(dirs []string, collisions map[string][]string, needs [][]int) ([][]int, error) {
 	clash := map[[2]string]bool{}
 	for _, ds := range collisions {
 		for _, a := range ds {
@@ -108,6 +109,12 @@ func Split(dirs []string, collisions map[string][]string, needs map[int][]int) (
 	}
 	var groups [][]int
 	where := map[int]int{}
+	needsOf := func(i int) []int {
+		if i < len(needs) {
+			return needs[i]
+		}
+		return nil
+	}
 	for i := range dirs {
 		choice := -1
 		for g, members := range groups {
@@ -118,7 +125,7 @@ func Split(dirs []string, collisions map[string][]string, needs map[int][]int) (
 					break
 				}
 			}
-			for _, n := range needs[i] {
+			for _, n := range needsOf(i) {
 				if where[n] != g {
 					ok = false
 				}
@@ -129,9 +136,9 @@ func Split(dirs []string, collisions map[string][]string, needs map[int][]int) (
 			}
 		}
 		if choice < 0 {
-			if len(needs[i]) > 0 {
+			if n := needsOf(i); len(n) > 0 {
 				return nil, fmt.Errorf("module %s collides with a module it needs at configure time (%s): they cannot be built in one configure",
-					dirs[i], dirs[needs[i][0]])
+					dirs[i], dirs[n[0]])
 			}
 			groups = append(groups, nil)
 			choice = len(groups) - 1
@@ -189,13 +196,4 @@ func ConfigureCulprit(log string, moduleDirs []string) string {
 		}
 	}
 	return ""
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

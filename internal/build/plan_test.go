@@ -59,11 +59,11 @@ func TestSplit(t *testing.T) {
 		t.Errorf("Split (-want +got):\n%s", diff)
 	}
 	// c needs a at configure time but collides with it: impossible.
-	if _, err := Split(dirs, coll, map[int][]int{2: {0}}); err == nil {
+	if _, err := Split(dirs, coll, [][]int{nil, nil, {0}, nil}); err == nil {
 		t.Error("Split kept a module away from the module it needs")
 	}
 	// d needs b: it follows b into the second group.
-	got, _ = Split(dirs, coll, map[int][]int{3: {1}})
+	got, _ = Split(dirs, coll, [][]int{nil, nil, nil, {1}})
 	if diff := cmp.Diff([][]int{{0}, {1, 2, 3}}, got); diff != "" {
 		t.Errorf("Split with needs (-want +got):\n%s", diff)
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,18 +269,11 @@ func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]g
 	for obj, dirs := range collisions {
 		b.o.Log.Printf("object collision: %s would be compiled from %s: splitting into separate configure runs", obj, strings.Join(dirs, " and "))
 	}
-	needs := map[int][]int{}
-	byDir := map[string]int{}
-	for i, m := range g.mods {
-		byDir[m.dir] = i
+	var cfgs []*modconf.Config
+	for _, m := range g.mods {
+		cfgs = append(cfgs, m.cfg)
 	}
-	for i, m := range g.mods {
-		for j := 0; j < i; j++ {
-			if intersects(m.cfg.Uses, g.mods[j].cfg.Sets) {
-				needs[i] = append(needs[i], j)
-			}
-		}
-	}
+	needs := modconf.Deps(cfgs)
 	split, err := Split(dirsOf(g.mods), collisions, needs)
 	if err != nil {
 		return nil, err
@@ -343,7 +337,7 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) error
 		for _, m := range g.mods {
 			for _, so := range m.cfg.SOs {
 				built := filepath.Join(g.builddir, so.Name+".so")
-				if !contains(g.makefile.SOs, built) {
+				if !slices.Contains(g.makefile.SOs, built) {
 					b.fail(m.Module, so.Name, "configure declared no .so for it: nginx builds nothing for this module with --add-dynamic-module")
 					continue
 				}
@@ -448,13 +442,4 @@ func tail(s string, n int) string {
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return l
-}
-
-func intersects(a, b []string) bool {
-	for _, x := range a {
-		if contains(b, x) {
-			return true
-		}
-	}
-	return false
 }

@@ -74,7 +74,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(env.Dir, out)
 	}
-	if dir, ok := upstream.LocalDir(mirror); ok && !filepath.IsAbs(dir) {
+	if dir, ok := source.LocalDir(mirror); ok && !filepath.IsAbs(dir) {
 		mirror = filepath.Join(env.Dir, dir)
 	}
 	mods, err := modsrc.Resolve(ctx, cfg, cache)

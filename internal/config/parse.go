@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -313,7 +314,7 @@ func (d *decoder) configure(n *yaml.Node) []string {
 			continue
 		}
 		name, _, _ := strings.Cut(s, "=")
-		if contains(reserved, name) {
+		if slices.Contains(reserved, name) {
 			d.errorf(item, "configure argument %s is set by nginx-modbuild itself; remove it", name)
 			continue
 		}
@@ -384,9 +385,9 @@ func (d *decoder) arch(n *yaml.Node) []string {
 			continue
 		}
 		switch {
-		case !contains(arches, s):
+		case !slices.Contains(arches, s):
 			d.errorf(item, "unknown arch %q (want amd64 or arm64)", s)
-		case contains(out, s):
+		case slices.Contains(out, s):
 			d.errorf(item, "arch %s listed twice", s)
 		default:
 			out = append(out, s)
@@ -476,13 +477,4 @@ func editDistance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

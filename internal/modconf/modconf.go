@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -211,10 +212,10 @@ func nginxVar(v string) bool {
 	return false
 }
 
-// Order returns the indices of cfgs in configure order: a config that
-// reads a variable another one sets comes after it (ngx_devel_kit before
-// set-misc, whose config checks $NDK_SRCS); otherwise the given order.
-func Order(cfgs []*Config) ([]int, error) {
+// Deps lists, for each config, the earlier-defined configs it needs at
+// configure time: those that set a variable it reads but does not set
+// itself (set-misc reads $NDK_SRCS, which ngx_devel_kit sets).
+func Deps(cfgs []*Config) [][]int {
 	setBy := map[string]int{}
 	for i, c := range cfgs {
 		for _, v := range c.Sets {
@@ -225,16 +226,19 @@ func Order(cfgs []*Config) ([]int, error) {
 	}
 	deps := make([][]int, len(cfgs))
 	for i, c := range cfgs {
-		own := map[string]bool{}
-		for _, v := range c.Sets {
-			own[v] = true
-		}
 		for _, v := range c.Uses {
-			if j, ok := setBy[v]; ok && j != i && !own[v] {
+			if j, ok := setBy[v]; ok && j != i && !slices.Contains(c.Sets, v) {
 				deps[i] = append(deps[i], j)
 			}
 		}
 	}
+	return deps
+}
+
+// Order returns the indices of cfgs in configure order: a config comes
+// after the configs it needs (Deps); otherwise the given order.
+func Order(cfgs []*Config) ([]int, error) {
+	deps := Deps(cfgs)
 	var out []int
 	state := make([]int, len(cfgs)) // 0 new, 1 visiting, 2 done
 	var visit func(int) error

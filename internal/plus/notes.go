@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,7 +68,9 @@ func ParseReleaseNotes(r io.Reader) ([]Release, error) {
 			if !ok {
 				return nil, fmt.Errorf("line %d: patch %s %s before its release", line, m[1], m[2])
 			}
-			out[i].Patches = appendUnique(out[i].Patches, m[2])
+			if !slices.Contains(out[i].Patches, m[2]) {
+				out[i].Patches = append(out[i].Patches, m[2])
+			}
 			continue
 		}
 		if cur < 0 {
@@ -103,15 +106,6 @@ func ParseReleaseNotes(r io.Reader) ([]Release, error) {
 		}
 	}
 	return out, nil
-}
-
-func appendUnique(ss []string, s string) []string {
-	for _, x := range ss {
-		if x == s {
-			return ss
-		}
-	}
-	return append(ss, s)
 }
 
 func patchNumber(p string) int {

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,7 +94,7 @@ func (t Table) Lookup(s string) (Match, error) {
 			p, _ := strconv.Atoi(m[2])
 			pn := "P" + strconv.Itoa(p)
 			match.Release += " " + pn
-			match.Listed = contains(r.Patches, pn)
+			match.Listed = slices.Contains(r.Patches, pn)
 		}
 		return match, nil
 	}
@@ -162,13 +163,4 @@ func (t Table) baseOf(r Release) string {
 	}
 	first, _ := t.find("PLS." + f[1] + ".0.0.1")
 	return first.Base
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

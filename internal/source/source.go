@@ -127,7 +127,7 @@ func signature(ctx context.Context, o Options, name, cached string) ([]byte, err
 // download copies name from the mirror to dst atomically.
 func download(ctx context.Context, o Options, name, dst string) error {
 	var data []byte
-	if dir, ok := localDir(o.Mirror); ok {
+	if dir, ok := LocalDir(o.Mirror); ok {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			return err
@@ -143,7 +143,9 @@ func download(ctx context.Context, o Options, name, dst string) error {
 	return writeFile(dst, data)
 }
 
-func localDir(mirror string) (string, bool) {
+// LocalDir returns the directory a mirror names when it is a local one:
+// a path, or a file:// URL.
+func LocalDir(mirror string) (string, bool) {
 	if strings.HasPrefix(mirror, "file://") {
 		return strings.TrimPrefix(mirror, "file://"), true
 	}

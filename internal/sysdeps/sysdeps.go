@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
@@ -69,7 +70,7 @@ func Packages(d distro.Distro, legacyPCRE bool, libs []string) []string {
 		out = append(out, d.Packages.PCRE)
 	}
 	for _, l := range libs {
-		if p := libPackages[l][d.Family]; p != "" && !contains(out, p) {
+		if p := libPackages[l][d.Family]; p != "" && !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}
@@ -142,13 +143,4 @@ func tail(s string) string {
 		lines = lines[len(lines)-15:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

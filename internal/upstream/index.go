@@ -8,6 +8,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 )
 
 // A tarball link in the nginx.org download index (an nginx autoindex
@@ -18,17 +20,8 @@ var tarballLink = regexp.MustCompile(`href="nginx-([^"/]+)\.tar\.gz"`)
 // about 200 KB).
 const maxIndexSize = 16 << 20
 
-// LocalDir returns the directory a mirror names when it is a local one:
-// a path, or a file:// URL.
-func LocalDir(mirror string) (string, bool) {
-	if strings.HasPrefix(mirror, "file://") {
-		return strings.TrimPrefix(mirror, "file://"), true
-	}
-	return mirror, !strings.Contains(mirror, "://")
-}
-
 func fromIndex(ctx context.Context, hc *http.Client, indexURL string) (Result, error) {
-	if dir, ok := LocalDir(indexURL); ok {
+	if dir, ok := source.LocalDir(indexURL); ok {
 		return fromDir(dir)
 	}
 	res := Result{Source: string(NginxOrg)}
