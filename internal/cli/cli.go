@@ -55,6 +55,10 @@ func commands() []command {
 			"print the build matrix for strategy.matrix", runPlan},
 		{"build", "[--config F] --nginx 1.26.3[,1.28.0] [--distro debian-12] [--mirror URL|DIR] [--out dist] [--smoke=false] [--install-deps] [--jobs N] [--cache-dir D]",
 			"compile the modules against nginx versions into version-named .so files", runBuild},
+		{"inspect", "[--json] FILE...",
+			"print the modules in .so files (and nginx binaries): name, nginx version built for, signature", runInspect},
+		{"check", "--conf /etc/nginx/nginx.conf (--target 1.26.3|R34|PLS.37.0.4.1 | --nginx /usr/sbin/nginx | --nginx-v \"$(nginx -V 2>&1)\") [--prefix DIR] [--json]",
+			"predict whether every load_module of a configuration loads into the target nginx", runCheck},
 	}
 }
 
