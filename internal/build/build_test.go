@@ -164,38 +164,6 @@ location = /dir { fancyindex on; }
 	}
 }
 
-// TestOtherVersionsRefusedByDebianNginx builds against 1.26.3 and 1.18.0
-// (signature-verified) and checks Debian's nginx 1.22.1 refuses the
-// modules with nginx's own version message.
-func TestOtherVersionsRefusedByDebianNginx(t *testing.T) {
-	t.Parallel()
-	mirror := prerequisites(t)
-	testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
-	debianNginx := testenv.Tool(t, "/usr/sbin/nginx", "nginx")
-	for version, number := range map[string]string{"1.26.3": "1026003", "1.18.0": "1018000"} {
-		t.Run(version, func(t *testing.T) {
-			t.Parallel()
-			o := options(t, mirror, version, helloWorld(), realModule(t, mirror, "libnginx-mod-http-echo_0.63.orig.tar.gz"))
-			res, err := Run(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if version == "1.18.0" && !strings.Contains(res.Manifest.Cells[0].Verified, "signature by Maxim Dounin") {
-				t.Errorf("1.18.0 verified as %q", res.Manifest.Cells[0].Verified)
-			}
-			srv, err := NewServer(debianNginx, t.TempDir(), res.Files, "location / { return 200; }")
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := srv.Test(context.Background())
-			want := "version " + number + " instead of 1022001"
-			if err == nil || !strings.Contains(out, want) {
-				t.Errorf("Debian's nginx -t: %v\n%s\nwant %q", err, out, want)
-			}
-		})
-	}
-}
-
 // TestOldStyleModuleBuildsAndWorks builds subs-filter, whose config is
 // old-style (nginx alone would build no .so for it), with the PCRE1 API it
 // needs, and proves the converted module works in the smoke test.

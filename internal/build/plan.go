@@ -11,12 +11,15 @@ import (
 )
 
 // ConfigureArgs is the argv of nginx's configure for one group of modules:
-// always --with-compat (so the .so loads into any nginx of that version
-// built --with-compat, e.g. distribution packages and NGINX Plus), the
-// config's extra arguments, a build directory of the group's own, and the
-// modules in dependency order.
-func ConfigureArgs(builddir string, extra, moduleDirs []string) []string {
-	args := []string{"./configure", "--with-compat"}
+// --with-compat unless noCompat (so the .so loads into any nginx of that
+// version built --with-compat, e.g. distribution packages and NGINX Plus),
+// the config's extra arguments, a build directory of the group's own, and
+// the modules in dependency order.
+func ConfigureArgs(builddir string, noCompat bool, extra, moduleDirs []string) []string {
+	args := []string{"./configure"}
+	if !noCompat {
+		args = append(args, "--with-compat")
+	}
 	args = append(args, extra...)
 	args = append(args, "--builddir="+builddir)
 	for _, d := range moduleDirs {

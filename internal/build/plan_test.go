@@ -13,7 +13,7 @@ import (
 
 func TestConfigureAndMakeArgs(t *testing.T) {
 	t.Parallel()
-	got := ConfigureArgs("/w/objs", []string{"--with-http_ssl_module"}, []string{"/m/ndk", "/m/set-misc"})
+	got := ConfigureArgs("/w/objs", false, []string{"--with-http_ssl_module"}, []string{"/m/ndk", "/m/set-misc"})
 	want := []string{"./configure", "--with-compat", "--with-http_ssl_module", "--builddir=/w/objs",
 		"--add-dynamic-module=/m/ndk", "--add-dynamic-module=/m/set-misc"}
 	if diff := cmp.Diff(want, got); diff != "" {

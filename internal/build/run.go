@@ -46,7 +46,10 @@ type Options struct {
 	Plus                []string
 	Modules             []Module
 	Configure           []string
-	Source              source.Options
+	// NoCompat leaves out --with-compat: the modules then load only into
+	// an nginx configured with exactly the same arguments.
+	NoCompat bool
+	Source   source.Options
 	// WorkDir is an empty scratch directory; Out receives the .so files
 	// and the cell manifest.
 	WorkDir, Out string
@@ -295,7 +298,7 @@ func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]g
 
 func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods []prepared) (group, error) {
 	for {
-		args := ConfigureArgs(builddir, b.o.Configure, dirsOf(mods))
+		args := ConfigureArgs(builddir, b.o.NoCompat, b.o.Configure, dirsOf(mods))
 		b.c.Configure = args[1:]
 		out, err := run(ctx, root, args)
 		if err == nil {

@@ -29,7 +29,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		nginx, distroName, arch   string
 		mirror, out, cache        string
 		smoke, insecure, keepWork bool
-		installDeps               bool
+		installDeps, noCompat     bool
 		jobs                      int
 	)
 	cf.register(fs)
@@ -44,6 +44,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&insecure, "insecure-skip-verify", false, "accept an nginx tarball that no signature or pinned checksum verifies (DANGEROUS)")
 	fs.BoolVar(&keepWork, "keep-work", false, "keep the build directory (for debugging)")
 	fs.BoolVar(&installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
+	fs.BoolVar(&noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		}
 		o := build.Options{
 			Nginx: v, Plus: plus.Embedded().ForBase(v), Distro: distroName, Arch: arch,
-			Configure: cfg.Configure, WorkDir: work, Out: out, Jobs: jobs, Log: log, Now: env.Now,
+			Configure: cfg.Configure, NoCompat: noCompat, WorkDir: work, Out: out, Jobs: jobs, Log: log, Now: env.Now,
 			Source: source.Options{Mirror: mirror, CacheDir: cache, SHA256: cfg.Nginx.SHA256,
 				InsecureSkipVerify: insecure, Keyring: keyring, HTTP: env.http()},
 		}

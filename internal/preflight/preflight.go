@@ -340,4 +340,3 @@ func baseName(p string) string {
 	b := strings.TrimSuffix(filepath.Base(p), ".so")
 	return versionSuffix.ReplaceAllString(b, "")
 }
-
