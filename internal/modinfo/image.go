@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // image is a file's loaded view: memory as the PT_LOAD segments lay it out,
@@ -15,6 +16,8 @@ type image struct {
 	ptr   int
 	loads []*elf.Prog
 	syms  []elf.Symbol
+	r     io.ReaderAt
+	pages map[uint64][]byte
 	// relocs maps a pointer slot's address to the value the dynamic
 	// linker stores there.
 	relocs map[uint64]uint64
@@ -33,8 +36,8 @@ func (im *image) noteImport(s elf.Symbol) {
 	im.imports = append(im.imports, s.Name)
 }
 
-func newImage(f *elf.File) (*image, error) {
-	im := &image{f: f, order: f.ByteOrder, relocs: map[uint64]uint64{}}
+func newImage(f *elf.File, r io.ReaderAt) (*image, error) {
+	im := &image{f: f, r: r, order: f.ByteOrder, relocs: map[uint64]uint64{}, pages: map[uint64][]byte{}}
 	switch f.Class {
 	case elf.ELFCLASS64:
 		im.ptr = 8
@@ -51,6 +54,7 @@ func newImage(f *elf.File) (*image, error) {
 	if len(im.loads) == 0 {
 		return nil, errors.New("ELF file has no loadable segments")
 	}
+
 	syms, err := f.DynamicSymbols()
 	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 		return nil, fmt.Errorf("dynamic symbols: %w", err)
@@ -88,13 +92,48 @@ func (im *image) read(addr uint64, n int) ([]byte, error) {
 		off := addr - p.Vaddr
 		if off < p.Filesz {
 			m := min(uint64(n), p.Filesz-off)
-			if _, err := p.ReadAt(b[:m], int64(off)); err != nil {
+			if err := im.readFile(b[:m], p.Off+off); err != nil {
 				return nil, fmt.Errorf("read %#x: %w", addr, err)
 			}
 		}
 		return b, nil
 	}
 	return nil, fmt.Errorf("address %#x is outside the file's segments", addr)
+}
+
+// pageSize is the unit file reads are cached in: the few records and
+// strings needed cluster in a few pages, and a cached page beats a system
+// call per pointer.
+const pageSize = 4096
+
+// readFile fills b from the file at off through the page cache.
+func (im *image) readFile(b []byte, off uint64) error {
+	for len(b) > 0 {
+		pg, err := im.page(off / pageSize)
+		if err != nil {
+			return err
+		}
+		in := off % pageSize
+		if in >= uint64(len(pg)) {
+			return io.ErrUnexpectedEOF
+		}
+		n := copy(b, pg[in:])
+		b, off = b[n:], off+uint64(n)
+	}
+	return nil
+}
+
+func (im *image) page(n uint64) ([]byte, error) {
+	if pg, ok := im.pages[n]; ok {
+		return pg, nil
+	}
+	pg := make([]byte, pageSize)
+	m, err := im.r.ReadAt(pg, int64(n*pageSize))
+	if m == 0 && err != nil {
+		return nil, err
+	}
+	im.pages[n] = pg[:m]
+	return pg[:m], nil
 }
 
 // pointer is the pointer stored at addr once relocated.

@@ -8,7 +8,6 @@
 package modinfo
 
 import (
-	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -93,15 +92,9 @@ func Open(path string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}
-	var r io.ReaderAt = f
-	if st.Size() <= maxFile {
-		data, err := io.ReadAll(f)
-		if err != nil {
-			return nil, err
-		}
-		r = bytes.NewReader(data)
-	}
-	info, err := Read(r)
+	// Read with pread: only the headers, the dynamic symbols and
+	// relocations and a few records are touched, a small part of the file.
+	info, err := Read(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -114,18 +107,18 @@ func Read(r io.ReaderAt) (info *File, err error) {
 		// debug/elf has panicked on crafted input before; a file that
 		// makes it do so is reported, not fatal.
 		if p := recover(); p != nil {
-			info, err = nil, fmt.Errorf("malformed ELF file (%v)", p)
+			info, err = nil, fmt.Errorf("malformed ELF file (panic: %v)", p)
 		}
 	}()
+	var magic [4]byte
+	if n, _ := r.ReadAt(magic[:], 0); n < 4 || string(magic[:]) != elf.ELFMAG {
+		return nil, ErrNotELF
+	}
 	ef, err := elf.NewFile(r)
 	if err != nil {
-		var fe *elf.FormatError
-		if errors.As(err, &fe) && strings.Contains(err.Error(), "bad magic") {
-			return nil, ErrNotELF
-		}
 		return nil, fmt.Errorf("not a readable ELF file: %w", err)
 	}
-	im, err := newImage(ef)
+	im, err := newImage(ef, r)
 	if err != nil {
 		return nil, err
 	}
@@ -301,11 +294,11 @@ func (im *image) rodata() []byte {
 	}
 	var all []byte
 	for _, p := range im.f.Progs {
-		if p.Type == elf.PT_LOAD && p.Filesz < maxFile {
-			b := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(b, 0); err == nil {
-				all = append(all, b...)
-			}
+		if p.Type == elf.PT_LOAD && len(all) < maxFile {
+			// ReadAll stops at the end of the real file, whatever size
+			// the header claims.
+			b, _ := io.ReadAll(io.LimitReader(p.Open(), int64(maxFile-len(all))))
+			all = append(all, b...)
 		}
 	}
 	return all
