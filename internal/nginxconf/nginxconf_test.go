@@ -1,0 +1,139 @@
+package nginxconf
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+func write(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestLoadModulesDebianLayout follows a Debian-style layout: an include of
+// modules-enabled/*.conf (sorted, dotfiles skipped), quoting, comments,
+// relative includes from the configuration's directory, and load_module
+// lines inside blocks ignored.
+func TestLoadModulesDebianLayout(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"nginx.conf": `user www-data;   # comment; with "quotes" and {braces}
+worker_processes auto;
+include modules-enabled/*.conf;
+load_module "modules/ngx_http quoted.so" ;
+load_module 'single\'quote.so';
+load_module esc\;aped.so;
+include  extra.conf;
+events { worker_connections 768; }
+http {
+    include mime.types;
+    server { location / { return 200 "load_module x.so;"; } }
+}
+`,
+		"modules-enabled/50-mod-http-echo.conf": "load_module modules/ngx_http_echo_module.so;\n",
+		"modules-enabled/10-mod-http-ndk.conf":  "\n\nload_module\n  /usr/lib/nginx/modules/ndk_http_module.so;\n",
+		"modules-enabled/.hidden.conf":          "load_module hidden.so;\n",
+		"modules-enabled/README":                "not matched\n",
+		"extra.conf":                            "#only a comment\nload_module a#b.so;\n",
+		"mime.types":                            "types { text/html html; }\n",
+	})
+	got, err := LoadModules(filepath.Join(dir, "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := filepath.Join(dir, "nginx.conf")
+	want := []LoadModule{
+		{Path: "/usr/lib/nginx/modules/ndk_http_module.so", File: filepath.Join(dir, "modules-enabled/10-mod-http-ndk.conf"), Line: 3},
+		{Path: "modules/ngx_http_echo_module.so", File: filepath.Join(dir, "modules-enabled/50-mod-http-echo.conf"), Line: 1},
+		{Path: "modules/ngx_http quoted.so", File: main, Line: 4},
+		{Path: "single'quote.so", File: main, Line: 5},
+		// nginx keeps a backslash before anything but quotes, a
+		// backslash, t, r and n (ngx_conf_read_token's copy loop).
+		{Path: `esc\;aped.so`, File: main, Line: 6},
+		{Path: "a#b.so", File: filepath.Join(dir, "extra.conf"), Line: 2},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestLoadModulesErrors(t *testing.T) {
+	for name, tc := range map[string]struct {
+		files map[string]string
+		want  string
+	}{
+		"missing include": {map[string]string{"nginx.conf": "include nope.conf;\n"},
+			`nginx.conf:1: include "nope.conf": no such file or directory`},
+		"unterminated block": {map[string]string{"nginx.conf": "events {\n"},
+			`nginx.conf:2: unexpected end of file, expecting "}"`},
+		"missing semicolon": {map[string]string{"nginx.conf": "load_module a.so\n"},
+			`nginx.conf:2: unexpected end of file, expecting ";" or "}"`},
+		"stray brace": {map[string]string{"nginx.conf": "}\n"},
+			`nginx.conf:1: unexpected "}"`},
+		"two arguments": {map[string]string{"nginx.conf": "load_module a.so b.so;\n"},
+			`nginx.conf:1: invalid number of arguments in "load_module" directive`},
+		"unterminated quote": {map[string]string{"nginx.conf": "\nload_module \"a.so;\n"},
+			`nginx.conf:2: unexpected end of file, unterminated quoted string`},
+		"text after quote": {map[string]string{"nginx.conf": "load_module \"a.so\"x;\n"},
+			`nginx.conf:1: unexpected "x"`},
+		"include cycle": {map[string]string{"nginx.conf": "include a.conf;\n", "a.conf": "include nginx.conf;\n"},
+			"includes nested more than 32 deep"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, dir, tc.files)
+			_, err := LoadModules(filepath.Join(dir, "nginx.conf"))
+			var ce *Error
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseDebianConfig parses the nginx.conf Debian ships, when present.
+func TestParseDebianConfig(t *testing.T) {
+	data, err := os.ReadFile("/etc/nginx/nginx.conf")
+	if err != nil {
+		testenv.Missing(t, "/etc/nginx/nginx.conf", "apt-get install nginx")
+	}
+	stmts, err := Parse("/etc/nginx/nginx.conf", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, s := range stmts {
+		names[s.Name] = true
+	}
+	if !names["http"] || !names["events"] {
+		t.Errorf("top-level directives: %v", names)
+	}
+}
+
+// FuzzParse: any input parses or fails with an error, never a panic.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("load_module modules/x.so;\nevents {}\nhttp { server { location / { return 200 '${x}'; } } }\n"))
+	f.Add([]byte(`a "b\"c" 'd' e\;f { g ${h}} ; }`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := Parse("fuzz.conf", data); err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+		}
+	})
+}
