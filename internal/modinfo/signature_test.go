@@ -1,0 +1,51 @@
+package modinfo
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDiffNamesFeatures compares the signature of a module built without
+// --with-compat (FACTS.md: echo against nginx 1.22.1's defaults) with
+// Debian's binary, feature by feature.
+func TestDiffNamesFeatures(t *testing.T) {
+	// Flags 3, 4, 22, 24, 29, 30, 31 and 34 differ.
+	noCompat := "8,4,8,0000111111010111001110101111000110"
+	var got []string
+	for _, d := range Diff(noCompat, compat122, 1022001) {
+		got = append(got, d.String())
+	}
+	want := []string{
+		"file AIO: module off, nginx on",
+		"sendfile SF_NODISKIO: module off, nginx on",
+		"threads: module off, nginx on",
+		"HTTP SSL: module off, nginx on",
+		"HTTP realip: module off, nginx on",
+		"HTTP headers: module off, nginx on",
+		"HTTP DAV: module off, nginx on",
+		"--with-compat: module off, nginx on",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if d := Diff(compat122, compat122, 1022001); d != nil {
+		t.Errorf("equal signatures differ: %v", d)
+	}
+	// Sizes first; flag meanings that changed follow the nginx version.
+	d := Diff(compat122x32, compat122, 1018000)
+	if len(d) != 2 || d[0].String() != "pointer size: module 4 bytes, nginx 8 bytes" || d[1].Feature != "time_t size" {
+		t.Errorf("32 vs 64 bit: %v", d)
+	}
+	if f := feature(4, 1018000); f != "AIO sendfile" {
+		t.Errorf("flag 4 in 1.18.0 = %q", f)
+	}
+	if f := feature(18, 1026003); f != "QUIC / HTTP/3" {
+		t.Errorf("flag 18 in 1.26.3 = %q", f)
+	}
+	if d := Diff("garbage", compat122, 0); len(d) != 1 || d[0].Feature != "signature" {
+		t.Errorf("garbage: %v", d)
+	}
+	if _, err := ParseSignature("8,4,8,01x"); err == nil {
+		t.Error("malformed signature parsed")
+	}
+}
