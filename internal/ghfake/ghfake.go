@@ -1,13 +1,21 @@
 // Package ghfake is an in-process, stateful fake of the parts of the
-// GitHub REST API nginx-modbuild uses, for tests. It answers like GitHub
-// (JSON shapes, Link pagination, ETags and 304), and it is strict: a
-// request it does not know is reported to the test as an error.
+// GitHub REST API nginx-modbuild uses, for tests: tags, releases and their
+// assets (uploaded on a separate "uploads" host through the release's
+// upload_url template, downloaded through a redirect to a third "storage"
+// host), git refs, blobs, trees and commits with real git object hashes,
+// contents, pull requests, labels and issues. It answers like GitHub (JSON
+// shapes, status codes and error bodies, Link pagination, ETags and 304),
+// injects faults on request (5xx, secondary rate limits, uploads cut
+// short), and it is strict: a request it does not know is reported to the
+// test as an error. conformance_test.go replays real recorded GitHub
+// responses against it.
 package ghfake
 
 import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // T is the part of testing.TB the fake reports through.
@@ -35,58 +44,86 @@ type Tag struct {
 	} `json:"commit"`
 }
 
-// Server is the fake.
+// Request is one request the fake answered, for tests to assert on.
+type Request struct {
+	Method string
+	// Host is "api", "uploads" or "storage".
+	Host string
+	// Path is the path and query.
+	Path   string
+	Status int
+	// Authorized says whether an Authorization header came along.
+	Authorized bool
+}
+
+// Fault makes a matching request fail once.
+type Fault struct {
+	// Match selects the requests this fault counts (nil: every request);
+	// the Nth of them (1 = the next one) fails.
+	Match func(method, host, path string) bool
+	Nth   int
+	// Status answers with this status: 5xx with an HTML page like
+	// GitHub's front end; 403 or 429 with RetryAfter as GitHub's
+	// secondary rate limit.
+	Status     int
+	RetryAfter int
+	// Cut reads half of the request body, then drops the connection
+	// without answering. An upload cut short leaves an asset in state
+	// "starter", as GitHub does.
+	Cut bool
+
+	seen int
+}
+
+// Server is the fake: the API host, plus Uploads for release uploads and
+// Storage for asset downloads.
 type Server struct {
 	*httptest.Server
-	t T
+	Uploads *httptest.Server
+	Storage *httptest.Server
+	t       T
 
-	mu       sync.Mutex
-	tags     map[string][]Tag // "owner/repo" -> tags, GitHub's order
+	mu sync.Mutex
+	// Token, when set, is required on every API and uploads request.
+	token    string
+	repos    map[string]*repo
+	byID     map[int64]*repo
+	nextID   int64
 	failAll  int
-	requests int
+	faults   []*Fault
+	requests []Request
+	now      time.Time
 }
 
 // New starts a fake that stops when the test ends.
 func New(t T) *Server {
 	t.Helper()
-	s := &Server{t: t, tags: map[string][]Tag{}}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	s := &Server{t: t, repos: map[string]*repo{}, byID: map[int64]*repo{}, nextID: 1000,
+		now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "api") }))
+	s.Uploads = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "uploads") }))
+	s.Storage = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "storage") }))
 	t.Cleanup(s.Close)
+	t.Cleanup(s.Uploads.Close)
+	t.Cleanup(s.Storage.Close)
 	return s
 }
 
-// LoadTags sets a repository's tags from a file of recorded GitHub JSON.
-func (s *Server) LoadTags(repo, file string) error {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	var tags []Tag
-	if err := json.Unmarshal(b, &tags); err != nil {
-		return fmt.Errorf("%s: %w", file, err)
-	}
+// RequireToken makes every API and uploads request need this token.
+func (s *Server) RequireToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tags[repo] = tags
-	s.sortTags(repo)
-	return nil
+	s.token = token
 }
 
-// AddTag adds a tag pointing at a made-up commit.
-func (s *Server) AddTag(repo, name string) {
+// Inject adds a fault.
+func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var tg Tag
-	tg.Name = name
-	tg.Commit.SHA = fmt.Sprintf("%x", sha256.Sum256([]byte(name)))[:40]
-	s.tags[repo] = append(s.tags[repo], tg)
-	s.sortTags(repo)
-}
-
-// GitHub lists tags in reverse order of their names, not by version.
-func (s *Server) sortTags(repo string) {
-	ts := s.tags[repo]
-	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Name > ts[j].Name })
+	if f.Nth < 1 {
+		f.Nth = 1
+	}
+	s.faults = append(s.faults, &f)
 }
 
 // FailAll makes every request fail with status (0 to stop): 403 answers
@@ -102,67 +139,242 @@ func (s *Server) FailAll(status int) {
 func (s *Server) Requests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.requests
+	return len(s.requests)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+// Log returns the requests answered so far.
+func (s *Server) Log() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests++
-	switch s.failAll {
-	case 0:
-	case http.StatusForbidden:
+	return append([]Request(nil), s.requests...)
+}
+
+// LoadTags sets a repository's tags from a file of recorded GitHub JSON.
+func (s *Server) LoadTags(name, file string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var tags []Tag
+	if err := json.Unmarshal(b, &tags); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repo(name)
+	r.tags = tags
+	r.sortTags()
+	return nil
+}
+
+// AddTag adds a tag pointing at a made-up commit.
+func (s *Server) AddTag(name, tag string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repo(name)
+	var tg Tag
+	tg.Name = tag
+	tg.Commit.SHA = fmt.Sprintf("%x", sha256.Sum256([]byte(tag)))[:40]
+	r.tags = append(r.tags, tg)
+	r.sortTags()
+}
+
+// GitHub lists tags in reverse order of their names, not by version.
+func (r *repo) sortTags() {
+	sort.SliceStable(r.tags, func(i, j int) bool { return r.tags[i].Name > r.tags[j].Name })
+}
+
+func (s *Server) id() int64 {
+	s.nextID++
+	return s.nextID - 1
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, host string) {
+	// Upload bodies are read before the lock, so a slow upload does not
+	// stall other requests, and a cut can happen halfway.
+	var body []byte
+	cut := s.cutFor(r, host)
+	if cut {
+		half := r.ContentLength / 2
+		body, _ = io.ReadAll(io.LimitReader(r.Body, max(half, 1)))
+	} else {
+		body, _ = io.ReadAll(r.Body)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec := &Request{Method: r.Method, Host: host, Path: r.URL.RequestURI(), Authorized: r.Header.Get("Authorization") != ""}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if rec.Status == 0 {
+			rec.Status = sw.status
+		}
+		s.requests = append(s.requests, *rec)
+	}()
+	if cut {
+		s.cutUpload(r, body)
+		rec.Status = -1
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	if s.fault(sw, r, host) {
+		return
+	}
+	if host != "storage" && s.token != "" {
+		auth := r.Header.Get("Authorization")
+		if auth != "token "+s.token && auth != "Bearer "+s.token {
+			writeJSON(sw, http.StatusUnauthorized, map[string]any{
+				"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
+			})
+			return
+		}
+	}
+	s.route(sw, r, host, body)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// cutFor reports whether a Cut fault fires for this request.
+func (s *Server) cutFor(r *http.Request, host string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.faults {
+		if !f.Cut || (f.Match != nil && !f.Match(r.Method, host, r.URL.Path)) {
+			continue
+		}
+		f.seen++
+		if f.seen == f.Nth {
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// fault answers the request with an injected or global failure.
+func (s *Server) fault(w http.ResponseWriter, r *http.Request, host string) bool {
+	status, retryAfter := 0, 0
+	for i, f := range s.faults {
+		if f.Cut || (f.Match != nil && !f.Match(r.Method, host, r.URL.Path)) {
+			continue
+		}
+		f.seen++
+		if f.seen == f.Nth {
+			status, retryAfter = f.Status, f.RetryAfter
+			s.faults = append(s.faults[:i], s.faults[i+1:]...)
+			break
+		}
+	}
+	if status == 0 && s.failAll != 0 {
+		status = s.failAll
+	}
+	switch {
+	case status == 0:
+		return false
+	case (status == http.StatusForbidden || status == http.StatusTooManyRequests) && retryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		writeJSON(w, status, map[string]string{
+			"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.",
+			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+		})
+	case status == http.StatusForbidden:
 		w.Header().Set("X-RateLimit-Limit", "60")
 		w.Header().Set("X-RateLimit-Remaining", "0")
 		w.Header().Set("X-RateLimit-Reset", "4102444800")
+		w.Header().Set("X-RateLimit-Resource", "core")
 		writeJSON(w, http.StatusForbidden, map[string]string{
 			"message":           "API rate limit exceeded for 127.0.0.1.",
 			"documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
 		})
-		return
 	default:
-		w.WriteHeader(s.failAll)
-		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", s.failAll, http.StatusText(s.failAll))
-		return
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>", status, http.StatusText(status))
 	}
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if r.Method == http.MethodGet && len(parts) == 4 && parts[0] == "repos" && parts[3] == "tags" {
-		s.listTags(w, r, parts[1]+"/"+parts[2])
-		return
-	}
-	s.t.Errorf("ghfake: unexpected request %s %s", r.Method, r.URL)
+	return true
+}
+
+// notFound answers like GitHub does for a missing resource.
+func notFound(w http.ResponseWriter) {
 	writeJSON(w, http.StatusNotFound, map[string]string{
 		"message": "Not Found", "documentation_url": "https://docs.github.com/rest",
 	})
 }
 
-func (s *Server) listTags(w http.ResponseWriter, r *http.Request, repo string) {
-	tags, ok := s.tags[repo]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{
-			"message": "Not Found", "documentation_url": "https://docs.github.com/rest/repos/repos#list-repository-tags",
-		})
+// validation answers 422 Validation Failed with one error.
+func validation(w http.ResponseWriter, e map[string]any) {
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+		"message": "Validation Failed", "errors": []any{e},
+		"documentation_url": "https://docs.github.com/rest",
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// writeItem answers one resource with a strong ETag and 304 on a match.
+func writeItem(w http.ResponseWriter, r *http.Request, status int, v any) {
+	body, _ := json.Marshal(v)
+	etag := fmt.Sprintf(`"%x"`, sha256.Sum256(body))
+	w.Header().Set("ETag", etag)
+	if r.Method == http.MethodGet && r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	s.page(w, r, tags)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // page answers one page of a list with GitHub's per_page rules (default
-// 30, at most 100), Link header, strong ETag and 304 on If-None-Match.
-func (s *Server) page(w http.ResponseWriter, r *http.Request, all []Tag) {
+// 30, at most 100), Link header (links under linkPath when given), strong
+// ETag and 304 on If-None-Match.
+func page[E any](s *Server, w http.ResponseWriter, r *http.Request, all []E, linkPath string) {
 	per, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
 	if per <= 0 {
 		per = 30
 	}
 	per = min(per, 100)
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
+	pg, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	pg = max(pg, 1)
 	last := max((len(all)+per-1)/per, 1)
-	lo, hi := min((page-1)*per, len(all)), min(page*per, len(all))
-	body, _ := json.Marshal(all[lo:hi])
+	lo, hi := min((pg-1)*per, len(all)), min(pg*per, len(all))
+	items := all[lo:hi]
+	if items == nil {
+		items = []E{}
+	}
+	body, _ := json.Marshal(items)
 	etag := fmt.Sprintf(`"%x"`, sha256.Sum256(body))
 	link := func(p int, rel string) string {
 		u := *r.URL
+		if linkPath != "" {
+			u.Path = linkPath
+		}
 		q := u.Query()
 		q.Set("per_page", strconv.Itoa(per))
 		q.Set("page", strconv.Itoa(p))
@@ -170,13 +382,13 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, all []Tag) {
 		return fmt.Sprintf(`<%s%s>; rel="%s"`, s.URL, u.RequestURI(), rel)
 	}
 	var links []string
-	if page > 1 {
-		links = append(links, link(page-1, "prev"))
+	if pg > 1 {
+		links = append(links, link(pg-1, "prev"))
 	}
-	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
+	if pg < last {
+		links = append(links, link(pg+1, "next"), link(last, "last"))
 	}
-	if page > 1 {
+	if pg > 1 {
 		links = append(links, link(1, "first"))
 	}
 	w.Header().Set("ETag", etag)
@@ -191,8 +403,28 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, all []Tag) {
 	w.Write(body)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+// timestamp is the fake's clock, one second further per call, so every
+// update is ordered.
+func (s *Server) timestamp() string {
+	s.now = s.now.Add(time.Second)
+	return s.now.Format(time.RFC3339)
+}
+
+// user is the account every resource is made by.
+func (s *Server) user() map[string]any {
+	const login = "nginx-modbuild-bot"
+	api := s.URL + "/users/" + login
+	return map[string]any{
+		"login": login, "id": 1, "node_id": "MDQ6VXNlcjE=", "avatar_url": "https://avatars.githubusercontent.com/u/1?v=4",
+		"gravatar_id": "", "url": api, "html_url": "https://github.com/" + login,
+		"followers_url": api + "/followers", "following_url": api + "/following{/other_user}",
+		"gists_url": api + "/gists{/gist_id}", "starred_url": api + "/starred{/owner}{/repo}",
+		"subscriptions_url": api + "/subscriptions", "organizations_url": api + "/orgs",
+		"repos_url": api + "/repos", "events_url": api + "/events{/privacy}",
+		"received_events_url": api + "/received_events", "type": "User", "site_admin": false,
+	}
+}
+
+func nodeID(kind string, id int64) string {
+	return fmt.Sprintf("%s_%d", kind, id)
 }
