@@ -88,7 +88,7 @@ type Server struct {
 	token    string
 	repos    map[string]*repo
 	byID     map[int64]*repo
-	nextID   int64
+	nextID   map[string]int64
 	failAll  int
 	faults   []*Fault
 	requests []Request
@@ -98,7 +98,7 @@ type Server struct {
 // New starts a fake that stops when the test ends.
 func New(t T) *Server {
 	t.Helper()
-	s := &Server{t: t, repos: map[string]*repo{}, byID: map[int64]*repo{}, nextID: 1000,
+	s := &Server{t: t, repos: map[string]*repo{}, byID: map[int64]*repo{}, nextID: map[string]int64{},
 		now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "api") }))
 	s.Uploads = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "uploads") }))
@@ -184,9 +184,15 @@ func (r *repo) sortTags() {
 	sort.SliceStable(r.tags, func(i, j int) bool { return r.tags[i].Name > r.tags[j].Name })
 }
 
-func (s *Server) id() int64 {
-	s.nextID++
-	return s.nextID - 1
+// id numbers resources of one kind from 1000, each kind on its own, as
+// GitHub's ids of different resources are independent.
+func (s *Server) id(kind string) int64 {
+	n := s.nextID[kind]
+	if n == 0 {
+		n = 1000
+	}
+	s.nextID[kind] = n + 1
+	return n
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, host string) {

@@ -175,13 +175,13 @@ func (s *Server) CommitFiles(name, branch, message string, files map[string]stri
 	return sha
 }
 
-// AddCommitSHA registers an empty commit under a given SHA (recorded
-// fixtures use made-up SHAs).
-func (s *Server) AddCommitSHA(name, sha string) {
+// AddCommitSHA registers an empty commit under a given SHA, with parents
+// (recorded fixtures use made-up SHAs).
+func (s *Server) AddCommitSHA(name, sha string, parents ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.repo(name)
-	r.objects[sha] = &object{kind: "commit", tree: r.buildTree(nil), date: s.timestamp()}
+	r.objects[sha] = &object{kind: "commit", tree: r.buildTree(nil), parents: parents, date: s.timestamp()}
 }
 
 // SetRef points a ref ("refs/heads/main") at a SHA.

@@ -57,13 +57,23 @@ func (s *Server) Pulls(name string) []Pull {
 	return out
 }
 
-// AddLabels creates labels (the repository's defaults, say).
-func (s *Server) AddLabels(name string, names ...string) {
+// AddDefaultLabels creates the labels GitHub gives a new repository.
+func (s *Server) AddDefaultLabels(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.repo(name)
-	for _, n := range names {
-		r.labels = append(r.labels, &label{id: s.id(), name: n, color: "ededed", isDefault: true})
+	for _, l := range [][3]string{
+		{"bug", "d73a4a", "Something isn't working"},
+		{"documentation", "0075ca", "Improvements or additions to documentation"},
+		{"duplicate", "cfd3d7", "This issue or pull request already exists"},
+		{"enhancement", "a2eeef", "New feature or request"},
+		{"good first issue", "7057ff", "Good for newcomers"},
+		{"help wanted", "008672", "Extra attention is needed"},
+		{"invalid", "e4e669", "This doesn't seem right"},
+		{"question", "d876e3", "Further information is requested"},
+		{"wontfix", "ffffff", "This will not be worked on"},
+	} {
+		r.labels = append(r.labels, &label{id: s.id("label"), name: l[0], color: l[1], description: l[2], isDefault: true})
 	}
 }
 
@@ -75,7 +85,7 @@ func (s *Server) AddIssues(name string, n int) {
 	for i := 0; i < n; i++ {
 		num := r.nextNumber
 		r.nextNumber++
-		r.issues = append(r.issues, &issue{number: num, id: s.id(), title: "Test issue " + strconv.Itoa(num), state: "open", created: s.timestamp()})
+		r.issues = append(r.issues, &issue{number: num, id: s.id("issue"), title: "Test issue " + strconv.Itoa(num), state: "open", created: s.timestamp()})
 	}
 }
 
@@ -154,7 +164,7 @@ func (s *Server) routePulls(w http.ResponseWriter, req *http.Request, r *repo, r
 				"message": "No commits between " + in.Base + " and " + head})
 			return true
 		}
-		p := &pull{number: r.nextNumber, id: s.id(), title: in.Title, body: in.Body, head: head, base: in.Base, state: "open"}
+		p := &pull{number: r.nextNumber, id: s.id("pull"), title: in.Title, body: in.Body, head: head, base: in.Base, state: "open"}
 		r.nextNumber++
 		p.created = s.timestamp()
 		p.updated = p.created
@@ -255,7 +265,7 @@ func (s *Server) routeIssues(w http.ResponseWriter, req *http.Request, r *repo, 
 				}
 			}
 			if l == nil { // GitHub creates a missing label
-				l = &label{id: s.id(), name: name, color: "ededed"}
+				l = &label{id: s.id("label"), name: name, color: "ededed"}
 				r.labels = append(r.labels, l)
 			}
 			if !contains(p.labels, name) {
@@ -326,7 +336,7 @@ func (s *Server) routeLabels(w http.ResponseWriter, req *http.Request, r *repo, 
 			validation(w, map[string]any{"resource": "Label", "code": "already_exists", "field": "name"})
 			return true
 		}
-		l := &label{id: s.id(), name: in.Name, color: in.Color, description: in.Description}
+		l := &label{id: s.id("label"), name: in.Name, color: in.Color, description: in.Description}
 		r.labels = append(r.labels, l)
 		w.Header().Set("Location", s.repoURL(r)+"/labels/"+l.name)
 		writeJSON(w, http.StatusCreated, s.labelJSON(r, l))

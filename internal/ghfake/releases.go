@@ -47,11 +47,11 @@ type Asset struct {
 }
 
 // CreateRelease makes a published release, as a test's starting state.
-func (s *Server) CreateRelease(name, tag, body string) int64 {
+func (s *Server) CreateRelease(name, tag, title, body string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.repo(name)
-	rel := &release{id: s.id(), tag: tag, target: r.defaultBranch, name: tag, body: body}
+	rel := &release{id: s.id("release"), tag: tag, target: r.defaultBranch, name: title, body: body}
 	rel.created = s.timestamp()
 	rel.published = rel.created
 	r.releases = append(r.releases, rel)
@@ -66,7 +66,7 @@ func (s *Server) AddAsset(name string, releaseID int64, assetName, label string,
 	r := s.repo(name)
 	for _, rel := range r.releases {
 		if rel.id == releaseID {
-			a := &asset{id: s.id(), name: assetName, label: label, contentType: "application/octet-stream",
+			a := &asset{id: s.id("asset"), name: assetName, label: label, contentType: "application/octet-stream",
 				state: "uploaded", data: data, created: s.timestamp()}
 			a.updated = a.created
 			rel.assets = append(rel.assets, a)
@@ -204,7 +204,7 @@ func (s *Server) routeReleases(w http.ResponseWriter, req *http.Request, r *repo
 				return true
 			}
 		}
-		rel := &release{id: s.id(), tag: *in.TagName, target: r.defaultBranch, name: *in.TagName}
+		rel := &release{id: s.id("release"), tag: *in.TagName, target: r.defaultBranch, name: *in.TagName}
 		rel.apply(in)
 		rel.created = s.timestamp()
 		rel.published = rel.created
@@ -360,7 +360,7 @@ func (s *Server) uploadAsset(w http.ResponseWriter, req *http.Request, r *repo, 
 			return
 		}
 	}
-	a := &asset{id: s.id(), name: name, label: req.URL.Query().Get("label"), contentType: req.Header.Get("Content-Type"),
+	a := &asset{id: s.id("asset"), name: name, label: req.URL.Query().Get("label"), contentType: req.Header.Get("Content-Type"),
 		state: "uploaded", data: body, created: s.timestamp()}
 	a.updated = a.created
 	rel.assets = append(rel.assets, a)
@@ -388,7 +388,7 @@ func (s *Server) cutUpload(req *http.Request, body []byte) {
 			return
 		}
 	}
-	a := &asset{id: s.id(), name: name, contentType: req.Header.Get("Content-Type"), state: "starter", data: body, created: s.timestamp()}
+	a := &asset{id: s.id("asset"), name: name, contentType: req.Header.Get("Content-Type"), state: "starter", data: body, created: s.timestamp()}
 	a.updated = a.created
 	rel.assets = append(rel.assets, a)
 }

@@ -25,7 +25,7 @@ type repo struct {
 func (s *Server) repo(name string) *repo {
 	r, ok := s.repos[name]
 	if !ok {
-		r = &repo{id: s.id(), name: name, defaultBranch: "main", refs: map[string]string{},
+		r = &repo{id: s.id("repo"), name: name, defaultBranch: "main", refs: map[string]string{},
 			objects: map[string]*object{}, nextNumber: 1}
 		s.repos[name] = r
 		s.byID[r.id] = r
