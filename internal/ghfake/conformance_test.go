@@ -20,14 +20,14 @@ import (
 // exchange is one recorded request and GitHub's answer (octokit's
 // fixtures format).
 type exchange struct {
-	Scope      string            `json:"scope"`
-	Method     string            `json:"method"`
-	Path       string            `json:"path"`
-	Body       any               `json:"body"`
-	Status     int               `json:"status"`
-	ReqHeaders map[string]any    `json:"reqheaders"`
-	Headers    map[string]any    `json:"headers"`
-	Response   any               `json:"response"`
+	Scope      string         `json:"scope"`
+	Method     string         `json:"method"`
+	Path       string         `json:"path"`
+	Body       any            `json:"body"`
+	Status     int            `json:"status"`
+	ReqHeaders map[string]any `json:"reqheaders"`
+	Headers    map[string]any `json:"headers"`
+	Response   any            `json:"response"`
 }
 
 // seed puts a fixture's repository in the state GitHub had before the
