@@ -59,7 +59,8 @@ type Request struct {
 // Fault makes a matching request fail once.
 type Fault struct {
 	// Match selects the requests this fault counts (nil: every request);
-	// the Nth of them (1 = the next one) fails.
+	// the Nth of them from now (1 = the next one) fails, whatever other
+	// faults do to the ones before.
 	Match func(method, host, path string) bool
 	Nth   int
 	// Status answers with this status: 5xx with an HTML page like
@@ -281,18 +282,22 @@ func (s *Server) cutFor(r *http.Request, host string) bool {
 
 // fault answers the request with an injected or global failure.
 func (s *Server) fault(w http.ResponseWriter, r *http.Request, host string) bool {
+	// Every fault counts every request it matches; the first due fires.
 	status, retryAfter := 0, 0
-	for i, f := range s.faults {
+	kept := s.faults[:0]
+	for _, f := range s.faults {
 		if f.Cut || (f.Match != nil && !f.Match(r.Method, host, r.URL.Path)) {
+			kept = append(kept, f)
 			continue
 		}
 		f.seen++
-		if f.seen == f.Nth {
+		if f.seen >= f.Nth && status == 0 {
 			status, retryAfter = f.Status, f.RetryAfter
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			break
+			continue
 		}
+		kept = append(kept, f)
 	}
+	s.faults = kept
 	if status == 0 && s.failAll != 0 {
 		status = s.failAll
 	}
