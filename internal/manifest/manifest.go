@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 )
 
 // Schema is the manifest format version this binary writes and reads.
@@ -132,4 +133,56 @@ func (m *Manifest) Built(sources []string) func(nginx, distro, arch string) bool
 		}
 		return true
 	}
+}
+
+// Merge adds other's entries and cells to m: an entry is keyed by its file
+// name, a cell by nginx version, distro and arch; on a clash the later
+// build (built_at) wins, and other wins a tie. The result is sorted.
+func (m *Manifest) Merge(other *Manifest) {
+	byFile := map[string]int{}
+	for i, e := range m.Entries {
+		byFile[e.File] = i
+	}
+	for _, e := range other.Entries {
+		if i, ok := byFile[e.File]; ok {
+			if e.BuiltAt >= m.Entries[i].BuiltAt {
+				m.Entries[i] = e
+			}
+			continue
+		}
+		byFile[e.File] = len(m.Entries)
+		m.Entries = append(m.Entries, e)
+	}
+	byCell := map[[3]string]int{}
+	for i, c := range m.Cells {
+		byCell[[3]string{c.Nginx, c.Distro, c.Arch}] = i
+	}
+	for _, c := range other.Cells {
+		k := [3]string{c.Nginx, c.Distro, c.Arch}
+		if i, ok := byCell[k]; ok {
+			m.Cells[i] = c
+			continue
+		}
+		byCell[k] = len(m.Cells)
+		m.Cells = append(m.Cells, c)
+	}
+	m.Sort()
+}
+
+// Sort orders entries by file and cells by version, distro and arch.
+func (m *Manifest) Sort() {
+	sort.Slice(m.Entries, func(i, j int) bool { return m.Entries[i].File < m.Entries[j].File })
+	sort.Slice(m.Cells, func(i, j int) bool {
+		a, b := m.Cells[i], m.Cells[j]
+		return a.Nginx+"\x00"+a.Distro+"\x00"+a.Arch < b.Nginx+"\x00"+b.Distro+"\x00"+b.Arch
+	})
+}
+
+// Encode is the manifest's canonical JSON.
+func (m *Manifest) Encode() []byte {
+	if m.Entries == nil {
+		m.Entries = []Entry{}
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return append(b, '\n')
 }

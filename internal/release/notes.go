@@ -1,0 +1,103 @@
+package release
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+)
+
+// The compatibility table lives between these markers in the release
+// notes; text around them is the maintainer's and is kept.
+const (
+	notesBegin = "<!-- nginx-modbuild:compat -->"
+	notesEnd   = "<!-- /nginx-modbuild:compat -->"
+)
+
+// Notes returns body with its compatibility table regenerated from m.
+func Notes(body string, m *manifest.Manifest) string {
+	table := notesBegin + "\n" + Table(m) + notesEnd
+	if i := strings.Index(body, notesBegin); i >= 0 {
+		if j := strings.Index(body[i:], notesEnd); j >= 0 {
+			return body[:i] + table + body[i+j+len(notesEnd):]
+		}
+	}
+	if body != "" && !strings.HasSuffix(body, "\n") {
+		body += "\n"
+	}
+	if body != "" {
+		body += "\n"
+	}
+	return body + table + "\n"
+}
+
+// Table is a Markdown table of modules x nginx versions (with the NGINX
+// Plus releases based on them) x distro/arch: which files the release has.
+func Table(m *manifest.Manifest) string {
+	type row struct{ module, nginx string }
+	rows := map[row]map[string]bool{}
+	plus := map[string][]string{}
+	cols := map[string]bool{}
+	for _, e := range m.Entries {
+		r := row{e.Module, e.Nginx}
+		if rows[r] == nil {
+			rows[r] = map[string]bool{}
+		}
+		col := e.Distro + "/" + e.Arch
+		rows[r][col] = true
+		cols[col] = true
+		if len(e.Plus) > 0 {
+			plus[e.Nginx] = e.Plus
+		}
+	}
+	var colNames []string
+	for c := range cols {
+		colNames = append(colNames, c)
+	}
+	sort.Strings(colNames)
+	var keys []row
+	for r := range rows {
+		keys = append(keys, r)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].module != keys[j].module {
+			return keys[i].module < keys[j].module
+		}
+		return newer(keys[i].nginx, keys[j].nginx)
+	})
+	var b strings.Builder
+	b.WriteString("### Compatibility\n\n")
+	if len(keys) == 0 {
+		b.WriteString("No modules built yet.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "| module | nginx | %s |\n|---|---|%s\n", strings.Join(colNames, " | "), strings.Repeat("---|", len(colNames)))
+	for _, k := range keys {
+		nginx := k.nginx
+		if p := plus[k.nginx]; len(p) > 0 {
+			nginx += " (NGINX Plus " + strings.Join(p, ", ") + ")"
+		}
+		var cells []string
+		for _, c := range colNames {
+			if rows[k][c] {
+				cells = append(cells, "✓")
+			} else {
+				cells = append(cells, "")
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", k.module, nginx, strings.Join(cells, " | "))
+	}
+	return b.String()
+}
+
+// newer orders nginx versions newest first (unparseable ones last).
+func newer(a, b string) bool {
+	va, ea := nginxver.Parse(a)
+	vb, eb := nginxver.Parse(b)
+	if ea != nil || eb != nil {
+		return a > b
+	}
+	return va.GreaterThan(vb)
+}

@@ -1,0 +1,616 @@
+// Package release attaches built module files to a GitHub release,
+// idempotently: new files are uploaded, changed ones replaced, unchanged
+// ones skipped, judged by the SHA-256s in the release's manifest.json. The
+// manifest (the project's only state) and SHA256SUMS are written last, and
+// the manifest is replaced through a temporary asset and a rename, so a
+// crash at any point leaves a valid manifest, and concurrent runs merge
+// rather than overwrite each other's entries.
+package release
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+)
+
+// Asset names the release keeps besides the module files.
+const (
+	ManifestName = "manifest.json"
+	SumsName     = "SHA256SUMS"
+	// MaxAssets is GitHub's limit of assets per release.
+	MaxAssets = 1000
+)
+
+// Options configure a sync.
+type Options struct {
+	// Tag is the release's tag; "" means the latest release.
+	Tag string
+	// Create creates the release when it does not exist.
+	Create bool
+	// Dist holds the build cells' output: .so files and cell manifests,
+	// in any subdirectories (one per downloaded artifact, say).
+	Dist string
+	// Parallel bounds concurrent uploads (default 4).
+	Parallel int
+	// RunID names this run's temporary assets (default random).
+	RunID string
+	Logf  func(format string, args ...any)
+}
+
+// Result says what a sync did.
+type Result struct {
+	Release *Release
+	// Asset names by what happened to them.
+	Uploaded, Replaced, Unchanged []string
+	// Kept are files another run uploaded first with different bytes;
+	// theirs stays, and so does their manifest entry.
+	Kept     []string
+	Manifest *manifest.Manifest
+	// Wrote lists the bookkeeping assets rewritten (manifest.json,
+	// SHA256SUMS, release notes).
+	Wrote []string
+}
+
+// local is a built file found in dist.
+type local struct {
+	entry manifest.Entry // File is the asset name
+	path  string
+	data  []byte
+}
+
+// Collect finds the built files of every cell manifest under dist and
+// checks each against its SHA-256; it returns them with the cells.
+func Collect(dist string) ([]local, []manifest.Cell, error) {
+	var out []local
+	var cells []manifest.Cell
+	seen := map[string]int{}
+	err := filepath.WalkDir(dist, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), "manifest-") || !strings.HasSuffix(d.Name(), ".json") {
+			return nil
+		}
+		m, err := manifest.Read(p)
+		if err != nil {
+			return err
+		}
+		cells = append(cells, m.Cells...)
+		for _, e := range m.Entries {
+			file := filepath.Join(filepath.Dir(p), e.File)
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("%s lists %s: %w", p, e.File, err)
+			}
+			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != e.SHA256 {
+				return fmt.Errorf("%s: SHA-256 %x, but %s says %s: the build output was changed", file, sum, p, e.SHA256)
+			}
+			e.File = manifest.AssetName(e.Module, e.Nginx, e.Distro, e.Arch)
+			if i, ok := seen[e.File]; ok {
+				if out[i].entry.SHA256 != e.SHA256 {
+					return fmt.Errorf("two different builds of %s in %s (%s and %s)", e.File, dist, out[i].path, file)
+				}
+				continue
+			}
+			seen[e.File] = len(out)
+			out = append(out, local{entry: e, path: file, data: data})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].entry.File < out[j].entry.File })
+	return out, cells, nil
+}
+
+// Sync makes the release hold exactly the files of dist (and whatever
+// else it held), with a merged manifest, checksums and notes.
+func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	if o.RunID == "" {
+		b := make([]byte, 4)
+		rand.Read(b)
+		o.RunID = hex.EncodeToString(b)
+	}
+	locals, cells, err := Collect(o.Dist)
+	if err != nil {
+		return nil, err
+	}
+	if len(locals) == 0 {
+		return nil, fmt.Errorf("no built files in %s (no manifest-*.json from the build command)", o.Dist)
+	}
+	rel, err := findRelease(ctx, gh, o)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Release: rel}
+	assets, err := gh.ListAssets(ctx, rel.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list assets of release %s: %w", rel.Tag, err)
+	}
+	names := map[string]bool{ManifestName: true, SumsName: true}
+	for _, a := range assets {
+		names[a.Name] = true
+	}
+	for _, l := range locals {
+		names[l.entry.File] = true
+	}
+	if len(names)+1 > MaxAssets {
+		return nil, fmt.Errorf("release %s would hold %d assets, GitHub allows %d: spread the versions over several releases (a tag per nginx version) or prune old files; nothing was uploaded",
+			rel.Tag, len(names), MaxAssets)
+	}
+	snap, err := readManifests(ctx, gh, assets)
+	if err != nil {
+		return nil, err
+	}
+	remote := snap.merged
+	known := map[string]manifest.Entry{}
+	for _, e := range remote.Entries {
+		known[e.File] = e
+	}
+	byName := map[string]Asset{}
+	for _, a := range assets {
+		byName[a.Name] = a
+	}
+
+	// Upload what is new or changed, o.Parallel at a time.
+	type job struct {
+		l       local
+		replace *Asset
+	}
+	var jobs []job
+	for _, l := range locals {
+		a, exists := byName[l.entry.File]
+		switch {
+		case !exists:
+			jobs = append(jobs, job{l: l})
+		case a.State == "uploaded" && a.Size == len(l.data) && known[l.entry.File].SHA256 == l.entry.SHA256:
+			res.Unchanged = append(res.Unchanged, l.entry.File)
+		default:
+			a := a
+			jobs = append(jobs, job{l: l, replace: &a})
+		}
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, o.Parallel)
+		dropped  = map[string]bool{}
+	)
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			outcome, err := put(ctx, gh, rel, j.l, j.replace)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("upload %s: %w", j.l.entry.File, err)
+				}
+				return
+			}
+			o.Logf("%s %s", outcome, j.l.entry.File)
+			switch outcome {
+			case "uploaded":
+				res.Uploaded = append(res.Uploaded, j.l.entry.File)
+			case "replaced":
+				res.Replaced = append(res.Replaced, j.l.entry.File)
+			case "unchanged":
+				res.Unchanged = append(res.Unchanged, j.l.entry.File)
+			case "kept":
+				res.Kept = append(res.Kept, j.l.entry.File)
+				dropped[j.l.entry.File] = true
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return res, firstErr
+	}
+	sort.Strings(res.Uploaded)
+	sort.Strings(res.Replaced)
+	sort.Strings(res.Unchanged)
+	sort.Strings(res.Kept)
+
+	ours := &manifest.Manifest{Schema: manifest.Schema, Cells: cells}
+	for _, l := range locals {
+		if !dropped[l.entry.File] {
+			ours.Entries = append(ours.Entries, l.entry)
+		}
+	}
+	changed := len(jobs) > 0
+	if changed {
+		snap = nil // the listing is stale: read afresh
+	}
+	final, wrote, err := writeManifest(ctx, gh, rel, ours, snap, o)
+	if err != nil {
+		return res, err
+	}
+	res.Manifest = final.merged
+	if wrote {
+		res.Wrote = append(res.Wrote, ManifestName)
+		final = nil
+	}
+	if wrote, err := writeSums(ctx, gh, rel, res.Manifest, final, o); err != nil {
+		return res, err
+	} else if wrote {
+		res.Wrote = append(res.Wrote, SumsName)
+	}
+	body := Notes(rel.Body, res.Manifest)
+	if body != rel.Body {
+		if err := gh.EditBody(ctx, rel.ID, body); err != nil {
+			return res, fmt.Errorf("edit release notes of %s: %w", rel.Tag, err)
+		}
+		rel.Body = body
+		res.Wrote = append(res.Wrote, "release notes")
+	}
+	return res, nil
+}
+
+func findRelease(ctx context.Context, gh GitHub, o Options) (*Release, error) {
+	rel, err := gh.GetRelease(ctx, o.Tag)
+	switch {
+	case err == nil:
+		return rel, nil
+	case !errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("find release %s: %w", or(o.Tag, "(latest)"), err)
+	case o.Tag == "":
+		return nil, errors.New("the repository has no release yet: name one with --tag (and --create to make it)")
+	case !o.Create:
+		return nil, fmt.Errorf("no release for tag %s: create it, or pass --create", o.Tag)
+	}
+	rel, err = gh.CreateRelease(ctx, o.Tag)
+	if errors.Is(err, ErrExists) {
+		// Another job created it first: GitHub's creation is not
+		// atomic, so read it back.
+		rel, err = gh.GetRelease(ctx, o.Tag)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create release %s: %w", o.Tag, err)
+	}
+	o.Logf("created release %s", o.Tag)
+	return rel, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// put uploads one file, replacing an asset when given, and survives a
+// concurrent uploader: on 422 already_exists it looks at what is there.
+func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) (string, error) {
+	outcome := "uploaded"
+	if replace != nil {
+		outcome = "replaced"
+		if err := gh.Delete(ctx, replace.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		_, err := gh.Upload(ctx, rel, l.entry.File, "application/octet-stream", l.data)
+		if err == nil {
+			return outcome, nil
+		}
+		if !errors.Is(err, ErrExists) {
+			return "", err
+		}
+		// Someone else's asset holds the name: a broken earlier upload
+		// (state "starter"), or a concurrent run.
+		assets, err := gh.ListAssets(ctx, rel.ID)
+		if err != nil {
+			return "", err
+		}
+		var there *Asset
+		for _, a := range assets {
+			if a.Name == l.entry.File {
+				there = &a
+			}
+		}
+		switch {
+		case there == nil:
+			continue // deleted meanwhile: try again
+		case there.State != "uploaded":
+			if err := gh.Delete(ctx, there.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return "", err
+			}
+			continue
+		}
+		data, err := gh.Download(ctx, there.ID)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+		switch {
+		case err == nil && bytes.Equal(data, l.data):
+			return "unchanged", nil
+		case err == nil && replace == nil:
+			return "kept", nil
+		}
+		if err := gh.Delete(ctx, there.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("the asset name stays taken after 3 attempts (concurrent uploads?)")
+}
+
+// isManifest reports whether an asset carries manifest entries: the
+// manifest itself, or a run's temporary copy not yet renamed.
+func isManifest(name string) bool {
+	return name == ManifestName || (strings.HasPrefix(name, ManifestName+".") && strings.HasSuffix(name, ".tmp"))
+}
+
+// snapshot is a release's assets and the manifest they add up to.
+type snapshot struct {
+	assets []Asset
+	// merged is manifest.json merged with every temporary manifest.
+	merged *manifest.Manifest
+	// cur is manifest.json (nil if none), curData its bytes and
+	// curManifest its entries; temps are the temporary manifests (any
+	// state).
+	cur         *Asset
+	curData     []byte
+	curManifest *manifest.Manifest
+	temps       []Asset
+}
+
+// readManifests merges manifest.json and any temporary manifests left by
+// interrupted or concurrent runs.
+func readManifests(ctx context.Context, gh GitHub, assets []Asset) (*snapshot, error) {
+	snap := &snapshot{assets: assets, merged: &manifest.Manifest{Schema: manifest.Schema}}
+	// manifest.json first, then temporaries in upload order.
+	var parts []Asset
+	for _, a := range assets {
+		switch {
+		case a.Name == ManifestName && a.State == "uploaded":
+			a := a
+			snap.cur = &a
+			parts = append(parts, a)
+		case strings.HasPrefix(a.Name, ManifestName+"."):
+			snap.temps = append(snap.temps, a)
+			if a.State == "uploaded" && isManifest(a.Name) {
+				parts = append(parts, a)
+			}
+		}
+	}
+	sort.SliceStable(parts, func(i, j int) bool {
+		if (parts[i].Name == ManifestName) != (parts[j].Name == ManifestName) {
+			return parts[i].Name == ManifestName
+		}
+		return parts[i].ID < parts[j].ID
+	})
+	for _, a := range parts {
+		data, err := gh.Download(ctx, a.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue // replaced meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("download %s: %w", a.Name, err)
+		}
+		pm, err := manifest.Parse(a.Name, data)
+		if err != nil {
+			if a.Name == ManifestName {
+				return nil, fmt.Errorf("the release's %w: fix or delete the asset", err)
+			}
+			continue // a temporary cut short
+		}
+		if a.Name == ManifestName {
+			snap.curData, snap.curManifest = data, pm
+		}
+		snap.merged.Merge(pm)
+	}
+	return snap, nil
+}
+
+// writeManifest merges ours into the release's manifest: upload a
+// temporary, delete the old manifest.json, rename the temporary. Losing a
+// race at any step starts over from a fresh read; a last read verifies
+// our entries are in place. snap, when not nil, is a current snapshot.
+// It returns the snapshot it ended with.
+func writeManifest(ctx context.Context, gh GitHub, rel *Release, ours *manifest.Manifest, snap *snapshot, o Options) (*snapshot, bool, error) {
+	const attempts = 8
+	wrote := false
+	for attempt := 1; attempt <= attempts; attempt++ {
+		if snap == nil {
+			assets, err := gh.ListAssets(ctx, rel.ID)
+			if err != nil {
+				return nil, wrote, err
+			}
+			if snap, err = readManifests(ctx, gh, assets); err != nil {
+				return nil, wrote, err
+			}
+		}
+		merged := &manifest.Manifest{Schema: manifest.Schema}
+		merged.Merge(snap.merged)
+		merged.Merge(ours)
+		// Entries whose file is gone from the release are dropped.
+		present := map[string]bool{}
+		for _, a := range snap.assets {
+			if a.State == "uploaded" {
+				present[a.Name] = true
+			}
+		}
+		kept := merged.Entries[:0]
+		for _, e := range merged.Entries {
+			if present[e.File] {
+				kept = append(kept, e)
+			}
+		}
+		merged.Entries = kept
+		data := merged.Encode()
+		// Done once manifest.json itself holds our entries. Temporary
+		// manifests of other runs are theirs to fold in (or the next
+		// writer's, after a crash); readers merge them meanwhile.
+		if snap.curManifest != nil && (bytes.Equal(snap.curData, data) || contains(snap.curManifest, ours)) {
+			for _, t := range snap.temps {
+				if strings.HasPrefix(t.Name, ManifestName+"."+o.RunID+"-") {
+					if err := gh.Delete(ctx, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
+						return nil, wrote, err
+					}
+				}
+			}
+			return snap, wrote, nil
+		}
+		cur, temps := snap.cur, snap.temps
+		snap = nil
+		tmpName := fmt.Sprintf("%s.%s-%d.tmp", ManifestName, o.RunID, attempt)
+		tmp, err := gh.Upload(ctx, rel, tmpName, "application/json", data)
+		if err != nil {
+			if errors.Is(err, ErrExists) {
+				continue
+			}
+			return nil, wrote, fmt.Errorf("upload %s: %w", tmpName, err)
+		}
+		if cur != nil {
+			if err := gh.Delete(ctx, cur.ID); errors.Is(err, ErrNotFound) {
+				o.Logf("manifest.json changed under us; merging again")
+				continue
+			} else if err != nil {
+				return nil, wrote, err
+			}
+		}
+		if err := gh.Rename(ctx, tmp.ID, ManifestName); errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) {
+			o.Logf("another run wrote manifest.json first; merging again")
+			continue
+		} else if err != nil {
+			return nil, wrote, err
+		}
+		wrote = true
+		for _, t := range temps {
+			if err := gh.Delete(ctx, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return nil, wrote, err
+			}
+		}
+		// Loop once more to verify from a fresh read.
+	}
+	return nil, wrote, fmt.Errorf("manifest.json of release %s kept changing over %d attempts (concurrent runs?); run again", rel.Tag, attempts)
+}
+
+// contains reports whether every entry of ours is in m with its SHA-256.
+func contains(m, ours *manifest.Manifest) bool {
+	have := map[string]string{}
+	for _, e := range m.Entries {
+		have[e.File] = e.SHA256
+	}
+	for _, e := range ours.Entries {
+		if have[e.File] != e.SHA256 {
+			return false
+		}
+	}
+	return true
+}
+
+// Sums renders SHA256SUMS for a manifest, as sha256sum prints it.
+func Sums(m *manifest.Manifest) []byte {
+	var b bytes.Buffer
+	for _, e := range m.Entries {
+		fmt.Fprintf(&b, "%s  %s\n", e.SHA256, e.File)
+	}
+	return b.Bytes()
+}
+
+// writeSums makes SHA256SUMS match the current manifest.json; snap, when
+// not nil, is a current snapshot (nothing changed in this run). Each write
+// is checked against a fresh listing: if manifest.json changed meanwhile
+// (a concurrent run), the sums are made again from it.
+func writeSums(ctx context.Context, gh GitHub, rel *Release, m *manifest.Manifest, snap *snapshot, o Options) (bool, error) {
+	fresh := snap != nil
+	var manifestID int64 = -1
+	if snap != nil && snap.cur != nil {
+		manifestID = snap.cur.ID
+	}
+	wrote := false
+	for attempt := 0; attempt < 6; attempt++ {
+		assets := []Asset(nil)
+		if snap != nil {
+			assets, snap = snap.assets, nil
+		} else {
+			var err error
+			if assets, err = gh.ListAssets(ctx, rel.ID); err != nil {
+				return wrote, err
+			}
+		}
+		var cur, sums *Asset
+		for _, a := range assets {
+			a := a
+			switch a.Name {
+			case ManifestName:
+				cur = &a
+			case SumsName:
+				sums = &a
+			}
+		}
+		if cur != nil && cur.ID != manifestID {
+			data, err := gh.Download(ctx, cur.ID)
+			if err != nil {
+				continue
+			}
+			if pm, err := manifest.Parse(ManifestName, data); err == nil {
+				m, manifestID, fresh = pm, cur.ID, false
+			}
+		}
+		want := Sums(m)
+		if sums != nil && sums.State == "uploaded" && sums.Size == len(want) {
+			if fresh {
+				return wrote, nil
+			}
+			if data, err := gh.Download(ctx, sums.ID); err == nil && bytes.Equal(data, want) {
+				return wrote, nil
+			}
+		}
+		if sums != nil {
+			if err := gh.Delete(ctx, sums.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return wrote, err
+			}
+		}
+		if _, err := gh.Upload(ctx, rel, SumsName, "text/plain", want); err != nil && !errors.Is(err, ErrExists) {
+			return wrote, fmt.Errorf("upload %s: %w", SumsName, err)
+		}
+		wrote = true
+	}
+	return wrote, fmt.Errorf("%s kept changing (concurrent runs?); run again", SumsName)
+}
+
+// ReadManifest reads what a release holds (tag "" = the latest release):
+// an empty manifest when there is no such release yet.
+func ReadManifest(ctx context.Context, gh GitHub, tag string) (*manifest.Manifest, *Release, error) {
+	rel, err := gh.GetRelease(ctx, tag)
+	if errors.Is(err, ErrNotFound) {
+		return &manifest.Manifest{Schema: manifest.Schema}, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	assets, err := gh.ListAssets(ctx, rel.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	snap, err := readManifests(ctx, gh, assets)
+	if err != nil {
+		return nil, nil, err
+	}
+	return snap.merged, rel, nil
+}
