@@ -42,6 +42,7 @@ func newHarness(t *testing.T) *harness {
 		"NGINX_MODBUILD_CACHE": t.TempDir(),
 		"XDG_CACHE_HOME":       "", "RUNNER_TOOL_CACHE": "", "HOME": "",
 		"GITHUB_API_URL": "", "GITHUB_TOKEN": "", "GITHUB_OUTPUT": "", "GITHUB_ACTIONS": "",
+		"GITHUB_REPOSITORY": "",
 	}}
 }
 

@@ -9,8 +9,10 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 	"github.com/nginx-modbuild/nginx-modbuild/matrix"
 )
 
@@ -18,13 +20,17 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	c := findCommand("plan")
 	fs := flagSet(env, c.name, c.args, c.desc)
 	var (
-		cf    common
-		w     watchFlags
-		built string
+		cf      common
+		w       watchFlags
+		rf      repoFlags
+		built   string
+		onlyNew bool
 	)
 	cf.register(fs)
 	w.register(fs, env)
+	rf.register(fs, env)
 	fs.StringVar(&built, "built", "", "release manifest.json: cells it lists for every module are not planned again")
+	fs.BoolVar(&onlyNew, "new", false, "plan only cells not built yet, according to the manifest.json of the release (--repo, --tag)")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -40,10 +46,19 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
 	}
 	var isBuilt matrix.BuiltFunc
-	if built != "" {
+	switch {
+	case built != "" && onlyNew:
+		return usagef("plan: give --built or --new, not both")
+	case built != "":
 		m, err := manifest.Read(built)
 		if err != nil {
 			return usagef("plan: %v", err)
+		}
+		isBuilt = m.Built(sources(cfg))
+	case onlyNew:
+		m, err := releaseManifest(ctx, env, rf)
+		if err != nil {
+			return err
 		}
 		isBuilt = m.Built(sources(cfg))
 	}
@@ -99,4 +114,26 @@ func setOutputs(env *Env, p matrix.Plan, matrixJSON []byte) error {
 	a.SetOutput("has-work", fmt.Sprint(p.HasWork()))
 	a.SetOutput("versions", string(versions))
 	return nil
+}
+
+// releaseManifest reads what the release already holds.
+func releaseManifest(ctx context.Context, env *Env, rf repoFlags) (*manifest.Manifest, error) {
+	owner, name, err := rf.split()
+	if err != nil {
+		return nil, err
+	}
+	gh, err := gitHub(env)
+	if err != nil {
+		return nil, err
+	}
+	m, rel, err := release.ReadManifest(ctx, &release.API{C: gh, Owner: owner, Repo: name}, rf.tag)
+	if err != nil {
+		return nil, ghclient.Explain(err, "read the manifest of release "+or(rf.tag, "(latest)")+" of "+rf.repo)
+	}
+	if rel == nil {
+		fmt.Fprintf(env.Stderr, "release %s of %s does not exist yet: nothing is built (%d GitHub API requests)\n", or(rf.tag, "(latest)"), rf.repo, gh.Requests())
+	} else {
+		fmt.Fprintf(env.Stderr, "release %s holds %d built files (%d GitHub API requests)\n", rel.Tag, len(m.Entries), gh.Requests())
+	}
+	return m, nil
 }

@@ -94,6 +94,14 @@ type Server struct {
 	faults   []*Fault
 	requests []Request
 	now      time.Time
+	latency  time.Duration
+}
+
+// SetLatency delays every answer, as a network would (benchmarks).
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // New starts a fake that stops when the test ends.
@@ -199,6 +207,10 @@ func (s *Server) id(kind string) int64 {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, host string) {
 	// Upload bodies are read before the lock, so a slow upload does not
 	// stall other requests, and a cut can happen halfway.
+	s.mu.Lock()
+	latency := s.latency
+	s.mu.Unlock()
+	time.Sleep(latency)
 	var body []byte
 	cut := s.cutFor(r, host)
 	if cut {

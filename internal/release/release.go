@@ -251,9 +251,9 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	res.Manifest = final.merged
 	if wrote {
 		res.Wrote = append(res.Wrote, ManifestName)
-		final = nil
 	}
-	if wrote, err := writeSums(ctx, gh, rel, res.Manifest, final, o); err != nil {
+	// final is a fresh read, taken after any write of ours.
+	if wrote, err := writeSums(ctx, gh, rel, final.curManifestOr(res.Manifest), final, o); err != nil {
 		return res, err
 	} else if wrote {
 		res.Wrote = append(res.Wrote, SumsName)
@@ -375,6 +375,14 @@ type snapshot struct {
 	curData     []byte
 	curManifest *manifest.Manifest
 	temps       []Asset
+}
+
+// curManifestOr is manifest.json's content, or def when there is none.
+func (s *snapshot) curManifestOr(def *manifest.Manifest) *manifest.Manifest {
+	if s.curManifest != nil {
+		return s.curManifest
+	}
+	return def
 }
 
 // readManifests merges manifest.json and any temporary manifests left by
@@ -533,11 +541,11 @@ func Sums(m *manifest.Manifest) []byte {
 }
 
 // writeSums makes SHA256SUMS match the current manifest.json; snap, when
-// not nil, is a current snapshot (nothing changed in this run). Each write
-// is checked against a fresh listing: if manifest.json changed meanwhile
-// (a concurrent run), the sums are made again from it.
+// not nil, is a fresh snapshot. SHA256SUMS is in step when it was uploaded
+// after manifest.json (asset ids grow) with the size the manifest's sums
+// have; otherwise it is made again from manifest.json as it is then, and
+// the next listing checks that manifest.json did not change meanwhile.
 func writeSums(ctx context.Context, gh GitHub, rel *Release, m *manifest.Manifest, snap *snapshot, o Options) (bool, error) {
-	fresh := snap != nil
 	var manifestID int64 = -1
 	if snap != nil && snap.cur != nil {
 		manifestID = snap.cur.ID
@@ -569,17 +577,12 @@ func writeSums(ctx context.Context, gh GitHub, rel *Release, m *manifest.Manifes
 				continue
 			}
 			if pm, err := manifest.Parse(ManifestName, data); err == nil {
-				m, manifestID, fresh = pm, cur.ID, false
+				m, manifestID = pm, cur.ID
 			}
 		}
 		want := Sums(m)
-		if sums != nil && sums.State == "uploaded" && sums.Size == len(want) {
-			if fresh {
-				return wrote, nil
-			}
-			if data, err := gh.Download(ctx, sums.ID); err == nil && bytes.Equal(data, want) {
-				return wrote, nil
-			}
+		if sums != nil && sums.State == "uploaded" && sums.Size == len(want) && (cur == nil || sums.ID > cur.ID) {
+			return wrote, nil
 		}
 		if sums != nil {
 			if err := gh.Delete(ctx, sums.ID); err != nil && !errors.Is(err, ErrNotFound) {

@@ -31,7 +31,7 @@ type cell struct {
 
 // writeDist writes cells' .so files and cell manifests under dir, one
 // subdirectory per cell as downloaded artifacts are.
-func writeDist(t *testing.T, dir string, cells ...cell) {
+func writeDist(t testing.TB, dir string, cells ...cell) {
 	t.Helper()
 	for _, c := range cells {
 		sub := filepath.Join(dir, c.nginx+"-"+c.distro+"-"+c.arch)
@@ -55,7 +55,7 @@ func writeDist(t *testing.T, dir string, cells ...cell) {
 	}
 }
 
-func client(t *testing.T, gh *ghfake.Server) (*API, *ghclient.Client) {
+func client(t testing.TB, gh *ghfake.Server) (*API, *ghclient.Client) {
 	t.Helper()
 	c, err := ghclient.New(ghclient.Options{Token: "t0ken", APIURL: gh.URL, UploadURL: gh.Uploads.URL,
 		Sleep: func(context.Context, time.Duration) error { return nil }, Logf: t.Logf})

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+)
+
+// repoFlags name the repository and release a command works on.
+type repoFlags struct {
+	repo, tag string
+}
+
+func (r *repoFlags) register(fs *flag.FlagSet, env *Env) {
+	fs.StringVar(&r.repo, "repo", env.Getenv("GITHUB_REPOSITORY"), "the repository, owner/name (default $GITHUB_REPOSITORY)")
+	fs.StringVar(&r.tag, "tag", "", "the release's tag (default the latest release)")
+}
+
+func (r *repoFlags) split() (owner, name string, err error) {
+	owner, name, ok := strings.Cut(r.repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", usagef("--repo %q: want owner/name (or run in GitHub Actions, which sets GITHUB_REPOSITORY)", r.repo)
+	}
+	return owner, name, nil
+}
+
+// gitHub makes the API client of this run: GITHUB_TOKEN and
+// GITHUB_API_URL, the token masked in Actions logs.
+func gitHub(env *Env) (*ghclient.Client, error) {
+	token := env.Getenv("GITHUB_TOKEN")
+	if token != "" && env.Getenv("GITHUB_ACTIONS") == "true" {
+		githubactions.New(githubactions.WithWriter(env.Stdout), githubactions.WithGetenv(env.Getenv)).AddMask(token)
+	}
+	c, err := ghclient.New(ghclient.Options{
+		Token: token, APIURL: env.Getenv("GITHUB_API_URL"), HTTP: env.HTTP,
+		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) },
+	})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return c, nil
+}
+
+func runRelease(ctx context.Context, env *Env, args []string) error {
+	c := findCommand("release")
+	fs := flagSet(env, c.name, c.args, c.desc)
+	var (
+		rf       repoFlags
+		dist     string
+		create   bool
+		asJSON   bool
+		parallel int
+	)
+	rf.register(fs, env)
+	fs.StringVar(&dist, "dist", "dist", "directory of build output (.so files and cell manifests, in any subdirectories)")
+	fs.BoolVar(&create, "create", false, "create the release for --tag when there is none")
+	fs.IntVar(&parallel, "parallel", 4, "concurrent uploads")
+	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("release: unexpected argument %q", fs.Arg(0))
+	}
+	owner, name, err := rf.split()
+	if err != nil {
+		return err
+	}
+	if create && rf.tag == "" {
+		return usagef("release: --create needs --tag")
+	}
+	if !filepath.IsAbs(dist) {
+		dist = filepath.Join(env.Dir, dist)
+	}
+	gh, err := gitHub(env)
+	if err != nil {
+		return err
+	}
+	defer func() { fmt.Fprintf(env.Stderr, "GitHub API: %d requests\n", gh.Requests()) }()
+	res, err := release.Sync(ctx, &release.API{C: gh, Owner: owner, Repo: name}, release.Options{
+		Tag: rf.tag, Create: create, Dist: dist, Parallel: parallel,
+		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) },
+	})
+	if err != nil {
+		return ghclient.Explain(err, "release "+or(rf.tag, "(latest)")+" of "+rf.repo)
+	}
+	if asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{
+			"release": res.Release.Tag, "url": res.Release.HTMLURL, "uploaded": nonNil(res.Uploaded),
+			"replaced": nonNil(res.Replaced), "unchanged": nonNil(res.Unchanged), "kept": nonNil(res.Kept),
+			"wrote": nonNil(res.Wrote),
+		})
+	}
+	fmt.Fprintf(env.Stdout, "release %s: %d uploaded, %d replaced, %d unchanged", res.Release.Tag,
+		len(res.Uploaded), len(res.Replaced), len(res.Unchanged))
+	if len(res.Kept) > 0 {
+		fmt.Fprintf(env.Stdout, ", %d kept from a concurrent run", len(res.Kept))
+	}
+	if len(res.Wrote) > 0 {
+		fmt.Fprintf(env.Stdout, "; wrote %s", strings.Join(res.Wrote, ", "))
+	}
+	fmt.Fprintf(env.Stdout, "\n%s\n", res.Release.HTMLURL)
+	for _, n := range append(append([]string{}, res.Uploaded...), res.Replaced...) {
+		fmt.Fprintf(env.Stdout, "  %s\n", n)
+	}
+	return setReleaseOutputs(env, res)
+}
+
+func nonNil(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
+}
+
+// setReleaseOutputs writes the assets output in GitHub Actions.
+func setReleaseOutputs(env *Env, res *release.Result) error {
+	if env.Getenv("GITHUB_OUTPUT") == "" {
+		return nil
+	}
+	var names []string
+	for _, e := range res.Manifest.Entries {
+		names = append(names, e.File)
+	}
+	b, err := json.Marshal(nonNil(names))
+	if err != nil {
+		return err
+	}
+	githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stderr)).SetOutput("assets", string(b))
+	return nil
+}
