@@ -78,6 +78,12 @@ func TestReleaseThenPlanNew(t *testing.T) {
 	if r = h.run("release", "--repo", "nope", "--dist", dist); r.code != 2 {
 		t.Errorf("bad --repo: exit %d: %v", r.code, r.err)
 	}
+	// In Actions the token is masked before anything else is printed.
+	h.env["GITHUB_ACTIONS"] = "true"
+	if r = h.run("release", "--tag", "v1", "--dist", dist); r.code != 0 || !strings.HasPrefix(r.stdout, "::add-mask::t0ken\n") {
+		t.Errorf("Actions run: exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+	h.env["GITHUB_ACTIONS"] = ""
 	h.env["GITHUB_TOKEN"] = "wrong"
 	h.gh.RequireToken("t0ken")
 	if r = h.run("release", "--tag", "v1", "--dist", dist); r.code != 1 || !strings.Contains(r.err.Error(), "GitHub rejected the token (401") {

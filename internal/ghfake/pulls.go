@@ -255,8 +255,11 @@ func (s *Server) routeIssues(w http.ResponseWriter, req *http.Request, r *repo, 
 			notFound(w)
 			return true
 		}
+		// GitHub takes {"labels": [...]} or a bare array (go-github's).
 		var in struct{ Labels []string }
-		json.Unmarshal(body, &in)
+		if json.Unmarshal(body, &in) != nil {
+			json.Unmarshal(body, &in.Labels)
+		}
 		for _, name := range in.Labels {
 			var l *label
 			for _, x := range r.labels {
