@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/hashicorp/go-version"
 
@@ -34,7 +35,33 @@ type Config struct {
 	Arch      []string          `json:"arch"`
 	RunsOn    map[string]string `json:"runs-on"`
 	Smoke     Smoke             `json:"smoke"`
+	Bump      Bump              `json:"bump"`
 }
+
+// Bump configures the pull requests that move pinned nginx versions.
+type Bump struct {
+	// Policy is "line" (default: the newest release of the pin's line,
+	// so stable stays stable) or "latest" (the newest of any tracked line).
+	Policy string `json:"policy"`
+	// Labels go on the pull request.
+	Labels []string `json:"labels,omitempty"`
+	// Files declares more pins: a file and a regular expression whose
+	// named group "version" is the pinned version.
+	Files []BumpFile `json:"files,omitempty"`
+}
+
+// BumpFile is one declared pin.
+type BumpFile struct {
+	Path    string         `json:"path"`
+	Pattern string         `json:"pattern"`
+	Regexp  *regexp.Regexp `json:"-"`
+}
+
+// Bump policies.
+const (
+	PolicyLine   = "line"
+	PolicyLatest = "latest"
+)
 
 // Nginx selects the nginx versions to build against.
 type Nginx struct {
@@ -45,6 +72,8 @@ type Nginx struct {
 	// Plus holds canonical NGINX Plus release names ("R34", "PLS.37.0.4.1").
 	Plus []string `json:"plus,omitempty"`
 	Pin  string   `json:"pin,omitempty"`
+	// PinPos is where the pin's value is in the config file.
+	PinPos Pos `json:"-"`
 	// SHA256 pins source tarball checksums by version, for mirrors that
 	// serve no signatures.
 	SHA256 map[string]string `json:"sha256,omitempty"`
@@ -114,6 +143,7 @@ func Default() *Config {
 		Distros: []distro.Distro{mustDistro("debian-12")},
 		Arch:    []string{"amd64"},
 		RunsOn:  map[string]string{"amd64": "ubuntu-latest", "arm64": "ubuntu-24.04-arm"},
+		Bump:    Bump{Policy: PolicyLine},
 	}
 }
 

@@ -50,6 +50,7 @@ func Parse(file, root string, data []byte) (*Config, error) {
 		"arch":      func(n *yaml.Node) { cfg.Arch = d.arch(n) },
 		"runs-on":   func(n *yaml.Node) { d.runsOn(n, cfg.RunsOn) },
 		"smoke":     func(n *yaml.Node) { d.smoke(n, &cfg.Smoke) },
+		"bump":      func(n *yaml.Node) { d.bump(n, &cfg.Bump) },
 	})
 	if !modulesSeen {
 		cfg.Modules = rootModule(root)
@@ -240,6 +241,7 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 				return
 			}
 			out.Pin = s
+			out.PinPos = Pos{Line: n.Line, Column: n.Column}
 		},
 	})
 }
@@ -423,6 +425,58 @@ func (d *decoder) smoke(n *yaml.Node, out *Smoke) {
 	if out.Request != "" && out.Config == "" {
 		d.errorf(n, "smoke.request needs smoke.config: a server{}-level snippet that serves it")
 	}
+}
+
+func (d *decoder) bump(n *yaml.Node, out *Bump) {
+	d.mapping(n, "bump", map[string]func(*yaml.Node){
+		"policy": func(n *yaml.Node) {
+			s, ok := d.str(n, "bump.policy")
+			if ok && s != PolicyLine && s != PolicyLatest {
+				d.errorf(n, "bump.policy %q: want %s (the newest release of the pin's line) or %s (the newest of any tracked line)", s, PolicyLine, PolicyLatest)
+				return
+			}
+			out.Policy = s
+		},
+		"labels": func(n *yaml.Node) { out.Labels = d.strList(n, "bump.labels", "[dependencies]") },
+		"files": func(n *yaml.Node) {
+			for _, item := range d.list(n, "bump.files", `[{path: Makefile, pattern: 'NGINX ?= (?P<version>\S+)'}]`) {
+				var f BumpFile
+				d.mapping(item, "a bump.files entry", map[string]func(*yaml.Node){
+					"path": func(n *yaml.Node) {
+						if s, ok := d.str(n, "bump.files path"); ok {
+							if filepath.IsAbs(s) || strings.HasPrefix(filepath.Clean(s), "..") {
+								d.errorf(n, "bump.files path %q must be inside the repository", s)
+								return
+							}
+							f.Path = filepath.ToSlash(filepath.Clean(s))
+						}
+					},
+					"pattern": func(n *yaml.Node) {
+						s, ok := d.str(n, "bump.files pattern")
+						if !ok {
+							return
+						}
+						re, err := regexp.Compile(s)
+						if err != nil {
+							d.errorf(n, "bump.files pattern: %v", err)
+							return
+						}
+						if re.SubexpIndex("version") < 0 {
+							d.errorf(n, "bump.files pattern %q has no group named version, e.g. (?P<version>[0-9.]+)", s)
+							return
+						}
+						f.Pattern, f.Regexp = s, re
+					},
+				})
+				if item.Kind == yaml.MappingNode && (f.Path == "" || f.Pattern == "") && len(d.errs) == 0 {
+					d.errorf(item, "a bump.files entry needs path and pattern")
+				}
+				if f.Path != "" && f.Regexp != nil {
+					out.Files = append(out.Files, f)
+				}
+			}
+		},
+	})
 }
 
 func kindName(n *yaml.Node) string {

@@ -86,6 +86,15 @@ func (s *Server) route(w http.ResponseWriter, req *http.Request, host string, bo
 		return
 	}
 	if len(rest) == 0 {
+		if req.Method == http.MethodGet {
+			owner, name, _ := strings.Cut(r.name, "/")
+			writeItem(w, req, http.StatusOK, map[string]any{
+				"id": r.id, "node_id": nodeID("R", r.id), "name": name, "full_name": r.name,
+				"owner": map[string]any{"login": owner}, "private": false, "fork": false,
+				"html_url": "https://github.com/" + r.name, "url": s.repoURL(r), "default_branch": r.defaultBranch,
+			})
+			return
+		}
 		s.unexpected(w, req)
 		return
 	}
