@@ -57,6 +57,8 @@ func commands() []command {
 			"compile the modules against nginx versions into version-named .so files", runBuild},
 		{"release", "[--repo owner/name] [--tag v1.2.0 [--create]] [--dist dist] [--parallel 4] [--json]",
 			"attach built files to a GitHub release, idempotently, with manifest.json and SHA256SUMS", runRelease},
+		{"bump", "[--config F] [--repo owner/name] [--dry-run] [--release-tag TAG]",
+			"open or update the pull request that moves the pinned nginx version to the newest release", runBump},
 		{"inspect", "[--json] FILE...",
 			"print the modules in .so files (and nginx binaries): name, nginx version built for, signature", runInspect},
 		{"check", "--conf /etc/nginx/nginx.conf (--target 1.26.3|R34|PLS.37.0.4.1 | --nginx /usr/sbin/nginx | --nginx-v \"$(nginx -V 2>&1)\") [--prefix DIR] [--json]",

@@ -42,7 +42,7 @@ func newHarness(t *testing.T) *harness {
 		"NGINX_MODBUILD_CACHE": t.TempDir(),
 		"XDG_CACHE_HOME":       "", "RUNNER_TOOL_CACHE": "", "HOME": "",
 		"GITHUB_API_URL": "", "GITHUB_TOKEN": "", "GITHUB_OUTPUT": "", "GITHUB_ACTIONS": "",
-		"GITHUB_REPOSITORY": "",
+		"GITHUB_REPOSITORY": "", "NGINX_MODBUILD_TOKEN": "", "GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": "",
 	}}
 }
 
@@ -72,7 +72,7 @@ func (h *harness) runIn(dir string, args ...string) result {
 		},
 	}
 	args = append(args, "--upstream-url", h.gh.URL)
-	if args[0] != "plan" && args[0] != "versions" {
+	if args[0] != "plan" && args[0] != "versions" && args[0] != "bump" {
 		args = args[:len(args)-2]
 	}
 	err := Run(context.Background(), env, args)

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/go-version"
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/bump"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+)
+
+func runBump(ctx context.Context, env *Env, args []string) error {
+	c := findCommand("bump")
+	fs := flagSet(env, c.name, c.args, c.desc)
+	var (
+		cf         common
+		w          watchFlags
+		rf         repoFlags
+		dryRun     bool
+		releaseTag string
+	)
+	cf.register(fs)
+	w.register(fs, env)
+	fs.StringVar(&rf.repo, "repo", env.Getenv("GITHUB_REPOSITORY"), "the repository, owner/name (default $GITHUB_REPOSITORY)")
+	fs.StringVar(&releaseTag, "release-tag", "", "the release whose manifest gives the pull request's compatibility table (default the latest release)")
+	fs.BoolVar(&dryRun, "dry-run", false, "print the diff and the pull request instead of pushing")
+	if err := parse(fs, env, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("bump: unexpected argument %q", fs.Arg(0))
+	}
+	if err := refuseFork(env); err != nil {
+		return err
+	}
+	owner, name, err := rf.split()
+	if err != nil {
+		return err
+	}
+	cfg, err := cf.load(env)
+	if err != nil {
+		return err
+	}
+	if cfg.Nginx.Pin == "" {
+		return &config.Error{File: configName(cfg), Msg: "bump needs nginx.pin: the nginx version this repository pins, e.g. nginx: {pin: 1.26.3}"}
+	}
+	configPath := ""
+	if cfg.File != "" {
+		if rel, err := filepath.Rel(env.Dir, cfg.File); err == nil && !strings.HasPrefix(rel, "..") {
+			configPath = filepath.ToSlash(rel)
+		}
+	}
+	res, err := w.fetch(ctx, env)
+	if err != nil {
+		return err
+	}
+	var versions []*version.Version
+	for _, r := range res.Releases {
+		versions = append(versions, r.Version)
+	}
+	target, line, err := bump.Target(cfg.Nginx, cfg.Bump.Policy, versions)
+	if err != nil {
+		return &config.Error{File: configName(cfg), Msg: err.Error()}
+	}
+	gh, err := gitHub(env)
+	if err != nil {
+		return err
+	}
+	defer func() { fmt.Fprintf(env.Stderr, "GitHub API: %d requests\n", gh.Requests()) }()
+	compat := ""
+	if target != cfg.Nginx.Pin {
+		if compat, err = compatFor(ctx, gh, owner, name, releaseTag, target); err != nil {
+			return err
+		}
+	}
+	out, err := bump.Run(ctx, &bump.API{C: gh, Owner: owner, Repo: name}, bump.Options{
+		Config: cfg, ConfigPath: configPath, Target: target, Line: line, Compat: compat,
+		DryRun: dryRun, Out: env.Stdout,
+	})
+	if err != nil {
+		return ghclient.Explain(err, "bump nginx in "+rf.repo)
+	}
+	switch out.Action {
+	case "up-to-date":
+		fmt.Fprintf(env.Stdout, "nginx %s is the newest %s release: nothing to bump\n", out.From, line)
+	case "closed":
+		fmt.Fprintf(env.Stdout, "nginx %s is already pinned: closed pull request #%d (%s)\n", out.From, out.Pull.Number, out.Pull.URL)
+	case "dry-run":
+	default:
+		fmt.Fprintf(env.Stdout, "%s pull request #%d: %s\n%s\n", out.Action, out.Pull.Number, out.Title, out.Pull.URL)
+	}
+	if env.Getenv("GITHUB_OUTPUT") != "" && out.Pull != nil && out.Action != "closed" {
+		githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stderr)).SetOutput("pull-request", out.Pull.URL)
+	}
+	return nil
+}
+
+// refuseFork stops a bump in a pull_request run from a fork: its token
+// cannot (and must not) push to the base repository.
+func refuseFork(env *Env) error {
+	event := env.Getenv("GITHUB_EVENT_NAME")
+	if event != "pull_request" && event != "pull_request_target" {
+		return nil
+	}
+	data, err := os.ReadFile(env.Getenv("GITHUB_EVENT_PATH"))
+	if err != nil {
+		return usagef("bump: a %s run without a readable event payload (GITHUB_EVENT_PATH): %v", event, err)
+	}
+	var ev struct {
+		PullRequest struct {
+			Head struct {
+				Repo struct {
+					FullName string `json:"full_name"`
+					Fork     bool   `json:"fork"`
+				} `json:"repo"`
+			} `json:"head"`
+		} `json:"pull_request"`
+		Repository struct {
+			FullName string `json:"full_name"`
+		} `json:"repository"`
+	}
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return usagef("bump: event payload %s: %v", env.Getenv("GITHUB_EVENT_PATH"), err)
+	}
+	head := ev.PullRequest.Head.Repo
+	if head.Fork || (head.FullName != "" && head.FullName != ev.Repository.FullName) {
+		return usagef("bump: refusing to run for a pull request from the fork %s: bump pull requests belong to scheduled or push runs of %s itself",
+			or(head.FullName, "(unknown)"), ev.Repository.FullName)
+	}
+	return nil
+}
+
+// compatFor is the release's compatibility table limited to nginx v.
+func compatFor(ctx context.Context, gh *ghclient.Client, owner, name, tag, v string) (string, error) {
+	m, rel, err := release.ReadManifest(ctx, &release.API{C: gh, Owner: owner, Repo: name}, tag)
+	if err != nil {
+		return "", ghclient.Explain(err, "read the release manifest")
+	}
+	only := &manifest.Manifest{Schema: manifest.Schema}
+	for _, e := range m.Entries {
+		if e.Nginx == v {
+			only.Entries = append(only.Entries, e)
+		}
+	}
+	if rel == nil || len(only.Entries) == 0 {
+		return fmt.Sprintf("### Compatibility\n\nNo builds for nginx %s in the latest release yet: the scheduled build publishes them.\n", v), nil
+	}
+	return strings.Replace(release.Table(only), "### Compatibility", fmt.Sprintf("### Compatibility (release %s)", rel.Tag), 1), nil
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBumpCommand: a dry run prints the diff, a real run opens the pull
+// request on the GitHub fake to the newest stable release in nginx/nginx's
+// real tag list, a fork's pull_request run is refused, and a config
+// without a pin is a config error.
+func TestBumpCommand(t *testing.T) {
+	h := newHarness(t)
+	h.env["GITHUB_API_URL"] = h.gh.URL
+	h.env["GITHUB_REPOSITORY"] = "acme/mod"
+	h.env["PATH"] = ""
+	files := map[string]string{
+		".github/nginx-modbuild.yml": "nginx:\n  pin: 1.26.3\nbump:\n  labels: [dependencies]\n",
+		"Dockerfile":                 "FROM nginx:1.26.3\n",
+		"config":                     "ngx_addon_name=ngx_http_x_module\n",
+	}
+	repo := t.TempDir()
+	for p, c := range files {
+		os.MkdirAll(filepath.Join(repo, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(repo, p), []byte(c), 0o644)
+	}
+	h.gh.CreateRepo("acme/mod", "main")
+	h.gh.CommitFiles("acme/mod", "main", "initial", files)
+
+	r := h.runIn(repo, "bump", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "-FROM nginx:1.26.3\n+FROM nginx:1.30.4\n") || !strings.Contains(r.stdout, "Bump nginx from 1.26.3 to 1.30.4") {
+		t.Fatalf("dry run: exit %d %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	if len(h.gh.Pulls("acme/mod")) != 0 {
+		t.Fatal("the dry run opened a pull request")
+	}
+	out := filepath.Join(t.TempDir(), "github_output")
+	os.WriteFile(out, nil, 0o644)
+	h.env["GITHUB_OUTPUT"] = out
+	r = h.runIn(repo, "bump")
+	if r.code != 0 || !strings.Contains(r.stdout, "opened pull request #1: Bump nginx from 1.26.3 to 1.30.4") {
+		t.Fatalf("bump: exit %d %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "pull-request<<") || !strings.Contains(string(b), "https://github.com/acme/mod/pull/1") {
+		t.Errorf("GITHUB_OUTPUT:\n%s", b)
+	}
+	if got, _ := h.gh.File("acme/mod", "nginx-modbuild/nginx-stable", ".github/nginx-modbuild.yml"); got != "nginx:\n  pin: 1.30.4\nbump:\n  labels: [dependencies]\n" {
+		t.Errorf("config on the branch: %q", got)
+	}
+	if r = h.runIn(repo, "bump"); r.code != 0 || !strings.Contains(r.stdout, "unchanged pull request #1") {
+		t.Errorf("second run: exit %d\n%s", r.code, r.stdout)
+	}
+
+	event := filepath.Join(t.TempDir(), "event.json")
+	os.WriteFile(event, []byte(`{"pull_request": {"head": {"repo": {"full_name": "mallory/mod", "fork": true}}}, "repository": {"full_name": "acme/mod"}}`), 0o644)
+	h.env["GITHUB_EVENT_NAME"], h.env["GITHUB_EVENT_PATH"] = "pull_request", event
+	if r = h.runIn(repo, "bump"); r.code != 2 || !strings.Contains(r.err.Error(), "refusing to run for a pull request from the fork mallory/mod") {
+		t.Errorf("fork: exit %d: %v", r.code, r.err)
+	}
+	h.env["GITHUB_EVENT_NAME"] = ""
+
+	os.WriteFile(filepath.Join(repo, ".github/nginx-modbuild.yml"), []byte("nginx:\n  lines: [stable]\n"), 0o644)
+	if r = h.runIn(repo, "bump"); r.code != 2 || !strings.Contains(r.err.Error(), "bump needs nginx.pin") {
+		t.Errorf("no pin: exit %d: %v", r.code, r.err)
+	}
+}
