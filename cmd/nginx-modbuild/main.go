@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nginx-modbuild/nginx-modbuild/action"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
 )
 
@@ -30,7 +31,13 @@ func main() {
 		Now:     time.Now,
 		Version: version,
 	}
-	err := cli.Run(ctx, env, os.Args[1:])
+	var err error
+	if len(os.Args) == 2 && os.Args[1] == "action" {
+		// The GitHub Action's step: inputs come as INPUT_* variables.
+		err = action.Run(ctx, env)
+	} else {
+		err = cli.Run(ctx, env, os.Args[1:])
+	}
 	stop()
 	if err != nil {
 		code := cli.ExitCode(err)

@@ -1,0 +1,216 @@
+// Package action runs nginx-modbuild as a GitHub Action step: action.yml
+// hands the step's inputs over as INPUT_* variables, this package reads them
+// through go-githubactions, turns them into the same command line the CLI
+// takes, runs it, and writes the step summary (what was done, timings, the
+// compatibility table of the files built or released, links). Outputs, log
+// groups, annotations and the token's mask are the commands' own.
+package action
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+)
+
+// Commands are the values of the command input.
+var Commands = []string{"versions", "plan", "build", "release", "bump", "inspect", "check"}
+
+// Input is one action input and the flag it becomes.
+type Input struct {
+	Name string
+	// Flag is the CLI flag; Bool inputs become --flag=true|false.
+	Flag string
+	Bool bool
+	// Commands take the flag.
+	Commands []string
+	Desc     string
+}
+
+// Inputs are every input besides command and token (action.yml lists the
+// same, a test keeps them in step).
+var Inputs = []Input{
+	{"config", "config", false, []string{"versions", "plan", "build", "bump"}, "config file (default .github/nginx-modbuild.yml)"},
+	{"nginx", "nginx", false, []string{"build"}, "build: nginx version(s), e.g. the nginx field of a plan job"},
+	{"distro", "distro", false, []string{"build"}, "build: distro label (default from /etc/os-release)"},
+	{"arch", "arch", false, []string{"build"}, "build: architecture label (default the runner's)"},
+	{"mirror", "mirror", false, []string{"versions", "plan", "build"}, "nginx download mirror, a URL or a directory"},
+	{"out", "out", false, []string{"build"}, "build: output directory (default dist)"},
+	{"smoke", "smoke", true, []string{"build"}, "build: smoke-test the modules in a real nginx (default true)"},
+	{"install-deps", "install-deps", true, []string{"build"}, "build: install compiler and libraries with the package manager"},
+	{"without-compat", "without-compat", true, []string{"build"}, "build: leave out --with-compat"},
+	{"jobs", "jobs", false, []string{"build"}, "build: parallel compile jobs"},
+	{"cache-dir", "cache-dir", false, []string{"versions", "plan", "build", "bump"}, "cache directory"},
+	{"upstream", "upstream", false, []string{"versions", "plan", "bump"}, "where nginx releases come from: github or nginx.org"},
+	{"upstream-url", "upstream-url", false, []string{"versions", "plan", "bump"}, "override the upstream's URL"},
+	{"new", "new", true, []string{"plan"}, "plan: only cells the release does not hold yet"},
+	{"repo", "repo", false, []string{"plan", "release", "bump"}, "repository owner/name (default this one)"},
+	{"tag", "tag", false, []string{"plan", "release"}, "release tag (default the latest release)"},
+	{"create", "create", true, []string{"release"}, "release: create the release for tag"},
+	{"dist", "dist", false, []string{"release"}, "release: directory of build output (default dist)"},
+	{"parallel", "parallel", false, []string{"release"}, "release: concurrent uploads"},
+	{"dry-run", "dry-run", true, []string{"bump"}, "bump: print the diff instead of pushing"},
+	{"release-tag", "release-tag", false, []string{"bump"}, "bump: release whose manifest gives the compatibility table"},
+	{"json", "json", true, []string{"versions", "inspect", "check"}, "print JSON"},
+	{"conf", "conf", false, []string{"check"}, "check: the nginx.conf to check"},
+	{"target", "target", false, []string{"check"}, "check: nginx version or NGINX Plus release to upgrade to"},
+	{"nginx-binary", "nginx", false, []string{"check"}, "check: the nginx binary to upgrade to"},
+	{"nginx-v", "nginx-v", false, []string{"check"}, "check: nginx -V output of the nginx to upgrade to"},
+	{"prefix", "prefix", false, []string{"check"}, "check: nginx prefix for relative load_module paths"},
+	{"files", "", false, []string{"inspect"}, "inspect: .so files and nginx binaries, whitespace-separated"},
+}
+
+// Args turns the inputs into the command line.
+func Args(a *githubactions.Action) ([]string, error) {
+	cmd := strings.TrimSpace(a.GetInput("command"))
+	if !contains(Commands, cmd) {
+		return nil, fmt.Errorf("input command %q: want one of %s", cmd, strings.Join(Commands, ", "))
+	}
+	args := []string{cmd}
+	var files []string
+	for _, in := range Inputs {
+		v := strings.TrimSpace(a.GetInput(in.Name))
+		if v == "" {
+			continue
+		}
+		if !contains(in.Commands, cmd) {
+			return nil, fmt.Errorf("input %s does not apply to command %s (it goes with %s)", in.Name, cmd, strings.Join(in.Commands, ", "))
+		}
+		switch {
+		case in.Name == "files":
+			files = strings.Fields(v)
+		case in.Bool:
+			if v != "true" && v != "false" {
+				return nil, fmt.Errorf("input %s: want true or false, not %q", in.Name, v)
+			}
+			args = append(args, "--"+in.Flag+"="+v)
+		default:
+			args = append(args, "--"+in.Flag, v)
+		}
+	}
+	return append(args, files...), nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Run runs the step: inputs, the command, the summary. Input mistakes
+// are usage errors (exit status 2).
+func Run(ctx context.Context, env *cli.Env) error {
+	a := githubactions.New(githubactions.WithGetenv(inputEnv(env.Getenv)), githubactions.WithWriter(env.Stdout))
+	args, err := Args(a)
+	if err != nil {
+		return &cli.UsageError{Msg: err.Error()}
+	}
+	fmt.Fprintf(env.Stderr, "nginx-modbuild %s: %s\n", env.Version, strings.Join(args, " "))
+	var out bytes.Buffer
+	run := *env
+	run.Stdout = io.MultiWriter(env.Stdout, &out)
+	start := time.Now()
+	runErr := cli.Run(ctx, &run, args)
+	if env.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		a.AddStepSummary(Summary(args, out.String(), runErr, time.Since(start), env.Dir))
+	}
+	return runErr
+}
+
+// inputEnv finds INPUT_DRY-RUN also as INPUT_DRY_RUN: action.yml passes
+// inputs with underscores, which every shell keeps in the environment.
+func inputEnv(getenv func(string) string) func(string) string {
+	return func(k string) string {
+		if v := getenv(k); v != "" || !strings.HasPrefix(k, "INPUT_") {
+			return v
+		}
+		return getenv(strings.ReplaceAll(k, "-", "_"))
+	}
+}
+
+var urlRE = regexp.MustCompile(`https?://\S+`)
+
+// Summary is the step summary's Markdown for a finished command.
+func Summary(args []string, stdout string, err error, took time.Duration, dir string) string {
+	var b strings.Builder
+	status := "✅"
+	if err != nil {
+		status = "❌"
+	}
+	fmt.Fprintf(&b, "### %s nginx-modbuild %s\n\n", status, args[0])
+	fmt.Fprintf(&b, "`nginx-modbuild %s` took %s.\n\n", strings.Join(args, " "), took.Round(100*time.Millisecond))
+	if err != nil {
+		fmt.Fprintf(&b, "**%s**\n\n", strings.ReplaceAll(err.Error(), "\n", "<br>"))
+	}
+	switch args[0] {
+	case "build":
+		b.WriteString(buildSummary(flagValue(args, "out", "dist"), dir))
+	case "release":
+		b.WriteString(buildSummary(flagValue(args, "dist", "dist"), dir))
+	}
+	if links := urlRE.FindAllString(stdout, -1); len(links) > 0 && args[0] != "build" && args[0] != "plan" {
+		b.WriteString("Links: " + strings.Join(links, " ") + "\n\n")
+	}
+	if s := strings.TrimSpace(stdout); s != "" && args[0] != "plan" {
+		if len(s) > 20000 {
+			s = s[:20000] + "\n…"
+		}
+		fmt.Fprintf(&b, "<details><summary>Output</summary>\n\n```\n%s\n```\n\n</details>\n", s)
+	}
+	return b.String()
+}
+
+func flagValue(args []string, name, def string) string {
+	for i, a := range args {
+		if a == "--"+name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return def
+}
+
+// buildSummary tabulates the cell manifests under dist: the compatibility
+// table and each cell's phase timings.
+func buildSummary(dist, dir string) string {
+	if !filepath.IsAbs(dist) {
+		dist = filepath.Join(dir, dist)
+	}
+	m := &manifest.Manifest{Schema: manifest.Schema}
+	matches, _ := filepath.Glob(filepath.Join(dist, "manifest-*.json"))
+	more, _ := filepath.Glob(filepath.Join(dist, "*", "manifest-*.json"))
+	for _, p := range append(matches, more...) {
+		if cm, err := manifest.Read(p); err == nil {
+			for i := range cm.Entries {
+				cm.Entries[i].File = manifest.AssetName(cm.Entries[i].Module, cm.Entries[i].Nginx, cm.Entries[i].Distro, cm.Entries[i].Arch)
+			}
+			m.Merge(cm)
+		}
+	}
+	if len(m.Entries) == 0 && len(m.Cells) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(release.Table(m) + "\n")
+	if len(m.Cells) > 0 {
+		b.WriteString("| cell | configure | make | smoke | failures |\n|---|---|---|---|---|\n")
+		for _, c := range m.Cells {
+			fmt.Fprintf(&b, "| nginx %s %s/%s | %.1fs | %.1fs | %.1fs | %d |\n", c.Nginx, c.Distro, c.Arch,
+				c.Seconds["configure"], c.Seconds["make"], c.Seconds["smoke"], len(c.Failures))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

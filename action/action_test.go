@@ -1,0 +1,170 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-githubactions"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+func inputs(m map[string]string) *githubactions.Action {
+	return githubactions.New(githubactions.WithGetenv(inputEnv(func(k string) string { return m[k] })))
+}
+
+func TestArgs(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+		err  string
+	}{
+		"build": {env: map[string]string{"INPUT_COMMAND": "build", "INPUT_NGINX": "1.26.3", "INPUT_DISTRO": "debian-12",
+			"INPUT_SMOKE": "false", "INPUT_INSTALL_DEPS": "true", "INPUT_MIRROR": "/m"},
+			want: "build --nginx 1.26.3 --distro debian-12 --mirror /m --smoke=false --install-deps=true"},
+		"release": {env: map[string]string{"INPUT_COMMAND": "release", "INPUT_TAG": "v1", "INPUT_CREATE": "true", "INPUT_DIST": "out"},
+			want: "release --tag v1 --create=true --dist out"},
+		"inspect files": {env: map[string]string{"INPUT_COMMAND": "inspect", "INPUT_FILES": "a.so\n  b.so c.so", "INPUT_JSON": "true"},
+			want: "inspect --json=true a.so b.so c.so"},
+		"check binary": {env: map[string]string{"INPUT_COMMAND": "check", "INPUT_CONF": "/etc/nginx/nginx.conf", "INPUT_NGINX-BINARY": "/usr/sbin/nginx"},
+			want: "check --conf /etc/nginx/nginx.conf --nginx /usr/sbin/nginx"},
+		"bad command":    {env: map[string]string{"INPUT_COMMAND": "deploy"}, err: `input command "deploy": want one of versions, plan`},
+		"wrong command":  {env: map[string]string{"INPUT_COMMAND": "plan", "INPUT_NGINX": "1.26.3"}, err: "input nginx does not apply to command plan (it goes with build)"},
+		"bad bool":       {env: map[string]string{"INPUT_COMMAND": "build", "INPUT_SMOKE": "yes"}, err: `input smoke: want true or false, not "yes"`},
+		"empty are left": {env: map[string]string{"INPUT_COMMAND": "plan", "INPUT_CONFIG": "  "}, want: "plan"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			args, err := Args(inputs(tc.env))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("error %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || strings.Join(args, " ") != tc.want {
+				t.Errorf("args %q, %v; want %q", strings.Join(args, " "), err, tc.want)
+			}
+		})
+	}
+}
+
+// TestActionYAMLInSync: every input the package reads is declared in
+// action.yml and handed to the step; the outputs are wired.
+func TestActionYAMLInSync(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "action.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Inputs  map[string]any
+		Outputs map[string]struct{ Value string }
+		Runs    struct {
+			Using string
+			Steps []struct {
+				ID  string
+				Run string
+				Env map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(data, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Runs.Using != "composite" || len(a.Runs.Steps) != 2 {
+		t.Fatalf("runs: %+v", a.Runs)
+	}
+	env := a.Runs.Steps[1].Env
+	for _, in := range append(Inputs, Input{Name: "command"}) {
+		if _, ok := a.Inputs[in.Name]; !ok {
+			t.Errorf("action.yml lacks input %s", in.Name)
+		}
+		key := "INPUT_" + strings.ToUpper(strings.ReplaceAll(in.Name, "-", "_"))
+		if env[key] != "${{ inputs."+in.Name+" }}" {
+			t.Errorf("the run step passes %s as %q", key, env[key])
+		}
+	}
+	if len(a.Inputs) != len(Inputs)+3 { // + command, token, api-url
+		t.Errorf("action.yml has %d inputs, the package knows %d", len(a.Inputs), len(Inputs)+3)
+	}
+	for _, o := range []string{"matrix", "has-work", "versions", "assets", "pull-request"} {
+		if a.Outputs[o].Value != "${{ steps.run.outputs."+o+" }}" {
+			t.Errorf("output %s = %q", o, a.Outputs[o].Value)
+		}
+	}
+}
+
+// TestBootstrapDownloadsAndVerifies: with a release tag the binary comes
+// from the release and must match SHA256SUMS.
+func TestBootstrapDownloadsAndVerifies(t *testing.T) {
+	sh := testenv.Tool(t, "sh", "dash")
+	bin := []byte("#!/bin/sh\necho nginx-modbuild v1.2.3\n")
+	sum := sha256.Sum256(bin)
+	asset := "nginx-modbuild_linux_" + runtime.GOARCH
+	sums := hex.EncodeToString(sum[:]) + "  " + asset + "\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/acme/nmb/releases/download/v1.2.3/" + asset:
+			w.Write(bin)
+		case "/acme/nmb/releases/download/v1.2.3/SHA256SUMS":
+			w.Write([]byte(sums))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	run := func() (string, string, error) {
+		ghenv := filepath.Join(t.TempDir(), "env")
+		cmd := exec.Command(sh, filepath.Join(testenv.RepoRoot(), "action", "bootstrap.sh"))
+		cmd.Env = append(os.Environ(), "NMB_REF=v1.2.3", "NMB_REPOSITORY=acme/nmb", "GITHUB_SERVER_URL="+srv.URL,
+			"RUNNER_TOOL_CACHE="+t.TempDir(), "GITHUB_ENV="+ghenv, "GITHUB_ACTION_PATH="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		env, _ := os.ReadFile(ghenv)
+		return string(out), string(env), err
+	}
+	out, env, err := run()
+	if err != nil || !strings.Contains(out, "downloaded "+asset) || !strings.Contains(out, "nginx-modbuild v1.2.3") ||
+		!strings.HasPrefix(env, "NGINX_MODBUILD_BIN=") {
+		t.Fatalf("%v\n%s\nGITHUB_ENV: %s", err, out, env)
+	}
+	sums = strings.Repeat("0", 64) + "  " + asset + "\n"
+	if out, _, err := run(); err == nil || !strings.Contains(out, "refusing it") {
+		t.Errorf("bad checksum accepted: %v\n%s", err, out)
+	}
+}
+
+// TestRunWritesSummary runs a step (inspect of Debian's nginx) the way
+// action.yml does and checks the step summary.
+func TestRunWritesSummary(t *testing.T) {
+	nginx := testenv.Tool(t, "/usr/sbin/nginx", "nginx")
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	os.WriteFile(summary, nil, 0o644)
+	vars := map[string]string{"INPUT_COMMAND": "inspect", "INPUT_FILES": nginx, "GITHUB_STEP_SUMMARY": summary}
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] },
+		Dir: t.TempDir(), Version: "test"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	got, _ := os.ReadFile(summary)
+	for _, want := range []string{"### ✅ nginx-modbuild inspect", "`nginx-modbuild inspect " + nginx + "` took", "built-in modules"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	vars["INPUT_COMMAND"] = "nope"
+	if err := Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] }}); cli.ExitCode(err) != 2 {
+		t.Errorf("bad input: %v (exit %d)", err, cli.ExitCode(err))
+	}
+}
