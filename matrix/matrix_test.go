@@ -61,6 +61,8 @@ func TestSelect(t *testing.T) {
 			[]string{"1.29.8 [latest mainline] PLS.37.0.0.1,PLS.37.0.1.1,PLS.37.0.2.1,PLS.37.0.3.1,PLS.37.0.4.1", "1.28.0 [latest stable]"}},
 		{"explicit versions join and dedupe", "nginx: {lines: [stable], latest: 1, versions: [1.30.4, 1.26.3]}",
 			[]string{"1.30.4 [latest stable versions]", "1.26.3 [versions]"}},
+		{"the pin is always built", "nginx: {lines: [stable], latest: 1, pin: 1.24.0}",
+			[]string{"1.30.4 [latest stable]", "1.24.0 [pin]"}},
 		{"plus bases labelled", "nginx: {lines: [], plus: [R34, R36 P3, PLS.37.0.4.1]}", []string{
 			"1.29.8 [plus PLS.37.0.4.1] PLS.37.0.0.1,PLS.37.0.1.1,PLS.37.0.2.1,PLS.37.0.3.1,PLS.37.0.4.1",
 			"1.29.3 [plus R36 P3] R36",

@@ -70,6 +70,14 @@ func Select(n config.Nginx, releases []upstream.Release, tab plus.Table) ([]Targ
 		}
 		add(v, "versions")
 	}
+	// The pinned version is what the repository ships: always built.
+	if n.Pin != "" {
+		v, err := nginxver.Parse(n.Pin)
+		if err != nil {
+			return nil, fmt.Errorf("nginx.pin: %w", err)
+		}
+		add(v, "pin")
+	}
 	for _, p := range n.Plus {
 		m, err := tab.Lookup(p)
 		if err != nil {

@@ -32,15 +32,21 @@ func (r *repoFlags) split() (owner, name string, err error) {
 	return owner, name, nil
 }
 
+// token is the run's GitHub token: NGINX_MODBUILD_TOKEN (the Action's
+// token input), else GITHUB_TOKEN.
+func token(env *Env) string {
+	if t := env.Getenv("NGINX_MODBUILD_TOKEN"); t != "" {
+		return t
+	}
+	return env.Getenv("GITHUB_TOKEN")
+}
+
 // gitHub makes the API client of this run: NGINX_MODBUILD_TOKEN (the
 // Action's token input: a PAT or app token, whose pull requests trigger
 // workflows) or GITHUB_TOKEN, and GITHUB_API_URL; the token is masked in
 // Actions logs.
 func gitHub(env *Env) (*ghclient.Client, error) {
-	token := env.Getenv("NGINX_MODBUILD_TOKEN")
-	if token == "" {
-		token = env.Getenv("GITHUB_TOKEN")
-	}
+	token := token(env)
 	if token != "" && env.Getenv("GITHUB_ACTIONS") == "true" {
 		githubactions.New(githubactions.WithWriter(env.Stdout), githubactions.WithGetenv(env.Getenv)).AddMask(token)
 	}

@@ -38,7 +38,7 @@ func (w *watchFlags) fetch(ctx context.Context, env *Env) (upstream.Result, erro
 	// never gets the token unless it is that same API host.
 	apiHost := strings.TrimSuffix(env.Getenv("GITHUB_API_URL"), "/")
 	if apiHost == "" || apiHost == strings.TrimSuffix(upstream.DefaultAPIURL, "/") {
-		o.Token = env.Getenv("GITHUB_TOKEN")
+		o.Token = token(env)
 	}
 	if w.upstreamURL != "" {
 		if mode == upstream.NginxOrg {
@@ -47,7 +47,7 @@ func (w *watchFlags) fetch(ctx context.Context, env *Env) (upstream.Result, erro
 			o.APIURL = w.upstreamURL
 			o.Token = ""
 			if apiHost != "" && strings.TrimSuffix(w.upstreamURL, "/") == apiHost {
-				o.Token = env.Getenv("GITHUB_TOKEN")
+				o.Token = token(env)
 			}
 		}
 	}

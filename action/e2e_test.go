@@ -1,0 +1,202 @@
+package action
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// actBin finds nektos/act: on PATH, or where scripts/test installs it.
+func actBin(t *testing.T) string {
+	if p, err := exec.LookPath("act"); err == nil {
+		return p
+	}
+	p := filepath.Join(testenv.RepoRoot(), ".cache", "bin", "act")
+	if _, err := os.Stat(p); err != nil {
+		testenv.Missing(t, "act", "GOBIN=$PWD/.cache/bin go install github.com/nektos/act@v0.2.89")
+	}
+	return p
+}
+
+// copyTree copies src into dst, skipping what keep rejects.
+func copyTree(t *testing.T, src, dst string, keep func(rel string, d fs.DirEntry) bool) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel != "." && !keep(rel, d) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(target, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// workspace makes the module repository act runs in: the example module
+// at the root, the e2e workflows and configs, and this repository's action
+// (its source, which the bootstrap builds) under nmb/.
+func workspace(t *testing.T) string {
+	t.Helper()
+	root := testenv.RepoRoot()
+	ws := t.TempDir()
+	copyTree(t, filepath.Join(root, "action", "testdata", "e2e"), ws, func(string, fs.DirEntry) bool { return true })
+	copyTree(t, filepath.Join(root, "examples", "hello-world"), ws, func(rel string, d fs.DirEntry) bool {
+		return rel == "config" || strings.HasSuffix(rel, ".c")
+	})
+	copyTree(t, root, filepath.Join(ws, "nmb"), func(rel string, d fs.DirEntry) bool {
+		top := strings.Split(filepath.ToSlash(rel), "/")[0]
+		switch top {
+		case "action.yml", "go.mod", "go.sum", "cmd", "internal", "matrix":
+			return !strings.Contains(filepath.ToSlash(rel), "/testdata")
+		case "action":
+			return !strings.HasPrefix(filepath.ToSlash(rel), "action/testdata")
+		}
+		return false
+	})
+	git := testenv.Tool(t, "git", "git")
+	for _, args := range [][]string{
+		{"init", "-q", "-b", "main"}, {"add", "-A"},
+		{"-c", "user.email=e2e@example.com", "-c", "user.name=e2e", "commit", "-qm", "module"},
+	} {
+		if out, err := exec.Command(git, append([]string{"-C", ws}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	return ws
+}
+
+func act(t *testing.T, bin, ws, workflow string, env ...string) (string, error) {
+	t.Helper()
+	args := []string{"push", "-W", ".github/workflows/" + workflow, "-P", "ubuntu-latest=-self-hosted",
+		"-s", "GITHUB_TOKEN=e2e-token"}
+	for _, e := range env {
+		args = append(args, "--env", e)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = ws
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	t.Logf("act %s: %s, %v", workflow, time.Since(start).Round(time.Second), err)
+	return out.String(), err
+}
+
+// TestEndToEndWithAct runs this repository's action.yml in real workflow
+// jobs with nektos/act on the host: a plan job's matrix output feeds the
+// build job's strategy.matrix, the build cells compile the example module
+// against nginx 1.22.1 and 1.26.3 from the local mirror, a release job
+// uploads to the GitHub fake and a bump job opens its pull request there.
+// It asserts the fake's final state. A second workflow builds a module that
+// does not compile and must fail with an annotation on its file and line.
+func TestEndToEndWithAct(t *testing.T) {
+	bin := actBin(t)
+	testenv.Tool(t, "go", "golang")
+	testenv.Tool(t, "cc", "gcc")
+	testenv.Tool(t, "make", "make")
+	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+
+	gh := ghfake.New(t)
+	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
+		t.Fatal(err)
+	}
+	gh.RequireToken("e2e-token")
+	ws := workspace(t)
+	gh.CreateRepo("acme/mod", "main")
+	files := map[string]string{}
+	for _, p := range []string{".github/nginx-modbuild.yml", "config", "ngx_http_hello_world_module.c"} {
+		data, err := os.ReadFile(filepath.Join(ws, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = string(data)
+	}
+	gh.CommitFiles("acme/mod", "main", "the module", files)
+	shared := t.TempDir()
+
+	out, err := act(t, bin, ws, "e2e.yml", "FAKE_API="+gh.URL, "MIRROR="+mirror, "SHARED="+shared)
+	if err != nil {
+		t.Fatalf("act: %v\n%s", err, out)
+	}
+
+	// The release holds both builds, a manifest that lists them, checksums
+	// and the compatibility table.
+	rels := gh.Releases("acme/mod")
+	if len(rels) != 1 || rels[0].Tag != "v1.0.0" {
+		t.Fatalf("releases %+v\n%s", rels, out)
+	}
+	assets := map[string]ghfake.Asset{}
+	for _, a := range rels[0].Assets {
+		assets[a.Name] = a
+	}
+	for v, number := range map[string]uint64{"1.22.1": 1022001, "1.26.3": 1026003} {
+		name := manifest.AssetName("ngx_http_hello_world_module", v, "debian-12", "amd64")
+		a, ok := assets[name]
+		if !ok {
+			t.Errorf("no asset %s in %v", name, assets)
+			continue
+		}
+		f, err := modinfo.Read(bytes.NewReader(a.Data))
+		if err != nil || f.Modules[0].Name != "ngx_http_hello_world_module" || f.Modules[0].Version != number {
+			t.Errorf("%s: %v %+v", name, err, f)
+		}
+	}
+	m, err := manifest.Parse("manifest.json", assets["manifest.json"].Data)
+	if err != nil || len(m.Entries) != 2 || len(m.Cells) != 2 {
+		t.Errorf("manifest: %v %+v", err, m)
+	}
+	if len(assets) != 4 || !strings.Contains(string(assets["SHA256SUMS"].Data), "ngx_http_hello_world_module_1.26.3_debian-12_amd64.so") ||
+		!strings.Contains(rels[0].Body, "| ngx_http_hello_world_module | 1.26.3 | ✓ |") {
+		t.Errorf("assets %v, notes:\n%s", len(assets), rels[0].Body)
+	}
+
+	// The bump job opened one pull request to the newest stable release.
+	pulls := gh.Pulls("acme/mod")
+	if len(pulls) != 1 || pulls[0].Title != "Bump nginx from 1.22.1 to 1.30.4" || pulls[0].Head != "nginx-modbuild/nginx-stable" ||
+		strings.Join(pulls[0].Labels, ",") != "dependencies" {
+		t.Fatalf("pulls %+v\n%s", pulls, out)
+	}
+	if cfg, _ := gh.File("acme/mod", "nginx-modbuild/nginx-stable", ".github/nginx-modbuild.yml"); !strings.Contains(cfg, "pin: 1.30.4") {
+		t.Errorf("config on the bump branch:\n%s", cfg)
+	}
+	for _, r := range gh.Log() {
+		if r.Status == 401 {
+			t.Errorf("a request without the token: %+v", r)
+		}
+	}
+
+	// A module that does not compile: the job fails with an annotation.
+	out, err = act(t, bin, ws, "broken.yml", "MIRROR="+mirror, "SHARED="+shared)
+	if err == nil {
+		t.Fatalf("the broken build succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "::error file=broken/broken.c,line=5") || !strings.Contains(out, "no_such_symbol") {
+		t.Errorf("no annotation on broken/broken.c:5:\n%s", out)
+	}
+}
