@@ -168,3 +168,21 @@ func TestRunWritesSummary(t *testing.T) {
 		t.Errorf("bad input: %v (exit %d)", err, cli.ExitCode(err))
 	}
 }
+
+// TestReadmeListsEveryInput keeps the README's input table complete.
+func TestReadmeListsEveryInput(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range append(Inputs, Input{Name: "command"}, Input{Name: "token"}, Input{Name: "api-url"}) {
+		if !strings.Contains(string(readme), "| `"+in.Name+"` |") {
+			t.Errorf("README.md's input table lacks %s", in.Name)
+		}
+	}
+	for _, o := range []string{"matrix", "has-work", "versions", "assets", "pull-request"} {
+		if !strings.Contains(string(readme), "| `"+o+"` |") {
+			t.Errorf("README.md's output table lacks %s", o)
+		}
+	}
+}
