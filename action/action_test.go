@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sethvargo/go-githubactions"
@@ -112,8 +113,11 @@ func TestBootstrapDownloadsAndVerifies(t *testing.T) {
 	bin := []byte("#!/bin/sh\necho nginx-modbuild v1.2.3\n")
 	sum := sha256.Sum256(bin)
 	asset := "nginx-modbuild_linux_" + runtime.GOARCH
+	var mu sync.Mutex
 	sums := hex.EncodeToString(sum[:]) + "  " + asset + "\n"
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
 		switch r.URL.Path {
 		case "/acme/nmb/releases/download/v1.2.3/" + asset:
 			w.Write(bin)
@@ -138,7 +142,9 @@ func TestBootstrapDownloadsAndVerifies(t *testing.T) {
 		!strings.HasPrefix(env, "NGINX_MODBUILD_BIN=") {
 		t.Fatalf("%v\n%s\nGITHUB_ENV: %s", err, out, env)
 	}
+	mu.Lock()
 	sums = strings.Repeat("0", 64) + "  " + asset + "\n"
+	mu.Unlock()
 	if out, _, err := run(); err == nil || !strings.Contains(out, "refusing it") {
 		t.Errorf("bad checksum accepted: %v\n%s", err, out)
 	}
