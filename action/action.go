@@ -13,6 +13,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ var Inputs = []Input{
 // Args turns the inputs into the command line.
 func Args(a *githubactions.Action) ([]string, error) {
 	cmd := strings.TrimSpace(a.GetInput("command"))
-	if !contains(Commands, cmd) {
+	if !slices.Contains(Commands, cmd) {
 		return nil, fmt.Errorf("input command %q: want one of %s", cmd, strings.Join(Commands, ", "))
 	}
 	args := []string{cmd}
@@ -83,7 +84,7 @@ func Args(a *githubactions.Action) ([]string, error) {
 		if v == "" {
 			continue
 		}
-		if !contains(in.Commands, cmd) {
+		if !slices.Contains(in.Commands, cmd) {
 			return nil, fmt.Errorf("input %s does not apply to command %s (it goes with %s)", in.Name, cmd, strings.Join(in.Commands, ", "))
 		}
 		switch {
@@ -99,15 +100,6 @@ func Args(a *githubactions.Action) ([]string, error) {
 		}
 	}
 	return append(args, files...), nil
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Run runs the step: inputs, the command, the summary. Input mistakes

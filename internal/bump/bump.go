@@ -2,12 +2,14 @@ package bump
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,7 +33,7 @@ func Target(n config.Nginx, policy string, releases []*version.Version) (target,
 		l := nginxver.LineOf(r)
 		switch policy {
 		case config.PolicyLatest:
-			if !containsLine(n.Lines, l) {
+			if !slices.Contains(n.Lines, l) {
 				continue
 			}
 		default:
@@ -53,15 +55,6 @@ func Target(n config.Nginx, policy string, releases []*version.Version) (target,
 		return n.Pin, line, nil
 	}
 	return nginxver.String(best), line, nil
-}
-
-func containsLine(ls []nginxver.Line, l nginxver.Line) bool {
-	for _, x := range ls {
-		if x == l {
-			return true
-		}
-	}
-	return false
 }
 
 // Options configure a bump.
@@ -108,7 +101,7 @@ func Run(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	cfg := o.Config
 	pin := cfg.Nginx.Pin
 	if pin == "" {
-		return nil, &config.Error{File: or(o.ConfigPath, config.DefaultPath), Msg: "bump needs nginx.pin: the nginx version this repository pins"}
+		return nil, &config.Error{File: cmp.Or(o.ConfigPath, config.DefaultPath), Msg: "bump needs nginx.pin: the nginx version this repository pins"}
 	}
 	res := &Result{From: pin, To: o.Target, Branch: "nginx-modbuild/nginx-" + o.Line}
 	base, err := gh.DefaultBranch(ctx)
@@ -326,11 +319,7 @@ func BlobSHA(data []byte) string {
 func missingLabels(have, want []string) []string {
 	var out []string
 	for _, w := range want {
-		found := false
-		for _, h := range have {
-			found = found || h == w
-		}
-		if !found {
+		if !slices.Contains(have, w) {
 			out = append(out, w)
 		}
 	}
@@ -373,11 +362,4 @@ func body(res *Result, o Options) string {
 
 func indent(s string) string {
 	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -134,7 +135,7 @@ func refuseFork(env *Env) error {
 	head := ev.PullRequest.Head.Repo
 	if head.Fork || (head.FullName != "" && head.FullName != ev.Repository.FullName) {
 		return usagef("bump: refusing to run for a pull request from the fork %s: bump pull requests belong to scheduled or push runs of %s itself",
-			or(head.FullName, "(unknown)"), ev.Repository.FullName)
+			cmp.Or(head.FullName, "(unknown)"), ev.Repository.FullName)
 	}
 	return nil
 }

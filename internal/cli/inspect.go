@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,7 +62,7 @@ func runInspect(_ context.Context, env *Env, args []string) error {
 				fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\n", it.Path, it.Error)
 			case it.Kind == modinfo.KindExecutable:
 				fmt.Fprintf(tw, "%s\t(nginx, %d built-in modules)\t%s\t%s\t%s\n", it.Path, len(it.Modules),
-					it.Nginx(), or(it.Signature, "?"), compatWord(it.Signature))
+					it.Nginx(), cmp.Or(it.Signature, "?"), compatWord(it.Signature))
 			default:
 				for _, m := range it.Modules {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.Path, m.Name, m.Nginx(), m.Signature, compatWord(m.Signature))
@@ -85,13 +86,6 @@ func compatWord(sig string) string {
 		return "yes"
 	}
 	return "no"
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func runCheck(_ context.Context, env *Env, args []string) error {

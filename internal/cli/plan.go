@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -128,10 +129,10 @@ func releaseManifest(ctx context.Context, env *Env, rf repoFlags) (*manifest.Man
 	}
 	m, rel, err := release.ReadManifest(ctx, &release.API{C: gh, Owner: owner, Repo: name}, rf.tag)
 	if err != nil {
-		return nil, ghclient.Explain(err, "read the manifest of release "+or(rf.tag, "(latest)")+" of "+rf.repo)
+		return nil, ghclient.Explain(err, "read the manifest of release "+cmp.Or(rf.tag, "(latest)")+" of "+rf.repo)
 	}
 	if rel == nil {
-		fmt.Fprintf(env.Stderr, "release %s of %s does not exist yet: nothing is built (%d GitHub API requests)\n", or(rf.tag, "(latest)"), rf.repo, gh.Requests())
+		fmt.Fprintf(env.Stderr, "release %s of %s does not exist yet: nothing is built (%d GitHub API requests)\n", cmp.Or(rf.tag, "(latest)"), rf.repo, gh.Requests())
 	} else {
 		fmt.Fprintf(env.Stderr, "release %s holds %d built files (%d GitHub API requests)\n", rel.Tag, len(m.Entries), gh.Requests())
 	}

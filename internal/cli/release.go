@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -101,7 +102,7 @@ func runRelease(ctx context.Context, env *Env, args []string) error {
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) },
 	})
 	if err != nil {
-		return ghclient.Explain(err, "release "+or(rf.tag, "(latest)")+" of "+rf.repo)
+		return ghclient.Explain(err, "release "+cmp.Or(rf.tag, "(latest)")+" of "+rf.repo)
 	}
 	if asJSON {
 		enc := json.NewEncoder(env.Stdout)

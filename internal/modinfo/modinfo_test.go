@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -141,20 +142,11 @@ func TestDebianExecutables(t *testing.T) {
 			if !strings.Contains(f.Configure, "--prefix=/usr/share/nginx") || !strings.Contains(f.Configure, "--with-compat") {
 				t.Errorf("configure = %q", f.Configure)
 			}
-			if !contains(f.Exports, "ngx_http_core_module") {
+			if !slices.Contains(f.Exports, "ngx_http_core_module") {
 				t.Error("ngx_http_core_module not among the exports")
 			}
 		})
 	}
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestStaticExecutableByStrings reads an executable that exports no

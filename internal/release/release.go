@@ -9,6 +9,7 @@ package release
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -275,7 +276,7 @@ func findRelease(ctx context.Context, gh GitHub, o Options) (*Release, error) {
 	case err == nil:
 		return rel, nil
 	case !errors.Is(err, ErrNotFound):
-		return nil, fmt.Errorf("find release %s: %w", or(o.Tag, "(latest)"), err)
+		return nil, fmt.Errorf("find release %s: %w", cmp.Or(o.Tag, "(latest)"), err)
 	case o.Tag == "":
 		return nil, errors.New("the repository has no release yet: name one with --tag (and --create to make it)")
 	case !o.Create:
@@ -292,13 +293,6 @@ func findRelease(ctx context.Context, gh GitHub, o Options) (*Release, error) {
 	}
 	o.Logf("created release %s", o.Tag)
 	return rel, nil
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // put uploads one file, replacing an asset when given, and survives a
