@@ -279,37 +279,36 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (s *Server) cutFor(r *http.Request, host string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if !f.Cut || (f.Match != nil && !f.Match(r.Method, host, r.URL.Path)) {
-			continue
-		}
-		f.seen++
-		if f.seen == f.Nth {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			return true
-		}
-	}
-	return false
+	return s.due(r, host, true) != nil
 }
 
-// fault answers the request with an injected or global failure.
-func (s *Server) fault(w http.ResponseWriter, r *http.Request, host string) bool {
-	// Every fault counts every request it matches; the first due fires.
-	status, retryAfter := 0, 0
+// due counts the request against every fault of one kind (cuts, or
+// answers) that matches it, and removes and returns the first one due.
+func (s *Server) due(r *http.Request, host string, cut bool) *Fault {
+	var fired *Fault
 	kept := s.faults[:0]
 	for _, f := range s.faults {
-		if f.Cut || (f.Match != nil && !f.Match(r.Method, host, r.URL.Path)) {
+		if f.Cut != cut || (f.Match != nil && !f.Match(r.Method, host, r.URL.Path)) {
 			kept = append(kept, f)
 			continue
 		}
 		f.seen++
-		if f.seen >= f.Nth && status == 0 {
-			status, retryAfter = f.Status, f.RetryAfter
+		if f.seen >= f.Nth && fired == nil {
+			fired = f
 			continue
 		}
 		kept = append(kept, f)
 	}
 	s.faults = kept
+	return fired
+}
+
+// fault answers the request with an injected or global failure.
+func (s *Server) fault(w http.ResponseWriter, r *http.Request, host string) bool {
+	status, retryAfter := 0, 0
+	if f := s.due(r, host, false); f != nil {
+		status, retryAfter = f.Status, f.RetryAfter
+	}
 	if status == 0 && s.failAll != 0 {
 		status = s.failAll
 	}

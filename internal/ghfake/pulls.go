@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -92,23 +93,39 @@ func (s *Server) AddIssues(name string, n int) {
 func (s *Server) pullJSON(r *repo, p *pull) map[string]any {
 	u := s.repoURL(r) + "/pulls/" + strconv.Itoa(p.number)
 	owner := strings.Split(r.name, "/")[0]
-	labels := []any{}
-	for _, n := range p.labels {
-		for _, l := range r.labels {
-			if l.name == n {
-				labels = append(labels, s.labelJSON(r, l))
-			}
-		}
-	}
 	return map[string]any{
 		"url": u, "id": p.id, "node_id": nodeID("PR", p.id), "number": p.number, "state": p.state,
-		"title": p.title, "body": p.body, "user": s.user(), "labels": labels,
+		"title": p.title, "body": p.body, "user": s.user(), "labels": s.labelsJSON(r, p.labels),
 		"html_url":   "https://github.com/" + r.name + "/pull/" + strconv.Itoa(p.number),
 		"issue_url":  s.repoURL(r) + "/issues/" + strconv.Itoa(p.number),
 		"created_at": p.created, "updated_at": p.updated, "draft": false, "merged": false,
 		"head": map[string]any{"label": owner + ":" + p.head, "ref": p.head, "sha": r.refs["refs/heads/"+p.head]},
 		"base": map[string]any{"label": owner + ":" + p.base, "ref": p.base, "sha": r.refs["refs/heads/"+p.base]},
 	}
+}
+
+// pull finds a pull request by its number (nil if none).
+func (r *repo) pull(number string) *pull {
+	n, _ := strconv.Atoi(number)
+	for _, p := range r.pulls {
+		if p.number == n {
+			return p
+		}
+	}
+	return nil
+}
+
+// labelsJSON renders the named labels, in the order given.
+func (s *Server) labelsJSON(r *repo, names []string) []any {
+	list := []any{}
+	for _, n := range names {
+		for _, l := range r.labels {
+			if l.name == n {
+				list = append(list, s.labelJSON(r, l))
+			}
+		}
+	}
+	return list
 }
 
 func (s *Server) routePulls(w http.ResponseWriter, req *http.Request, r *repo, rest []string, body []byte) bool {
@@ -171,13 +188,7 @@ func (s *Server) routePulls(w http.ResponseWriter, req *http.Request, r *repo, r
 		r.pulls = append(r.pulls, p)
 		writeJSON(w, http.StatusCreated, s.pullJSON(r, p))
 	case len(rest) == 1:
-		n, _ := strconv.Atoi(rest[0])
-		var p *pull
-		for _, x := range r.pulls {
-			if x.number == n {
-				p = x
-			}
-		}
+		p := r.pull(rest[0])
 		if p == nil {
 			notFound(w)
 			return true
@@ -244,13 +255,7 @@ func (s *Server) routeIssues(w http.ResponseWriter, req *http.Request, r *repo, 
 		// GitHub's links name the repository by id.
 		page(s, w, req, list, "/repositories/"+strconv.FormatInt(r.id, 10)+"/issues")
 	case len(rest) == 2 && rest[1] == "labels" && req.Method == http.MethodPost:
-		n, _ := strconv.Atoi(rest[0])
-		var p *pull
-		for _, x := range r.pulls {
-			if x.number == n {
-				p = x
-			}
-		}
+		p := r.pull(rest[0])
 		if p == nil {
 			notFound(w)
 			return true
@@ -271,32 +276,15 @@ func (s *Server) routeIssues(w http.ResponseWriter, req *http.Request, r *repo, 
 				l = &label{id: s.id("label"), name: name, color: "ededed"}
 				r.labels = append(r.labels, l)
 			}
-			if !contains(p.labels, name) {
+			if !slices.Contains(p.labels, name) {
 				p.labels = append(p.labels, name)
 			}
 		}
-		list := []any{}
-		for _, n := range p.labels {
-			for _, l := range r.labels {
-				if l.name == n {
-					list = append(list, s.labelJSON(r, l))
-				}
-			}
-		}
-		writeJSON(w, http.StatusOK, list)
+		writeJSON(w, http.StatusOK, s.labelsJSON(r, p.labels))
 	default:
 		return false
 	}
 	return true
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) labelJSON(r *repo, l *label) map[string]any {
