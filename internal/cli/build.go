@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/build"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
@@ -92,7 +92,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	actions := env.Getenv("GITHUB_ACTIONS") == "true"
-	log := &build.Log{W: env.Stderr, Actions: actions, Now: env.Now}
+	log := &compile.Log{W: env.Stderr, Actions: actions, Now: env.Now}
 	if insecure {
 		fmt.Fprintln(env.Stderr, "WARNING: --insecure-skip-verify: nginx sources that nothing verifies will be built")
 	}
@@ -102,19 +102,19 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		o := build.Options{
+		o := compile.Options{
 			Nginx: v, Plus: plus.Embedded().ForBase(v), Distro: distroName, Arch: arch,
 			Configure: cfg.Configure, NoCompat: noCompat, WorkDir: work, Out: out, Jobs: jobs, Log: log, Now: env.Now,
 			Source: source.Options{Mirror: mirror, CacheDir: cache, SHA256: cfg.Nginx.SHA256,
 				InsecureSkipVerify: insecure, Keyring: keyring, HTTP: env.http()},
 		}
 		for _, m := range mods {
-			o.Modules = append(o.Modules, build.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit})
+			o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit})
 		}
 		if smoke {
-			o.Smoke = &build.Smoke{Config: cfg.Smoke.Config, Request: cfg.Smoke.Request}
+			o.Smoke = &compile.Smoke{Config: cfg.Smoke.Config, Request: cfg.Smoke.Request}
 		}
-		res, err := build.Run(ctx, o)
+		res, err := compile.Run(ctx, o)
 		if actions {
 			annotate(env, res.Diagnostics, mods)
 		}
@@ -127,7 +127,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 			os.RemoveAll(work)
 		}
 		if err != nil {
-			var mf *build.ModulesFailed
+			var mf *compile.ModulesFailed
 			if !errors.As(err, &mf) {
 				return fmt.Errorf("build against nginx %s: %w", v, err)
 			}
@@ -139,7 +139,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 
 // annotate turns compiler messages about module sources into GitHub
 // annotations, with paths relative to the repository.
-func annotate(env *Env, diags []build.Diagnostic, mods []modsrc.Source) {
+func annotate(env *Env, diags []compile.Diagnostic, mods []modsrc.Source) {
 	for _, d := range diags {
 		inModule := false
 		for _, m := range mods {

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/build"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
@@ -46,19 +46,19 @@ func buildCells(t *testing.T, mirror string, cells map[string]*cell) {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(cells))
 	for name, c := range cells {
-		o := build.Options{
+		o := compile.Options{
 			Nginx: c.nginx, NoCompat: c.noCompat, Distro: "debian-12", Arch: runtime.GOARCH,
 			Source:  source.Options{Mirror: srv.URL + "/", CacheDir: t.TempDir(), SHA256: pinned, Keyring: kr, HTTP: http.DefaultClient},
 			WorkDir: t.TempDir(), Out: t.TempDir(), Jobs: runtime.NumCPU(),
-			Log: &build.Log{W: &bytes.Buffer{}},
+			Log: &compile.Log{W: &bytes.Buffer{}},
 		}
 		for _, d := range c.mods {
-			o.Modules = append(o.Modules, build.Module{ID: filepath.Base(d), Dir: d})
+			o.Modules = append(o.Modules, compile.Module{ID: filepath.Base(d), Dir: d})
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := build.Run(context.Background(), o)
+			res, err := compile.Run(context.Background(), o)
 			if err != nil {
 				errs <- err
 				return

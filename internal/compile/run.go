@@ -1,8 +1,8 @@
-// Package build compiles nginx dynamic modules against an exact nginx
+// Package compile compiles nginx dynamic modules against an exact nginx
 // version, the way NGINX's upgrade guide does by hand (configure
 // --with-compat --add-dynamic-module, make modules), verified, in one
 // configure for all modules, with every module's result reported.
-package build
+package compile
 
 import (
 	"bytes"
