@@ -12,7 +12,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
@@ -82,8 +81,9 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var host distro.Distro
 	if installDeps {
-		if err := installBuildDeps(ctx, env, versions, mods); err != nil {
+		if host, err = installBuildDeps(ctx, env, versions); err != nil {
 			return err
 		}
 	}
@@ -109,7 +109,17 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 				InsecureSkipVerify: insecure, Keyring: keyring, HTTP: env.http()},
 		}
 		for _, m := range mods {
-			o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit})
+			o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit,
+				Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires})
+		}
+		if d, ok := distro.Lookup(distroName); ok {
+			o.Family = d.Family
+		}
+		if installDeps {
+			o.Family = host.Family
+			o.Install = func(ctx context.Context, pkgs []string) error {
+				return sysdeps.Install(ctx, host, pkgs, sysdeps.Exec, env.Stderr)
+			}
 		}
 		if smoke {
 			o.Smoke = &compile.Smoke{Config: cfg.Smoke.Config, Request: cfg.Smoke.Request}
@@ -176,15 +186,18 @@ func detectDistro() string {
 	return d.Name
 }
 
-// installBuildDeps installs what building versions of mods needs here.
-func installBuildDeps(ctx context.Context, env *Env, versions []string, mods []modsrc.Source) error {
+// installBuildDeps installs what building any module against versions
+// needs here (compiler, make, nginx's libraries) and returns this host's
+// distro; the libraries of the modules are installed by the build, which
+// knows what their configs probe for.
+func installBuildDeps(ctx context.Context, env *Env, versions []string) (distro.Distro, error) {
 	text, err := os.ReadFile("/etc/os-release")
 	if err != nil {
-		return fmt.Errorf("install-deps: %w", err)
+		return distro.Distro{}, fmt.Errorf("install-deps: %w", err)
 	}
 	d, err := sysdeps.OSRelease(string(text))
 	if err != nil {
-		return err
+		return distro.Distro{}, err
 	}
 	legacy := false
 	pcre2, _ := nginxver.Parse("1.21.5") // the first nginx that builds with PCRE2
@@ -193,13 +206,5 @@ func installBuildDeps(ctx context.Context, env *Env, versions []string, mods []m
 			legacy = true
 		}
 	}
-	var libs []string
-	for _, m := range mods {
-		if c, err := modconf.Analyze(m.Dir); err == nil {
-			for _, so := range c.SOs {
-				libs = append(libs, so.Libs...)
-			}
-		}
-	}
-	return sysdeps.Install(ctx, d, sysdeps.Packages(d, legacy, libs), sysdeps.Exec, env.Stderr)
+	return d, sysdeps.Install(ctx, d, sysdeps.Packages(d, legacy, nil), sysdeps.Exec, env.Stderr)
 }

@@ -30,39 +30,8 @@ func ConfigureArgs(builddir string, noCompat bool, extra, moduleDirs []string) [
 
 // MakeArgs is the argv of make for target in a group's build directory;
 // -k keeps going past one module's errors so every other module is built.
-func MakeArgs(builddir string, jobs int, target string) []string {
-	return []string{"make", "-f", filepath.Join(builddir, "Makefile"), "-j" + strconv.Itoa(max(jobs, 1)), "-k", target}
-}
-
-var (
-	modulesTarget = regexp.MustCompile(`(?m)^modules:[ \t]+(\S+\.so)[ \t]*$`)
-	objectRule    = regexp.MustCompile(`(?m)^(\S+\.o):[ \t]+\$\(ADDON_DEPS\)[^\n]*\\\n[ \t]+(\S+)`)
-)
-
-// Makefile is what configure generated that the build needs to know.
-type Makefile struct {
-	// SOs are the shared objects `make modules` builds.
-	SOs []string
-	// Sources maps each addon object file to the sources compiled into it:
-	// more than one means two modules collide on one object path.
-	Sources map[string][]string
-}
-
-// ParseMakefile reads a generated objs/Makefile.
-func ParseMakefile(text string) Makefile {
-	m := Makefile{Sources: map[string][]string{}}
-	for _, s := range modulesTarget.FindAllStringSubmatch(text, -1) {
-		m.SOs = append(m.SOs, s[1])
-	}
-	for _, r := range objectRule.FindAllStringSubmatch(text, -1) {
-		if !strings.Contains(r[1], "/addon/") {
-			continue
-		}
-		if !slices.Contains(m.Sources[r[1]], r[2]) {
-			m.Sources[r[1]] = append(m.Sources[r[1]], r[2])
-		}
-	}
-	return m
+func MakeArgs(builddir string, jobs int, targets ...string) []string {
+	return append([]string{"make", "-f", filepath.Join(builddir, "Makefile"), "-j" + strconv.Itoa(max(jobs, 1)), "-k"}, targets...)
 }
 
 // Collisions returns, for each object path that two module directories

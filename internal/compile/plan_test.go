@@ -26,8 +26,12 @@ func TestConfigureAndMakeArgs(t *testing.T) {
 
 // makefile is in the shape configure writes (nginx 1.22.1, absolute
 // builddir): two modules both compiling src/mod.c.
-const makefile = "modules:\t/w/objs/ngx_http_a_module.so\n\n" +
+const makefile = "binary:\t/w/objs/nginx\n\n" +
+	"/w/objs/nginx:\t/w/objs/src/core/nginx.o \\\n\t/w/objs/ngx_modules.o\n\n" +
+	"\t$(LINK) -o /w/objs/nginx \\\n\t/w/objs/src/core/nginx.o \\\n\t/w/objs/ngx_modules.o \\\n\t-ldl -lpthread -lpcre2-8 -lz \\\n\t-Wl,-E\n\t\n\n" +
+	"modules:\t/w/objs/ngx_http_a_module.so\n\n" +
 	"/w/objs/ngx_http_a_module.so:\t/w/objs/addon/src/mod.o \\\n\t/w/objs/ngx_http_a_module_modules.o\n\n" +
+	"\t$(LINK) -o /w/objs/ngx_http_a_module.so \\\n\t/w/objs/addon/src/mod.o \\\n\t/w/objs/ngx_http_a_module_modules.o \\\n\t-L/opt/lib -lfoo \\\n\t-shared\n\n" +
 	"/w/objs/addon/src/mod.o:\t$(ADDON_DEPS) \\\n\t/m/a/src/mod.c\n\t$(CC) -c -fPIC $(CFLAGS) $(ALL_INCS) \\\n\t\t-o /w/objs/addon/src/mod.o \\\n\t\t/m/a/src/mod.c\n\n" +
 	"modules:\t/w/objs/ngx_http_b_module.so\n\n" +
 	"/w/objs/addon/src/mod.o:\t$(ADDON_DEPS) \\\n\t/m/b/src/mod.c\n\n" +
@@ -37,8 +41,18 @@ const makefile = "modules:\t/w/objs/ngx_http_a_module.so\n\n" +
 func TestParseMakefileAndCollisions(t *testing.T) {
 	t.Parallel()
 	m := ParseMakefile(makefile)
-	if diff := cmp.Diff([]string{"/w/objs/ngx_http_a_module.so", "/w/objs/ngx_http_b_module.so"}, m.SOs); diff != "" {
+	wantSOs := []SO{
+		{Path: "/w/objs/ngx_http_a_module.so", Sources: []string{"/m/a/src/mod.c", "/m/b/src/mod.c"}, Libs: []string{"-L/opt/lib", "-lfoo"}},
+		{Path: "/w/objs/ngx_http_b_module.so"},
+	}
+	if diff := cmp.Diff(wantSOs, m.SOs); diff != "" {
 		t.Errorf("SOs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"-ldl", "-lpthread", "-lpcre2-8", "-lz"}, m.BinaryLibs); diff != "" {
+		t.Errorf("BinaryLibs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"src/core/nginx.c"}, m.BinarySources); diff != "" {
+		t.Errorf("BinarySources (-want +got):\n%s", diff)
 	}
 	got := m.Collisions([]string{"/m/a", "/m/b"})
 	want := map[string][]string{"/w/objs/addon/src/mod.o": {"/m/a", "/m/b"}}

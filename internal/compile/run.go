@@ -19,9 +19,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
 )
 
 // Module is a module source ready to build.
@@ -32,6 +34,14 @@ type Module struct {
 	Dir string
 	// Commit is the source commit, when known.
 	Commit string
+	// Env is set for its config when configure runs it (LUAJIT_INC).
+	Env map[string]string
+	// Libs are extra link arguments for its .so files (-lpcre).
+	Libs []string
+	// Packages are distribution packages it needs, by package family.
+	Packages map[distro.Family][]string
+	// Requires are IDs of other modules whose configs must run first.
+	Requires []string
 }
 
 // Smoke configures the smoke test; Config and Request may be empty (then
@@ -54,11 +64,19 @@ type Options struct {
 	// and the cell manifest.
 	WorkDir, Out string
 	Jobs         int
-	// Smoke, when not nil, builds the nginx binary too and proves the
-	// modules load (and answer Smoke.Request).
+	// Smoke, when not nil, builds the nginx binary too (in the same make
+	// run as the modules) and proves the modules load (and answer
+	// Smoke.Request).
 	Smoke *Smoke
-	Log   *Log
-	Now   func() time.Time
+	// Family is the build host's package family, for naming the package
+	// of a library a module's configure probe did not find.
+	Family distro.Family
+	// Install, when set (build --install-deps), installs distribution
+	// packages: the libraries the modules' configs probe for, before
+	// configure and again when a probe still fails.
+	Install func(ctx context.Context, pkgs []string) error
+	Log     *Log
+	Now     func() time.Time
 }
 
 // Result is what a cell produced.
@@ -78,35 +96,37 @@ func (e *ModulesFailed) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d module(s) failed to build:", len(e.Failures))
 	for _, f := range e.Failures {
-		fmt.Fprintf(&b, "\n  %s (%s): %s", f.Module, f.Source, strings.ReplaceAll(f.Error, "\n", "\n    "))
+		fmt.Fprintf(&b, "\n  %s (%s, %s): %s", f.Module, f.Source, f.Phase, strings.ReplaceAll(f.Error, "\n", "\n    "))
 	}
 	return b.String()
 }
 
-// prepared is a module after analysis, maybe converted.
+// prepared is a requested module with what its config files hint.
 type prepared struct {
 	Module
-	dir string // what configure gets: Dir, or the converted copy
-	cfg *modconf.Config
+	index int // position in Options.Modules
+	hints *modconf.Hints
 }
 
 type cell struct {
-	o       Options
-	c       manifest.Cell
-	failed  []manifest.Failure
-	logs    strings.Builder
-	entries []manifest.Entry
-	files   []string
+	o         Options
+	c         manifest.Cell
+	failed    []manifest.Failure
+	entries   []manifest.Entry
+	files     []string
+	installed map[string]bool
 }
 
 // Run builds one cell. A module that fails is reported in a
-// *ModulesFailed error while every other module's .so is still produced;
-// any other error means the cell as a whole failed.
+// *ModulesFailed error while every other module's .so is still produced,
+// and the cell manifest is written either way; any other error means the
+// cell as a whole failed.
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	b := &cell{o: o, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}}}
+	b := &cell{o: o, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}},
+		installed: map[string]bool{}}
 	res, err := b.run(ctx)
 	if err != nil {
 		return res, err
@@ -124,12 +144,15 @@ func (b *cell) phase(name string, f func() error) error {
 	return err
 }
 
-func (b *cell) fail(m Module, name, why string) {
+func (b *cell) fail(m Module, name, phase, why string) {
 	if name == "" {
 		name = filepath.Base(m.Dir)
 	}
-	b.failed = append(b.failed, manifest.Failure{Module: name, Source: m.ID, Error: why})
-	b.o.Log.Printf("FAILED %s: %s", name, firstLine(why))
+	if strings.TrimSpace(why) == "" {
+		why = "no message (this is a bug in nginx-modbuild: please report it with the build log)"
+	}
+	b.failed = append(b.failed, manifest.Failure{Module: name, Source: m.ID, Phase: phase, Error: why})
+	b.o.Log.Printf("FAILED %s (%s): %s", name, phase, firstLine(why))
 }
 
 func (b *cell) run(ctx context.Context) (Result, error) {
@@ -164,11 +187,14 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 
 	var mods []prepared
-	if err := b.phase("analyze module configs", func() (err error) {
-		mods, err = b.prepare()
-		return err
-	}); err != nil {
-		return res, err
+	b.phase("read module configs", func() error {
+		mods = b.prepare()
+		return nil
+	})
+	if o.Install != nil {
+		if err := b.phase("deps", func() error { return b.installHinted(ctx, mods) }); err != nil {
+			return res, err
+		}
 	}
 	b.c.Compiler = compiler(ctx)
 
@@ -182,24 +208,39 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 
 	makeLog := ""
 	b.phase("make modules", func() error {
-		for _, g := range groups {
-			out, _ := run(ctx, root, MakeArgs(g.builddir, o.Jobs, "modules"))
+		for i, g := range groups {
+			targets := []string{"modules"}
+			if o.Smoke != nil && i == 0 {
+				// The smoke nginx is built in the same make run, so both
+				// keep every core busy.
+				targets = append(targets, "binary")
+			}
+			out, _ := run(ctx, root, MakeArgs(g.builddir, o.Jobs, targets...))
 			makeLog += out
 		}
 		return nil
 	})
 	res.Diagnostics = ParseDiagnostics(makeLog)
 
-	if err := b.phase("collect", func() error { return b.collect(groups, makeLog, res.Diagnostics) }); err != nil {
+	var sos []*linked
+	b.phase("collect", func() error {
+		sos = b.collect(groups, makeLog, res.Diagnostics)
+		return nil
+	})
+	b.phase("check symbols", func() error {
+		sos = b.checkSymbols(ctx, root, groups, sos)
+		return nil
+	})
+	if o.Smoke != nil && len(sos) > 0 {
+		b.phase("smoke test", func() error {
+			sos = b.smoke(ctx, groups[0].builddir, sos)
+			return nil
+		})
+	}
+	if err := b.phase("write", func() error { return b.write(sos) }); err != nil {
 		return res, err
 	}
 	res.Files = b.files
-
-	if o.Smoke != nil && len(b.files) > 0 {
-		if err := b.phase("smoke test", func() error { return b.smoke(ctx, root, groups[0].builddir) }); err != nil {
-			return res, fmt.Errorf("smoke test against nginx %s: %w", o.Nginx, err)
-		}
-	}
 	b.c.Failures = b.failed
 	res.Manifest = manifest.Manifest{Schema: manifest.Schema, Entries: b.entries, Cells: []manifest.Cell{b.c}}
 	if err := writeJSON(filepath.Join(o.Out, manifest.CellFileName(o.Nginx, o.Distro, o.Arch)), res.Manifest); err != nil {
@@ -208,50 +249,98 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// prepare analyses every module, converts old-style configs and orders
-// them for configure.
-func (b *cell) prepare() ([]prepared, error) {
+// prepare reads every module's config files for hints and orders the
+// modules for configure: after the modules whose variables or switches
+// their configs read, and after the modules they require; otherwise as
+// given. Reading never decides what gets built; only a missing config
+// file fails a module here.
+func (b *cell) prepare() []prepared {
 	var ok []prepared
-	var cfgs []*modconf.Config
 	for i, m := range b.o.Modules {
-		c, err := modconf.Analyze(m.Dir)
+		h, err := modconf.ReadHints(m.Dir)
 		if err != nil {
-			b.fail(m, "", err.Error())
+			b.fail(m, "", "configure", err.Error()+": a module directory needs the `config` file nginx's configure runs")
 			continue
 		}
-		p := prepared{Module: m, dir: m.Dir, cfg: c}
-		if c.Style == modconf.OldStyle {
-			p.dir = filepath.Join(b.o.WorkDir, "converted", fmt.Sprintf("%d-%s", i, filepath.Base(m.Dir)))
-			if err := modconf.Convert(m.Dir, p.dir); err != nil {
-				b.fail(m, c.Names()[0], err.Error())
-				continue
+		ok = append(ok, prepared{Module: m, index: i, hints: h})
+	}
+	hs := make([]*modconf.Hints, len(ok))
+	for i, p := range ok {
+		hs[i] = p.hints
+	}
+	deps := modconf.HintDeps(hs)
+	for i, p := range ok {
+		for _, r := range p.Requires {
+			for j, q := range ok {
+				if q.ID == r && j != i && !slices.Contains(deps[i], j) {
+					deps[i] = append(deps[i], j)
+				}
 			}
-			b.o.Log.Printf("%s: old-style config (no ngx_module_type): building a converted copy", c.Names()[0])
 		}
-		ok = append(ok, p)
-		cfgs = append(cfgs, c)
 	}
-	order, err := modconf.Order(cfgs)
-	if err != nil {
-		return nil, err
+	var out []prepared
+	for _, i := range modconf.Sort(len(ok), deps) {
+		out = append(out, ok[i])
 	}
-	out := make([]prepared, len(order))
-	for i, j := range order {
-		out[i] = ok[j]
+	if len(out) > 1 {
+		var names []string
+		for _, p := range out {
+			names = append(names, filepath.Base(p.Dir))
+		}
+		b.o.Log.Printf("configure order: %s", strings.Join(names, ", "))
 	}
-	return out, nil
+	return out
+}
+
+// installHinted installs the packages of the libraries the modules'
+// configs mention and the packages they declare.
+func (b *cell) installHinted(ctx context.Context, mods []prepared) error {
+	var pkgs []string
+	add := func(p string) {
+		if p != "" && !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	for _, m := range mods {
+		for _, l := range m.hints.Libs {
+			if lib, ok := sysdeps.LibraryFor("-l" + l); ok {
+				add(lib.Packages[b.o.Family])
+			}
+		}
+		for _, h := range m.hints.Headers {
+			if lib, ok := sysdeps.LibraryFor(h); ok {
+				add(lib.Packages[b.o.Family])
+			}
+		}
+		for _, p := range m.Packages[b.o.Family] {
+			add(p)
+		}
+	}
+	if len(pkgs) == 0 {
+		return nil
+	}
+	b.o.Log.Printf("libraries the module configs probe for: %s", strings.Join(pkgs, " "))
+	if err := b.o.Install(ctx, pkgs); err != nil {
+		return fmt.Errorf("install the modules' libraries: %w", err)
+	}
+	for _, p := range pkgs {
+		b.installed[p] = true
+	}
+	return nil
 }
 
 type group struct {
 	builddir string
 	mods     []prepared
+	wrappers []string
+	record   map[int]*declared
 	makefile Makefile
 }
 
 func dirsOf(mods []prepared) []string {
 	var out []string
 	for _, m := range mods {
-		out = append(out, m.dir)
+		out = append(out, m.Dir)
 	}
 	return out
 }
@@ -272,12 +361,11 @@ func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]g
 	for obj, dirs := range collisions {
 		b.o.Log.Printf("object collision: %s would be compiled from %s: splitting into separate configure runs", obj, strings.Join(dirs, " and "))
 	}
-	var cfgs []*modconf.Config
-	for _, m := range g.mods {
-		cfgs = append(cfgs, m.cfg)
+	hs := make([]*modconf.Hints, len(g.mods))
+	for i, m := range g.mods {
+		hs[i] = m.hints
 	}
-	needs := modconf.Deps(cfgs)
-	split, err := Split(dirsOf(g.mods), collisions, needs)
+	split, err := Split(dirsOf(g.mods), collisions, modconf.HintDeps(hs))
 	if err != nil {
 		return nil, err
 	}
@@ -296,78 +384,223 @@ func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]g
 	return groups, nil
 }
 
+// configureGroup runs configure until it succeeds: a module whose config
+// fails is dropped and reported (after installing a missing library once,
+// with --install-deps), and when a config turned on a switch that an
+// earlier config had read as off, configure runs again with it first.
 func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods []prepared) (group, error) {
-	for {
-		args := ConfigureArgs(builddir, b.o.NoCompat, b.o.Configure, dirsOf(mods))
-		b.c.Configure = args[1:]
+	reordered := false
+	for attempt := 0; ; attempt++ {
+		if len(mods) == 0 {
+			return group{builddir: builddir}, nil
+		}
+		rec := filepath.Join(b.o.WorkDir, fmt.Sprintf("record-%s-%d", filepath.Base(builddir), attempt))
+		g := group{builddir: builddir, mods: mods}
+		for _, m := range mods {
+			w, err := writeWrapper(b.o.WorkDir, m.index, m.Module, rec)
+			if err != nil {
+				return group{}, err
+			}
+			g.wrappers = append(g.wrappers, w)
+		}
+		args := ConfigureArgs(builddir, b.o.NoCompat, b.o.Configure, g.wrappers)
+		b.c.Configure = append(append([]string{}, args[1:len(args)-len(g.wrappers)]...), prefixed("--add-dynamic-module=", dirsOf(mods))...)
 		out, err := run(ctx, root, args)
+		g.record = readRecord(rec)
 		if err == nil {
-			mf, rerr := os.ReadFile(filepath.Join(builddir, "Makefile"))
+			if !reordered {
+				if moved, why := switchOrder(mods, g.record); moved != nil {
+					b.o.Log.Printf("%s: configuring again in that order", why)
+					mods, reordered = moved, true
+					continue
+				}
+			}
+			mf, rerr := readMakefile(builddir)
 			if rerr != nil {
 				return group{}, rerr
 			}
-			return group{builddir: builddir, mods: mods, makefile: ParseMakefile(string(mf))}, nil
+			g.makefile = mf
+			return g, nil
 		}
 		if ctx.Err() != nil {
 			return group{}, ctx.Err()
 		}
-		culprit := ConfigureCulprit(out, dirsOf(mods))
+		culprit := ConfigureCulprit(out, g.wrappers)
 		if culprit == "" {
-			return group{}, fmt.Errorf("configure nginx %s failed:\n%s", b.o.Nginx, tail(out, 25))
+			return group{}, fmt.Errorf("configure nginx %s failed (not in a module's config):\n%s", b.o.Nginx, tail(out, 25))
 		}
 		var rest []prepared
-		for _, m := range mods {
-			if m.dir == culprit {
-				b.fail(m.Module, m.cfg.Names()[0], "configure failed in its config:\n"+tail(out[strings.LastIndex(out, "adding module in "+culprit):], 15))
+		for k, m := range mods {
+			if g.wrappers[k] != culprit {
+				rest = append(rest, m)
 				continue
 			}
-			rest = append(rest, m)
+			probes := FailedProbes(readFile(filepath.Join(builddir, "autoconf.err")), m.index)
+			if b.o.Install != nil && b.installMissing(ctx, m, probes) {
+				rest = append(rest, m) // try again with the library installed
+				continue
+			}
+			msg := "configure stopped in its config:\n" + configureOutput(out, culprit)
+			if r := probeReport(probes, b.o.Family, b.o.Distro, m.ID); r != "" {
+				msg += "\n" + r
+			}
+			b.fail(m.Module, "", "configure", msg)
 		}
 		mods = rest
-		if len(mods) == 0 {
-			return group{builddir: builddir}, nil
-		}
 	}
 }
 
-// collect copies each built .so under its version-named file, and reports
-// every module that produced none, with the compiler's messages about it.
-func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) error {
-	if err := os.MkdirAll(b.o.Out, 0o755); err != nil {
-		return err
+// installMissing installs the known packages of the libraries a failed
+// probe did not find, once per package; it reports whether it installed
+// anything.
+func (b *cell) installMissing(ctx context.Context, m prepared, probes []Probe) bool {
+	known, _ := missingLibraries(probes)
+	var pkgs []string
+	for _, l := range known {
+		if p := l.Packages[b.o.Family]; p != "" && !b.installed[p] {
+			pkgs = append(pkgs, p)
+			b.installed[p] = true
+		}
 	}
-	for _, g := range groups {
-		for _, m := range g.mods {
-			for _, so := range m.cfg.SOs {
-				built := filepath.Join(g.builddir, so.Name+".so")
-				if !slices.Contains(g.makefile.SOs, built) {
-					b.fail(m.Module, so.Name, "configure declared no .so for it: nginx builds nothing for this module with --add-dynamic-module")
-					continue
+	if len(pkgs) == 0 {
+		return false
+	}
+	b.o.Log.Printf("%s: configure did not find %s: installing it", filepath.Base(m.Dir), strings.Join(pkgs, " "))
+	if err := b.o.Install(ctx, pkgs); err != nil {
+		b.o.Log.Printf("install %s: %v", strings.Join(pkgs, " "), err)
+		return false
+	}
+	return true
+}
+
+// switchOrder finds a config that turned on a configure switch (say
+// USE_OPENSSL) after an earlier config read it while it was off, and
+// returns the order with the switching module moved before the reader.
+func switchOrder(mods []prepared, rec map[int]*declared) ([]prepared, string) {
+	for i, m := range mods {
+		d := rec[m.index]
+		if d == nil || d.Before == nil {
+			continue
+		}
+		for _, v := range m.hints.Reads {
+			if d.Before[v] == "YES" {
+				continue
+			}
+			for j := i + 1; j < len(mods); j++ {
+				e := rec[mods[j].index]
+				if e != nil && e.Before[v] != "YES" && e.After[v] == "YES" {
+					out := append([]prepared{}, mods[:i]...)
+					out = append(out, mods[j])
+					for k := i; k < len(mods); k++ {
+						if k != j {
+							out = append(out, mods[k])
+						}
+					}
+					return out, fmt.Sprintf("%s turns on %s, which %s's config had read as off", filepath.Base(mods[j].Dir), v, filepath.Base(m.Dir))
 				}
-				data, err := os.ReadFile(built)
-				if err != nil {
-					b.fail(m.Module, so.Name, "did not compile:\n"+excerpt(m, so.Name, makeLog, diags))
-					continue
-				}
-				name := manifest.FileName(so.Name, b.o.Nginx)
-				dst := filepath.Join(b.o.Out, name)
-				if err := os.WriteFile(dst, data, 0o755); err != nil {
-					return err
-				}
-				sum := sha256.Sum256(data)
-				b.entries = append(b.entries, manifest.Entry{
-					Module: so.Name, Source: m.ID, Commit: m.Commit, Nginx: b.o.Nginx, Plus: b.o.Plus,
-					Distro: b.o.Distro, Arch: b.o.Arch, File: name, SHA256: hex.EncodeToString(sum[:]),
-					Signature: Signature(data), BuiltAt: b.o.Now().UTC().Format(time.RFC3339),
-				})
-				b.files = append(b.files, dst)
-				b.o.Log.Printf("built %s", name)
 			}
 		}
 	}
-	return nil
+	return nil, ""
 }
 
+// configureOutput is what configure printed from "adding module in dir"
+// on (the module's own messages, its error line last).
+func configureOutput(out, dir string) string {
+	if i := strings.LastIndex(out, "adding module in "+dir); i >= 0 {
+		out = out[i+len("adding module in "+dir):]
+	}
+	return tail(strings.TrimLeft(out, "\n"), 15)
+}
+
+// collect maps every .so configure declared to the module whose config
+// declared it, reports each requested module for which configure
+// declared none (with the reason) and each .so that did not compile.
+func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*linked {
+	var out []*linked
+	for _, g := range groups {
+		owner := map[string]int{} // .so name -> position in g.mods
+		for k, m := range g.mods {
+			if d := g.record[m.index]; d != nil {
+				for _, n := range d.Names {
+					owner[n] = k
+				}
+				if d.OldStyle {
+					b.o.Log.Printf("%s: old-style config (it only adds to nginx's module lists, for which nginx builds no .so): declared as a dynamic module", filepath.Base(m.Dir))
+				}
+			}
+		}
+		got := map[int]bool{}
+		for _, so := range g.makefile.SOs {
+			k, ok := owner[so.Name()]
+			if !ok {
+				k = -1
+				if d := owner2(so.Sources, g.mods); d >= 0 {
+					k = d
+				}
+			}
+			l := &linked{so: so, owner: -1, file: so.Path}
+			var m prepared
+			if k >= 0 {
+				m = g.mods[k]
+				l.owner = m.index
+				got[k] = true
+			}
+			if _, err := os.Stat(so.Path); err != nil {
+				if k >= 0 {
+					msg := "did not compile:\n" + excerpt(m, so.Name(), makeLog, diags)
+					if strings.Contains(msg, "pcre_") && strings.Contains(msg, "pcre2") {
+						msg += "\nThe module uses the PCRE1 API but nginx " + b.o.Nginx + " is configured with PCRE2: add --without-pcre2 to configure: in the config (with the PCRE1 headers, e.g. libpcre3-dev, installed)."
+					}
+					b.fail(m.Module, so.Name(), "compile", msg)
+				} else {
+					b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), "compile", "nginx's own module did not compile:\n"+tail(makeLog, 10))
+				}
+				continue
+			}
+			out = append(out, l)
+		}
+		for k, m := range g.mods {
+			if !got[k] {
+				b.fail(m.Module, "", "configure", noSOReason(m, g.record[m.index], b.o.Configure))
+			}
+		}
+	}
+	return out
+}
+
+// owner2 is the module whose directory holds most of a .so's sources.
+func owner2(srcs []string, mods []prepared) int {
+	best, n := -1, 0
+	for k, m := range mods {
+		c := 0
+		for _, s := range srcs {
+			if strings.HasPrefix(s, m.Dir+"/") {
+				c++
+			}
+		}
+		if c > n {
+			best, n = k, c
+		}
+	}
+	return best
+}
+
+// noSOReason explains why configure declared no .so for a module.
+func noSOReason(m prepared, d *declared, configure []string) string {
+	if d == nil || !d.Ran {
+		return "configure did not run its config to the end (see the configure output in the log)"
+	}
+	reason := "its config, run by configure, declared no module (no auto/module call was reached and nothing was added to nginx's module lists)"
+	for _, sw := range []struct{ v, arg string }{{"STREAM", "--with-stream=dynamic"}, {"MAIL", "--with-mail=dynamic"}, {"HTTP", "(do not pass --without-http)"}} {
+		if slices.Contains(m.hints.Reads, sw.v) && d.Before[sw.v] == "NO" {
+			reason += fmt.Sprintf(": it tests $%s, which is NO in this configure; to build its %s module add %s to configure: in the config",
+				sw.v, strings.ToLower(sw.v), sw.arg)
+			return reason
+		}
+	}
+	return reason
+}
 var signature = regexp.MustCompile(`\b\d+,\d+,\d+,[01]{30,}\b`)
 
 // Signature finds nginx's module signature string (NGX_MODULE_SIGNATURE,
@@ -381,7 +614,7 @@ func Signature(data []byte) string {
 func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 	var lines []string
 	for _, d := range diags {
-		if d.Severity == "error" && (strings.HasPrefix(d.File, m.dir+"/") || strings.HasPrefix(d.File, m.Dir+"/")) {
+		if d.Severity == "error" && strings.HasPrefix(d.File, m.Dir+"/") {
 			lines = append(lines, fmt.Sprintf("%s:%d:%d: error: %s", d.File, d.Line, d.Column, d.Message))
 		}
 	}
@@ -390,7 +623,7 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 	}
 	if len(lines) == 0 {
 		for _, l := range strings.Split(makeLog, "\n") {
-			if strings.Contains(l, so) || strings.Contains(l, m.dir) {
+			if strings.Contains(l, so) || strings.Contains(l, m.Dir) {
 				lines = append(lines, l)
 			}
 		}
@@ -399,6 +632,39 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// write copies each good .so under its version-named file, in load
+// order, with its manifest entry.
+func (b *cell) write(sos []*linked) error {
+	if err := os.MkdirAll(b.o.Out, 0o755); err != nil {
+		return err
+	}
+	for _, s := range sos {
+		data, err := os.ReadFile(s.file)
+		if err != nil {
+			return err
+		}
+		name := manifest.FileName(s.so.Name(), b.o.Nginx)
+		dst := filepath.Join(b.o.Out, name)
+		if err := writeFile(dst, data, 0o755); err != nil {
+			return err
+		}
+		m, _ := b.moduleOf(s)
+		var requires []string
+		for _, o := range s.requires {
+			requires = append(requires, o.so.Name())
+		}
+		sum := sha256.Sum256(data)
+		b.entries = append(b.entries, manifest.Entry{
+			Module: s.so.Name(), Source: m.ID, Commit: m.Commit, Nginx: b.o.Nginx, Plus: b.o.Plus,
+			Distro: b.o.Distro, Arch: b.o.Arch, File: name, SHA256: hex.EncodeToString(sum[:]),
+			Signature: Signature(data), BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
+		})
+		b.files = append(b.files, dst)
+		b.o.Log.Printf("built %s", name)
+	}
+	return nil
 }
 
 // run runs argv in dir and returns its combined output.
@@ -427,8 +693,13 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return writeFile(path, append(b, '\n'), 0o644)
+}
+
+// writeFile replaces path through a temporary file and a rename.
+func writeFile(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, data, mode); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

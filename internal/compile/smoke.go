@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -166,37 +167,97 @@ func (s *Server) ErrorLog() string {
 	return tail(string(b), 20)
 }
 
-// smoke builds the nginx binary of the first group and proves the built
-// modules load into it, and answer the smoke request if one is set.
-func (b *cell) smoke(ctx context.Context, root, builddir string) error {
-	if out, err := run(ctx, root, MakeArgs(builddir, b.o.Jobs, "binary")); err != nil {
-		return fmt.Errorf("build the nginx binary: %w\n%s", err, tail(out, 20))
+var soPath = regexp.MustCompile(`"(/[^"]+\.so)"`)
+
+// smoke proves the modules load into the nginx binary built with them:
+// each .so loaded exactly once, in load order. A .so that nginx -t
+// refuses is that module's failure, and the rest are tried again without
+// it. Then the smoke config and request run with every .so that loads.
+func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*linked {
+	bin := filepath.Join(builddir, "nginx")
+	if _, err := os.Stat(bin); err != nil {
+		b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", "the nginx binary for the smoke test did not build (see make's output above); the .so files are kept unproven")
+		return sos
 	}
-	srv, err := NewServer(filepath.Join(builddir, "nginx"), filepath.Join(b.o.WorkDir, "smoke"), b.files, b.o.Smoke.Config)
+	prefix := filepath.Join(b.o.WorkDir, "smoke")
+	for len(sos) > 0 {
+		srv, err := NewServer(bin, prefix, pathsOf(sos), "")
+		if err != nil {
+			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", err.Error())
+			return sos
+		}
+		out, err := srv.Test(ctx)
+		if err == nil {
+			b.o.Log.Printf("nginx -t: %d .so file(s) load", len(sos))
+			break
+		}
+		bad := -1
+		if m := soPath.FindStringSubmatch(out); m != nil {
+			for i, s := range sos {
+				if s.file == m[1] {
+					bad = i
+				}
+			}
+		}
+		if bad < 0 {
+			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", "nginx -t failed with no module named:\n"+tail(out, 10))
+			return sos
+		}
+		m, _ := b.moduleOf(sos[bad])
+		b.fail(m, sos[bad].so.Name(), "smoke", "nginx -t refused it: "+emergLine(out))
+		sos = append(sos[:bad:bad], sos[bad+1:]...)
+	}
+	if len(sos) == 0 || (b.o.Smoke.Config == "" && b.o.Smoke.Request == "") {
+		return sos
+	}
+	smokeFail := func(msg string) {
+		b.fail(Module{ID: "smoke:", Dir: "smoke"}, "smoke test", "smoke", msg)
+	}
+	srv, err := NewServer(bin, prefix, pathsOf(sos), b.o.Smoke.Config)
 	if err != nil {
-		return err
+		smokeFail(err.Error())
+		return sos
 	}
-	out, err := srv.Test(ctx)
-	if err != nil {
-		return fmt.Errorf("nginx -t: %w\n%s", err, out)
+	if out, err := srv.Test(ctx); err != nil {
+		smokeFail("nginx -t with smoke.config: " + emergLine(out))
+		return sos
 	}
-	b.o.Log.Printf("nginx -t: %d module(s) load", len(b.files))
 	if b.o.Smoke.Request == "" {
-		return nil
+		return sos
 	}
 	if err := srv.Start(ctx); err != nil {
-		return err
+		smokeFail(err.Error())
+		return sos
 	}
 	status, body, gerr := srv.Get(ctx, b.o.Smoke.Request)
 	serr := srv.Stop()
 	switch {
 	case gerr != nil:
-		return fmt.Errorf("%w; error log:\n%s", gerr, srv.ErrorLog())
+		smokeFail(fmt.Sprintf("%v; error log:\n%s", gerr, srv.ErrorLog()))
 	case status != http.StatusOK:
-		return fmt.Errorf("GET %s answered %d, want 200; body %q; error log:\n%s", b.o.Smoke.Request, status, firstLine(body), srv.ErrorLog())
+		smokeFail(fmt.Sprintf("GET %s answered %d, want 200; body %q; error log:\n%s", b.o.Smoke.Request, status, firstLine(body), srv.ErrorLog()))
 	case serr != nil:
-		return serr
+		smokeFail(serr.Error())
+	default:
+		b.o.Log.Printf("GET %s: 200 %s", b.o.Smoke.Request, firstLine(body))
 	}
-	b.o.Log.Printf("GET %s: 200 %s", b.o.Smoke.Request, firstLine(body))
-	return nil
+	return sos
+}
+
+func pathsOf(sos []*linked) []string {
+	var out []string
+	for _, s := range sos {
+		out = append(out, s.file)
+	}
+	return out
+}
+
+// emergLine is nginx's [emerg] message, or the end of its output.
+func emergLine(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, "[emerg]"); i >= 0 {
+			return strings.TrimSpace(l[i:])
+		}
+	}
+	return tail(out, 5)
 }

@@ -92,8 +92,17 @@ type Module struct {
 	Path string `json:"path,omitempty"`
 	Git  string `json:"git,omitempty"`
 	Ref  string `json:"ref,omitempty"`
+	// Env is set for the module's config when configure runs it.
+	Env map[string]string `json:"env,omitempty"`
+	// Libs are extra link arguments for its .so files.
+	Libs []string `json:"libs,omitempty"`
+	// Packages are distribution packages its build needs, per family.
+	Packages map[distro.Family][]string `json:"packages,omitempty"`
+	// Requires names other modules (by ID) to configure and load first.
+	Requires []string `json:"requires,omitempty"`
 	// Pos is where the entry is in the config file, for error messages.
-	Pos Pos `json:"-"`
+	Pos         Pos `json:"-"`
+	RequiresPos Pos `json:"-"`
 }
 
 // ID names the module source in plans and manifests: its git URL, or its

@@ -263,6 +263,15 @@ func (d *decoder) modules(n *yaml.Node, root string) []Module {
 			"path": func(n *yaml.Node) { m.Path, _ = d.str(n, "module path") },
 			"git":  func(n *yaml.Node) { m.Git, _ = d.str(n, "module git URL") },
 			"ref":  func(n *yaml.Node) { m.Ref, _ = d.str(n, "module ref") },
+			"env":  func(n *yaml.Node) { m.Env = d.moduleEnv(n) },
+			"libs": func(n *yaml.Node) { m.Libs = d.moduleLibs(n) },
+			"packages": func(n *yaml.Node) {
+				m.Packages = d.modulePackages(n)
+			},
+			"requires": func(n *yaml.Node) {
+				m.Requires = d.strList(n, "module requires", "[../ngx_devel_kit]")
+				m.RequiresPos = Pos{n.Line, n.Column}
+			},
 		})
 		if item.Kind != yaml.MappingNode {
 			continue
@@ -297,6 +306,93 @@ func (d *decoder) modules(n *yaml.Node, root string) []Module {
 		}
 		seen[id] = true
 		out = append(out, m)
+	}
+	for _, m := range out {
+		for _, r := range m.Requires {
+			found := false
+			for _, o := range out {
+				found = found || o.ID() == r
+			}
+			if !found {
+				d.errorf(&yaml.Node{Line: m.RequiresPos.Line, Column: m.RequiresPos.Column},
+					"module %s requires %q, which is not a module in this config (name it by its path or git URL exactly as written)", m.ID(), r)
+			}
+		}
+	}
+	return out
+}
+
+var (
+	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	linkArg   = regexp.MustCompile(`^-(l[A-Za-z0-9_.+-]+|L/[A-Za-z0-9_./+-]+|Wl,[A-Za-z0-9_.,/=+-]+)$`)
+	pkgName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+:-]*$`)
+	reserved2 = []string{"PATH", "HOME", "CC", "CFLAGS", "LD_PRELOAD", "LD_LIBRARY_PATH"}
+)
+
+// moduleEnv reads a module's env: variables its config reads when
+// configure runs it (LUAJIT_INC: /usr/include/luajit-2.1).
+func (d *decoder) moduleEnv(n *yaml.Node) map[string]string {
+	out := map[string]string{}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "module env must be a mapping of variable names to values, e.g. {LUAJIT_INC: /usr/include/luajit-2.1}")
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !envName.MatchString(k.Value) || slices.Contains(reserved2, k.Value) || strings.HasPrefix(k.Value, "ngx_") || strings.HasPrefix(k.Value, "NGX_") {
+			d.errorf(k, "module env: %q is not a variable a module config may be given (letters, digits and _; not PATH, CC, CFLAGS or nginx's own ngx_/NGX_ names)", k.Value)
+			continue
+		}
+		val, ok := d.str(v, "module env value")
+		if ok {
+			out[k.Value] = val
+		}
+	}
+	return out
+}
+
+// moduleLibs reads a module's libs: extra link arguments for its .so.
+func (d *decoder) moduleLibs(n *yaml.Node) []string {
+	var out []string
+	for _, item := range d.list(n, "module libs", "[-lpcre]") {
+		s, ok := d.str(item, "a link argument")
+		if !ok {
+			continue
+		}
+		if !linkArg.MatchString(s) {
+			d.errorf(item, "module libs: %q is not a link argument nginx-modbuild passes on (want -lNAME, -L/dir or -Wl,...)", s)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// modulePackages reads packages: {apt: [...], dnf: [...], apk: [...]}.
+func (d *decoder) modulePackages(n *yaml.Node) map[distro.Family][]string {
+	out := map[distro.Family][]string{}
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "module packages must map a package family to package names, e.g. {apt: [libmaxminddb-dev], dnf: [libmaxminddb-devel], apk: [libmaxminddb-dev]}")
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, err := distro.ParseFamily(k.Value)
+		if err != nil {
+			d.errorf(k, "module packages: %v", err)
+			continue
+		}
+		for _, item := range d.list(v, "module packages", "[libmaxminddb-dev]") {
+			p, ok := d.str(item, "a package name")
+			if !ok {
+				continue
+			}
+			if !pkgName.MatchString(p) {
+				d.errorf(item, "module packages: %q is not a package name", p)
+				continue
+			}
+			out[f] = append(out[f], p)
+		}
 	}
 	return out
 }

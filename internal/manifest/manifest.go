@@ -42,7 +42,10 @@ type Cell struct {
 type Failure struct {
 	Module string `json:"module"`
 	Source string `json:"source"`
-	Error  string `json:"error"`
+	// Phase is where it failed: fetch, deps, configure, compile, symbols
+	// or smoke.
+	Phase string `json:"phase,omitempty"`
+	Error string `json:"error"`
 }
 
 // Entry is one built module file.
@@ -62,6 +65,9 @@ type Entry struct {
 	SHA256    string   `json:"sha256"`
 	Signature string   `json:"signature,omitempty"`
 	BuiltAt   string   `json:"built_at,omitempty"`
+	// Requires are the .so files (module names) that must be loaded
+	// before this one: it uses their symbols (lua after ndk_http_module).
+	Requires []string `json:"requires,omitempty"`
 }
 
 // Parse reads a manifest; name is used in errors, which give the line and

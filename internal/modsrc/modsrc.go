@@ -19,6 +19,9 @@ import (
 // Source is a module ready to build.
 type Source struct {
 	ID, Dir, Commit string
+	// Entry is the module's entry in the config (env, libs, packages,
+	// requires).
+	Entry config.Module
 }
 
 // Resolve returns the directory of every module: paths relative to root,
@@ -35,13 +38,14 @@ func Resolve(ctx context.Context, cfg *config.Config, cacheDir string) ([]Source
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Source{ID: m.ID(), Dir: abs, Commit: commitOf(ctx, abs)})
+			out = append(out, Source{ID: m.ID(), Dir: abs, Commit: commitOf(ctx, abs), Entry: m})
 			continue
 		}
 		s, err := clone(ctx, m, filepath.Join(cacheDir, "git"))
 		if err != nil {
 			return nil, fmt.Errorf("module %s (config line %d): %w", m.Git, m.Pos.Line, err)
 		}
+		s.Entry = m
 		out = append(out, s)
 	}
 	return out, nil

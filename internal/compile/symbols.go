@@ -1,0 +1,440 @@
+package compile
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// elfSymbols are the dynamic symbols of one ELF file.
+type elfSymbols struct {
+	Defined   map[string]bool
+	Undefined []string // global, non-weak: must resolve at dlopen
+	Needed    []string
+}
+
+func readSymbols(path string) (elfSymbols, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return elfSymbols{}, err
+	}
+	defer f.Close()
+	syms, err := f.DynamicSymbols()
+	if err != nil && err != elf.ErrNoSymbols {
+		return elfSymbols{}, err
+	}
+	out := elfSymbols{Defined: map[string]bool{}}
+	for _, s := range syms {
+		if s.Name == "" {
+			continue
+		}
+		bind := elf.ST_BIND(s.Info)
+		if s.Section == elf.SHN_UNDEF {
+			if bind == elf.STB_GLOBAL && !slices.Contains(out.Undefined, s.Name) {
+				out.Undefined = append(out.Undefined, s.Name)
+			}
+			continue
+		}
+		if bind == elf.STB_GLOBAL || bind == elf.STB_WEAK {
+			out.Defined[s.Name] = true
+		}
+	}
+	out.Needed, _ = f.ImportedLibraries()
+	return out, nil
+}
+
+// libraries finds shared libraries the way the toolchain does (cc
+// -print-file-name), and caches what each exports.
+type libraries struct {
+	ctx   context.Context
+	cache map[string]map[string]bool
+}
+
+func newLibraries(ctx context.Context) *libraries {
+	return &libraries{ctx: ctx, cache: map[string]map[string]bool{}}
+}
+
+// find returns the files of a library name (a soname such as libc.so.6,
+// or libz.so for -lz), following linker scripts.
+func (l *libraries) find(name string) []string {
+	if filepath.IsAbs(name) {
+		return l.files(name, 0)
+	}
+	out, err := exec.CommandContext(l.ctx, "cc", "-print-file-name="+name).Output()
+	p := strings.TrimSpace(string(out))
+	if err != nil || !filepath.IsAbs(p) {
+		return nil
+	}
+	return l.files(p, 0)
+}
+
+var scriptPath = regexp.MustCompile(`/[^\s()]+\.so[.0-9]*`)
+
+func (l *libraries) files(p string, depth int) []string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	if bytes.HasPrefix(b, []byte(elf.ELFMAG)) {
+		return []string{p}
+	}
+	if depth > 2 { // a linker script naming scripts
+		return nil
+	}
+	var out []string
+	for _, q := range scriptPath.FindAllString(string(b), -1) {
+		out = append(out, l.files(q, depth+1)...)
+	}
+	return out
+}
+
+// exports is what a library file defines.
+func (l *libraries) exports(path string) map[string]bool {
+	if e, ok := l.cache[path]; ok {
+		return e
+	}
+	s, err := readSymbols(path)
+	if err != nil {
+		s.Defined = map[string]bool{}
+	}
+	l.cache[path] = s.Defined
+	return s.Defined
+}
+
+// provider is a set of symbols known to be there at load time.
+type provider struct {
+	name string
+	syms map[string]bool
+}
+
+// nginxSymbols is what the nginx a module loads into provides: its own
+// exports and its libraries' (with the dynamic loader's).
+type nginxSymbols struct {
+	// exact is set when the symbols were read from the built binary;
+	// otherwise nginx's own symbols are the ngx_ identifiers of the sources
+	// its Makefile compiles into the binary.
+	exact     bool
+	providers []provider
+	pcre2     bool
+}
+
+func (n nginxSymbols) has(sym string) bool {
+	for _, p := range n.providers {
+		if p.syms[sym] {
+			return true
+		}
+	}
+	return false
+}
+
+// nginxFromBinary reads a built nginx binary.
+func nginxFromBinary(libs *libraries, bin string) (nginxSymbols, error) {
+	s, err := readSymbols(bin)
+	if err != nil {
+		return nginxSymbols{}, fmt.Errorf("read the smoke nginx %s: %w", bin, err)
+	}
+	n := nginxSymbols{exact: true, providers: []provider{{"nginx", s.Defined}}}
+	for _, lib := range append(s.Needed, interpreter()...) {
+		for _, f := range libs.find(lib) {
+			n.providers = append(n.providers, provider{filepath.Base(f), libs.exports(f)})
+		}
+		if strings.HasPrefix(lib, "libpcre2") {
+			n.pcre2 = true
+		}
+	}
+	return n, nil
+}
+
+var ngxIdent = regexp.MustCompile(`\bngx_[A-Za-z0-9_]+`)
+
+// nginxFromSources predicts the binary's symbols without building it:
+// the libraries of its link line in the Makefile, and the ngx_ names in
+// the sources the Makefile compiles into it (a name used there may be
+// static or compiled out, so an unresolved symbol found this way is
+// certain, a resolved one likely).
+func nginxFromSources(libs *libraries, root string, mf Makefile) nginxSymbols {
+	own := map[string]bool{}
+	for _, src := range mf.BinarySources {
+		p := src
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(root, src)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, id := range ngxIdent.FindAll(b, -1) {
+			own[string(id)] = true
+		}
+	}
+	n := nginxSymbols{providers: []provider{{"nginx", own}}}
+	names := []string{"libc.so.6"}
+	var dirs []string
+	for _, l := range mf.BinaryLibs {
+		switch {
+		case strings.HasPrefix(l, "-L"):
+			dirs = append(dirs, l[2:])
+		case strings.HasPrefix(l, "-l"):
+			names = append(names, "lib"+l[2:]+".so")
+			if strings.HasPrefix(l, "-lpcre2") {
+				n.pcre2 = true
+			}
+		default:
+			names = append(names, l)
+		}
+	}
+	names = append(names, interpreter()...)
+	for _, name := range names {
+		files := libs.find(name)
+		for _, d := range dirs {
+			if len(files) == 0 {
+				files = libs.files(filepath.Join(d, name), 0)
+			}
+		}
+		for _, f := range files {
+			n.providers = append(n.providers, provider{filepath.Base(f), libs.exports(f)})
+		}
+	}
+	return n
+}
+
+// interpreter is the dynamic loader of the toolchain's own programs (it
+// defines symbols such as __tls_get_addr).
+func interpreter() []string {
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		return nil
+	}
+	f, err := elf.Open(cc)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				return []string{string(bytes.TrimRight(b, "\x00"))}
+			}
+		}
+	}
+	return nil
+}
+
+// linked is a built .so and what its symbols need.
+type linked struct {
+	so      SO
+	owner   int // index of the requested module; -1 for nginx's own
+	file    string
+	syms    elfSymbols
+	needed  []map[string]bool
+	after   []int    // indices (into the linked list) that must load first
+	// requires are the .so files it uses symbols of (after, resolved).
+	requires []*linked
+	missing []string // symbols nothing provides
+}
+
+// checkSymbols resolves every .so's undefined symbols against nginx, its
+// own libraries and the other .so files, and fills in after (load order
+// edges) and missing.
+func checkSymbols(libs *libraries, n nginxSymbols, sos []*linked) {
+	for _, s := range sos {
+		for _, lib := range s.syms.Needed {
+			for _, f := range libs.find(lib) {
+				s.needed = append(s.needed, libs.exports(f))
+			}
+		}
+	}
+	for i, s := range sos {
+	symbol:
+		for _, sym := range s.syms.Undefined {
+			for j, o := range sos {
+				if j != i && o.syms.Defined[sym] {
+					if !slices.Contains(s.after, j) {
+						s.after = append(s.after, j)
+					}
+					continue symbol
+				}
+			}
+			for _, e := range s.needed {
+				if e[sym] {
+					continue symbol
+				}
+			}
+			if n.has(sym) {
+				continue
+			}
+			s.missing = append(s.missing, sym)
+		}
+	}
+}
+
+// loadOrder sorts sos so each loads after those it uses symbols of;
+// otherwise the given order. A cycle keeps the given order for its
+// members.
+func loadOrder(sos []*linked) []*linked {
+	var out []*linked
+	state := make([]int, len(sos))
+	var visit func(int)
+	visit = func(i int) {
+		if state[i] != 0 {
+			return
+		}
+		state[i] = 1
+		deps := append([]int(nil), sos[i].after...)
+		sort.Ints(deps)
+		for _, j := range deps {
+			visit(j)
+		}
+		state[i] = 2
+		out = append(out, sos[i])
+	}
+	for i := range sos {
+		visit(i)
+	}
+	return out
+}
+
+// missingReason explains unresolved symbols of a module's .so: the PCRE1
+// API against an nginx built with PCRE2, a function whose source file the
+// module's config did not compile, or a symbol this nginx does not have.
+func missingReason(s *linked, n nginxSymbols, nginx, moduleDir string) string {
+	syms := s.missing
+	shown := syms
+	if len(shown) > 5 {
+		shown = shown[:5]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s.so would not load: undefined symbol(s) %s", s.so.Name(), strings.Join(shown, ", "))
+	if len(syms) > len(shown) {
+		fmt.Fprintf(&b, " and %d more", len(syms)-len(shown))
+	}
+	fmt.Fprintf(&b, " (in neither nginx %s, its libraries, the .so's own libraries nor the other modules built)", nginx)
+	var pcre1 []string
+	for _, sym := range syms {
+		if strings.HasPrefix(sym, "pcre_") {
+			pcre1 = append(pcre1, sym)
+		}
+	}
+	if len(pcre1) > 0 && n.pcre2 {
+		fmt.Fprintf(&b, ".\nThe module calls the PCRE1 API (%s) but nginx %s is built with PCRE2: configure with --without-pcre2 (configure: in the config),"+
+			" or link the module against libpcre as distributions do (libs: [-lpcre] in its modules entry, with the PCRE1 headers installed).", pcre1[0], nginx)
+		return b.String()
+	}
+	if moduleDir != "" {
+		for _, sym := range syms {
+			if file := definedIn(moduleDir, sym, s.so.Sources); file != "" {
+				fmt.Fprintf(&b, ".\n%s is defined in %s, which the module's config did not compile in this configure run"+
+					" (configs compile some files only when a configure switch such as USE_OPENSSL is on when they run)", sym, file)
+				return b.String()
+			}
+		}
+	}
+	return b.String()
+}
+
+// definedIn finds a source file under dir, not among compiled, that
+// defines sym (nginx style: the name at the start of a line, then "(").
+func definedIn(dir, sym string, compiled []string) string {
+	def := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sym) + `\s*\(`)
+	found := ""
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return nil
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || (!strings.HasSuffix(p, ".c") && !strings.HasSuffix(p, ".cc") && !strings.HasSuffix(p, ".cpp")) || slices.Contains(compiled, p) {
+			return nil
+		}
+		if b, err := os.ReadFile(p); err == nil && def.Match(b) {
+			found = p
+		}
+		return nil
+	})
+	return found
+}
+
+// checkSymbols resolves every built .so's undefined symbols and orders
+// them for loading. A .so that uses a symbol nothing provides is that
+// module's failure (it would not load), even without a smoke test; the
+// check repeats until every remaining .so resolves.
+func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, sos []*linked) []*linked {
+	if len(sos) == 0 {
+		return nil
+	}
+	libs := newLibraries(ctx)
+	var n nginxSymbols
+	bin := filepath.Join(groups[0].builddir, "nginx")
+	if _, err := os.Stat(bin); err == nil && b.o.Smoke != nil {
+		if n, err = nginxFromBinary(libs, bin); err != nil {
+			b.o.Log.Printf("%v: checking against the sources instead", err)
+		}
+	}
+	if !n.exact {
+		n = nginxFromSources(libs, root, groups[0].makefile)
+	}
+	for _, s := range sos {
+		syms, err := readSymbols(s.file)
+		if err != nil {
+			s.missing = []string{"(unreadable: " + err.Error() + ")"}
+		}
+		s.syms = syms
+	}
+	for {
+		for _, s := range sos {
+			s.after, s.missing, s.needed = nil, nil, nil
+		}
+		checkSymbols(libs, n, sos)
+		var keep []*linked
+		for _, s := range sos {
+			if len(s.missing) == 0 {
+				keep = append(keep, s)
+				continue
+			}
+			m, dir := b.moduleOf(s)
+			b.fail(m, s.so.Name(), "symbols", missingReason(s, n, b.o.Nginx, dir))
+		}
+		if len(keep) == len(sos) {
+			break
+		}
+		sos = keep
+	}
+	for _, s := range sos {
+		s.requires = nil
+		for _, j := range s.after {
+			s.requires = append(s.requires, sos[j])
+		}
+	}
+	ordered := loadOrder(sos)
+	if len(ordered) > 1 {
+		var names []string
+		for _, s := range ordered {
+			names = append(names, s.so.Name())
+		}
+		how := "from the built nginx binary"
+		if !n.exact {
+			how = "from nginx's sources and libraries"
+		}
+		b.o.Log.Printf("symbols resolve (%s); load order: %s", how, strings.Join(names, ", "))
+	}
+	return ordered
+}
+
+// moduleOf is the requested module a .so belongs to (nginx's own
+// modules belong to "nginx").
+func (b *cell) moduleOf(s *linked) (Module, string) {
+	if s.owner >= 0 && s.owner < len(b.o.Modules) {
+		return b.o.Modules[s.owner], b.o.Modules[s.owner].Dir
+	}
+	return Module{ID: "nginx", Dir: "nginx"}, ""
+}

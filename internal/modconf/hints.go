@@ -1,0 +1,163 @@
+package modconf
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+)
+
+// Hints is what can be read from a module's config files before configure
+// runs them: hints for ordering and for installing libraries, never a
+// verdict on what gets built (only configure knows that).
+type Hints struct {
+	Dir string
+	// Files are the config files read: the config and the files it
+	// sources from the module's directory.
+	Files []string
+	// Sets and Uses are the module's own shell variables it assigns and
+	// reads (nginx's own variables are left out).
+	Sets, Uses []string
+	// Libs are the -l names its probes and module declarations mention;
+	// Headers the headers its auto/feature probes include.
+	Libs, Headers []string
+	// Reads are configure switches the config tests (STREAM, USE_OPENSSL).
+	Reads []string
+	// Enables are configure switches it turns on (USE_OPENSSL=YES, or
+	// OPENSSL in ngx_module_libs).
+	Enables []string
+}
+
+var (
+	sourced   = regexp.MustCompile(`(?m)^\s*\.\s+"?\$\{?ngx_addon_dir\}?/([^"\s;]+)"?`)
+	libFlag   = regexp.MustCompile(`(?:^|[\s"'=])-l([A-Za-z0-9_.+-]+)`)
+	include   = regexp.MustCompile(`#include\s*<([^>]+)>`)
+	switchRef = regexp.MustCompile(`\$\{?(USE_OPENSSL|USE_PCRE|USE_ZLIB|USE_LIBXSLT|USE_LIBGD|USE_GEOIP|USE_PERL|HTTP_SSL|MAIL_SSL|STREAM_SSL|HTTP|STREAM|MAIL)\}?\b`)
+	enables   = regexp.MustCompile(`\b(USE_OPENSSL|USE_PCRE|USE_ZLIB)=YES\b`)
+	libsWord  = regexp.MustCompile(`ngx_module_libs=["']?[^\n]*\b(OPENSSL|PCRE|ZLIB)\b`)
+)
+
+// ReadHints reads dir/config and the files it sources with
+// ". $ngx_addon_dir/...". Only a missing config file is an error.
+func ReadHints(dir string) (*Hints, error) {
+	h := &Hints{Dir: dir}
+	sets, uses := map[string]bool{}, map[string]bool{}
+	libs, headers, reads, en := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	queue := []string{filepath.Join(dir, "config")}
+	seen := map[string]bool{}
+	for len(queue) > 0 {
+		path := queue[0]
+		queue = queue[1:]
+		if seen[path] || len(seen) > 50 {
+			continue
+		}
+		seen[path] = true
+		b, err := os.ReadFile(path)
+		if err != nil {
+			if len(h.Files) == 0 {
+				return nil, fmt.Errorf("module %s: no nginx module config file: %w", dir, err)
+			}
+			continue
+		}
+		h.Files = append(h.Files, path)
+		text := string(b)
+		for _, m := range sourced.FindAllStringSubmatch(text, -1) {
+			queue = append(queue, filepath.Join(dir, m[1]))
+		}
+		for _, line := range logicalLines(text) {
+			for _, m := range varRef.FindAllStringSubmatch(line, -1) {
+				uses[m[1]] = true
+			}
+			if m := assign.FindStringSubmatch(line); m != nil {
+				sets[m[1]] = true
+			}
+			for _, m := range libFlag.FindAllStringSubmatch(line, -1) {
+				libs[m[1]] = true
+			}
+			for _, m := range include.FindAllStringSubmatch(line, -1) {
+				headers[m[1]] = true
+			}
+			for _, m := range switchRef.FindAllStringSubmatch(line, -1) {
+				reads[m[1]] = true
+			}
+			for _, m := range enables.FindAllStringSubmatch(line, -1) {
+				en[m[1]] = true
+			}
+			if m := libsWord.FindStringSubmatch(line); m != nil {
+				en["USE_"+m[1]] = true
+			}
+		}
+	}
+	h.Sets, h.Uses = own(sets), own(uses)
+	h.Libs, h.Headers, h.Reads, h.Enables = keys(libs), keys(headers), keys(reads), keys(en)
+	return h, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HintDeps lists, for each module, the other modules its config needs to
+// have run first: one that sets a variable it reads but does not set
+// itself (set-misc reads $NDK_SRCS, which ngx_devel_kit sets), or one
+// that turns on a configure switch it tests (USE_OPENSSL).
+func HintDeps(hs []*Hints) [][]int {
+	deps := make([][]int, len(hs))
+	add := func(i, j int) {
+		for _, d := range deps[i] {
+			if d == j {
+				return
+			}
+		}
+		deps[i] = append(deps[i], j)
+	}
+	for i, h := range hs {
+		for j, o := range hs {
+			if i == j {
+				continue
+			}
+			for _, v := range h.Uses {
+				if slices.Contains(o.Sets, v) && !slices.Contains(h.Sets, v) {
+					add(i, j)
+				}
+			}
+			for _, v := range h.Reads {
+				if slices.Contains(o.Enables, v) && !slices.Contains(h.Enables, v) {
+					add(i, j)
+				}
+			}
+		}
+	}
+	return deps
+}
+
+// Sort returns module indices in configure order: each after the modules
+// it needs (deps), otherwise in the given order. Members of a cycle keep
+// the given order.
+func Sort(n int, deps [][]int) []int {
+	var out []int
+	state := make([]int, n)
+	var visit func(int)
+	visit = func(i int) {
+		if state[i] != 0 {
+			return
+		}
+		state[i] = 1
+		for _, j := range deps[i] {
+			visit(j)
+		}
+		state[i] = 2
+		out = append(out, i)
+	}
+	for i := 0; i < n; i++ {
+		visit(i)
+	}
+	return out
+}
