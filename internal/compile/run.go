@@ -85,6 +85,9 @@ type Result struct {
 	Diagnostics []Diagnostic
 	// Files are the built .so paths, in load order.
 	Files []string
+	// Converted names the .so files declared for old-style configs (for
+	// which nginx alone would build none).
+	Converted []string
 }
 
 // ModulesFailed reports modules that did not build; the others did.
@@ -115,6 +118,7 @@ type cell struct {
 	entries   []manifest.Entry
 	files     []string
 	installed map[string]bool
+	converted []string
 }
 
 // Run builds one cell. A module that fails is reported in a
@@ -240,7 +244,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	if err := b.phase("write", func() error { return b.write(sos) }); err != nil {
 		return res, err
 	}
-	res.Files = b.files
+	res.Files, res.Converted = b.files, b.converted
 	b.c.Failures = b.failed
 	res.Manifest = manifest.Manifest{Schema: manifest.Schema, Entries: b.entries, Cells: []manifest.Cell{b.c}}
 	if err := writeJSON(filepath.Join(o.Out, manifest.CellFileName(o.Nginx, o.Distro, o.Arch)), res.Manifest); err != nil {
@@ -526,6 +530,7 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 					owner[n] = k
 				}
 				if d.OldStyle {
+					b.converted = append(b.converted, d.Names...)
 					b.o.Log.Printf("%s: old-style config (it only adds to nginx's module lists, for which nginx builds no .so): declared as a dynamic module", filepath.Base(m.Dir))
 				}
 			}

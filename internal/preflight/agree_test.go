@@ -3,8 +3,6 @@ package preflight_test
 import (
 	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
@@ -33,22 +31,12 @@ type cell struct {
 // buildCells builds every cell in parallel.
 func buildCells(t *testing.T, mirror string, cells map[string]*cell) {
 	t.Helper()
-	srv := httptest.NewServer(http.FileServer(http.Dir(mirror)))
-	t.Cleanup(srv.Close)
-	kr, err := source.NewKeyring("http://127.0.0.1:1/", http.DefaultClient)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pinned := map[string]string{
-		"1.22.1": "9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31",
-		"1.26.3": "69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa",
-	}
 	var wg sync.WaitGroup
 	errs := make(chan error, len(cells))
 	for name, c := range cells {
 		o := compile.Options{
 			Nginx: c.nginx, NoCompat: c.noCompat, Distro: "debian-12", Arch: runtime.GOARCH,
-			Source:  source.Options{Mirror: srv.URL + "/", CacheDir: t.TempDir(), SHA256: pinned, Keyring: kr, HTTP: http.DefaultClient},
+			Source:  celltest.Source(t, mirror),
 			WorkDir: t.TempDir(), Out: t.TempDir(), Jobs: runtime.NumCPU(),
 			Log: &compile.Log{W: &bytes.Buffer{}},
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -119,5 +120,38 @@ func TestInstallOnThisMachine(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "packages installed") {
 		t.Errorf("log: %s", log.String())
+	}
+}
+
+// TestLibraryPackagesExist checks every apt name of the library table
+// against Debian's package index on this machine (the table is kept
+// current by this test), and the lookups by -l flag and header.
+func TestLibraryPackagesExist(t *testing.T) {
+	testenv.Tool(t, "apt-cache", "apt")
+	args := []string{"show", "--no-all-versions"}
+	for _, l := range Libraries {
+		args = append(args, l.Packages[distro.Apt])
+	}
+	// One call: apt-cache reads the whole index each time.
+	out, _ := exec.Command("apt-cache", args...).CombinedOutput()
+	for _, l := range Libraries {
+		pkg := l.Packages[distro.Apt]
+		if !strings.Contains(string(out), "\nPackage: "+pkg+"\n") && !strings.HasPrefix(string(out), "Package: "+pkg+"\n") {
+			t.Errorf("%s: apt package %s is not in Debian's index (apt-get update first)", l.Name, pkg)
+		}
+		for _, f := range []distro.Family{distro.Dnf, distro.Yum, distro.Apk} {
+			if l.Packages[f] == "" {
+				t.Errorf("%s: no %s package", l.Name, f)
+			}
+		}
+	}
+	for probe, want := range map[string]string{"-lmaxminddb": "maxminddb", "maxminddb.h": "maxminddb", "<security/pam_appl.h>": "pam",
+		"-lluajit-5.1": "luajit", "-lpcre2-8": "pcre2", "-lcrypto": "openssl"} {
+		if l, ok := LibraryFor(probe); !ok || l.Name != want {
+			t.Errorf("LibraryFor(%q) = %q, %v; want %q", probe, l.Name, ok, want)
+		}
+	}
+	if _, ok := LibraryFor("-lnosuchlib"); ok {
+		t.Error("an unknown library was found")
 	}
 }
