@@ -22,16 +22,18 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
-// corpusLibs are the -dev packages the corpus's configs probe for; the
-// corpus test removes them first so --install-deps must bring them.
-var corpusLibs = []string{"libpam0g-dev", "libmodsecurity-dev", "libluajit2-5.1-dev"}
+// corpusLibs are the -dev packages the corpus's configs probe for, and
+// the package lua's entry declares (lua needs resty.core at run time);
+// the corpus test removes them first so --install-deps must bring them.
+var corpusLibs = []string{"libpam0g-dev", "libmodsecurity-dev", "libluajit2-5.1-dev", "lua-resty-core"}
 
 // corpusModule is one real module of the corpus: its Debian orig tarball
 // and what its modbuild config entry declares.
 type corpusModule struct {
-	tarball string
-	env     map[string]string
-	libs    []string
+	tarball  string
+	env      map[string]string
+	libs     []string
+	packages map[distro.Family][]string
 }
 
 func luajitLib() string {
@@ -50,7 +52,9 @@ func corpus() []corpusModule {
 			// Debian's build sets these for lua's config, and links the
 			// PCRE1 API lua calls (nginx itself uses PCRE2).
 			env:  map[string]string{"LUAJIT_INC": "/usr/include/luajit-2.1", "LUAJIT_LIB": luajitLib()},
-			libs: []string{"-lpcre"}},
+			libs: []string{"-lpcre"},
+			// lua 0.10.23 will not start without lua-resty-core.
+			packages: map[distro.Family][]string{distro.Apt: {"lua-resty-core"}}},
 		{tarball: "libnginx-mod-http-set-misc_0.33.orig.tar.gz"},
 		{tarball: "libnginx-mod-http-echo_0.63.orig.tar.gz"},
 		{tarball: "libnginx-mod-http-headers-more-filter_0.34.orig.tar.gz"},
@@ -178,7 +182,7 @@ func TestRealCorpus(t *testing.T) {
 		var list []Module
 		list = append(list, helloWorld())
 		for _, m := range order {
-			list = append(list, Module{ID: m.tarball, Dir: dirs[m.tarball], Env: m.env, Libs: m.libs})
+			list = append(list, Module{ID: m.tarball, Dir: dirs[m.tarball], Env: m.env, Libs: m.libs, Packages: m.packages})
 		}
 		o := options(t, mirror, nginx, list...)
 		o.Install = install
