@@ -606,6 +606,7 @@ func noSOReason(m prepared, d *declared, configure []string) string {
 	}
 	return reason
 }
+
 var signature = regexp.MustCompile(`\b\d+,\d+,\d+,[01]{30,}\b`)
 
 // Signature finds nginx's module signature string (NGX_MODULE_SIGNATURE,

@@ -231,15 +231,15 @@ func interpreter() []string {
 
 // linked is a built .so and what its symbols need.
 type linked struct {
-	so      SO
-	owner   int // index of the requested module; -1 for nginx's own
-	file    string
-	syms    elfSymbols
-	needed  []map[string]bool
-	after   []int    // indices (into the linked list) that must load first
+	so     SO
+	owner  int // index of the requested module; -1 for nginx's own
+	file   string
+	syms   elfSymbols
+	needed []map[string]bool
+	after  []int // indices (into the linked list) that must load first
 	// requires are the .so files it uses symbols of (after, resolved).
 	requires []*linked
-	missing []string // symbols nothing provides
+	missing  []string // symbols nothing provides
 }
 
 // checkSymbols resolves every .so's undefined symbols against nginx, its

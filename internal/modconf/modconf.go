@@ -77,4 +77,3 @@ func nginxVar(v string) bool {
 	}
 	return false
 }
-
