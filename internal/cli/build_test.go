@@ -49,7 +49,7 @@ modules:
 	if !strings.Contains(r.stdout, "::error file=broken/broken.c,line=5,col=") || !strings.Contains(r.stdout, "no_such_symbol") {
 		t.Errorf("no annotation on broken/broken.c:5 in:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.err.Error(), "ngx_http_broken_module (broken): did not compile") {
+	if !strings.Contains(r.err.Error(), "ngx_http_broken_module (broken, compile): did not compile") {
 		t.Errorf("error does not name the module: %v", r.err)
 	}
 	if _, err := os.Stat(filepath.Join(repo, "dist", "ngx_http_hello_world_module_1.22.1.so")); err != nil {

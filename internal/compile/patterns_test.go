@@ -165,6 +165,18 @@ ngx_module_srcs="$ngx_addon_dir/flipper.c"
 `,
 			"flipper.c": httpModule("ngx_http_flipper_module", ""),
 		}),
+		// Compiles and links, but uses a function nginx does not have:
+		// it would not load, so it must not be listed as built.
+		synthetic(t, "unresolved", map[string]string{
+			"config": `ngx_addon_name=ngx_http_unresolved_module
+ngx_module_type=HTTP
+ngx_module_name=$ngx_addon_name
+ngx_module_srcs="$ngx_addon_dir/unresolved.c"
+. auto/module
+`,
+			"unresolved.c": httpModule("ngx_http_unresolved_module", `ngx_int_t ngx_http_no_such_function(void);
+ngx_int_t (*ngx_http_unresolved_use)(void) = ngx_http_no_such_function;`),
+		}),
 	}
 }
 
@@ -222,15 +234,21 @@ func builtNames(res Result, nginx string) []string {
 // a .so holding two modules is loaded once, sub-configs give a .so each,
 // a config that turns OpenSSL on after another read it as off leads to a
 // reconfigure, and a stream-only module's failure names the configure
-// argument that enables it.
+// argument that enables it. A .so with a symbol nginx lacks fails the
+// symbol check both with the smoke test (checked against the built
+// binary) and without it (against nginx's sources and libraries).
 func TestConfigPatterns(t *testing.T) {
 	t.Parallel()
 	mirror := prerequisites(t)
 	mods := patternModules(t)
 	var names []string
-	for _, order := range [][]Module{mods, {mods[5], mods[4], mods[3], mods[2], mods[1], mods[0]}} {
+	reversed := slices.Clone(mods)
+	slices.Reverse(reversed)
+	for n, order := range [][]Module{mods, reversed} {
 		o := options(t, mirror, "1.22.1", order...)
-		o.Smoke = &Smoke{}
+		if n == 0 {
+			o.Smoke = &Smoke{}
+		}
 		res, err := Run(context.Background(), o)
 		failed := failuresOf(t, err)
 		wantBuilt := []string{"ngx_http_branchy_a_module", "ngx_http_flipper_module", "ngx_http_flipreader_module",
@@ -238,7 +256,8 @@ func TestConfigPatterns(t *testing.T) {
 		if diff := cmp.Diff(wantBuilt, builtNames(res, "1.22.1")); diff != "" {
 			t.Errorf("built (-want +got):\n%s", diff)
 		}
-		if len(failed) != 1 || !strings.Contains(failed["streamonly configure"], "--with-stream=dynamic") {
+		if len(failed) != 2 || !strings.Contains(failed["streamonly configure"], "--with-stream=dynamic") ||
+			!strings.Contains(failed["ngx_http_unresolved_module symbols"], "undefined symbol(s) ngx_http_no_such_function") {
 			t.Errorf("failures: %v", failed)
 		}
 		for _, f := range res.Files {
