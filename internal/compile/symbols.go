@@ -56,6 +56,8 @@ func readSymbols(path string) (elfSymbols, error) {
 type libraries struct {
 	ctx   context.Context
 	cache map[string]map[string]bool
+	needs map[string][]string
+	found map[string][]string
 }
 
 func newLibraries(ctx context.Context) *libraries {
@@ -68,12 +70,20 @@ func (l *libraries) find(name string) []string {
 	if filepath.IsAbs(name) {
 		return l.files(name, 0)
 	}
+	if f, ok := l.found[name]; ok {
+		return f
+	}
+	if l.found == nil {
+		l.found = map[string][]string{}
+	}
 	out, err := exec.CommandContext(l.ctx, "cc", "-print-file-name="+name).Output()
 	p := strings.TrimSpace(string(out))
 	if err != nil || !filepath.IsAbs(p) {
+		l.found[name] = nil
 		return nil
 	}
-	return l.files(p, 0)
+	l.found[name] = l.files(p, 0)
+	return l.found[name]
 }
 
 var scriptPath = regexp.MustCompile(`/[^\s()]+\.so[.0-9]*`)
@@ -235,8 +245,8 @@ type linked struct {
 	owner  int // index of the requested module; -1 for nginx's own
 	file   string
 	syms   elfSymbols
-	needed []map[string]bool
-	after  []int // indices (into the linked list) that must load first
+	needed []string // library files of its DT_NEEDED
+	after  []int    // indices (into the linked list) that must load first
 	// requires are the .so files it uses symbols of (after, resolved).
 	requires []*linked
 	missing  []string // symbols nothing provides
@@ -245,15 +255,17 @@ type linked struct {
 // checkSymbols resolves every .so's undefined symbols against nginx, its
 // own libraries and the other .so files, and fills in after (load order
 // edges) and missing.
-func checkSymbols(libs *libraries, n nginxSymbols, sos []*linked) {
+func checkSymbols(libs *libraries, n nginxSymbols, sos []*linked) []string {
 	for _, s := range sos {
 		for _, lib := range s.syms.Needed {
 			for _, f := range libs.find(lib) {
-				s.needed = append(s.needed, libs.exports(f))
+				s.needed = append(s.needed, f)
 			}
 		}
 	}
+	var notes []string
 	for i, s := range sos {
+		fromLib := map[string]string{} // symbol -> library file that provides it
 	symbol:
 		for _, sym := range s.syms.Undefined {
 			for j, o := range sos {
@@ -264,17 +276,73 @@ func checkSymbols(libs *libraries, n nginxSymbols, sos []*linked) {
 					continue symbol
 				}
 			}
-			for _, e := range s.needed {
-				if e[sym] {
-					continue symbol
-				}
-			}
 			if n.has(sym) {
 				continue
 			}
+			for _, f := range s.needed {
+				if libs.exports(f)[sym] {
+					fromLib[sym] = f
+					continue symbol
+				}
+			}
 			s.missing = append(s.missing, sym)
 		}
+		// nginx loads modules into one global symbol scope, where the
+		// first definition wins: when another .so brings a different
+		// library defining a symbol this one takes from its own library
+		// (lua's LuaJIT against libmodsecurity's Lua 5.3), this one loads
+		// first.
+		mine := libs.tree(s.needed)
+		for j, o := range sos {
+			if j == i || slices.Contains(o.after, i) {
+				continue
+			}
+		other:
+			for _, f := range libs.tree(o.needed) {
+				if slices.Contains(mine, f) {
+					continue
+				}
+				exp := libs.exports(f)
+				for sym, own := range fromLib {
+					if exp[sym] {
+						o.after = append(o.after, i)
+						notes = append(notes, fmt.Sprintf("%s loads before %s: both bring %s (%s and %s)",
+							s.so.Name(), o.so.Name(), sym, filepath.Base(own), filepath.Base(f)))
+						break other
+					}
+				}
+			}
+		}
 	}
+	return notes
+}
+
+// tree is every library file reachable from files through DT_NEEDED.
+func (l *libraries) tree(files []string) []string {
+	var out []string
+	queue := append([]string{}, files...)
+	for len(queue) > 0 && len(out) < 200 {
+		f := queue[0]
+		queue = queue[1:]
+		if slices.Contains(out, f) {
+			continue
+		}
+		out = append(out, f)
+		if l.needs == nil {
+			l.needs = map[string][]string{}
+		}
+		deps, ok := l.needs[f]
+		if !ok {
+			if s, err := readSymbols(f); err == nil {
+				for _, lib := range s.Needed {
+					deps = append(deps, l.find(lib)...)
+				}
+			}
+			l.needs[f] = deps
+		}
+		queue = append(queue, deps...)
+	}
+	return out
 }
 
 // loadOrder sorts sos so each loads after those it uses symbols of;
@@ -394,7 +462,9 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 		for _, s := range sos {
 			s.after, s.missing, s.needed = nil, nil, nil
 		}
-		checkSymbols(libs, n, sos)
+		for _, note := range checkSymbols(libs, n, sos) {
+			b.o.Log.Printf("%s", note)
+		}
 		var keep []*linked
 		for _, s := range sos {
 			if len(s.missing) == 0 {
