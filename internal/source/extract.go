@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,8 +18,12 @@ const maxExtracted = 1 << 30
 
 // Extract unpacks a .tar.gz into dest and returns the directory holding
 // the sources: the archive's single top-level directory, if it has one.
-// It refuses absolute paths, "..", links pointing out of dest, device
-// files, FIFOs and archives that unpack to more than 1 GiB.
+// Every file operation goes through an os.Root on dest, so no entry can
+// reach outside it, whatever links earlier entries planted. It refuses
+// absolute paths, "..", links that point (or, given the links already
+// extracted, resolve) out of dest, writes through links, hardlinks to
+// anything but a regular file already extracted, device files, FIFOs and
+// archives that unpack to more than 1 GiB.
 func Extract(r io.Reader, dest string) (string, error) {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
@@ -28,6 +33,11 @@ func Extract(r io.Reader, dest string) (string, error) {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return "", err
 	}
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return "", fmt.Errorf("extract: %w", err)
+	}
+	defer root.Close()
 	tr := tar.NewReader(zr)
 	tops := map[string]bool{}
 	var total int64
@@ -55,43 +65,55 @@ func Extract(r io.Reader, dest string) (string, error) {
 			continue
 		}
 		tops[strings.SplitN(name, "/", 2)[0]] = true
-		target := filepath.Join(dest, filepath.FromSlash(name))
-		if err := insideDir(dest, target); err != nil {
-			return "", err
-		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
+			if err := notThroughLink(root, name, true); err != nil {
 				return "", err
+			}
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return "", fmt.Errorf("extract %s: %w: refused", name, err)
 			}
 		case tar.TypeReg:
 			total += h.Size
 			if h.Size < 0 || total > maxExtracted {
 				return "", fmt.Errorf("extract: archive unpacks to more than %d bytes", maxExtracted)
 			}
-			if err := writeEntry(dest, target, tr, h); err != nil {
+			if err := writeEntry(root, name, tr, h); err != nil {
 				return "", err
 			}
 		case tar.TypeSymlink:
-			if err := checkLink(dest, name, h.Linkname, true); err != nil {
+			if err := checkLink(name, h.Linkname); err != nil {
 				return "", err
 			}
-			if err := mkParent(dest, target); err != nil {
+			if err := mkParent(root, name); err != nil {
 				return "", err
 			}
-			if err := os.Symlink(h.Linkname, target); err != nil {
+			if err := root.Symlink(h.Linkname, name); err != nil {
 				return "", fmt.Errorf("extract %s: %w", name, err)
+			}
+			// Resolved on disk, through the links already there, it must
+			// stay inside (a textual check misses "s/.." when s is a link).
+			if _, err := root.Stat(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				root.Remove(name)
+				return "", fmt.Errorf("extract: link %s -> %s resolves outside the archive: refused", name, h.Linkname)
 			}
 		case tar.TypeLink:
-			if err := checkLink(dest, name, h.Linkname, false); err != nil {
+			old, err := cleanName(h.Linkname)
+			if err != nil || old == "" {
+				return "", fmt.Errorf("extract: hardlink %s -> %q: refused", name, h.Linkname)
+			}
+			if err := notThroughLink(root, old, false); err != nil {
 				return "", err
 			}
-			old, _ := cleanName(h.Linkname)
-			if err := mkParent(dest, target); err != nil {
+			fi, err := root.Lstat(old)
+			if err != nil || !fi.Mode().IsRegular() {
+				return "", fmt.Errorf("extract: hardlink %s -> %s is not to a regular file extracted before it: refused", name, old)
+			}
+			if err := mkParent(root, name); err != nil {
 				return "", err
 			}
-			if err := os.Link(filepath.Join(dest, filepath.FromSlash(old)), target); err != nil {
-				return "", fmt.Errorf("extract %s: %w", name, err)
+			if err := root.Link(old, name); err != nil {
+				return "", fmt.Errorf("extract %s: %w: refused", name, err)
 			}
 		default:
 			return "", fmt.Errorf("extract: %s is a device, FIFO or other special file (type %q): refused", h.Name, h.Typeflag)
@@ -102,7 +124,7 @@ func Extract(r io.Reader, dest string) (string, error) {
 	}
 	if len(tops) == 1 {
 		for top := range tops {
-			if fi, err := os.Stat(filepath.Join(dest, top)); err == nil && fi.IsDir() {
+			if fi, err := root.Lstat(top); err == nil && fi.IsDir() {
 				return filepath.Join(dest, top), nil
 			}
 		}
@@ -128,59 +150,64 @@ func cleanName(name string) (string, error) {
 	return clean, nil
 }
 
-// checkLink refuses links whose target lies outside dest.
-func checkLink(dest, name, link string, symbolic bool) error {
-	if link == "" || path.IsAbs(link) || strings.ContainsRune(link, 0) {
+// checkLink refuses symlinks whose text is absolute or leaves dest.
+func checkLink(name, link string) error {
+	if link == "" || path.IsAbs(link) || strings.ContainsRune(link, 0) || strings.Contains(link, "\\") {
 		return fmt.Errorf("extract: link %s -> %q: refused", name, link)
 	}
-	resolved := link
-	if symbolic {
-		resolved = path.Join(path.Dir(name), link)
-	}
-	clean := path.Clean(resolved)
+	clean := path.Clean(path.Join(path.Dir(name), link))
 	if clean == ".." || strings.HasPrefix(clean, "../") {
 		return fmt.Errorf("extract: link %s -> %s points outside the archive: refused", name, link)
 	}
 	return nil
 }
 
-// insideDir makes sure target, with every symlink on the way resolved,
-// stays within dest: an earlier entry may have planted a link that a later
-// one tries to write through.
-func insideDir(dest, target string) error {
-	rel, err := filepath.Rel(dest, target)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return fmt.Errorf("extract: %s leaves the directory: refused", target)
+// notThroughLink refuses a name whose directories (and, unless last is
+// false, the name itself) include a symlink: an earlier entry may have
+// planted a link that a later one tries to write through.
+func notThroughLink(root *os.Root, name string, last bool) error {
+	parts := strings.Split(name, "/")
+	if !last {
+		parts = parts[:len(parts)-1]
 	}
-	p := dest
-	for _, part := range strings.Split(filepath.Dir(rel), string(filepath.Separator)) {
-		if part == "." {
-			continue
+	p := ""
+	for _, part := range parts {
+		p = path.Join(p, part)
+		fi, err := root.Lstat(p)
+		if err != nil {
+			return nil // not there yet: created as a directory
 		}
-		p = filepath.Join(p, part)
-		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-			return fmt.Errorf("extract: %s is written through the link %s: refused", target, p)
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("extract: %s is written through the link %s: refused", name, p)
 		}
 	}
 	return nil
 }
 
-func mkParent(dest, target string) error {
-	if err := insideDir(dest, target); err != nil {
+func mkParent(root *os.Root, name string) error {
+	if err := notThroughLink(root, name, false); err != nil {
 		return err
 	}
-	if fi, err := os.Lstat(target); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return fmt.Errorf("extract: %s would replace a link: refused", target)
+	if fi, err := root.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("extract: %s would replace a link or directory: refused", name)
 	}
-	return os.MkdirAll(filepath.Dir(target), 0o755)
+	if dir := path.Dir(name); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("extract %s: %w: refused", name, err)
+		}
+	}
+	return nil
 }
 
-func writeEntry(dest, target string, r io.Reader, h *tar.Header) error {
-	if err := mkParent(dest, target); err != nil {
+func writeEntry(root *os.Root, name string, r io.Reader, h *tar.Header) error {
+	if err := mkParent(root, name); err != nil {
 		return err
 	}
 	mode := os.FileMode(h.Mode).Perm() &^ 0o022
-	f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o200)
+	// A file of this name already extracted may be a hardlink of another
+	// extracted file: replace it rather than write into both.
+	root.Remove(name)
+	f, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode|0o200)
 	if err != nil {
 		return fmt.Errorf("extract %s: %w", h.Name, err)
 	}

@@ -213,6 +213,26 @@ var slips = map[string][]entry{
 	"block-device":       {{name: "nginx/sda", typ: tar.TypeBlock}},
 	"fifo":               {{name: "nginx/fifo", typ: tar.TypeFifo}},
 	"backslash":          {{name: "nginx\\..\\..\\evil", typ: tar.TypeReg, body: "x"}},
+	// Issue 15: a link deep in the tree pointing back up, a second link
+	// whose text cancels the first ("s/..") but whose resolution on disk
+	// climbs out, a hardlink through it to a file outside, then a
+	// regular file of that name that would overwrite the outside file.
+	"chained-links": chainedLinks("outside-victim"),
+	"hardlink-to-link": {{name: "nginx/l", link: "a", typ: tar.TypeSymlink},
+		{name: "nginx/h", link: "nginx/l", typ: tar.TypeLink}},
+	"hardlink-to-missing": {{name: "nginx/h", link: "nginx/nothing", typ: tar.TypeLink}},
+}
+
+// chainedLinks is the escape found in issue 15's probe: s resolves to
+// dest, so e ("a/b/c/d/s/..", which reads as a/b/c/d) resolves to dest's
+// parent, and victim is a file there.
+func chainedLinks(victim string) []entry {
+	return []entry{
+		{name: "a/b/c/d/s", link: "../../../..", typ: tar.TypeSymlink},
+		{name: "e", link: "a/b/c/d/s/..", typ: tar.TypeSymlink},
+		{name: "h", link: "e/" + victim, typ: tar.TypeLink},
+		{name: "h", typ: tar.TypeReg, body: "overwritten"},
+	}
 }
 
 func TestExtractRefusesTarSlip(t *testing.T) {
@@ -247,6 +267,25 @@ func assertContained(t testing.TB, parent, dest string) {
 		if filepath.Join(parent, e.Name()) != dest {
 			t.Errorf("extraction wrote %s outside %s", e.Name(), dest)
 		}
+	}
+}
+
+// TestExtractChainedLinksLeaveOutsideAlone is issue 15's regression
+// test on real files: the victim beside the destination keeps its bytes.
+func TestExtractChainedLinksLeaveOutsideAlone(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	victim := filepath.Join(parent, "victim")
+	if err := os.WriteFile(victim, []byte("original"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(parent, "dest")
+	_, err := Extract(bytes.NewReader(archive(t, chainedLinks("victim")...)), dest)
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("err = %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "original" {
+		t.Errorf("the file outside the destination now holds %q", b)
 	}
 }
 
