@@ -96,10 +96,14 @@ func Args(a *githubactions.Action) ([]string, error) {
 			}
 			args = append(args, "--"+in.Flag+"="+v)
 		default:
-			args = append(args, "--"+in.Flag, v)
+			// --flag=value: a value is never read as a flag (tag: --help).
+			args = append(args, "--"+in.Flag+"="+v)
 		}
 	}
-	return append(args, files...), nil
+	if len(files) > 0 {
+		args = append(append(args, "--"), files...)
+	}
+	return args, nil
 }
 
 // Run runs the step: inputs, the command, the summary. Input mistakes
@@ -167,6 +171,9 @@ func Summary(args []string, stdout string, err error, took time.Duration, dir st
 
 func flagValue(args []string, name, def string) string {
 	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--"+name+"="); ok {
+			return v
+		}
 		if a == "--"+name && i+1 < len(args) {
 			return args[i+1]
 		}

@@ -34,13 +34,15 @@ func TestArgs(t *testing.T) {
 	}{
 		"build": {env: map[string]string{"INPUT_COMMAND": "build", "INPUT_NGINX": "1.26.3", "INPUT_DISTRO": "debian-12",
 			"INPUT_SMOKE": "false", "INPUT_INSTALL_DEPS": "true", "INPUT_MIRROR": "/m"},
-			want: "build --nginx 1.26.3 --distro debian-12 --mirror /m --smoke=false --install-deps=true"},
+			want: "build --nginx=1.26.3 --distro=debian-12 --mirror=/m --smoke=false --install-deps=true"},
 		"release": {env: map[string]string{"INPUT_COMMAND": "release", "INPUT_TAG": "v1", "INPUT_CREATE": "true", "INPUT_DIST": "out"},
-			want: "release --tag v1 --create=true --dist out"},
+			want: "release --tag=v1 --create=true --dist=out"},
+		// A value is never read as a flag.
+		"value like a flag": {env: map[string]string{"INPUT_COMMAND": "release", "INPUT_TAG": "--help"}, want: "release --tag=--help"},
 		"inspect files": {env: map[string]string{"INPUT_COMMAND": "inspect", "INPUT_FILES": "a.so\n  b.so c.so", "INPUT_JSON": "true"},
-			want: "inspect --json=true a.so b.so c.so"},
+			want: "inspect --json=true -- a.so b.so c.so"},
 		"check binary": {env: map[string]string{"INPUT_COMMAND": "check", "INPUT_CONF": "/etc/nginx/nginx.conf", "INPUT_NGINX-BINARY": "/usr/sbin/nginx"},
-			want: "check --conf /etc/nginx/nginx.conf --nginx /usr/sbin/nginx"},
+			want: "check --conf=/etc/nginx/nginx.conf --nginx=/usr/sbin/nginx"},
 		"bad command":    {env: map[string]string{"INPUT_COMMAND": "deploy"}, err: `input command "deploy": want one of versions, plan`},
 		"wrong command":  {env: map[string]string{"INPUT_COMMAND": "plan", "INPUT_NGINX": "1.26.3"}, err: "input nginx does not apply to command plan (it goes with build)"},
 		"bad bool":       {env: map[string]string{"INPUT_COMMAND": "build", "INPUT_SMOKE": "yes"}, err: `input smoke: want true or false, not "yes"`},
@@ -164,7 +166,7 @@ func TestRunWritesSummary(t *testing.T) {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
 	got, _ := os.ReadFile(summary)
-	for _, want := range []string{"### ✅ nginx-modbuild inspect", "`nginx-modbuild inspect " + nginx + "` took", "built-in modules"} {
+	for _, want := range []string{"### ✅ nginx-modbuild inspect", "`nginx-modbuild inspect -- " + nginx + "` took", "built-in modules"} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}

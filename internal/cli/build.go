@@ -12,6 +12,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
@@ -52,6 +53,12 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	}
 	if nginx == "" {
 		return usagef("build: --nginx X.Y.Z is required (e.g. the nginx field of a plan job)")
+	}
+	if err := manifest.CheckName("--distro", distroName); err != nil {
+		return usagef("build: %v", err)
+	}
+	if err := manifest.CheckName("--arch", arch); err != nil {
+		return usagef("build: %v", err)
 	}
 	var versions []string
 	for _, v := range strings.Split(nginx, ",") {

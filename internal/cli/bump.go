@@ -37,6 +37,9 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
+	if err := checkTag("--release-tag", releaseTag); err != nil {
+		return err
+	}
 	if fs.NArg() > 0 {
 		return usagef("bump: unexpected argument %q", fs.Arg(0))
 	}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
@@ -27,10 +28,41 @@ func (r *repoFlags) register(fs *flag.FlagSet, env *Env) {
 
 func (r *repoFlags) split() (owner, name string, err error) {
 	owner, name, ok := strings.Cut(r.repo, "/")
-	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-		return "", "", usagef("--repo %q: want owner/name (or run in GitHub Actions, which sets GITHUB_REPOSITORY)", r.repo)
+	if !ok || !repoPart.MatchString(owner) || !repoPart.MatchString(name) {
+		return "", "", usagef("--repo %s: want owner/name (or run in GitHub Actions, which sets GITHUB_REPOSITORY)", quoteShort(r.repo))
+	}
+	if err := checkTag("--tag", r.tag); err != nil {
+		return "", "", err
 	}
 	return owner, name, nil
+}
+
+var (
+	repoPart = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	tagChars = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$`)
+)
+
+// checkTag refuses a release tag that git would not take or that reads
+// as something else: a leading '-', "..", "//", a trailing '/' or ".lock",
+// or characters outside letters, digits and . _ / + -. Empty is allowed
+// (the latest release).
+func checkTag(flag, tag string) error {
+	if tag == "" {
+		return nil
+	}
+	if !tagChars.MatchString(tag) || strings.Contains(tag, "..") || strings.Contains(tag, "//") ||
+		strings.HasSuffix(tag, "/") || strings.HasSuffix(tag, ".lock") {
+		return usagef("%s %s: not a release tag (letters, digits, '.', '_', '/', '+' and '-', starting with a letter or digit, no '..')", flag, quoteShort(tag))
+	}
+	return nil
+}
+
+// quoteShort quotes a user's value for an error message, cut to 60 bytes.
+func quoteShort(s string) string {
+	if len(s) > 60 {
+		return fmt.Sprintf("%q... (%d bytes)", s[:60], len(s))
+	}
+	return fmt.Sprintf("%q", s)
 }
 
 // token is the run's GitHub token: NGINX_MODBUILD_TOKEN (the Action's

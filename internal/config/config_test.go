@@ -158,6 +158,8 @@ func TestBadConfig(t *testing.T) {
 		{"module path without config", "modules:\n  - path: nowhere\n", `bad.yml:2:5: module path "nowhere" has no nginx module config file`},
 		{"module bad git url", "modules:\n  - git: not a url\n", `bad.yml:2:5: module git "not a url" is not a repository URL`},
 		{"ref without git", "modules:\n  - {path: ., ref: main}\n", `bad.yml:2:5: ref goes with git, not path`},
+		{"custom distro path name", "distros: [{name: ../../x, image: debian:12, family: apt}]\n", `bad.yml:1:11: distro name "../../x": a name must be`},
+		{"custom distro image", "distros: [{name: x, image: \"x; id\", family: apt}]\n", `bad.yml:1:11: distro x: image "x; id" is not a container image reference`},
 		{"module env name", "modules:\n  - {path: ., env: {PATH: /x}}\n", `bad.yml:2:21: module env: "PATH" is not a variable a module config may be given`},
 		{"module env list", "modules:\n  - {path: ., env: [A]}\n", `bad.yml:2:20: module env must be a mapping`},
 		{"module libs", "modules:\n  - {path: ., libs: [\"-lpcre; rm -rf /\"]}\n", `bad.yml:2:22: module libs: "-lpcre; rm -rf /" is not a link argument`},

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
 )
@@ -246,6 +247,9 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 	})
 }
 
+// imageRef is a container image reference: registry/path:tag@digest.
+var imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$`)
+
 var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
 var gitURL = regexp.MustCompile(`^(https?://|ssh://|git://|file://|git@[^:]+:)\S+$`)
@@ -452,6 +456,14 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 				continue
 			case err != nil:
 				d.errorf(item, "distro %s: %v", name, err)
+				continue
+			}
+			if err := manifest.CheckName("distro name", name); err != nil {
+				d.errorf(item, "%v", err)
+				continue
+			}
+			if !imageRef.MatchString(image) {
+				d.errorf(item, "distro %s: image %q is not a container image reference (e.g. debian:12 or ghcr.io/owner/image:tag)", name, image)
 				continue
 			}
 			dist = distro.Custom(name, image, f)

@@ -1,5 +1,11 @@
 package manifest
 
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
 // FileName is the built file's name, the NGINX upgrade guide's
 // convention: ngx_http_foo_module_1.26.3.so.
 func FileName(module, nginx string) string {
@@ -16,4 +22,38 @@ func AssetName(module, nginx, distro, arch string) string {
 // directory.
 func CellFileName(nginx, distro, arch string) string {
 	return "manifest-" + nginx + "-" + distro + "-" + arch + ".json"
+}
+
+// namePattern is what every name that becomes part of a file or asset
+// name must match: module, nginx version, distro, arch. No separators,
+// no "..", nothing a shell or a path would read specially.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$`)
+
+// CheckName refuses a name that could leave its directory or carry
+// anything but letters, digits and . _ + -; what says which field it is.
+func CheckName(what, s string) error {
+	if !namePattern.MatchString(s) || strings.Contains(s, "..") {
+		return fmt.Errorf("%s %s: a name must be 1-100 letters, digits, '.', '_', '+' or '-', start with a letter or digit and contain no '..'", what, quoteShort(s))
+	}
+	return nil
+}
+
+// quoteShort quotes s for an error message, cut to 60 characters.
+func quoteShort(s string) string {
+	if len(s) > 60 {
+		return fmt.Sprintf("%q... (%d bytes)", s[:60], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// Check refuses an entry whose names would make paths or asset names
+// outside what the tool writes: its file must be a plain name in the
+// manifest's own directory.
+func (e Entry) Check() error {
+	for _, f := range []struct{ what, v string }{{"module", e.Module}, {"nginx version", e.Nginx}, {"distro", e.Distro}, {"arch", e.Arch}, {"file", e.File}} {
+		if err := CheckName(f.what, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

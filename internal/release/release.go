@@ -90,7 +90,13 @@ func Collect(dist string) ([]local, []manifest.Cell, error) {
 		}
 		cells = append(cells, m.Cells...)
 		for _, e := range m.Entries {
+			if err := e.Check(); err != nil {
+				return fmt.Errorf("%s: %w: refused (a manifest names files beside it, never elsewhere)", p, err)
+			}
 			file := filepath.Join(filepath.Dir(p), e.File)
+			if fi, err := os.Lstat(file); err == nil && !fi.Mode().IsRegular() {
+				return fmt.Errorf("%s lists %s, which is not a regular file: refused", p, e.File)
+			}
 			data, err := os.ReadFile(file)
 			if err != nil {
 				return fmt.Errorf("%s lists %s: %w", p, e.File, err)

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+)
+
+// Issue 15's probes, each a regression test: names from flags, configs
+// and manifests never become paths outside their directory.
+
+// TestBuildRefusesDistroPath: --distro "x/../../../tmp/ESCAPE" wrote the
+// cell manifest outside --out.
+func TestBuildRefusesDistroPath(t *testing.T) {
+	h := newHarness(t)
+	parent := t.TempDir()
+	out := filepath.Join(parent, "a", "b", "out")
+	for _, flag := range []string{"--distro", "--arch"} {
+		r := h.run("build", "--nginx", "1.26.3", flag, "x/../../../ESCAPE", "--out", out, "--smoke=false")
+		if r.code != 2 || !strings.Contains(r.err.Error(), flag+` "x/../../../ESCAPE": a name must be`) {
+			t.Errorf("%s: exit %d, %v", flag, r.code, r.err)
+		}
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+		t.Errorf("build wrote %v beside the output directory", entries)
+	}
+}
+
+// TestReleaseRefusesManifestPath: a cell manifest whose entry names
+// ../../etc/hostname got that file uploaded as an asset.
+func TestReleaseRefusesManifestPath(t *testing.T) {
+	h := newHarness(t)
+	h.gh.CreateRepo("acme/mod", "main")
+	h.env["GITHUB_API_URL"] = h.gh.URL
+	h.env["GITHUB_TOKEN"] = "t0ken"
+	h.env["GITHUB_REPOSITORY"] = "acme/mod"
+	h.env["PATH"] = ""
+	dist := filepath.Join(t.TempDir(), "dist")
+	writeCell(t, dist, ".", "ngx_http_hello_world_module", "1.31.4", []byte("\x7fELF hello"))
+	secret := filepath.Join(filepath.Dir(dist), "secret")
+	os.WriteFile(secret, []byte("not for upload"), 0o644)
+	mpath := filepath.Join(dist, manifest.CellFileName("1.31.4", "debian-12", "amd64"))
+	m, err := manifest.Read(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Entries[0].File = "../secret"
+	os.WriteFile(mpath, m.Encode(), 0o644)
+
+	r := h.run("release", "--tag", "v1", "--create", "--dist", dist)
+	if r.code == 0 || !strings.Contains(r.err.Error(), `file "../secret": a name must be`) || !strings.Contains(r.err.Error(), "refused") {
+		t.Errorf("exit %d: %v", r.code, r.err)
+	}
+	for _, rel := range h.gh.Releases("acme/mod") {
+		if len(rel.Assets) > 0 {
+			t.Errorf("release %s got assets %v", rel.Tag, rel.Assets)
+		}
+	}
+}
+
+// TestTagsAreNotFlags: a tag that reads as a flag or a path is a usage
+// error, never usage text and success.
+func TestTagsAreNotFlags(t *testing.T) {
+	h := newHarness(t)
+	h.env["GITHUB_REPOSITORY"] = "acme/mod"
+	for _, tag := range []string{"--help", "../x", "v1..v2", "-x"} {
+		r := h.run("release", "--tag="+tag, "--dist", t.TempDir())
+		if r.code != 2 || !strings.Contains(r.err.Error(), "not a release tag") {
+			t.Errorf("--tag=%s: exit %d, %v", tag, r.code, r.err)
+		}
+	}
+}
