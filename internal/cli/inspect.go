@@ -88,7 +88,7 @@ func compatWord(sig string) string {
 	return "no"
 }
 
-func runCheck(_ context.Context, env *Env, args []string) error {
+func runCheck(ctx context.Context, env *Env, args []string) error {
 	c := findCommand("check")
 	fs := flagSet(env, c.name, c.args, c.desc)
 	var conf, target, nginxBin, nginxV, prefix string
@@ -130,7 +130,7 @@ func runCheck(_ context.Context, env *Env, args []string) error {
 	if !filepath.IsAbs(conf) {
 		conf = filepath.Join(env.Dir, conf)
 	}
-	loads, err := nginxconf.LoadModules(conf)
+	loads, err := nginxconf.LoadModules(ctx, conf)
 	if err != nil {
 		return usagef("check: %v", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 )
@@ -72,4 +74,41 @@ func TestTagsAreNotFlags(t *testing.T) {
 			t.Errorf("--tag=%s: exit %d, %v", tag, r.code, r.err)
 		}
 	}
+}
+
+// TestHostileFilesEndPromptly: inspect of a FIFO blocked forever, and a
+// 200 GB sparse --config ran the tool out of memory.
+func TestHostileFilesEndPromptly(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "module.so")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sparse := filepath.Join(dir, "config.yml")
+	f, _ := os.Create(sparse)
+	f.Truncate(200 << 30)
+	f.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if r := h.run("inspect", fifo); r.code != 1 || !strings.Contains(r.stderr+r.stdout+errText(r.err), "not a regular file (a FIFO)") {
+			t.Errorf("inspect FIFO: exit %d, %v\n%s%s", r.code, r.err, r.stdout, r.stderr)
+		}
+		if r := h.run("plan", "--config", sparse); r.code != 2 || !strings.Contains(errText(r.err), "over the 1048576-byte limit") {
+			t.Errorf("sparse config: exit %d, %v", r.code, r.err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("still running after 60 s")
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

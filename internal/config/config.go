@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 
@@ -15,7 +14,12 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
+
+// MaxFile is the largest config file read (a real one is a few KiB).
+const MaxFile = 1 << 20
 
 // DefaultPath is where the config lives in a repository.
 const DefaultPath = ".github/nginx-modbuild.yml"
@@ -171,7 +175,7 @@ func Load(root, path string) (*Config, error) {
 	if !explicit {
 		path = filepath.Join(root, DefaultPath)
 	}
-	data, err := os.ReadFile(path)
+	data, err := regular.Read(path, MaxFile)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		cfg := Default()
 		cfg.Root = root
@@ -179,7 +183,12 @@ func Load(root, path string) (*Config, error) {
 		return cfg, nil
 	}
 	if err != nil {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read config: %v", errors.Unwrap(err))}
+		msg := err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err
+		}
+		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read config: %v", msg)}
 	}
 	return Parse(path, root, data)
 }

@@ -8,8 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
 
 // Schema is the manifest format version this binary writes and reads.
@@ -100,9 +101,12 @@ func Parse(name string, data []byte) (*Manifest, error) {
 	return &m, nil
 }
 
+// MaxFile is the largest manifest read (one entry is about 500 bytes).
+const MaxFile = 64 << 20
+
 // Read parses the manifest file at path.
 func Read(path string) (*Manifest, error) {
-	data, err := os.ReadFile(path)
+	data, err := regular.Read(path, MaxFile)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

@@ -12,11 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
 
 // Kind says what a file is.
@@ -80,7 +81,7 @@ const maxFile = 256 << 20
 
 // Open reads the file at path.
 func Open(path string) (*File, error) {
-	f, err := os.Open(path)
+	f, err := regular.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,16 @@
 package nginxconf
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
 
 // LoadModule is one load_module directive.
@@ -40,73 +44,107 @@ func (e *Error) Error() string {
 // maxDepth bounds include nesting (and so include cycles).
 const maxDepth = 32
 
+// MaxFile is the largest configuration file read; maxLoads bounds the
+// load_module directives one configuration may expand to (includes of
+// includes can multiply them).
+const (
+	MaxFile  = 16 << 20
+	maxLoads = 100000
+)
+
 // LoadModules reads the main configuration file and returns its
-// load_module directives in the order nginx meets them.
-func LoadModules(main string) ([]LoadModule, error) {
+// load_module directives in the order nginx meets them. Each file is read
+// and parsed once however often it is included; ctx stops the reading.
+func LoadModules(ctx context.Context, main string) ([]LoadModule, error) {
 	abs, err := filepath.Abs(main)
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{confPrefix: filepath.Dir(abs)}
-	if err := r.file(main, 0); err != nil {
-		return nil, err
-	}
-	return r.loads, nil
+	r := &reader{ctx: ctx, confPrefix: filepath.Dir(abs), done: map[string][]LoadModule{}}
+	return r.file(main, 0)
 }
 
 type reader struct {
+	ctx        context.Context
 	confPrefix string
-	loads      []LoadModule
+	// done memoizes what each file expands to: a file included twice at
+	// every level of 30 is read 30 times, not 2^30.
+	done map[string][]LoadModule
 }
 
-func (r *reader) file(name string, depth int) error {
+func (r *reader) file(name string, depth int) ([]LoadModule, error) {
 	if depth > maxDepth {
-		return &Error{File: name, Msg: fmt.Sprintf("includes nested more than %d deep (an include cycle?)", maxDepth)}
+		return nil, &Error{File: name, Msg: fmt.Sprintf("includes nested more than %d deep (an include cycle?)", maxDepth)}
 	}
-	data, err := os.ReadFile(name)
+	if err := r.ctx.Err(); err != nil {
+		return nil, err
+	}
+	if loads, ok := r.done[name]; ok {
+		return loads, nil
+	}
+	data, err := regular.Read(name, MaxFile)
 	if err != nil {
-		return &Error{File: name, Msg: fmt.Sprintf("cannot read: %v", errors.Unwrap(err))}
+		return nil, &Error{File: name, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}
 	}
 	stmts, err := Parse(name, data)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var loads []LoadModule
 	for _, s := range stmts {
 		switch s.Name {
 		case "load_module":
 			if len(s.Args) != 1 || s.Block != nil {
-				return &Error{File: name, Line: s.Line, Msg: `invalid number of arguments in "load_module" directive`}
+				return nil, &Error{File: name, Line: s.Line, Msg: `invalid number of arguments in "load_module" directive`}
 			}
-			r.loads = append(r.loads, LoadModule{Path: s.Args[0], File: name, Line: s.Line})
+			loads = append(loads, LoadModule{Path: s.Args[0], File: name, Line: s.Line})
 		case "include":
 			if len(s.Args) != 1 || s.Block != nil {
-				return &Error{File: name, Line: s.Line, Msg: `invalid number of arguments in "include" directive`}
+				return nil, &Error{File: name, Line: s.Line, Msg: `invalid number of arguments in "include" directive`}
 			}
-			if err := r.include(name, s, depth); err != nil {
-				return err
+			more, err := r.include(name, s, depth)
+			if err != nil {
+				return nil, err
 			}
+			loads = append(loads, more...)
+		}
+		if len(loads) > maxLoads {
+			return nil, &Error{File: name, Line: s.Line, Msg: fmt.Sprintf("expands to more than %d load_module directives (includes repeated at every level?)", maxLoads)}
 		}
 	}
-	return nil
+	r.done[name] = loads
+	return loads, nil
 }
 
-func (r *reader) include(from string, s Statement, depth int) error {
+// unwrapPath drops the *PathError wrapper (the file is named already).
+func unwrapPath(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return u
+		}
+	}
+	return err
+}
+
+func (r *reader) include(from string, s Statement, depth int) ([]LoadModule, error) {
 	pat := s.Args[0]
 	if !filepath.IsAbs(pat) {
 		pat = filepath.Join(r.confPrefix, pat)
 	}
 	if !strings.ContainsAny(pat, "*?[") {
 		if _, err := os.Stat(pat); err != nil {
-			return &Error{File: from, Line: s.Line, Msg: fmt.Sprintf("include %q: %v", s.Args[0], errors.Unwrap(err))}
+			return nil, &Error{File: from, Line: s.Line, Msg: fmt.Sprintf("include %q: %v", s.Args[0], errors.Unwrap(err))}
 		}
 		return r.file(pat, depth+1)
 	}
 	matches, err := filepath.Glob(pat)
 	if err != nil {
-		return &Error{File: from, Line: s.Line, Msg: fmt.Sprintf("include %q: bad pattern", s.Args[0])}
+		return nil, &Error{File: from, Line: s.Line, Msg: fmt.Sprintf("include %q: bad pattern", s.Args[0])}
 	}
 	sort.Strings(matches)
 	hidden := strings.HasPrefix(filepath.Base(pat), ".")
+	var loads []LoadModule
 	for _, m := range matches {
 		// glob(3) does not match a leading dot with a wildcard.
 		if !hidden && strings.HasPrefix(filepath.Base(m), ".") {
@@ -115,9 +153,14 @@ func (r *reader) include(from string, s Statement, depth int) error {
 		if st, err := os.Stat(m); err != nil || st.IsDir() {
 			continue
 		}
-		if err := r.file(m, depth+1); err != nil {
-			return err
+		more, err := r.file(m, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		loads = append(loads, more...)
+		if len(loads) > maxLoads {
+			return nil, &Error{File: from, Line: s.Line, Msg: fmt.Sprintf("include %q expands to more than %d load_module directives", s.Args[0], maxLoads)}
 		}
 	}
-	return nil
+	return loads, nil
 }

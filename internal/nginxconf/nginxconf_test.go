@@ -1,7 +1,11 @@
 package nginxconf
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"syscall"
+	"time"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -51,7 +55,7 @@ http {
 		"extra.conf":                            "#only a comment\nload_module a#b.so;\n",
 		"mime.types":                            "types { text/html html; }\n",
 	})
-	got, err := LoadModules(filepath.Join(dir, "nginx.conf"))
+	got, err := LoadModules(context.Background(), filepath.Join(dir, "nginx.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +100,7 @@ func TestLoadModulesErrors(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			write(t, dir, tc.files)
-			_, err := LoadModules(filepath.Join(dir, "nginx.conf"))
+			_, err := LoadModules(context.Background(), filepath.Join(dir, "nginx.conf"))
 			var ce *Error
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
@@ -134,6 +138,84 @@ func FuzzParse(f *testing.F) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("error of type %T: %v", err, err)
 			}
+		}
+	})
+}
+
+// Issue 15: hangs and memory. A FIFO include is refused at once, a file
+// included twice at each of 30 levels is read 30 times (not 2^30), and a
+// 200 GB sparse include is refused by size.
+func TestIncludeHostileFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.conf"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"fifo-main.conf": "include fifo.conf;\n"}
+	for i := 0; i < 30; i++ {
+		files[fmt.Sprintf("level%d.conf", i)] = fmt.Sprintf("include level%d.conf;\ninclude level%d.conf;\n", i+1, i+1)
+	}
+	files["level30.conf"] = "# the bottom\n"
+	files["sparse-main.conf"] = "include sparse.conf;\n"
+	write(t, dir, files)
+	f, _ := os.Create(filepath.Join(dir, "sparse.conf"))
+	f.Truncate(200 << 30)
+	f.Close()
+
+	for name, want := range map[string]string{
+		"fifo-main.conf":   "fifo.conf: cannot read: " + filepath.Join(dir, "fifo.conf") + " is not a regular file (a FIFO): refused",
+		"level0.conf":      "",
+		"sparse-main.conf": "over the 16777216-byte limit",
+	} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := LoadModules(context.Background(), filepath.Join(dir, name))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+				t.Errorf("%s: err %v, want %q", name, err, want)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: still reading after 20 s", name)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := LoadModules(ctx, filepath.Join(dir, "level0.conf")); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+// FuzzIncludeGraph builds a small include graph from the input (each
+// byte pair: a file including another, or loading a module) and reads it:
+// it must end, without panics, within the expansion bound.
+func FuzzIncludeGraph(f *testing.F) {
+	f.Add([]byte{0, 1, 1, 2, 2, 3, 3, 255})
+	f.Add([]byte{0, 0})
+	f.Add([]byte{0, 1, 0, 1, 1, 2, 1, 2, 2, 200})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64 {
+			data = data[:64]
+		}
+		dir := t.TempDir()
+		texts := map[string]string{"c0.conf": ""}
+		for i := 0; i+1 < len(data); i += 2 {
+			from, to := fmt.Sprintf("c%d.conf", data[i]%8), data[i+1]
+			if to >= 200 {
+				texts[from] += fmt.Sprintf("load_module m%d.so;\n", to)
+			} else {
+				texts[from] += fmt.Sprintf("include c%d.conf;\n", to%8)
+				if _, ok := texts[fmt.Sprintf("c%d.conf", to%8)]; !ok {
+					texts[fmt.Sprintf("c%d.conf", to%8)] = ""
+				}
+			}
+		}
+		write(t, dir, texts)
+		loads, err := LoadModules(context.Background(), filepath.Join(dir, "c0.conf"))
+		if err == nil && len(loads) > maxLoads {
+			t.Errorf("%d loads past the bound", len(loads))
 		}
 	})
 }

@@ -194,7 +194,7 @@ func TestCheckAgreesWithNginx(t *testing.T) {
 				t.Fatal(err)
 			}
 			target.Prefix = dir
-			loads, err := nginxconf.LoadModules(filepath.Join(dir, "nginx.conf"))
+			loads, err := nginxconf.LoadModules(context.Background(), filepath.Join(dir, "nginx.conf"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +215,7 @@ func TestCheckAgreesWithNginx(t *testing.T) {
 	// The details beyond nginx's words.
 	dir := t.TempDir()
 	writeConf(t, dir, []string{built("1.22.1-nocompat", "ngx_http_hello_world_module")})
-	loads, _ := nginxconf.LoadModules(filepath.Join(dir, "nginx.conf"))
+	loads, _ := nginxconf.LoadModules(context.Background(), filepath.Join(dir, "nginx.conf"))
 	target, _ := preflight.FromBinary(bin, f)
 	r := preflight.Check(target, loads, modinfo.Open).Results[0]
 	var names []string
