@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"syscall"
-	"time"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
