@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
 
 // maxTarball bounds a download: nginx tarballs are about 1.3 MB.
@@ -50,9 +53,12 @@ type Tarball struct {
 // and no pinned checksum.
 var ErrUnverified = errors.New("unverified")
 
-// Fetch downloads (or reuses from the cache) nginx-<version>.tar.gz and
-// verifies it. A pinned SHA-256 must match; a signature, when the mirror
-// has one, must verify against a pinned nginx signing key.
+// Fetch downloads nginx-<version>.tar.gz (or reuses a verified copy
+// from the cache) and verifies it. A pinned SHA-256 must match; a
+// signature, when the mirror has one, must verify against a pinned nginx
+// signing key. Only a verified tarball enters the cache, stored under its
+// SHA-256 with how it was verified: a mirror that once served a bad file
+// or a bad signature leaves nothing behind for later runs to trip on.
 func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 	name := "nginx-" + version + ".tar.gz"
 	t := Tarball{Version: version}
@@ -60,38 +66,36 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return t, err
 	}
-	t.Path = filepath.Join(dir, name)
-	if _, err := os.Stat(t.Path); err != nil {
-		if err := download(ctx, o, name, t.Path); err != nil {
-			return t, fmt.Errorf("download nginx %s: %w", version, err)
-		}
+	pinned := strings.ToLower(o.SHA256[version])
+	if c, ok := cached(dir, version, pinned); ok {
+		return c, nil
 	}
-	sig, sigErr := signature(ctx, o, name, t.Path+".asc")
-	data, err := os.ReadFile(t.Path)
+	data, err := fetchFile(ctx, o, name)
 	if err != nil {
-		return t, err
+		return t, fmt.Errorf("download nginx %s: %w", version, err)
 	}
 	sum := sha256.Sum256(data)
 	t.SHA256 = hex.EncodeToString(sum[:])
-
-	pinned := strings.ToLower(o.SHA256[version])
 	if pinned != "" && pinned != t.SHA256 {
-		os.Remove(t.Path) // a bad download must not stay in the cache
 		return t, fmt.Errorf("nginx %s: %s has SHA-256 %s, but the config pins %s: the mirror (%s) serves a different file",
 			version, name, t.SHA256, pinned, o.Mirror)
+	}
+	sig, sigErr := fetchFile(ctx, o, name+".asc")
+	var se *statusError
+	if sigErr != nil && (errors.Is(sigErr, os.ErrNotExist) || errors.As(sigErr, &se) && se.code == http.StatusNotFound) {
+		sig, sigErr = nil, nil
 	}
 	switch {
 	case sig != nil:
 		s, err := o.Keyring.Verify(ctx, bytes.NewReader(data), sig)
-		if err != nil {
-			if pinned != "" && strings.Contains(err.Error(), "unknown entity") {
-				t.Verified = "pinned sha256 (signer's key unavailable: " + err.Error() + ")"
-				return t, nil
-			}
-			os.Remove(t.Path)
-			return t, fmt.Errorf("nginx %s: signature %s.asc does not verify: %w", version, name, err)
+		switch {
+		case err == nil:
+			t.Verified = fmt.Sprintf("signature by %s (%s)", s.Name, s.Fingerprint)
+		case pinned != "" && strings.Contains(err.Error(), "unknown entity"):
+			t.Verified = "pinned sha256 (signer's key unavailable: " + err.Error() + ")"
+		default:
+			return t, fmt.Errorf("nginx %s: signature %s.asc does not verify (mirror %s; nothing was cached): %w", version, name, o.Mirror, err)
 		}
-		t.Verified = fmt.Sprintf("signature by %s (%s)", s.Name, s.Fingerprint)
 	case pinned != "":
 		t.Verified = "pinned sha256"
 	case o.InsecureSkipVerify:
@@ -104,43 +108,52 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 		return t, fmt.Errorf("nginx %s: cannot verify %s (%s): pin its SHA-256 under nginx.sha256 in the config, "+
 			"use a mirror that serves signatures, or pass --insecure-skip-verify: %w", version, name, why, ErrUnverified)
 	}
+	t.Path = filepath.Join(dir, "sha256-"+t.SHA256+".tar.gz")
+	if err := writeFile(t.Path, data); err != nil {
+		return t, err
+	}
+	if t.Verified != "NOT VERIFIED" {
+		rec, _ := json.Marshal(t)
+		if err := writeFile(filepath.Join(dir, "verified-"+version+".json"), rec); err != nil {
+			return t, err
+		}
+	}
 	return t, nil
 }
 
-// signature returns the tarball's .asc from the cache or the mirror; nil
-// when the mirror has none.
-func signature(ctx context.Context, o Options, name, cached string) ([]byte, error) {
-	if b, err := os.ReadFile(cached); err == nil {
-		return b, nil
+// cached returns a verified tarball from the cache: its record names the
+// content file by SHA-256, and the bytes must still hash to it (and to
+// the pin, when there is one).
+func cached(dir, version, pinned string) (Tarball, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "verified-"+version+".json"))
+	if err != nil {
+		return Tarball{}, false
 	}
-	err := download(ctx, o, name+".asc", cached)
-	var se *statusError
-	switch {
-	case err == nil:
-		return os.ReadFile(cached)
-	case errors.Is(err, os.ErrNotExist), errors.As(err, &se) && se.code == http.StatusNotFound:
-		return nil, nil
+	var t Tarball
+	if json.Unmarshal(b, &t) != nil || t.Version != version || len(t.SHA256) != 64 || (pinned != "" && pinned != t.SHA256) {
+		return Tarball{}, false
 	}
-	return nil, err
+	// A pin verified it: it stands only while the config still pins it.
+	if strings.HasPrefix(t.Verified, "pinned") && pinned == "" {
+		return Tarball{}, false
+	}
+	t.Path = filepath.Join(dir, "sha256-"+t.SHA256+".tar.gz")
+	data, err := os.ReadFile(t.Path)
+	if err != nil {
+		return Tarball{}, false
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != t.SHA256 {
+		return Tarball{}, false
+	}
+	return t, true
 }
 
-// download copies name from the mirror to dst atomically.
-func download(ctx context.Context, o Options, name, dst string) error {
-	var data []byte
+// fetchFile reads name from the mirror: a local directory or a URL.
+func fetchFile(ctx context.Context, o Options, name string) ([]byte, error) {
 	if dir, ok := LocalDir(o.Mirror); ok {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
-		data = b
-	} else {
-		b, err := get(ctx, o.HTTP, strings.TrimSuffix(o.Mirror, "/")+"/"+name)
-		if err != nil {
-			return err
-		}
-		data = b
+		return regular.Read(filepath.Join(dir, name), maxTarball)
 	}
-	return writeFile(dst, data)
+	return get(ctx, o.HTTP, strings.TrimSuffix(o.Mirror, "/")+"/"+name)
 }
 
 // LocalDir returns the directory a mirror names when it is a local one:

@@ -82,13 +82,38 @@ func TestFetchRefusesFlippedByte(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "signature nginx-1.18.0.tar.gz.asc does not verify") {
 		t.Fatalf("flipped byte: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(cache, "nginx", "nginx-1.18.0.tar.gz")); err == nil {
-		t.Error("the bad tarball stayed in the cache")
+	if left, _ := filepath.Glob(filepath.Join(cache, "nginx", "*")); len(left) != 0 {
+		t.Errorf("the bad tarball left %v in the cache", left)
 	}
 	o.SHA256 = map[string]string{"1.18.0": sha1180}
 	_, err = Fetch(context.Background(), o, "1.18.0")
 	if err == nil || !strings.Contains(err.Error(), "but the config pins "+sha1180) {
 		t.Errorf("pinned checksum: %v", err)
+	}
+}
+
+// TestFetchPoisonedMirrorLeavesNoCache is issue 15's item 7: a mirror
+// that served an HTML page as the .asc once made every later run fail
+// with "signature ... does not verify: EOF", even from a good mirror.
+func TestFetchPoisonedMirrorLeavesNoCache(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
+	bad := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz"), data, 0o644)
+	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz.asc"), []byte("<html><body>Service Unavailable</body></html>\n"), 0o644)
+	cache := t.TempDir()
+	o := Options{Mirror: bad, CacheDir: cache, Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
+	if _, err := Fetch(context.Background(), o, "1.18.0"); err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("HTML signature: %v", err)
+	}
+	o.Mirror = mirror
+	tb, err := Fetch(context.Background(), o, "1.18.0")
+	if err != nil || !strings.Contains(tb.Verified, "signature by Maxim Dounin") {
+		t.Fatalf("good mirror after a poisoned one: %+v, %v", tb, err)
 	}
 }
 
