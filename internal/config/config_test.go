@@ -160,6 +160,8 @@ func TestBadConfig(t *testing.T) {
 		{"ref without git", "modules:\n  - {path: ., ref: main}\n", `bad.yml:2:5: ref goes with git, not path`},
 		{"custom distro path name", "distros: [{name: ../../x, image: debian:12, family: apt}]\n", `bad.yml:1:11: distro name "../../x": a name must be`},
 		{"custom distro image", "distros: [{name: x, image: \"x; id\", family: apt}]\n", `bad.yml:1:11: distro x: image "x; id" is not a container image reference`},
+		{"ref like an option", "modules:\n  - {git: https://x/y, ref: --upload-pack=touch}\n", `bad.yml:2:5: module ref "--upload-pack=touch" is not a tag, branch or commit name`},
+		{"same path twice", "modules:\n  - path: .\n  - path: ./\n", `bad.yml:3:5: module ./ listed twice`},
 		{"module env name", "modules:\n  - {path: ., env: {PATH: /x}}\n", `bad.yml:2:21: module env: "PATH" is not a variable a module config may be given`},
 		{"module env list", "modules:\n  - {path: ., env: [A]}\n", `bad.yml:2:20: module env must be a mapping`},
 		{"module libs", "modules:\n  - {path: ., libs: [\"-lpcre; rm -rf /\"]}\n", `bad.yml:2:22: module libs: "-lpcre; rm -rf /" is not a link argument`},

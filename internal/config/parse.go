@@ -252,6 +252,8 @@ var imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9._-]{
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 
+var gitRef = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$`)
+
 var gitURL = regexp.MustCompile(`^(https?://|ssh://|git://|file://|git@[^:]+:)\S+$`)
 
 func (d *decoder) modules(n *yaml.Node, root string) []Module {
@@ -303,7 +305,19 @@ func (d *decoder) modules(n *yaml.Node, root string) []Module {
 				continue
 			}
 		}
+		if m.Ref != "" && !gitRef.MatchString(m.Ref) || strings.Contains(m.Ref, "..") {
+			d.errorf(item, "module ref %q is not a tag, branch or commit name (letters, digits, '.', '_', '/', '+', '-'; not starting with '-')", m.Ref)
+			continue
+		}
 		id := m.ID() + "@" + m.Ref
+		if m.Path != "" {
+			// path: mod and path: ./mod/ are one module.
+			dir := m.Path
+			if !filepath.IsAbs(dir) {
+				dir = filepath.Join(root, dir)
+			}
+			id = filepath.Clean(dir)
+		}
 		if seen[id] {
 			d.errorf(item, "module %s listed twice", m.ID())
 			continue

@@ -122,15 +122,9 @@ func New(o Options) (*Client, error) {
 // Requests is how many HTTP requests (retries included) were made.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
-// TrustUploads accepts the host of an upload_url the API returned as one
-// the token may go to.
-func (c *Client) TrustUploads(rawURL string) {
-	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
-		c.mu.Lock()
-		c.trusted[u.Host] = true
-		c.mu.Unlock()
-	}
-}
+// UploadHost is the uploads host the token may go to (configured, never
+// taken from an API answer).
+func (c *Client) UploadHost() string { return c.Client.UploadURL.Host }
 
 func (c *Client) isTrusted(host string) bool {
 	c.mu.Lock()
@@ -174,6 +168,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.base.RoundTrip(r)
 		wait, why := t.retry(resp, err, attempt)
 		if why == "" || !replayable || attempt >= t.o.MaxRetries {
+			if resp != nil {
+				resp.Header.Set(attemptsHeader, strconv.Itoa(attempt+1))
+			}
 			return resp, err
 		}
 		if resp != nil {
@@ -186,6 +183,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// attemptsHeader carries, on the answer the caller gets, how many
+// requests it took, for error messages.
+const attemptsHeader = "X-Nginx-Modbuild-Attempts"
 
 // retry decides whether an answer is worth retrying, and after how long.
 func (t *transport) retry(resp *http.Response, err error, attempt int) (time.Duration, string) {
@@ -242,6 +243,18 @@ func Explain(err error, what string) error {
 			return fmt.Errorf("%s: forbidden (403 %s): the token lacks a permission (releases need `contents: write`, pull requests `pull-requests: write`)", what, er.Message)
 		case http.StatusNotFound:
 			return fmt.Errorf("%s: not found (404): check the repository name, and that the token can see it", what)
+		}
+		if code := er.Response.StatusCode; code >= 500 {
+			tries := er.Response.Header.Get(attemptsHeader)
+			if tries == "" {
+				tries = "1"
+			}
+			req := "the request"
+			if er.Response.Request != nil {
+				req = er.Response.Request.Method + " " + er.Response.Request.URL.Redacted()
+			}
+			return fmt.Errorf("%s: GitHub answered %s to %s, %s time(s) with retries and backoff: GitHub's servers are failing; re-run later (every command is safe to re-run)",
+				what, er.Response.Status, req, tries)
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -95,6 +95,16 @@ func TestRetries(t *testing.T) {
 	if len(sleeps) != 3 || sleeps[2] != 4*time.Second {
 		t.Errorf("waits %v, want 3 doubling from 1s", sleeps)
 	}
+	// Issue 15: a 502 storm said "502  []"; it says what failed and how
+	// often it was tried.
+	for i := 0; i < 4; i++ {
+		gh.Inject(ghfake.Fault{Nth: i + 1, Status: http.StatusBadGateway})
+	}
+	_, _, err = c.Repositories.GetReleaseByTag(ctx, "acme", "mod", "v1")
+	if e := Explain(err, "release v1"); !strings.Contains(e.Error(), "release v1: GitHub answered 502 Bad Gateway to GET http://") ||
+		!strings.Contains(e.Error(), "/repos/acme/mod/releases/tags/v1, 4 time(s) with retries") {
+		t.Errorf("502 storm: %v", e)
+	}
 }
 
 // TestClearErrors: an exhausted rate limit with a far reset, a bad token

@@ -73,7 +73,7 @@ func clone(ctx context.Context, m config.Module, cache string) (Source, error) {
 			return Source{}, err
 		}
 		os.RemoveAll(dir)
-		if _, err := git(ctx, cache, "clone", "--quiet", m.Git, dir); err != nil {
+		if _, err := git(ctx, cache, "clone", "--quiet", "--", m.Git, dir); err != nil {
 			return Source{}, err
 		}
 	} else if _, err := git(ctx, dir, "fetch", "--quiet", "--tags", "--force", "origin"); err != nil {
@@ -88,7 +88,7 @@ func clone(ctx context.Context, m config.Module, cache string) (Source, error) {
 	if _, err := git(ctx, dir, "rev-parse", "--verify", "--quiet", "refs/remotes/origin/"+ref); err == nil {
 		target = "origin/" + ref
 	}
-	if _, err := git(ctx, dir, "checkout", "--quiet", "--force", "--detach", target+"^{commit}"); err != nil {
+	if _, err := git(ctx, dir, "checkout", "--quiet", "--force", "--detach", target+"^{commit}", "--"); err != nil {
 		return Source{}, fmt.Errorf("ref %q: %w", ref, err)
 	}
 	commit, err := git(ctx, dir, "rev-parse", "HEAD")

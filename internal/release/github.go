@@ -142,7 +142,11 @@ func (a *API) Upload(ctx context.Context, rel *Release, name, contentType string
 	if err != nil || u.Host == "" {
 		return Asset{}, fmt.Errorf("release %s has no usable upload_url %q", rel.Tag, rel.UploadURL)
 	}
-	a.C.TrustUploads(u.String())
+	// The token goes with the upload: only to the configured uploads
+	// host, whatever upload_url the API answered.
+	if u.Host != a.C.UploadHost() || (u.Scheme != "https" && u.Scheme != "http") {
+		return Asset{}, fmt.Errorf("release %s: upload_url %q is not on the uploads host %s: refused (the token is sent only there)", rel.Tag, rel.UploadURL, a.C.UploadHost())
+	}
 	q := u.Query()
 	q.Set("name", name)
 	u.RawQuery = q.Encode()

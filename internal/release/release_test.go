@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -402,5 +403,33 @@ func TestNotesKeepText(t *testing.T) {
 	}
 	if Notes(body, m) != body {
 		t.Error("notes not stable")
+	}
+}
+
+// TestUploadOnlyToTheUploadsHost: an upload_url on another host (an API
+// answer that is wrong or hostile) never receives the token.
+func TestUploadOnlyToTheUploadsHost(t *testing.T) {
+	gh := ghfake.New(t)
+	id := gh.CreateRelease(repo, "v1", "v1", "")
+	got := make(chan string, 1)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Header.Get("Authorization"):
+		default:
+		}
+		w.WriteHeader(http.StatusCreated)
+		w.Write([]byte(`{"id": 1, "name": "x"}`))
+	}))
+	defer other.Close()
+	api, _ := client(t, gh)
+	_, err := api.Upload(context.Background(), &Release{ID: id, Tag: "v1", UploadURL: other.URL + "/repos/acme/mod/releases/1/assets{?name,label}"},
+		"x.so", "application/octet-stream", []byte("data"))
+	if err == nil || !strings.Contains(err.Error(), "is not on the uploads host") {
+		t.Errorf("err = %v", err)
+	}
+	select {
+	case auth := <-got:
+		t.Errorf("the other host received a request (Authorization %q)", auth)
+	default:
 	}
 }
