@@ -140,7 +140,7 @@ func TestEndToEndWithAct(t *testing.T) {
 	gh.CommitFiles("acme/mod", "main", "the module", files)
 	shared := t.TempDir()
 
-	out, err := act(t, bin, ws, "e2e.yml", "FAKE_API="+gh.URL, "MIRROR="+mirror, "SHARED="+shared)
+	out, err := act(t, bin, ws, "e2e.yml", "FAKE_API="+gh.URL, "NGINX_MODBUILD_UPLOAD_URL="+gh.Uploads.URL, "MIRROR="+mirror, "SHARED="+shared)
 	if err != nil {
 		t.Fatalf("act: %v\n%s", err, out)
 	}

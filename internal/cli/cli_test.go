@@ -43,6 +43,7 @@ func newHarness(t *testing.T) *harness {
 		"XDG_CACHE_HOME":       "", "RUNNER_TOOL_CACHE": "", "HOME": "",
 		"GITHUB_API_URL": "", "GITHUB_TOKEN": "", "GITHUB_OUTPUT": "", "GITHUB_ACTIONS": "",
 		"GITHUB_REPOSITORY": "", "NGINX_MODBUILD_TOKEN": "", "GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": "",
+		"NGINX_MODBUILD_UPLOAD_URL": "",
 	}}
 }
 
@@ -60,6 +61,10 @@ func (h *harness) run(args ...string) result {
 func (h *harness) runIn(dir string, args ...string) result {
 	h.t.Helper()
 	var stdout, stderr bytes.Buffer
+	if h.env["GITHUB_API_URL"] == h.gh.URL {
+		// The fake's uploads host, like uploads.github.com, is its own.
+		h.env["NGINX_MODBUILD_UPLOAD_URL"] = h.gh.Uploads.URL
+	}
 	env := &Env{
 		Stdout: &stdout, Stderr: &stderr, Dir: dir, Version: "test",
 		HTTP: &http.Client{},

@@ -84,7 +84,7 @@ func gitHub(env *Env) (*ghclient.Client, error) {
 		githubactions.New(githubactions.WithWriter(env.Stdout), githubactions.WithGetenv(env.Getenv)).AddMask(token)
 	}
 	c, err := ghclient.New(ghclient.Options{
-		Token: token, APIURL: env.Getenv("GITHUB_API_URL"), HTTP: env.HTTP,
+		Token: token, APIURL: env.Getenv("GITHUB_API_URL"), UploadURL: env.Getenv("NGINX_MODBUILD_UPLOAD_URL"), HTTP: env.HTTP,
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) },
 	})
 	if err != nil {

@@ -66,6 +66,10 @@ type Entry struct {
 	SHA256    string   `json:"sha256"`
 	Signature string   `json:"signature,omitempty"`
 	BuiltAt   string   `json:"built_at,omitempty"`
+	// AssetID is the release asset that holds these bytes, set by the
+	// release that uploaded (or found) them: an entry whose asset was
+	// replaced since describes bytes that are no longer there.
+	AssetID int64 `json:"asset_id,omitempty"`
 	// Requires are the .so files (module names) that must be loaded
 	// before this one: it uses their symbols (lua after ndk_http_module).
 	Requires []string `json:"requires,omitempty"`

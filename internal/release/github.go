@@ -38,6 +38,9 @@ type Asset struct {
 	Name  string
 	State string
 	Size  int
+	// Label is the asset's label (SHA256SUMS names the manifest.json it
+	// was made from there).
+	Label string
 }
 
 // GitHub is the part of the GitHub API the sync uses.
@@ -48,7 +51,7 @@ type GitHub interface {
 	EditBody(ctx context.Context, id int64, body string) error
 	ListAssets(ctx context.Context, releaseID int64) ([]Asset, error)
 	Download(ctx context.Context, assetID int64) ([]byte, error)
-	Upload(ctx context.Context, rel *Release, name, contentType string, data []byte) (Asset, error)
+	Upload(ctx context.Context, rel *Release, name, label, contentType string, data []byte) (Asset, error)
 	Delete(ctx context.Context, assetID int64) error
 	Rename(ctx context.Context, assetID int64, name string) error
 }
@@ -101,7 +104,7 @@ func (a *API) ListAssets(ctx context.Context, releaseID int64) ([]Asset, error) 
 			return nil, classify(err)
 		}
 		for _, x := range page {
-			out = append(out, Asset{ID: x.GetID(), Name: x.GetName(), State: x.GetState(), Size: x.GetSize()})
+			out = append(out, Asset{ID: x.GetID(), Name: x.GetName(), State: x.GetState(), Size: x.GetSize(), Label: x.GetLabel()})
 		}
 		if resp.NextPage == 0 {
 			return out, nil
@@ -137,7 +140,7 @@ func (a *API) Download(ctx context.Context, assetID int64) ([]byte, error) {
 var uploadTemplate = regexp.MustCompile(`\{[^}]*\}$`)
 
 // Upload posts to the release's upload_url template, as GitHub documents.
-func (a *API) Upload(ctx context.Context, rel *Release, name, contentType string, data []byte) (Asset, error) {
+func (a *API) Upload(ctx context.Context, rel *Release, name, label, contentType string, data []byte) (Asset, error) {
 	u, err := url.Parse(uploadTemplate.ReplaceAllString(rel.UploadURL, ""))
 	if err != nil || u.Host == "" {
 		return Asset{}, fmt.Errorf("release %s has no usable upload_url %q", rel.Tag, rel.UploadURL)
@@ -149,6 +152,9 @@ func (a *API) Upload(ctx context.Context, rel *Release, name, contentType string
 	}
 	q := u.Query()
 	q.Set("name", name)
+	if label != "" {
+		q.Set("label", label)
+	}
 	u.RawQuery = q.Encode()
 	req, err := a.C.NewUploadRequest(u.String(), bytes.NewReader(data), int64(len(data)), contentType)
 	if err != nil {
@@ -158,7 +164,7 @@ func (a *API) Upload(ctx context.Context, rel *Release, name, contentType string
 	if _, err := a.C.Do(ctx, req, &x); err != nil {
 		return Asset{}, classify(err)
 	}
-	return Asset{ID: x.GetID(), Name: x.GetName(), State: x.GetState(), Size: x.GetSize()}, nil
+	return Asset{ID: x.GetID(), Name: x.GetName(), State: x.GetState(), Size: x.GetSize(), Label: x.GetLabel()}, nil
 }
 
 func (a *API) Delete(ctx context.Context, assetID int64) error {

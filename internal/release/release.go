@@ -184,13 +184,16 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		replace *Asset
 	}
 	var jobs []job
+	ids := map[string]int64{} // file -> the asset holding our bytes
 	for _, l := range locals {
 		a, exists := byName[l.entry.File]
 		switch {
 		case !exists:
 			jobs = append(jobs, job{l: l})
-		case a.State == "uploaded" && a.Size == len(l.data) && known[l.entry.File].SHA256 == l.entry.SHA256:
+		case a.State == "uploaded" && a.Size == len(l.data) && known[l.entry.File].SHA256 == l.entry.SHA256 &&
+			(known[l.entry.File].AssetID == 0 || known[l.entry.File].AssetID == a.ID):
 			res.Unchanged = append(res.Unchanged, l.entry.File)
+			ids[l.entry.File] = a.ID
 		default:
 			a := a
 			jobs = append(jobs, job{l: l, replace: &a})
@@ -209,9 +212,10 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			outcome, err := put(ctx, gh, rel, j.l, j.replace)
+			outcome, id, err := put(ctx, gh, rel, j.l, j.replace)
 			mu.Lock()
 			defer mu.Unlock()
+			ids[j.l.entry.File] = id
 			if err != nil {
 				if firstErr == nil {
 					firstErr = fmt.Errorf("upload %s: %w", j.l.entry.File, err)
@@ -244,7 +248,9 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	ours := &manifest.Manifest{Schema: manifest.Schema, Cells: cells}
 	for _, l := range locals {
 		if !dropped[l.entry.File] {
-			ours.Entries = append(ours.Entries, l.entry)
+			e := l.entry
+			e.AssetID = ids[e.File]
+			ours.Entries = append(ours.Entries, e)
 		}
 	}
 	changed := len(jobs) > 0
@@ -272,6 +278,23 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		}
 		rel.Body = body
 		res.Wrote = append(res.Wrote, "release notes")
+	}
+	// A concurrent run that replaced one of our files with different
+	// bytes won: the release is consistent (its checksums are of the
+	// bytes there), but this run's build of those files is not published.
+	final2 := map[string]manifest.Entry{}
+	for _, e := range res.Manifest.Entries {
+		final2[e.File] = e
+	}
+	var lost []string
+	for _, e := range ours.Entries {
+		if f, ok := final2[e.File]; ok && f.SHA256 != e.SHA256 {
+			lost = append(lost, e.File)
+		}
+	}
+	if len(lost) > 0 {
+		sort.Strings(lost)
+		return res, fmt.Errorf("another run replaced %s with a different build while this one released: the release holds that build and its checksums; two builds of one cell disagree (re-run the cell to settle it)", strings.Join(lost, ", "))
 	}
 	return res, nil
 }
@@ -303,27 +326,34 @@ func findRelease(ctx context.Context, gh GitHub, o Options) (*Release, error) {
 
 // put uploads one file, replacing an asset when given, and survives a
 // concurrent uploader: on 422 already_exists it looks at what is there.
-func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) (string, error) {
+func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) (string, int64, error) {
 	outcome := "uploaded"
 	if replace != nil {
 		outcome = "replaced"
+		// The manifest does not (yet) vouch for it: a concurrent run may
+		// have just uploaded these very bytes. Keep an identical asset.
+		if replace.State == "uploaded" && replace.Size == len(l.data) {
+			if data, err := gh.Download(ctx, replace.ID); err == nil && bytes.Equal(data, l.data) {
+				return "unchanged", replace.ID, nil
+			}
+		}
 		if err := gh.Delete(ctx, replace.ID); err != nil && !errors.Is(err, ErrNotFound) {
-			return "", err
+			return "", 0, err
 		}
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		_, err := gh.Upload(ctx, rel, l.entry.File, "application/octet-stream", l.data)
+		a, err := gh.Upload(ctx, rel, l.entry.File, "", "application/octet-stream", l.data)
 		if err == nil {
-			return outcome, nil
+			return outcome, a.ID, nil
 		}
 		if !errors.Is(err, ErrExists) {
-			return "", err
+			return "", 0, err
 		}
 		// Someone else's asset holds the name: a broken earlier upload
 		// (state "starter"), or a concurrent run.
 		assets, err := gh.ListAssets(ctx, rel.ID)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		var there *Asset
 		for _, a := range assets {
@@ -336,25 +366,25 @@ func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) 
 			continue // deleted meanwhile: try again
 		case there.State != "uploaded":
 			if err := gh.Delete(ctx, there.ID); err != nil && !errors.Is(err, ErrNotFound) {
-				return "", err
+				return "", 0, err
 			}
 			continue
 		}
 		data, err := gh.Download(ctx, there.ID)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return "", err
+			return "", 0, err
 		}
 		switch {
 		case err == nil && bytes.Equal(data, l.data):
-			return "unchanged", nil
+			return "unchanged", there.ID, nil
 		case err == nil && replace == nil:
-			return "kept", nil
+			return "kept", 0, nil
 		}
 		if err := gh.Delete(ctx, there.ID); err != nil && !errors.Is(err, ErrNotFound) {
-			return "", err
+			return "", 0, err
 		}
 	}
-	return "", fmt.Errorf("the asset name stays taken after 3 attempts (concurrent uploads?)")
+	return "", 0, fmt.Errorf("the asset name stays taken after 3 attempts (concurrent uploads?)")
 }
 
 // isManifest reports whether an asset carries manifest entries: the
@@ -375,6 +405,8 @@ type snapshot struct {
 	curData     []byte
 	curManifest *manifest.Manifest
 	temps       []Asset
+	// all are the entries of every manifest read, before merging.
+	all []manifest.Entry
 }
 
 // curManifestOr is manifest.json's content, or def when there is none.
@@ -428,6 +460,7 @@ func readManifests(ctx context.Context, gh GitHub, assets []Asset) (*snapshot, e
 		if a.Name == ManifestName {
 			snap.curData, snap.curManifest = data, pm
 		}
+		snap.all = append(snap.all, pm.Entries...)
 		snap.merged.Merge(pm)
 	}
 	return snap, nil
@@ -454,25 +487,50 @@ func writeManifest(ctx context.Context, gh GitHub, rel *Release, ours *manifest.
 		merged := &manifest.Manifest{Schema: manifest.Schema}
 		merged.Merge(snap.merged)
 		merged.Merge(ours)
-		// Entries whose file is gone from the release are dropped.
-		present := map[string]bool{}
+		// Entries whose file is gone from the release are dropped, and so
+		// are entries bound to an asset that was replaced since: their
+		// checksum is of bytes no longer there. The entry of the asset
+		// that is there, if any run recorded it, takes the place.
+		present := map[string]int64{}
 		for _, a := range snap.assets {
 			if a.State == "uploaded" {
-				present[a.Name] = true
+				present[a.Name] = a.ID
+			}
+		}
+		byID := map[int64]manifest.Entry{}
+		for _, e := range append(append([]manifest.Entry{}, snap.all...), ours.Entries...) {
+			if e.AssetID != 0 {
+				byID[e.AssetID] = e
 			}
 		}
 		kept := merged.Entries[:0]
 		for _, e := range merged.Entries {
-			if present[e.File] {
-				kept = append(kept, e)
+			id, ok := present[e.File]
+			if !ok {
+				continue
 			}
+			if e.AssetID != 0 && e.AssetID != id {
+				alt, known := byID[id]
+				if !known || alt.File != e.File {
+					continue
+				}
+				e = alt
+			}
+			kept = append(kept, e)
 		}
 		merged.Entries = kept
+		// Ours, less what another run replaced after we uploaded it.
+		live := &manifest.Manifest{Schema: ours.Schema}
+		for _, e := range ours.Entries {
+			if e.AssetID == 0 || present[e.File] == e.AssetID {
+				live.Entries = append(live.Entries, e)
+			}
+		}
 		data := merged.Encode()
 		// Done once manifest.json itself holds our entries. Temporary
 		// manifests of other runs are theirs to fold in (or the next
 		// writer's, after a crash); readers merge them meanwhile.
-		if snap.curManifest != nil && (bytes.Equal(snap.curData, data) || contains(snap.curManifest, ours)) {
+		if snap.curManifest != nil && (bytes.Equal(snap.curData, data) || contains(snap.curManifest, live)) {
 			for _, t := range snap.temps {
 				if strings.HasPrefix(t.Name, ManifestName+"."+o.RunID+"-") {
 					if err := gh.Delete(ctx, t.ID); err != nil && !errors.Is(err, ErrNotFound) {
@@ -485,7 +543,7 @@ func writeManifest(ctx context.Context, gh GitHub, rel *Release, ours *manifest.
 		cur, temps := snap.cur, snap.temps
 		snap = nil
 		tmpName := fmt.Sprintf("%s.%s-%d.tmp", ManifestName, o.RunID, attempt)
-		tmp, err := gh.Upload(ctx, rel, tmpName, "application/json", data)
+		tmp, err := gh.Upload(ctx, rel, tmpName, "", "application/json", data)
 		if err != nil {
 			if errors.Is(err, ErrExists) {
 				continue
@@ -519,12 +577,13 @@ func writeManifest(ctx context.Context, gh GitHub, rel *Release, ours *manifest.
 
 // contains reports whether every entry of ours is in m with its SHA-256.
 func contains(m, ours *manifest.Manifest) bool {
-	have := map[string]string{}
+	have := map[string]manifest.Entry{}
 	for _, e := range m.Entries {
-		have[e.File] = e.SHA256
+		have[e.File] = e
 	}
 	for _, e := range ours.Entries {
-		if have[e.File] != e.SHA256 {
+		h, ok := have[e.File]
+		if !ok || h.SHA256 != e.SHA256 || (e.AssetID != 0 && h.AssetID != e.AssetID) {
 			return false
 		}
 	}
@@ -581,7 +640,11 @@ func writeSums(ctx context.Context, gh GitHub, rel *Release, m *manifest.Manifes
 			}
 		}
 		want := Sums(m)
-		if sums != nil && sums.State == "uploaded" && sums.Size == len(want) && (cur == nil || sums.ID > cur.ID) {
+		// In step when made from the manifest.json that is there now (its
+		// label names it): a run's sums of an older manifest, uploaded
+		// late, are not.
+		label := sumsLabel(manifestID)
+		if sums != nil && sums.State == "uploaded" && sums.Size == len(want) && sums.Label == label {
 			return wrote, nil
 		}
 		if sums != nil {
@@ -589,12 +652,21 @@ func writeSums(ctx context.Context, gh GitHub, rel *Release, m *manifest.Manifes
 				return wrote, err
 			}
 		}
-		if _, err := gh.Upload(ctx, rel, SumsName, "text/plain", want); err != nil && !errors.Is(err, ErrExists) {
+		if _, err := gh.Upload(ctx, rel, SumsName, label, "text/plain", want); err != nil && !errors.Is(err, ErrExists) {
 			return wrote, fmt.Errorf("upload %s: %w", SumsName, err)
 		}
 		wrote = true
 	}
 	return wrote, fmt.Errorf("%s kept changing (concurrent runs?); run again", SumsName)
+}
+
+// sumsLabel is SHA256SUMS's label: the manifest.json asset it was made
+// from (assets never change, so its id names its content).
+func sumsLabel(manifestID int64) string {
+	if manifestID < 0 {
+		return "no manifest"
+	}
+	return fmt.Sprintf("from manifest.json asset %d", manifestID)
 }
 
 // ReadManifest reads what a release holds (tag "" = the latest release):

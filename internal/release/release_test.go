@@ -344,7 +344,7 @@ func TestStarterAssetAndConflict(t *testing.T) {
 	api, _ := client(t, gh)
 	// Leave a starter asset behind through a cut upload.
 	if _, err := api.Upload(context.Background(), &Release{ID: id, Tag: "v1", UploadURL: gh.Uploads.URL + "/repos/acme/mod/releases/" + fmt.Sprint(id) + "/assets{?name,label}"},
-		names[0], "application/octet-stream", []byte("half")); err == nil {
+		names[0], "", "application/octet-stream", []byte("half")); err == nil {
 		t.Fatal("cut upload succeeded")
 	}
 	gh.AddAsset(repo, id, names[1], "", []byte("someone else's build"))
@@ -423,7 +423,7 @@ func TestUploadOnlyToTheUploadsHost(t *testing.T) {
 	defer other.Close()
 	api, _ := client(t, gh)
 	_, err := api.Upload(context.Background(), &Release{ID: id, Tag: "v1", UploadURL: other.URL + "/repos/acme/mod/releases/1/assets{?name,label}"},
-		"x.so", "application/octet-stream", []byte("data"))
+		"x.so", "", "application/octet-stream", []byte("data"))
 	if err == nil || !strings.Contains(err.Error(), "is not on the uploads host") {
 		t.Errorf("err = %v", err)
 	}
@@ -431,5 +431,48 @@ func TestUploadOnlyToTheUploadsHost(t *testing.T) {
 	case auth := <-got:
 		t.Errorf("the other host received a request (Authorization %q)", auth)
 	default:
+	}
+}
+
+// TestConcurrentDifferentBuilds is issue 15's item 3: two runs replacing
+// the same assets with different bytes at once. Whatever the
+// interleaving, manifest.json and SHA256SUMS describe the bytes the
+// release holds, and a run whose build did not end up published says so.
+func TestConcurrentDifferentBuilds(t *testing.T) {
+	for round := 0; round < 15; round++ {
+		gh := ghfake.New(t)
+		gh.CreateRelease(repo, "v1", "v1", "")
+		base := cell{"1.26.3", "debian-12", "amd64", []string{"ngx_http_a_module", "ngx_http_b_module"}, 0}
+		d0 := t.TempDir()
+		writeDist(t, d0, base)
+		api0, _ := client(t, gh)
+		if _, err := Sync(context.Background(), api0, Options{Tag: "v1", Dist: d0}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range 2 {
+			c := base
+			c.gen = i + 1
+			d := t.TempDir()
+			writeDist(t, d, c)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				api, _ := client(t, gh)
+				_, errs[i] = Sync(context.Background(), api, Options{Tag: "v1", Dist: d, Parallel: 2, RunID: fmt.Sprint("run", i)})
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil && !strings.Contains(err.Error(), "another run replaced") {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		// check compares manifest.json and SHA256SUMS with the bytes.
+		check(t, gh, "v1", assetNames(base))
+		if t.Failed() {
+			t.Fatalf("round %d: inconsistent release (errors %v)", round, errs)
+		}
 	}
 }
