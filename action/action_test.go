@@ -109,47 +109,75 @@ func TestActionYAMLInSync(t *testing.T) {
 }
 
 // TestBootstrapDownloadsAndVerifies: with a release tag the binary comes
-// from the release and must match SHA256SUMS.
+// from the release the action's own action/binaries.sha256 names and must
+// match the SHA-256 listed there; a substituted asset (even with a
+// matching SHA256SUMS beside it) is refused, a cached copy is hashed again
+// before use, and a missing asset is told from a failed download.
 func TestBootstrapDownloadsAndVerifies(t *testing.T) {
 	sh := testenv.Tool(t, "sh", "dash")
 	bin := []byte("#!/bin/sh\necho nginx-modbuild v1.2.3\n")
 	sum := sha256.Sum256(bin)
 	asset := "nginx-modbuild_linux_" + runtime.GOARCH
+	actionPath := t.TempDir()
+	os.MkdirAll(filepath.Join(actionPath, "action"), 0o755)
+	os.WriteFile(filepath.Join(actionPath, "action", "binaries.sha256"),
+		[]byte("# test\nversion v1.2.3\n"+hex.EncodeToString(sum[:])+"  "+asset+"\n"), 0o644)
 	var mu sync.Mutex
-	sums := hex.EncodeToString(sum[:]) + "  " + asset + "\n"
+	served := bin
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
 		switch r.URL.Path {
 		case "/acme/nmb/releases/download/v1.2.3/" + asset:
-			w.Write(bin)
+			w.Write(served)
 		case "/acme/nmb/releases/download/v1.2.3/SHA256SUMS":
-			w.Write([]byte(sums))
+			s := sha256.Sum256(served) // an attacker replaces both
+			w.Write([]byte(hex.EncodeToString(s[:]) + "  " + asset + "\n"))
 		default:
 			http.NotFound(w, r)
 		}
 	}))
 	defer srv.Close()
-	run := func() (string, string, error) {
+	cache := t.TempDir()
+	run := func(ref, server string) (string, string, error) {
 		ghenv := filepath.Join(t.TempDir(), "env")
 		cmd := exec.Command(sh, filepath.Join(testenv.RepoRoot(), "action", "bootstrap.sh"))
-		cmd.Env = append(os.Environ(), "NMB_REF=v1.2.3", "NMB_REPOSITORY=acme/nmb", "GITHUB_SERVER_URL="+srv.URL,
-			"RUNNER_TOOL_CACHE="+t.TempDir(), "GITHUB_ENV="+ghenv, "GITHUB_ACTION_PATH="+t.TempDir())
+		cmd.Env = append(os.Environ(), "NMB_REF="+ref, "NMB_REPOSITORY=acme/nmb", "GITHUB_SERVER_URL="+server,
+			"RUNNER_TOOL_CACHE="+cache, "GITHUB_ENV="+ghenv, "GITHUB_ACTION_PATH="+actionPath, "PATH=/usr/bin:/bin")
 		out, err := cmd.CombinedOutput()
 		env, _ := os.ReadFile(ghenv)
 		return string(out), string(env), err
 	}
-	out, env, err := run()
+	// @v1 (a moving major tag) and @v1.2.3 both get v1.2.3's binary.
+	out, env, err := run("v1", srv.URL)
 	if err != nil || !strings.Contains(out, "downloaded "+asset) || !strings.Contains(out, "nginx-modbuild v1.2.3") ||
 		!strings.HasPrefix(env, "NGINX_MODBUILD_BIN=") {
 		t.Fatalf("%v\n%s\nGITHUB_ENV: %s", err, out, env)
 	}
-	mu.Lock()
-	sums = strings.Repeat("0", 64) + "  " + asset + "\n"
-	mu.Unlock()
-	if out, _, err := run(); err == nil || !strings.Contains(out, "refusing it") {
-		t.Errorf("bad checksum accepted: %v\n%s", err, out)
+	if out, _, err := run("v1.2.3", srv.URL); err != nil || !strings.Contains(out, "cached "+asset+" matches") {
+		t.Errorf("cached: %v\n%s", err, out)
 	}
+	// A tampered cache is not used: the binary is fetched and checked again.
+	cached := strings.TrimPrefix(strings.TrimSpace(env), "NGINX_MODBUILD_BIN=")
+	os.WriteFile(cached, []byte("#!/bin/sh\necho evil\n"), 0o755)
+	if out, _, err := run("v1.2.3", srv.URL); err != nil || !strings.Contains(out, "downloaded "+asset) || strings.Contains(out, "evil") {
+		t.Errorf("tampered cache: %v\n%s", err, out)
+	}
+	// The release's asset (and SHA256SUMS) replaced: refused.
+	os.RemoveAll(cache)
+	mu.Lock()
+	served = []byte("#!/bin/sh\necho evil\n")
+	mu.Unlock()
+	if out, _, err := run("v1.2.3", srv.URL); err == nil || !strings.Contains(out, "refusing it") || strings.Contains(out, "echo evil") {
+		t.Errorf("substituted binary accepted: %v\n%s", err, out)
+	}
+	// A server that is not there is a failed download, not a missing asset.
+	if out, _, _ := run("v1.2.3", "http://127.0.0.1:1"); !strings.Contains(out, "downloading http://127.0.0.1:1/acme/nmb/releases/download/v1.2.3/"+asset+" failed") {
+		t.Errorf("failed download:\n%s", out)
+	}
+	mu.Lock()
+	served = nil
+	mu.Unlock()
 }
 
 // TestRunWritesSummary runs a step (inspect of Debian's nginx) the way

@@ -3,10 +3,14 @@
 # its path as NGINX_MODBUILD_BIN (GITHUB_ENV). POSIX sh only: it runs in any
 # job container (Debian, Ubuntu, Rocky/Alma, Amazon Linux, Alpine).
 #
-# With a release tag as the action's ref (uses: nginx-modbuild/nginx-modbuild@v1.2.0),
-# the static binary attached to that release is downloaded and checked
-# against the release's SHA256SUMS. With a branch or commit ref, a local
-# action (uses: ./), or when the release has no binary, it is built from the
+# With a release tag as the action's ref (uses: nginx-modbuild/nginx-modbuild@v1
+# or @v1.2.0), the binary is the one whose SHA-256 the action's own files
+# at that ref list (action/binaries.sha256, committed before the tag by
+# scripts/binaries): it is downloaded from the release that file names and
+# must match it, and a cached copy is kept under its SHA-256 and hashed
+# again before each use. A release asset replaced behind the tag, with or
+# without its SHA256SUMS, is refused. With a branch or commit ref, a local
+# action (uses: ./), or a ref without that file, it is built from the
 # action's own source with Go.
 set -eu
 
@@ -22,11 +26,11 @@ cache=${RUNNER_TOOL_CACHE:-${HOME:-/tmp}/.cache}/nginx-modbuild
 asset=nginx-modbuild_linux_$arch
 bin=
 
-fetch() { # url file
+fetch() { # url file; exit status 22 means an HTTP error (404: no such asset)
   if command -v curl >/dev/null 2>&1; then
     curl -fsSL --retry 3 -o "$2" "$1"
   elif command -v wget >/dev/null 2>&1; then
-    wget -q -O "$2" "$1"
+    wget -q -O "$2" "$1" || { [ $? = 8 ] && return 22; return 1; }
   else
     return 1
   fi
@@ -60,29 +64,44 @@ sha256() {
   fi
 }
 
+sums=$src/action/binaries.sha256
 case $ref in
   v[0-9]*)
-    dir=$cache/$ref/$arch
-    if [ -x "$dir/nginx-modbuild" ]; then
-      bin=$dir/nginx-modbuild
-    elif ensure_downloader; then
-      mkdir -p "$dir"
-      base=${GITHUB_SERVER_URL:-https://github.com}/$repo/releases/download/$ref
-      if fetch "$base/$asset" "$dir/$asset.tmp" && fetch "$base/SHA256SUMS" "$dir/SHA256SUMS"; then
-        want=$(awk -v a="$asset" '$2 == a || $2 == "*" a {print $1}' "$dir/SHA256SUMS")
-        got=$(sha256 "$dir/$asset.tmp")
-        if [ -z "$want" ] || [ "$want" != "$got" ]; then
-          echo "nginx-modbuild: $asset of release $ref has SHA-256 $got, SHA256SUMS says '${want:-nothing}': refusing it" >&2
-          rm -f "$dir/$asset.tmp"
-          exit 1
-        fi
-        chmod +x "$dir/$asset.tmp"
-        mv "$dir/$asset.tmp" "$dir/nginx-modbuild"
+    version= want=
+    if [ -f "$sums" ]; then
+      version=$(awk '$1 == "version" {print $2}' "$sums")
+      want=$(awk -v a="$asset" '$2 == a {print $1}' "$sums")
+    fi
+    if [ -z "$version" ] || [ -z "$want" ]; then
+      echo "nginx-modbuild: the action at $ref lists no checksum for $asset (action/binaries.sha256); building from source"
+    else
+      dir=$cache/sha256-$want
+      if [ -x "$dir/nginx-modbuild" ] && [ "$(sha256 "$dir/nginx-modbuild")" = "$want" ]; then
         bin=$dir/nginx-modbuild
-        echo "nginx-modbuild $ref: downloaded $asset (sha256 $got)"
-      else
-        rm -f "$dir/$asset.tmp"
-        echo "nginx-modbuild: release $ref of $repo has no $asset; building from source"
+        echo "nginx-modbuild $version: cached $asset matches the action's checksum $want"
+      elif ensure_downloader; then
+        mkdir -p "$dir"
+        url=${GITHUB_SERVER_URL:-https://github.com}/$repo/releases/download/$version/$asset
+        status=0
+        fetch "$url" "$dir/$asset.$$" || status=$?
+        if [ $status = 0 ]; then
+          got=$(sha256 "$dir/$asset.$$")
+          if [ "$got" != "$want" ]; then
+            rm -f "$dir/$asset.$$"
+            echo "nginx-modbuild: $url has SHA-256 $got, but the action at $ref says $want: refusing it (the release asset was replaced or corrupted)" >&2
+            exit 1
+          fi
+          chmod +x "$dir/$asset.$$"
+          mv -f "$dir/$asset.$$" "$dir/nginx-modbuild"
+          bin=$dir/nginx-modbuild
+          echo "nginx-modbuild $version: downloaded $asset (sha256 $got, as the action at $ref lists)"
+        elif [ $status = 22 ]; then
+          rm -f "$dir/$asset.$$"
+          echo "nginx-modbuild: release $version of $repo has no $asset ($url answered an HTTP error); building from source"
+        else
+          rm -f "$dir/$asset.$$"
+          echo "nginx-modbuild: downloading $url failed (exit status $status: network or proxy?); building from source"
+        fi
       fi
     fi
     ;;
