@@ -544,6 +544,10 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 					k = d
 				}
 			}
+			if err := manifest.CheckName("module", so.Name()); err != nil {
+				b.fail(Module{ID: "nginx", Dir: "nginx"}, "(bad name)", "configure", err.Error()+": configure declared a .so of that name")
+				continue
+			}
 			l := &linked{so: so, owner: -1, file: so.Path}
 			var m prepared
 			if k >= 0 {

@@ -215,3 +215,19 @@ func TestManyMistakesAllReported(t *testing.T) {
 		t.Errorf("want 3 error lines, got %d:\n%s", len(lines), err)
 	}
 }
+
+// TestErrorsDoNotEchoMegabytes: a huge value is cut in the message.
+func TestErrorsDoNotEchoMegabytes(t *testing.T) {
+	t.Parallel()
+	_, err := Parse("bad.yml", t.TempDir(), []byte("distros: ["+strings.Repeat("x", 1<<20)+"]\n"))
+	if err == nil || len(err.Error()) > 2000 || !strings.Contains(err.Error(), "more bytes)") {
+		t.Errorf("error of %d bytes: %.200s", len(errString(err)), errString(err))
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

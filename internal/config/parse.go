@@ -88,8 +88,16 @@ type decoder struct {
 }
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)})
+	msg := fmt.Sprintf(format, args...)
+	// A value echoed in a message is the user's: never megabytes of it.
+	if len(msg) > maxMsg {
+		msg = msg[:maxMsg] + fmt.Sprintf("... (%d more bytes)", len(msg)-maxMsg)
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Column: n.Column, Msg: msg})
 }
+
+// maxMsg bounds one error message.
+const maxMsg = 600
 
 // mapping calls each field's function with its value node; unknown and
 // repeated keys are errors.

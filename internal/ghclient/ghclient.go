@@ -166,6 +166,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		t.c.requests.Add(1)
 		resp, err := t.base.RoundTrip(r)
+		if resp != nil {
+			resp.Body = &capped{r: resp.Body, left: maxBody, url: r.URL.Redacted()}
+		}
 		wait, why := t.retry(resp, err, attempt)
 		if why == "" || !replayable || attempt >= t.o.MaxRetries {
 			if resp != nil {
@@ -183,6 +186,36 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 }
+
+// maxBody bounds one answer's body (the largest, an asset download, is a
+// built module; API JSON is far smaller): a runaway answer is an error,
+// not the tool running out of memory.
+const maxBody = 512 << 20
+
+// capped fails a read past its limit.
+type capped struct {
+	r    io.ReadCloser
+	left int64
+	url  string
+}
+
+func (c *capped) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			return 0, fmt.Errorf("the answer to %s is over %d bytes: refused", c.url, int64(maxBody))
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *capped) Close() error { return c.r.Close() }
 
 // attemptsHeader carries, on the answer the caller gets, how many
 // requests it took, for error messages.
