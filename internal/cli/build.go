@@ -116,7 +116,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 				InsecureSkipVerify: insecure, Keyring: keyring, HTTP: env.http()},
 		}
 		for _, m := range mods {
-			o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit,
+			o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
 				Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires})
 		}
 		if d, ok := distro.Lookup(distroName); ok {

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
@@ -12,6 +14,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 	"github.com/nginx-modbuild/nginx-modbuild/matrix"
@@ -55,13 +58,21 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return usagef("plan: %v", err)
 		}
-		isBuilt = m.Built(sources(cfg))
+		ids, err := identities(ctx, env, cfg)
+		if err != nil {
+			return err
+		}
+		isBuilt = m.BuiltAs(sources(cfg), ids)
 	case onlyNew:
 		m, err := releaseManifest(ctx, env, rf)
 		if err != nil {
 			return err
 		}
-		isBuilt = m.Built(sources(cfg))
+		ids, err := identities(ctx, env, cfg)
+		if err != nil {
+			return err
+		}
+		isBuilt = m.BuiltAs(sources(cfg), ids)
 	}
 	res, err := w.fetch(ctx, env)
 	if err != nil {
@@ -137,4 +148,22 @@ func releaseManifest(ctx context.Context, env *Env, rf repoFlags) (*manifest.Man
 		fmt.Fprintf(env.Stderr, "release %s holds %d built files (%d GitHub API requests)\n", rel.Tag, len(m.Entries), gh.Requests())
 	}
 	return m, nil
+}
+
+// identities are the modules' current content identities: a cell built
+// from other content is planned again.
+func identities(ctx context.Context, env *Env, cfg *config.Config) (map[string]string, error) {
+	cache := cacheDir(env)
+	if cache == "" {
+		cache = filepath.Join(os.TempDir(), "nginx-modbuild-cache")
+	}
+	mods, err := modsrc.Resolve(ctx, cfg, cache)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, m := range mods {
+		out[m.ID] = m.Identity
+	}
+	return out, nil
 }

@@ -34,6 +34,8 @@ type Module struct {
 	Dir string
 	// Commit is the source commit, when known.
 	Commit string
+	// Identity names the module content (modsrc.Identity).
+	Identity string
 	// Env is set for its config when configure runs it (LUAJIT_INC).
 	Env map[string]string
 	// Libs are extra link arguments for its .so files (-lpcre).
@@ -667,7 +669,7 @@ func (b *cell) write(sos []*linked) error {
 		}
 		sum := sha256.Sum256(data)
 		b.entries = append(b.entries, manifest.Entry{
-			Module: s.so.Name(), Source: m.ID, Commit: m.Commit, Nginx: b.o.Nginx, Plus: b.o.Plus,
+			Module: s.so.Name(), Source: m.ID, Commit: m.Commit, Identity: m.Identity, Nginx: b.o.Nginx, Plus: b.o.Plus,
 			Distro: b.o.Distro, Arch: b.o.Arch, File: name, SHA256: hex.EncodeToString(sum[:]),
 			Signature: Signature(data), BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
 		})

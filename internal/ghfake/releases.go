@@ -14,8 +14,11 @@ type release struct {
 	id                      int64
 	tag, target, name, body string
 	draft, prerelease       bool
-	created, published      string
-	assets                  []*asset
+	// makeLatest is the make_latest the release was created or last
+	// edited with ("true", "false", "legacy" or "" when not sent).
+	makeLatest         string
+	created, published string
+	assets             []*asset
 }
 
 type asset struct {
@@ -34,6 +37,8 @@ type Release struct {
 	Name   string
 	Body   string
 	Assets []Asset
+	// MakeLatest is the make_latest it was created with ("" if not sent).
+	MakeLatest string
 }
 
 // Asset is an asset as tests see it.
@@ -87,7 +92,7 @@ func (s *Server) Releases(name string) []Release {
 	}
 	var out []Release
 	for _, rel := range r.releases {
-		o := Release{ID: rel.id, Tag: rel.tag, Name: rel.name, Body: rel.body}
+		o := Release{ID: rel.id, Tag: rel.tag, Name: rel.name, Body: rel.body, MakeLatest: rel.makeLatest}
 		for _, a := range rel.assets {
 			o.Assets = append(o.Assets, Asset{ID: a.id, Name: a.name, Label: a.label, State: a.state,
 				Data: append([]byte(nil), a.data...), SHA256: fmt.Sprintf("%x", sha256.Sum256(a.data))})
@@ -176,6 +181,7 @@ type releaseInput struct {
 	Body            *string `json:"body"`
 	Draft           *bool   `json:"draft"`
 	Prerelease      *bool   `json:"prerelease"`
+	MakeLatest      *string `json:"make_latest"`
 }
 
 func (s *Server) routeReleases(w http.ResponseWriter, req *http.Request, r *repo, rest []string, body []byte) bool {
@@ -213,7 +219,8 @@ func (s *Server) routeReleases(w http.ResponseWriter, req *http.Request, r *repo
 		writeJSON(w, http.StatusCreated, s.releaseJSON(r, rel))
 	case len(rest) == 1 && rest[0] == "latest" && m == http.MethodGet:
 		for i := len(r.releases) - 1; i >= 0; i-- {
-			if rel := r.releases[i]; !rel.draft && !rel.prerelease {
+			// make_latest: false keeps a release from becoming the latest.
+			if rel := r.releases[i]; !rel.draft && !rel.prerelease && rel.makeLatest != "false" {
 				writeItem(w, req, http.StatusOK, s.releaseJSON(r, rel))
 				return true
 			}
@@ -331,6 +338,9 @@ func (rel *release) apply(in releaseInput) {
 	}
 	if in.Prerelease != nil {
 		rel.prerelease = *in.Prerelease
+	}
+	if in.MakeLatest != nil {
+		rel.makeLatest = *in.MakeLatest
 	}
 }
 

@@ -57,7 +57,11 @@ type Entry struct {
 	// path (config.Module.ID).
 	Source string `json:"source"`
 	// Commit is the module source commit built, when known.
-	Commit    string   `json:"commit,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// Identity names the module content built ("git:<commit>" or
+	// "tree:<sha256>", modsrc.Identity): plan --new rebuilds a cell whose
+	// module's identity changed since.
+	Identity  string   `json:"identity,omitempty"`
 	Nginx     string   `json:"nginx"`
 	Plus      []string `json:"plus,omitempty"`
 	Distro    string   `json:"distro"`
@@ -132,8 +136,19 @@ func position(data []byte, offset int64) (line, col int) {
 // Built reports, for the given module sources, whether a cell (nginx
 // version, distro, arch) has an entry for every one of them.
 func (m *Manifest) Built(sources []string) func(nginx, distro, arch string) bool {
+	return m.BuiltAs(sources, nil)
+}
+
+// BuiltAs is Built when the modules' content counts too: identity maps a
+// source to its current identity, and a cell whose entry for that source
+// records another identity is not built (the module changed). Entries
+// that record none (older manifests) count as built.
+func (m *Manifest) BuiltAs(sources []string, identity map[string]string) func(nginx, distro, arch string) bool {
 	have := map[[4]string]bool{}
 	for _, e := range m.Entries {
+		if want := identity[e.Source]; want != "" && e.Identity != "" && e.Identity != want {
+			continue
+		}
 		have[[4]string{e.Source, e.Nginx, e.Distro, e.Arch}] = true
 	}
 	return func(nginx, distro, arch string) bool {

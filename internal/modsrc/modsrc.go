@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
@@ -19,6 +20,10 @@ import (
 // Source is a module ready to build.
 type Source struct {
 	ID, Dir, Commit string
+	// Identity names the module's content: "git:<commit>" for a git
+	// module, "tree:<sha256>" of the files of a path module (see
+	// Identity); a release built from another identity is out of date.
+	Identity string
 	// Entry is the module's entry in the config (env, libs, packages,
 	// requires).
 	Entry config.Module
@@ -38,7 +43,11 @@ func Resolve(ctx context.Context, cfg *config.Config, cacheDir string) ([]Source
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Source{ID: m.ID(), Dir: abs, Commit: commitOf(ctx, abs), Entry: m})
+			id, err := Identity(ctx, abs, cfg.Root)
+			if err != nil {
+				return nil, fmt.Errorf("module %s (config line %d): %w", m.Path, m.Pos.Line, err)
+			}
+			out = append(out, Source{ID: m.ID(), Dir: abs, Commit: commitOf(ctx, abs), Identity: id, Entry: m})
 			continue
 		}
 		s, err := clone(ctx, m, filepath.Join(cacheDir, "git"))
@@ -46,6 +55,7 @@ func Resolve(ctx context.Context, cfg *config.Config, cacheDir string) ([]Source
 			return nil, fmt.Errorf("module %s (config line %d): %w", m.Git, m.Pos.Line, err)
 		}
 		s.Entry = m
+		s.Identity = "git:" + s.Commit
 		out = append(out, s)
 	}
 	return out, nil
@@ -59,7 +69,9 @@ func commitOf(ctx context.Context, dir string) string {
 		return ""
 	}
 	commit := strings.TrimSpace(out)
-	if st, err := git(ctx, dir, "status", "--porcelain", "--", "."); err == nil && strings.TrimSpace(st) != "" {
+	// Untracked files (build output such as dist/) do not make it dirty;
+	// changes to tracked files do. The content identity covers both.
+	if st, err := git(ctx, dir, "status", "--porcelain", "--untracked-files=no", "--", "."); err == nil && strings.TrimSpace(st) != "" {
 		commit += "-dirty"
 	}
 	return commit
@@ -107,4 +119,79 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 		return string(out), fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return string(out), nil
+}
+
+// Identity hashes what a path module is made of: every file in dir that
+// git tracks or would track (untracked but not ignored), or every file
+// when dir is not in a git work tree, with its path and mode. Left out:
+// .git, the repository's .github directory, Markdown files and nginx-
+// modbuild's own output and cache directories (dist, .cache), so a README
+// edit or a build's output does not make the module "changed".
+func Identity(ctx context.Context, dir, root string) (string, error) {
+	var files []string
+	if out, err := git(ctx, dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."); err == nil {
+		for _, f := range strings.Split(out, "\x00") {
+			if f != "" {
+				files = append(files, f)
+			}
+		}
+	} else {
+		err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && d.Name() == ".git" {
+				return filepath.SkipDir
+			}
+			if d.Type().IsRegular() {
+				rel, _ := filepath.Rel(dir, p)
+				files = append(files, filepath.ToSlash(rel))
+			}
+			return nil
+		})
+		if err != nil {
+			return "", fmt.Errorf("hash module %s: %w", dir, err)
+		}
+	}
+	sort.Strings(files)
+	h := sha256.New()
+	n := 0
+	for _, f := range files {
+		if skipInIdentity(f) {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		var data []byte
+		switch {
+		case fi.Mode().IsRegular():
+			if data, err = os.ReadFile(p); err != nil {
+				return "", fmt.Errorf("hash module %s: %w", dir, err)
+			}
+		case fi.Mode()&os.ModeSymlink != 0:
+			link, _ := os.Readlink(p)
+			data = []byte(link)
+		default:
+			continue
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", f, fi.Mode()&0o111, len(data))
+		h.Write(data)
+		n++
+	}
+	if n == 0 {
+		return "", fmt.Errorf("module %s has no files", dir)
+	}
+	return "tree:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func skipInIdentity(f string) bool {
+	first, _, _ := strings.Cut(f, "/")
+	switch first {
+	case ".git", ".github", "dist", ".cache":
+		return true
+	}
+	return strings.HasSuffix(strings.ToLower(f), ".md")
 }

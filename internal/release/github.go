@@ -77,8 +77,10 @@ func (a *API) GetRelease(ctx context.Context, tag string) (*Release, error) {
 }
 
 func (a *API) CreateRelease(ctx context.Context, tag string) (*Release, error) {
+	// The release collecting builds is never the repository's "Latest"
+	// release: that stays the maintainer's own versioned release.
 	rel, _, err := a.C.Repositories.CreateRelease(ctx, a.Owner, a.Repo, &github.RepositoryRelease{
-		TagName: &tag, Name: &tag,
+		TagName: &tag, Name: &tag, MakeLatest: github.String("false"),
 	})
 	if err != nil {
 		return nil, classify(err)

@@ -2,6 +2,7 @@ package release
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,10 +41,14 @@ func Table(m *manifest.Manifest) string {
 	rows := map[row]map[string]bool{}
 	plus := map[string][]string{}
 	cols := map[string]bool{}
+	from := map[row][]string{}
 	for _, e := range m.Entries {
 		r := row{e.Module, e.Nginx}
 		if rows[r] == nil {
 			rows[r] = map[string]bool{}
+		}
+		if s := shortSource(e); !slices.Contains(from[r], s) {
+			from[r] = append(from[r], s)
 		}
 		col := e.Distro + "/" + e.Arch
 		rows[r][col] = true
@@ -73,7 +78,7 @@ func Table(m *manifest.Manifest) string {
 		b.WriteString("No modules built yet.\n")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "| module | nginx | %s |\n|---|---|%s\n", strings.Join(colNames, " | "), strings.Repeat("---|", len(colNames)))
+	fmt.Fprintf(&b, "| module | built from | nginx | %s |\n|---|---|---|%s\n", strings.Join(colNames, " | "), strings.Repeat("---|", len(colNames)))
 	for _, k := range keys {
 		nginx := k.nginx
 		if p := plus[k.nginx]; len(p) > 0 {
@@ -87,9 +92,27 @@ func Table(m *manifest.Manifest) string {
 				cells = append(cells, "")
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", k.module, nginx, strings.Join(cells, " | "))
+		sort.Strings(from[k])
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.module, strings.Join(from[k], ", "), nginx, strings.Join(cells, " | "))
 	}
 	return b.String()
+}
+
+// shortSource names the module content an entry was built from: its
+// short commit ("-dirty" kept), or its content identity, or "?".
+func shortSource(e manifest.Entry) string {
+	commit, dirty := strings.CutSuffix(e.Commit, "-dirty")
+	switch {
+	case len(commit) >= 7:
+		s := "`" + commit[:7] + "`"
+		if dirty {
+			s += " (uncommitted changes)"
+		}
+		return s
+	case strings.HasPrefix(e.Identity, "tree:") && len(e.Identity) >= 17:
+		return "`" + e.Identity[:17] + "`"
+	}
+	return "?"
 }
 
 // newer orders nginx versions newest first (unparseable ones last).
