@@ -121,9 +121,42 @@ func Run(ctx context.Context, env *cli.Env) error {
 	start := time.Now()
 	runErr := cli.Run(ctx, &run, args)
 	if env.Getenv("GITHUB_STEP_SUMMARY") != "" {
-		a.AddStepSummary(Summary(args, out.String(), runErr, time.Since(start), env.Dir))
+		a.AddStepSummary(scrub(Summary(args, withoutCommands(out.String()), runErr, time.Since(start), env.Dir), secrets(env)))
 	}
 	return runErr
+}
+
+// withoutCommands drops workflow commands (::add-mask::TOKEN, ::error
+// ...) from output going into the step summary: the runner acts on them
+// in the log, but the summary is a plain file shown as Markdown, and a
+// mask command there is the secret in clear.
+func withoutCommands(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "::") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// secrets are the values never to appear in the summary.
+func secrets(env *cli.Env) []string {
+	var out []string
+	for _, k := range []string{"NGINX_MODBUILD_TOKEN", "GITHUB_TOKEN"} {
+		if v := env.Getenv(k); len(v) >= 4 {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// scrub replaces any secret left in text (echoed in an error, say).
+func scrub(text string, secrets []string) string {
+	for _, s := range secrets {
+		text = strings.ReplaceAll(text, s, "***")
+	}
+	return text
 }
 
 // inputEnv finds INPUT_DRY-RUN also as INPUT_DRY_RUN: action.yml passes

@@ -1,0 +1,73 @@
+package action
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// TestSummaryHoldsNoSecret is issue 16's summary-secret test: plan,
+// build, release and bump run as Action steps with a token; the step
+// summary file never contains the token or a workflow command (the
+// ::add-mask:: that release and bump print put the token there in clear).
+func TestSummaryHoldsNoSecret(t *testing.T) {
+	const token = "ghp_s3cretTOKENvalue"
+	gh := ghfake.New(t)
+	gh.CreateRepo("acme/mod", "main")
+	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
+		t.Fatal(err)
+	}
+	repo := t.TempDir()
+	os.MkdirAll(filepath.Join(repo, ".github"), 0o755)
+	os.WriteFile(filepath.Join(repo, "config"), []byte("ngx_addon_name=x\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, ".github", "nginx-modbuild.yml"), []byte("nginx: {pin: 1.26.3}\nmodules: [{path: .}]\n"), 0o644)
+	dist := filepath.Join(repo, "dist")
+	os.MkdirAll(dist, 0o755)
+	data := []byte("\x7fELF module")
+	sum := sha256.Sum256(data)
+	os.WriteFile(filepath.Join(dist, "ngx_http_x_module_1.26.3.so"), data, 0o644)
+	m := manifest.Manifest{Schema: manifest.Schema, Entries: []manifest.Entry{{Module: "ngx_http_x_module", Source: ".", Nginx: "1.26.3",
+		Distro: "debian-12", Arch: "amd64", File: "ngx_http_x_module_1.26.3.so", SHA256: hex.EncodeToString(sum[:])}},
+		Cells: []manifest.Cell{{Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64"}}}
+	os.WriteFile(filepath.Join(dist, manifest.CellFileName("1.26.3", "debian-12", "amd64")), m.Encode(), 0o644)
+
+	for _, step := range []map[string]string{
+		{"INPUT_COMMAND": "plan", "INPUT_UPSTREAM_URL": gh.URL},
+		{"INPUT_COMMAND": "build", "INPUT_NGINX": "1.26.3", "INPUT_MIRROR": t.TempDir(), "INPUT_OUT": filepath.Join(t.TempDir(), "out")},
+		{"INPUT_COMMAND": "release", "INPUT_TAG": "modules", "INPUT_CREATE": "true", "INPUT_DIST": dist},
+		{"INPUT_COMMAND": "bump", "INPUT_UPSTREAM_URL": gh.URL, "INPUT_DRY_RUN": "true"},
+	} {
+		summary := filepath.Join(t.TempDir(), "summary.md")
+		os.WriteFile(summary, nil, 0o644)
+		vars := map[string]string{"GITHUB_STEP_SUMMARY": summary, "GITHUB_ACTIONS": "true", "NGINX_MODBUILD_TOKEN": token,
+			"GITHUB_API_URL": gh.URL, "NGINX_MODBUILD_UPLOAD_URL": gh.Uploads.URL, "GITHUB_REPOSITORY": "acme/mod",
+			"NGINX_MODBUILD_CACHE": t.TempDir()}
+		for k, v := range step {
+			vars[k] = v
+		}
+		var stdout, stderr bytes.Buffer
+		err := Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] },
+			Dir: repo, Version: "test"})
+		got, _ := os.ReadFile(summary)
+		t.Logf("%s: err %v; summary %d bytes", step["INPUT_COMMAND"], err, len(got))
+		if len(got) == 0 {
+			t.Errorf("%s: no summary written", step["INPUT_COMMAND"])
+		}
+		if strings.Contains(string(got), token) || strings.Contains(string(got), "::") {
+			t.Errorf("%s: the summary holds the token or a workflow command:\n%s", step["INPUT_COMMAND"], got)
+		}
+		if step["INPUT_COMMAND"] == "release" && (err != nil || !strings.Contains(stdout.String(), "::add-mask::"+token)) {
+			t.Errorf("release: err %v; the log must still carry the mask command:\n%s", err, stdout.String())
+		}
+	}
+}
