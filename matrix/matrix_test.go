@@ -98,6 +98,11 @@ func TestSelectUnknownVersion(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1.26.9 is not an nginx release") {
 		t.Errorf("err = %v", err)
 	}
+	// Issue 16: a pin that is no release was accepted and planned.
+	_, err = Select(cfgWith(t, "nginx: {pin: 1.26.99}").Nginx, upstreamReleases, plus.Embedded())
+	if err == nil || !strings.Contains(err.Error(), "nginx.pin: 1.26.99 is not an nginx release") {
+		t.Errorf("pin: err = %v", err)
+	}
 }
 
 func targets(n int) []Target {

@@ -76,6 +76,9 @@ func Select(n config.Nginx, releases []upstream.Release, tab plus.Table) ([]Targ
 		if err != nil {
 			return nil, fmt.Errorf("nginx.pin: %w", err)
 		}
+		if len(releases) > 0 && !known[n.Pin] {
+			return nil, fmt.Errorf("nginx.pin: %s is not an nginx release (newest is %s): pin a released version", n.Pin, releases[0])
+		}
 		add(v, "pin")
 	}
 	for _, p := range n.Plus {

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
@@ -56,9 +58,20 @@ func (w *watchFlags) fetch(ctx context.Context, env *Env) (upstream.Result, erro
 		fmt.Fprintf(env.Stderr, "warning: %s\n", warn)
 	}
 	if err != nil {
+		if unreachable(err) {
+			return res, fmt.Errorf("find nginx releases: %w\nneither GitHub nor the download index is reachable (offline?): point --upstream-url (or --upstream nginx.org with --upstream-url) at a reachable copy, or list the versions under nginx.versions and run build with --mirror DIR", err)
+		}
 		return res, fmt.Errorf("find nginx releases: %w", err)
 	}
 	fmt.Fprintf(env.Stderr, "upstream: %d nginx releases from %s (%d requests, %d not modified)\n",
 		len(res.Releases), res.Source, res.Requests, res.NotModified)
 	return res, nil
+}
+
+// unreachable reports a network failure: no such host, connection
+// refused or timed out.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || errors.As(err, &op)
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -72,6 +73,11 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 	}
 	data, err := fetchFile(ctx, o, name)
 	if err != nil {
+		var dns *net.DNSError
+		var op *net.OpError
+		if errors.As(err, &dns) || errors.As(err, &op) {
+			return t, fmt.Errorf("download nginx %s: %w\nthe mirror %s is unreachable (offline?): pass --mirror DIR holding %s (and its .asc, or pin its SHA-256 under nginx.sha256)", version, err, o.Mirror, name)
+		}
 		return t, fmt.Errorf("download nginx %s: %w", version, err)
 	}
 	sum := sha256.Sum256(data)

@@ -352,3 +352,14 @@ func TestExtractSkipsPaxGlobalHeader(t *testing.T) {
 		t.Errorf("root %s, err %v", root, err)
 	}
 }
+
+// TestFetchUnreachableMirrorNamesTheFlag: offline, the error says which
+// flag works without the network (issue 16).
+func TestFetchUnreachableMirrorNamesTheFlag(t *testing.T) {
+	t.Parallel()
+	o := Options{Mirror: "http://127.0.0.1:1/", CacheDir: t.TempDir(), Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
+	_, err := Fetch(context.Background(), o, "1.26.3")
+	if err == nil || !strings.Contains(err.Error(), "is unreachable (offline?): pass --mirror DIR holding nginx-1.26.3.tar.gz") {
+		t.Errorf("err = %v", err)
+	}
+}
