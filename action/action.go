@@ -221,9 +221,8 @@ func buildSummary(dist, dir string) string {
 		dist = filepath.Join(dir, dist)
 	}
 	m := &manifest.Manifest{Schema: manifest.Schema}
-	matches, _ := filepath.Glob(filepath.Join(dist, "manifest-*.json"))
-	more, _ := filepath.Glob(filepath.Join(dist, "*", "manifest-*.json"))
-	for _, p := range append(matches, more...) {
+	files, _ := manifest.CellFiles(dist)
+	for _, p := range files {
 		if cm, err := manifest.Read(p); err == nil {
 			for i := range cm.Entries {
 				cm.Entries[i].File = manifest.AssetName(cm.Entries[i].Module, cm.Entries[i].Nginx, cm.Entries[i].Distro, cm.Entries[i].Arch)
@@ -238,11 +237,24 @@ func buildSummary(dist, dir string) string {
 	b.WriteString(release.Table(m) + "\n")
 	if len(m.Cells) > 0 {
 		b.WriteString("| cell | configure | make | smoke | failures |\n|---|---|---|---|---|\n")
+		var failed []string
 		for _, c := range m.Cells {
 			fmt.Fprintf(&b, "| nginx %s %s/%s | %.1fs | %.1fs | %.1fs | %d |\n", c.Nginx, c.Distro, c.Arch,
 				c.Seconds["configure"], c.Seconds["make"], c.Seconds["smoke"], len(c.Failures))
+			for _, f := range c.Failures {
+				failed = append(failed, fmt.Sprintf("| nginx %s %s/%s | %s | %s | %s |", c.Nginx, c.Distro, c.Arch, f.Module, f.Phase,
+					strings.ReplaceAll(firstLine(f.Error), "|", "\\|")))
+			}
 		}
 		b.WriteString("\n")
+		if len(failed) > 0 {
+			b.WriteString("**Failed**\n\n| cell | module | phase | reason |\n|---|---|---|---|\n" + strings.Join(failed, "\n") + "\n\n")
+		}
 	}
 	return b.String()
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
 }

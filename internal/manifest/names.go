@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -56,4 +58,22 @@ func (e Entry) Check() error {
 		}
 	}
 	return nil
+}
+
+// CellFiles finds the cell manifests (manifest-*.json) under dir at any
+// depth, as build writes them and downloaded artifacts nest them: the one
+// discovery release and the Action's summary share. Symlinked directories
+// are not followed.
+func CellFiles(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && d.Type().IsRegular() && strings.HasPrefix(d.Name(), "manifest-") && strings.HasSuffix(d.Name(), ".json") {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
 }

@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -77,47 +76,41 @@ func Collect(dist string) ([]local, []manifest.Cell, error) {
 	var out []local
 	var cells []manifest.Cell
 	seen := map[string]int{}
-	err := filepath.WalkDir(dist, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() || !strings.HasPrefix(d.Name(), "manifest-") || !strings.HasSuffix(d.Name(), ".json") {
-			return nil
-		}
+	files, err := manifest.CellFiles(dist)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, p := range files {
 		m, err := manifest.Read(p)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		cells = append(cells, m.Cells...)
 		for _, e := range m.Entries {
 			if err := e.Check(); err != nil {
-				return fmt.Errorf("%s: %w: refused (a manifest names files beside it, never elsewhere)", p, err)
+				return nil, nil, fmt.Errorf("%s: %w: refused (a manifest names files beside it, never elsewhere)", p, err)
 			}
 			file := filepath.Join(filepath.Dir(p), e.File)
 			if fi, err := os.Lstat(file); err == nil && !fi.Mode().IsRegular() {
-				return fmt.Errorf("%s lists %s, which is not a regular file: refused", p, e.File)
+				return nil, nil, fmt.Errorf("%s lists %s, which is not a regular file: refused", p, e.File)
 			}
 			data, err := os.ReadFile(file)
 			if err != nil {
-				return fmt.Errorf("%s lists %s: %w", p, e.File, err)
+				return nil, nil, fmt.Errorf("%s lists %s: %w", p, e.File, err)
 			}
 			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != e.SHA256 {
-				return fmt.Errorf("%s: SHA-256 %x, but %s says %s: the build output was changed", file, sum, p, e.SHA256)
+				return nil, nil, fmt.Errorf("%s: SHA-256 %x, but %s says %s: the build output was changed", file, sum, p, e.SHA256)
 			}
 			e.File = manifest.AssetName(e.Module, e.Nginx, e.Distro, e.Arch)
 			if i, ok := seen[e.File]; ok {
 				if out[i].entry.SHA256 != e.SHA256 {
-					return fmt.Errorf("two different builds of %s in %s (%s and %s)", e.File, dist, out[i].path, file)
+					return nil, nil, fmt.Errorf("two different builds of %s in %s (%s and %s)", e.File, dist, out[i].path, file)
 				}
 				continue
 			}
 			seen[e.File] = len(out)
 			out = append(out, local{entry: e, path: file, data: data})
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].entry.File < out[j].entry.File })
 	return out, cells, nil
