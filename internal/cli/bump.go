@@ -55,7 +55,14 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if cfg.Nginx.Pin == "" {
-		return &config.Error{File: configName(cfg), Msg: "bump needs nginx.pin: the nginx version this repository pins, e.g. nginx: {pin: 1.26.3}"}
+		// Nothing pinned is nothing to bump: a notice, not a failure, so
+		// the zero-config setup's bump job passes.
+		msg := "nothing to bump: " + configName(cfg) + " pins no nginx version; to have pull requests move a pinned version, add nginx: {pin: 1.26.3} (the version your Dockerfile or packages use)"
+		if env.Getenv("GITHUB_ACTIONS") == "true" {
+			fmt.Fprintf(env.Stdout, "::notice title=nginx-modbuild bump::%s\n", msg)
+		}
+		fmt.Fprintln(env.Stderr, msg)
+		return nil
 	}
 	configPath := ""
 	if cfg.File != "" {

@@ -273,6 +273,9 @@ func Explain(err error, what string) error {
 		case http.StatusUnauthorized:
 			return fmt.Errorf("%s: GitHub rejected the token (401 %s): check GITHUB_TOKEN or the token input", what, er.Message)
 		case http.StatusForbidden:
+			if er.Response.Request != nil && strings.Contains(er.Response.Request.URL.Path, "/pulls") {
+				return fmt.Errorf("%s: forbidden (403 %s): with GITHUB_TOKEN, pull requests need `pull-requests: write` in the workflow AND the repository setting Settings > Actions > General > \"Allow GitHub Actions to create and approve pull requests\" (or a PAT / app token as the token input)", what, er.Message)
+			}
 			return fmt.Errorf("%s: forbidden (403 %s): the token lacks a permission (releases need `contents: write`, pull requests `pull-requests: write`)", what, er.Message)
 		case http.StatusNotFound:
 			return fmt.Errorf("%s: not found (404): check the repository name, and that the token can see it", what)
