@@ -47,6 +47,16 @@ func newHarness(t *testing.T) *harness {
 	}}
 }
 
+// releaseRepo makes acme/mod on the fake GitHub the repository of the
+// run, with a token, as a release step in Actions sees it.
+func (h *harness) releaseRepo() {
+	h.gh.CreateRepo("acme/mod", "main")
+	h.env["GITHUB_API_URL"] = h.gh.URL
+	h.env["GITHUB_TOKEN"] = "t0ken"
+	h.env["GITHUB_REPOSITORY"] = "acme/mod"
+	h.env["PATH"] = ""
+}
+
 type result struct {
 	stdout, stderr string
 	err            error

@@ -56,11 +56,7 @@ arch: [amd64]
 	git("commit", "-qm", "hello")
 
 	h := newHarness(t)
-	h.gh.CreateRepo("acme/mod", "main")
-	h.env["GITHUB_API_URL"] = h.gh.URL
-	h.env["GITHUB_TOKEN"] = "t0ken"
-	h.env["GITHUB_REPOSITORY"] = "acme/mod"
-	h.env["PATH"] = ""
+	h.releaseRepo()
 	cycle := func() {
 		t.Helper()
 		os.RemoveAll(filepath.Join(repo, "dist"))

@@ -31,11 +31,7 @@ func writeCell(t *testing.T, dist, source, module, nginx string, data []byte) {
 // plan --new then plans only the version the release lacks.
 func TestReleaseThenPlanNew(t *testing.T) {
 	h := newHarness(t)
-	h.gh.CreateRepo("acme/mod", "main")
-	h.env["GITHUB_API_URL"] = h.gh.URL
-	h.env["GITHUB_TOKEN"] = "t0ken"
-	h.env["GITHUB_REPOSITORY"] = "acme/mod"
-	h.env["PATH"] = ""
+	h.releaseRepo()
 	dist := filepath.Join(t.TempDir(), "dist")
 	writeCell(t, filepath.Join(dist, "cell-1"), ".", "ngx_http_hello_world_module", "1.31.4", []byte("\x7fELF hello"))
 

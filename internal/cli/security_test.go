@@ -35,11 +35,7 @@ func TestBuildRefusesDistroPath(t *testing.T) {
 // ../../etc/hostname got that file uploaded as an asset.
 func TestReleaseRefusesManifestPath(t *testing.T) {
 	h := newHarness(t)
-	h.gh.CreateRepo("acme/mod", "main")
-	h.env["GITHUB_API_URL"] = h.gh.URL
-	h.env["GITHUB_TOKEN"] = "t0ken"
-	h.env["GITHUB_REPOSITORY"] = "acme/mod"
-	h.env["PATH"] = ""
+	h.releaseRepo()
 	dist := filepath.Join(t.TempDir(), "dist")
 	writeCell(t, dist, ".", "ngx_http_hello_world_module", "1.31.4", []byte("\x7fELF hello"))
 	secret := filepath.Join(filepath.Dir(dist), "secret")

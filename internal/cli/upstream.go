@@ -2,12 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"strings"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
 )
 
@@ -58,7 +57,7 @@ func (w *watchFlags) fetch(ctx context.Context, env *Env) (upstream.Result, erro
 		fmt.Fprintf(env.Stderr, "warning: %s\n", warn)
 	}
 	if err != nil {
-		if unreachable(err) {
+		if source.Unreachable(err) {
 			return res, fmt.Errorf("find nginx releases: %w\nneither GitHub nor the download index is reachable (offline?): point --upstream-url (or --upstream nginx.org with --upstream-url) at a reachable copy, or list the versions under nginx.versions and run build with --mirror DIR", err)
 		}
 		return res, fmt.Errorf("find nginx releases: %w", err)
@@ -66,12 +65,4 @@ func (w *watchFlags) fetch(ctx context.Context, env *Env) (upstream.Result, erro
 	fmt.Fprintf(env.Stderr, "upstream: %d nginx releases from %s (%d requests, %d not modified)\n",
 		len(res.Releases), res.Source, res.Requests, res.NotModified)
 	return res, nil
-}
-
-// unreachable reports a network failure: no such host, connection
-// refused or timed out.
-func unreachable(err error) bool {
-	var dns *net.DNSError
-	var op *net.OpError
-	return errors.As(err, &dns) || errors.As(err, &op)
 }

@@ -270,11 +270,7 @@ func (b *cell) prepare() []prepared {
 		}
 		ok = append(ok, prepared{Module: m, index: i, hints: h})
 	}
-	hs := make([]*modconf.Hints, len(ok))
-	for i, p := range ok {
-		hs[i] = p.hints
-	}
-	deps := modconf.HintDeps(hs)
+	deps := modconf.HintDeps(hintsOf(ok))
 	for i, p := range ok {
 		for _, r := range p.Requires {
 			for j, q := range ok {
@@ -343,6 +339,14 @@ type group struct {
 	makefile Makefile
 }
 
+func hintsOf(mods []prepared) []*modconf.Hints {
+	out := make([]*modconf.Hints, len(mods))
+	for i, m := range mods {
+		out[i] = m.hints
+	}
+	return out
+}
+
 func dirsOf(mods []prepared) []string {
 	var out []string
 	for _, m := range mods {
@@ -367,11 +371,7 @@ func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]g
 	for obj, dirs := range collisions {
 		b.o.Log.Printf("object collision: %s would be compiled from %s: splitting into separate configure runs", obj, strings.Join(dirs, " and "))
 	}
-	hs := make([]*modconf.Hints, len(g.mods))
-	for i, m := range g.mods {
-		hs[i] = m.hints
-	}
-	split, err := Split(dirsOf(g.mods), collisions, modconf.HintDeps(hs))
+	split, err := Split(dirsOf(g.mods), collisions, modconf.HintDeps(hintsOf(g.mods)))
 	if err != nil {
 		return nil, err
 	}
@@ -542,7 +542,7 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 			k, ok := owner[so.Name()]
 			if !ok {
 				k = -1
-				if d := owner2(so.Sources, g.mods); d >= 0 {
+				if d := majorityOwner(so.Sources, g.mods); d >= 0 {
 					k = d
 				}
 			}
@@ -580,18 +580,18 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 	return out
 }
 
-// owner2 is the module whose directory holds most of a .so's sources.
-func owner2(srcs []string, mods []prepared) int {
-	best, n := -1, 0
-	for k, m := range mods {
-		c := 0
-		for _, s := range srcs {
-			if strings.HasPrefix(s, m.Dir+"/") {
-				c++
+// majorityOwner is the module whose directory holds most of a .so's
+// sources (each source's owner as Collisions finds it).
+func majorityOwner(srcs []string, mods []prepared) int {
+	dirs := dirsOf(mods)
+	count := make([]int, len(mods))
+	best := -1
+	for _, src := range srcs {
+		if k := slices.Index(dirs, owner(src, dirs)); k >= 0 {
+			count[k]++
+			if best < 0 || count[k] > count[best] || (count[k] == count[best] && k < best) {
+				best = k
 			}
-		}
-		if c > n {
-			best, n = k, c
 		}
 	}
 	return best

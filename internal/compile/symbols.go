@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
 )
 
 // elfSymbols are the dynamic symbols of one ELF file.
@@ -263,6 +265,11 @@ func checkSymbols(libs *libraries, n nginxSymbols, sos []*linked) []string {
 			}
 		}
 	}
+	// Every library each .so brings, its own and theirs, read once.
+	trees := make([][]string, len(sos))
+	for i, s := range sos {
+		trees[i] = libs.tree(s.needed)
+	}
 	var notes []string
 	for i, s := range sos {
 		fromLib := map[string]string{} // symbol -> library file that provides it
@@ -292,14 +299,13 @@ func checkSymbols(libs *libraries, n nginxSymbols, sos []*linked) []string {
 		// library defining a symbol this one takes from its own library
 		// (lua's LuaJIT against libmodsecurity's Lua 5.3), this one loads
 		// first.
-		mine := libs.tree(s.needed)
 		for j, o := range sos {
 			if j == i || slices.Contains(o.after, i) {
 				continue
 			}
 		other:
-			for _, f := range libs.tree(o.needed) {
-				if slices.Contains(mine, f) {
+			for _, f := range trees[j] {
+				if slices.Contains(trees[i], f) {
 					continue
 				}
 				exp := libs.exports(f)
@@ -347,26 +353,16 @@ func (l *libraries) tree(files []string) []string {
 
 // loadOrder sorts sos so each loads after those it uses symbols of;
 // otherwise the given order. A cycle keeps the given order for its
-// members.
+// members. It is the order configs are sorted in (modconf.Sort).
 func loadOrder(sos []*linked) []*linked {
-	var out []*linked
-	state := make([]int, len(sos))
-	var visit func(int)
-	visit = func(i int) {
-		if state[i] != 0 {
-			return
-		}
-		state[i] = 1
-		deps := append([]int(nil), sos[i].after...)
-		sort.Ints(deps)
-		for _, j := range deps {
-			visit(j)
-		}
-		state[i] = 2
-		out = append(out, sos[i])
+	deps := make([][]int, len(sos))
+	for i, s := range sos {
+		deps[i] = append([]int(nil), s.after...)
+		sort.Ints(deps[i])
 	}
-	for i := range sos {
-		visit(i)
+	var out []*linked
+	for _, i := range modconf.Sort(len(sos), deps) {
+		out = append(out, sos[i])
 	}
 	return out
 }
@@ -458,13 +454,12 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 		}
 		s.syms = syms
 	}
+	var notes []string
 	for {
 		for _, s := range sos {
 			s.after, s.missing, s.needed = nil, nil, nil
 		}
-		for _, note := range checkSymbols(libs, n, sos) {
-			b.o.Log.Printf("%s", note)
-		}
+		notes = checkSymbols(libs, n, sos)
 		var keep []*linked
 		for _, s := range sos {
 			if len(s.missing) == 0 {
@@ -478,6 +473,9 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 			break
 		}
 		sos = keep
+	}
+	for _, note := range notes { // of the check that settled
+		b.o.Log.Printf("%s", note)
 	}
 	for _, s := range sos {
 		s.requires = nil

@@ -290,6 +290,24 @@ func TestCrashThenRerun(t *testing.T) {
 	}
 }
 
+// syncAtOnce runs one sync of tag v1 per dist at the same time, each a
+// run of its own, and returns their errors.
+func syncAtOnce(t *testing.T, gh *ghfake.Server, dists ...string) []error {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(dists))
+	for i, d := range dists {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			api, _ := client(t, gh)
+			_, errs[i] = Sync(context.Background(), api, Options{Tag: "v1", Dist: d, Parallel: 2, RunID: fmt.Sprint("run", i)})
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
 // TestConcurrentRuns runs two syncs of different cells (and one shared
 // file) at once, many times: never a duplicate asset, never a lost
 // manifest entry.
@@ -310,17 +328,7 @@ func TestConcurrentRuns(t *testing.T) {
 		dx, dy := t.TempDir(), t.TempDir()
 		writeDist(t, dx, x, shared)
 		writeDist(t, dy, y, shared)
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i, d := range []string{dx, dy} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				api, _ := client(t, gh)
-				_, errs[i] = Sync(context.Background(), api, Options{Tag: "v1", Dist: d, Parallel: 2, RunID: fmt.Sprint("run", i)})
-			}()
-		}
-		wg.Wait()
+		errs := syncAtOnce(t, gh, dx, dy)
 		for _, err := range errs {
 			if err != nil {
 				t.Fatalf("round %d: %v", round, err)
@@ -449,21 +457,15 @@ func TestConcurrentDifferentBuilds(t *testing.T) {
 		if _, err := Sync(context.Background(), api0, Options{Tag: "v1", Dist: d0}); err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
+		var dists []string
 		for i := range 2 {
 			c := base
 			c.gen = i + 1
 			d := t.TempDir()
 			writeDist(t, d, c)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				api, _ := client(t, gh)
-				_, errs[i] = Sync(context.Background(), api, Options{Tag: "v1", Dist: d, Parallel: 2, RunID: fmt.Sprint("run", i)})
-			}()
+			dists = append(dists, d)
 		}
-		wg.Wait()
+		errs := syncAtOnce(t, gh, dists...)
 		for _, err := range errs {
 			if err != nil && !strings.Contains(err.Error(), "another run replaced") {
 				t.Fatalf("round %d: %v", round, err)

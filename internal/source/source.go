@@ -73,9 +73,7 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 	}
 	data, err := fetchFile(ctx, o, name)
 	if err != nil {
-		var dns *net.DNSError
-		var op *net.OpError
-		if errors.As(err, &dns) || errors.As(err, &op) {
+		if Unreachable(err) {
 			return t, fmt.Errorf("download nginx %s: %w\nthe mirror %s is unreachable (offline?): pass --mirror DIR holding %s (and its .asc, or pin its SHA-256 under nginx.sha256)", version, err, o.Mirror, name)
 		}
 		return t, fmt.Errorf("download nginx %s: %w", version, err)
@@ -125,6 +123,15 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 		}
 	}
 	return t, nil
+}
+
+// Unreachable reports a network failure (no such host, connection
+// refused or timed out): the error that means "offline", which callers
+// answer by naming the flag that works without the network.
+func Unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	return errors.As(err, &dns) || errors.As(err, &op)
 }
 
 // cached returns a verified tarball from the cache: its record names the

@@ -63,22 +63,36 @@ func TestFetchVerifiesSignature(t *testing.T) {
 	}
 }
 
-func TestFetchRefusesFlippedByte(t *testing.T) {
-	t.Parallel()
-	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
-	bad := t.TempDir()
-	data, err := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz"))
+// badMirror is a mirror directory serving nginx 1.18.0's tarball and
+// signature from mirror as spoil changes them.
+func badMirror(t *testing.T, mirror string, spoil func(tarball, asc []byte) ([]byte, []byte)) string {
+	t.Helper()
+	tarball, err := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[len(data)/2] ^= 0x01
-	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz"), data, 0o644)
-	asc, _ := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz.asc"))
+	asc, err := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz.asc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarball, asc = spoil(tarball, asc)
+	bad := t.TempDir()
+	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz"), tarball, 0o644)
 	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz.asc"), asc, 0o644)
+	return bad
+}
+
+func TestFetchRefusesFlippedByte(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
+	bad := badMirror(t, mirror, func(tarball, asc []byte) ([]byte, []byte) {
+		tarball[len(tarball)/2] ^= 0x01
+		return tarball, asc
+	})
 
 	cache := t.TempDir()
 	o := Options{Mirror: bad, CacheDir: cache, Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
-	_, err = Fetch(context.Background(), o, "1.18.0")
+	_, err := Fetch(context.Background(), o, "1.18.0")
 	if err == nil || !strings.Contains(err.Error(), "signature nginx-1.18.0.tar.gz.asc does not verify") {
 		t.Fatalf("flipped byte: %v", err)
 	}
@@ -98,13 +112,9 @@ func TestFetchRefusesFlippedByte(t *testing.T) {
 func TestFetchPoisonedMirrorLeavesNoCache(t *testing.T) {
 	t.Parallel()
 	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
-	bad := t.TempDir()
-	data, err := os.ReadFile(filepath.Join(mirror, "nginx-1.18.0.tar.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz"), data, 0o644)
-	os.WriteFile(filepath.Join(bad, "nginx-1.18.0.tar.gz.asc"), []byte("<html><body>Service Unavailable</body></html>\n"), 0o644)
+	bad := badMirror(t, mirror, func(tarball, _ []byte) ([]byte, []byte) {
+		return tarball, []byte("<html><body>Service Unavailable</body></html>\n")
+	})
 	cache := t.TempDir()
 	o := Options{Mirror: bad, CacheDir: cache, Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
 	if _, err := Fetch(context.Background(), o, "1.18.0"); err == nil || !strings.Contains(err.Error(), "does not verify") {
