@@ -115,13 +115,15 @@ func Run(ctx context.Context, env *cli.Env) error {
 		return &cli.UsageError{Msg: err.Error()}
 	}
 	fmt.Fprintf(env.Stderr, "nginx-modbuild %s: %s\n", env.Version, strings.Join(args, " "))
-	var out bytes.Buffer
+	var out, report bytes.Buffer
 	run := *env
 	run.Stdout = io.MultiWriter(env.Stdout, &out)
+	run.Summary = &report
 	start := time.Now()
 	runErr := cli.Run(ctx, &run, args)
 	if env.Getenv("GITHUB_STEP_SUMMARY") != "" {
-		a.AddStepSummary(scrub(Summary(args, withoutCommands(out.String()), runErr, time.Since(start), env.Dir), secrets(env)))
+		text := Summary(args, withoutCommands(out.String()), withoutCommands(report.String()), runErr, time.Since(start), env.Dir)
+		a.AddStepSummary(scrub(text, secrets(env)))
 	}
 	return runErr
 }
@@ -172,8 +174,10 @@ func inputEnv(getenv func(string) string) func(string) string {
 
 var urlRE = regexp.MustCompile(`https?://\S+`)
 
-// Summary is the step summary's Markdown for a finished command.
-func Summary(args []string, stdout string, err error, took time.Duration, dir string) string {
+// Summary is the step summary's Markdown for a finished command: its
+// heading, the error, the command's own report (Markdown), the tables of
+// the cell manifests it made or released, and its output.
+func Summary(args []string, stdout, report string, err error, took time.Duration, dir string) string {
 	var b strings.Builder
 	status := "✅"
 	if err != nil {
@@ -184,11 +188,12 @@ func Summary(args []string, stdout string, err error, took time.Duration, dir st
 	if err != nil {
 		fmt.Fprintf(&b, "**%s**\n\n", strings.ReplaceAll(err.Error(), "\n", "<br>"))
 	}
+	if r := strings.TrimSpace(report); r != "" {
+		b.WriteString(r + "\n\n")
+	}
 	switch args[0] {
 	case "build":
 		b.WriteString(buildSummary(flagValue(args, "out", "dist"), dir))
-	case "release":
-		b.WriteString(buildSummary(flagValue(args, "dist", "dist"), dir))
 	}
 	if links := urlRE.FindAllString(stdout, -1); len(links) > 0 && args[0] != "build" && args[0] != "plan" {
 		b.WriteString("Links: " + strings.Join(links, " ") + "\n\n")

@@ -40,7 +40,16 @@ func TestSummaryHoldsNoSecret(t *testing.T) {
 		Distro: "debian-12", Arch: "amd64", File: "ngx_http_x_module_1.26.3.so", SHA256: hex.EncodeToString(sum[:])}},
 		Cells: []manifest.Cell{{Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64"}}}
 	os.WriteFile(filepath.Join(dist, manifest.CellFileName("1.26.3", "debian-12", "amd64")), m.Encode(), 0o644)
+	failed := manifest.Manifest{Schema: manifest.Schema, Cells: []manifest.Cell{{Nginx: "1.26.3", Distro: "alpine-3.22", Arch: "amd64",
+		Failures: []manifest.Failure{{Module: "ngx_http_x_module", Source: ".", Phase: "compile", Error: "x.c:3: error: boom | " + token}}}}}
+	os.WriteFile(filepath.Join(dist, manifest.CellFileName("1.26.3", "alpine-3.22", "amd64")), failed.Encode(), 0o644)
 
+	// What each step's summary must report, besides keeping the secret.
+	reports := map[string][]string{
+		"plan": {"cells planned", "| 1.26.3 | stable | pin | all |", "| nginx 1.26.3 debian-12/amd64 | planned | pin |"},
+		"release": {"1 uploaded, 0 replaced, 0 skipped (unchanged), 0 kept from a concurrent run, 1 failed",
+			"- `ngx_http_x_module_1.26.3_debian-12_amd64.so`", "| nginx 1.26.3 alpine-3.22/amd64 | ngx_http_x_module | compile | x.c:3: error: boom \\| *** |"},
+	}
 	for _, step := range []map[string]string{
 		{"INPUT_COMMAND": "plan", "INPUT_UPSTREAM_URL": gh.URL},
 		{"INPUT_COMMAND": "build", "INPUT_NGINX": "1.26.3", "INPUT_MIRROR": t.TempDir(), "INPUT_OUT": filepath.Join(t.TempDir(), "out")},
@@ -65,6 +74,11 @@ func TestSummaryHoldsNoSecret(t *testing.T) {
 		}
 		if strings.Contains(string(got), token) || strings.Contains(string(got), "::") {
 			t.Errorf("%s: the summary holds the token or a workflow command:\n%s", step["INPUT_COMMAND"], got)
+		}
+		for _, want := range reports[step["INPUT_COMMAND"]] {
+			if !strings.Contains(string(got), want) {
+				t.Errorf("%s: the summary lacks %q:\n%s", step["INPUT_COMMAND"], want, got)
+			}
 		}
 		if step["INPUT_COMMAND"] == "release" && (err != nil || !strings.Contains(stdout.String(), "::add-mask::"+token)) {
 			t.Errorf("release: err %v; the log must still carry the mask command:\n%s", err, stdout.String())

@@ -73,7 +73,8 @@ func TestSelect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			ts, err := Select(cfgWith(t, tt.yml).Nginx, upstreamReleases, plus.Embedded())
+			cfg := cfgWith(t, tt.yml)
+			ts, _, err := Select(cfg.Nginx, cfg.Distros, upstreamReleases, plus.Embedded())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,12 +95,12 @@ func TestSelect(t *testing.T) {
 
 func TestSelectUnknownVersion(t *testing.T) {
 	t.Parallel()
-	_, err := Select(cfgWith(t, "nginx: {versions: [1.26.9]}").Nginx, upstreamReleases, plus.Embedded())
+	_, _, err := Select(cfgWith(t, "nginx: {versions: [1.26.9]}").Nginx, nil, upstreamReleases, plus.Embedded())
 	if err == nil || !strings.Contains(err.Error(), "1.26.9 is not an nginx release") {
 		t.Errorf("err = %v", err)
 	}
 	// Issue 16: a pin that is no release was accepted and planned.
-	_, err = Select(cfgWith(t, "nginx: {pin: 1.26.99}").Nginx, upstreamReleases, plus.Embedded())
+	_, _, err = Select(cfgWith(t, "nginx: {pin: 1.26.99}").Nginx, nil, upstreamReleases, plus.Embedded())
 	if err == nil || !strings.Contains(err.Error(), "nginx.pin: 1.26.99 is not an nginx release") {
 		t.Errorf("pin: err = %v", err)
 	}
@@ -217,7 +218,9 @@ func TestMakeTooManyDistros(t *testing.T) {
 func TestMakeSkipsBuilt(t *testing.T) {
 	t.Parallel()
 	cfg := sized(2, "amd64", "arm64")
-	built := func(nginx, d, a string) bool { return nginx == "1.30.0" || (d == "debian-11" && a == "arm64") }
+	built := func(nginx, d, a string) (bool, string) {
+		return nginx == "1.30.0" || (d == "debian-11" && a == "arm64"), "test"
+	}
 	p, err := Make(cfg, targets(3), built)
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +237,7 @@ func TestMakeSkipsBuilt(t *testing.T) {
 	if p.Built != 6 || p.Cells != 6 || strings.Join(p.Versions, " ") != "1.29.1 1.28.2" {
 		t.Errorf("built %d cells %d versions %v", p.Built, p.Cells, p.Versions)
 	}
-	all := func(string, string, string) bool { return true }
+	all := func(string, string, string) (bool, string) { return true, "built" }
 	p, err = Make(cfg, targets(3), all)
 	if err != nil || p.HasWork() || p.Matrix.Include == nil {
 		t.Errorf("everything built: has work %v, include %v, err %v", p.HasWork(), p.Matrix.Include, err)
@@ -244,7 +247,7 @@ func TestMakeSkipsBuilt(t *testing.T) {
 func TestMakeJobFields(t *testing.T) {
 	t.Parallel()
 	cfg := cfgWith(t, "distros: [debian-12, alpine-3.22]\narch: [amd64, arm64]\nnginx: {plus: [R34]}\n")
-	ts, err := Select(cfg.Nginx, upstreamReleases, plus.Embedded())
+	ts, _, err := Select(cfg.Nginx, cfg.Distros, upstreamReleases, plus.Embedded())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +288,7 @@ func BenchmarkPlan12x12x2x8(b *testing.B) {
 	b.ReportAllocs()
 	jobs := 0
 	for b.Loop() {
-		ts, err := Select(cfg.Nginx, upstreamReleases, plus.Embedded())
+		ts, _, err := Select(cfg.Nginx, cfg.Distros, upstreamReleases, plus.Embedded())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -311,5 +314,90 @@ func BenchmarkConfigParse(b *testing.B) {
 		if _, err := config.Parse("test.yml", dir, []byte(yml)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSelectPackaged is issue 16's distro-packaged nginx: each distro's
+// own nginx version, built for that distro only; a version also selected
+// for every distro stays unrestricted; a distro whose nginx moves within a
+// release is named in a note unless the config gives its version.
+func TestSelectPackaged(t *testing.T) {
+	t.Parallel()
+	cfg := cfgWith(t, `nginx: {lines: [stable], latest: 1, versions: [1.26.3], packaged: true}
+distros: [debian-12, ubuntu-24.04, debian-13, fedora-44, {name: alpine-3.22, packaged: 1.28.0}]
+`)
+	ts, notes, err := Select(cfg.Nginx, cfg.Distros, upstreamReleases, plus.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range ts {
+		got = append(got, fmt.Sprintf("%s %v %v", x.Nginx, x.Why, x.Distros))
+	}
+	want := []string{
+		"1.30.4 [latest stable] []",
+		"1.28.0 [packaged by alpine-3.22] [alpine-3.22]",
+		"1.26.3 [versions packaged by debian-13] []",
+		"1.24.0 [packaged by ubuntu-24.04] [ubuntu-24.04]",
+		"1.22.1 [packaged by debian-12] [debian-12]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Select (-want +got):\n%s", diff)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "fedora-44 moves its nginx package") || !strings.Contains(notes[0], "{name: fedora-44, packaged: 1.x.y}") {
+		t.Errorf("notes = %q", notes)
+	}
+	p, err := Make(cfg, ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := map[string][]string{}
+	for _, c := range p.Report {
+		cells[c.Nginx] = append(cells[c.Nginx], c.Distro)
+	}
+	if diff := cmp.Diff(map[string][]string{
+		"1.30.4": {"debian-12", "ubuntu-24.04", "debian-13", "fedora-44", "alpine-3.22"},
+		"1.28.0": {"alpine-3.22"},
+		"1.26.3": {"debian-12", "ubuntu-24.04", "debian-13", "fedora-44", "alpine-3.22"},
+		"1.24.0": {"ubuntu-24.04"},
+		"1.22.1": {"debian-12"},
+	}, cells); diff != "" {
+		t.Errorf("cells (-want +got):\n%s", diff)
+	}
+	if p.Cells != 13 || len(p.Matrix.Include) != 13 {
+		t.Errorf("cells %d jobs %d, want 13", p.Cells, len(p.Matrix.Include))
+	}
+	// Without the switch, the table's versions are not built.
+	cfg.Nginx.Packaged = false
+	ts, _, _ = Select(cfg.Nginx, cfg.Distros, upstreamReleases, plus.Embedded())
+	if len(ts) != 2 {
+		t.Errorf("packaged off: %d versions, want 2", len(ts))
+	}
+}
+
+func TestMakeReportsReasons(t *testing.T) {
+	t.Parallel()
+	cfg := sized(1, "amd64")
+	built := func(nginx, d, a string) (bool, string) {
+		if nginx == "1.30.0" {
+			return true, "already built from abc"
+		}
+		return false, "mod changed: built from abc, now def"
+	}
+	ts := targets(2)
+	p, err := Make(cfg, ts, built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range p.Report {
+		got = append(got, fmt.Sprintf("%s %s %t %s", c.Nginx, c.Distro, c.Planned, c.Reason))
+	}
+	want := []string{
+		"1.30.0 debian-11 false already built from abc",
+		"1.29.1 debian-11 true " + strings.Join(ts[1].Why, ", ") + "; mod changed: built from abc, now def",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
 	}
 }

@@ -47,13 +47,25 @@ type Plan struct {
 	PerJob int `json:"-"`
 	// Notes explain anything a maintainer should know (coarsening).
 	Notes []string `json:"-"`
+	// Report is every cell considered, planned or skipped, with why.
+	Report []Cell `json:"-"`
+}
+
+// Cell is one (version, distro, arch) build considered by the plan.
+type Cell struct {
+	Nginx, Distro, Arch string
+	Planned             bool
+	// Reason says why it is planned (the version's selection, a changed
+	// module) or skipped (already built).
+	Reason string
 }
 
 // HasWork reports whether there is anything to build.
 func (p Plan) HasWork() bool { return len(p.Matrix.Include) > 0 }
 
-// BuiltFunc reports whether a cell is already built (for every module).
-type BuiltFunc func(nginx, distro, arch string) bool
+// BuiltFunc reports whether a cell is already built (for every module),
+// and why it is or is not ("module x changed", "not built yet").
+type BuiltFunc func(nginx, distro, arch string) (bool, string)
 
 type group struct {
 	distro, arch string
@@ -77,10 +89,24 @@ func Make(cfg *config.Config, targets []Target, built BuiltFunc) (Plan, error) {
 		for _, a := range cfg.Arch {
 			g := group{distro: d.Name, arch: a}
 			for _, t := range targets {
-				if built != nil && built(t.Nginx, d.Name, a) {
-					p.Built++
+				if !t.For(d.Name) {
 					continue
 				}
+				c := Cell{Nginx: t.Nginx, Distro: d.Name, Arch: a, Reason: strings.Join(t.Why, ", ")}
+				if built != nil {
+					done, why := built(t.Nginx, d.Name, a)
+					if done {
+						p.Built++
+						c.Reason = why
+						p.Report = append(p.Report, c)
+						continue
+					}
+					if why != "" {
+						c.Reason += "; " + why
+					}
+				}
+				c.Planned = true
+				p.Report = append(p.Report, c)
 				g.targets = append(g.targets, t)
 				wanted[t.Nginx] = true
 			}

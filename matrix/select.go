@@ -5,11 +5,13 @@ package matrix
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/go-version"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
@@ -22,19 +24,26 @@ type Target struct {
 	// Plus lists the NGINX Plus releases based on this version.
 	Plus []string `json:"plus,omitempty"`
 	// Why says which part of the config selected it: "latest stable",
-	// "versions", "plus R34", ...
+	// "versions", "plus R34", "packaged by debian-12", ...
 	Why []string `json:"why"`
+	// Distros limits the version to these distros (a distro's packaged
+	// nginx is built for that distro only); empty means every distro.
+	Distros []string `json:"distros,omitempty"`
 
 	v *version.Version
 }
 
 // Select picks the versions the config asks for from the upstream
 // releases (newest first): the newest `latest` releases of each line that
-// pass the constraint, every listed version, and the base version of every
-// listed Plus release. The result is newest first, without duplicates.
-func Select(n config.Nginx, releases []upstream.Release, tab plus.Table) ([]Target, error) {
+// pass the constraint, every listed version, the base version of every
+// listed Plus release and, with nginx.packaged, each distro's packaged
+// version for that distro. The result is newest first, without
+// duplicates; notes say what packaged could not add.
+func Select(n config.Nginx, distros []distro.Distro, releases []upstream.Release, tab plus.Table) ([]Target, []string, error) {
 	byVersion := map[string]*Target{}
-	add := func(v *version.Version, why string) {
+	everywhere := map[string]bool{}
+	only := map[string][]string{}
+	add := func(v *version.Version, why string) *Target {
 		s := nginxver.String(v)
 		t, ok := byVersion[s]
 		if !ok {
@@ -42,7 +51,9 @@ func Select(n config.Nginx, releases []upstream.Release, tab plus.Table) ([]Targ
 			byVersion[s] = t
 		}
 		t.Why = append(t.Why, why)
+		return t
 	}
+	addAll := func(v *version.Version, why string) { everywhere[add(v, why).Nginx] = true }
 	known := map[string]bool{}
 	for _, r := range releases {
 		known[r.String()] = true
@@ -57,45 +68,72 @@ func Select(n config.Nginx, releases []upstream.Release, tab plus.Table) ([]Targ
 				continue
 			}
 			picked++
-			add(r.Version, "latest "+string(line))
+			addAll(r.Version, "latest "+string(line))
 		}
 	}
 	for _, s := range n.Versions {
 		v, err := nginxver.Parse(s)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(releases) > 0 && !known[s] {
-			return nil, fmt.Errorf("nginx.versions: %s is not an nginx release (newest is %s)", s, releases[0])
+			return nil, nil, fmt.Errorf("nginx.versions: %s is not an nginx release (newest is %s)", s, releases[0])
 		}
-		add(v, "versions")
+		addAll(v, "versions")
 	}
 	// The pinned version is what the repository ships: always built.
 	if n.Pin != "" {
 		v, err := nginxver.Parse(n.Pin)
 		if err != nil {
-			return nil, fmt.Errorf("nginx.pin: %w", err)
+			return nil, nil, fmt.Errorf("nginx.pin: %w", err)
 		}
 		if len(releases) > 0 && !known[n.Pin] {
-			return nil, fmt.Errorf("nginx.pin: %s is not an nginx release (newest is %s): pin a released version", n.Pin, releases[0])
+			return nil, nil, fmt.Errorf("nginx.pin: %s is not an nginx release (newest is %s): pin a released version", n.Pin, releases[0])
 		}
-		add(v, "pin")
+		addAll(v, "pin")
 	}
 	for _, p := range n.Plus {
 		m, err := tab.Lookup(p)
 		if err != nil {
-			return nil, fmt.Errorf("nginx.plus: %w", err)
+			return nil, nil, fmt.Errorf("nginx.plus: %w", err)
 		}
 		v, err := nginxver.Parse(m.Base)
 		if err != nil {
-			return nil, fmt.Errorf("nginx.plus: %s: base %w", p, err)
+			return nil, nil, fmt.Errorf("nginx.plus: %s: base %w", p, err)
 		}
-		add(v, "plus "+m.Release)
+		addAll(v, "plus "+m.Release)
+	}
+	var notes []string
+	if n.Packaged {
+		for _, d := range distros {
+			switch {
+			case d.Packaged != "":
+				v, err := nginxver.Parse(d.Packaged)
+				if err != nil {
+					return nil, nil, fmt.Errorf("distro %s: packaged nginx: %w", d.Name, err)
+				}
+				t := add(v, "packaged by "+d.Name)
+				only[t.Nginx] = append(only[t.Nginx], d.Name)
+			case d.Moving:
+				notes = append(notes, fmt.Sprintf("nginx.packaged: %s moves its nginx package to new upstream versions within the release, "+
+					"so no version is built for it automatically: name the version it ships, distros: [{name: %s, packaged: 1.x.y}]", d.Name, d.Name))
+			default:
+				notes = append(notes, fmt.Sprintf("nginx.packaged: no packaged nginx version is known for %s: add packaged: 1.x.y to its distros entry", d.Name))
+			}
+		}
 	}
 	out := make([]Target, 0, len(byVersion))
 	for _, t := range byVersion {
+		if !everywhere[t.Nginx] {
+			t.Distros = only[t.Nginx]
+		}
 		out = append(out, *t)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].v.GreaterThan(out[j].v) })
-	return out, nil
+	return out, notes, nil
+}
+
+// For reports whether the target is built for the distro.
+func (t Target) For(distro string) bool {
+	return len(t.Distros) == 0 || slices.Contains(t.Distros, distro)
 }

@@ -91,28 +91,102 @@ type Result struct {
 	Title  string
 	Body   string
 	Diff   string
+	// Files are the changed files' new contents (Preview only).
+	Files map[string][]byte `json:"-"`
 }
 
 // maxFile bounds the files read for pins.
 const maxFile = 1 << 20
 
+// Tree is the read side of a repository: the files of its default
+// branch. GitHub's API is one (the branch's head commit); the working
+// tree is another (Local).
+type Tree interface {
+	DefaultBranch(ctx context.Context) (string, error)
+	// Head is the commit a branch points at (ErrNotFound if none).
+	Head(ctx context.Context, branch string) (string, error)
+	// Commit returns a commit's tree SHA, parents and all its files.
+	Commit(ctx context.Context, sha string) (tree string, parents []string, files []TreeFile, err error)
+	Blob(ctx context.Context, sha string) ([]byte, error)
+}
+
+// edit is a bump worked out on a tree: the result without a pull request,
+// the new contents of the changed files, and where they came from.
+type edit struct {
+	res              *Result
+	changed          map[string][]byte
+	paths            []string
+	byPath           map[string]TreeFile
+	base, head, tree string
+}
+
+// Preview works out a bump on t (the working tree, say) without pushing
+// anything: the result's Diff, Changes, Title and Body, and Files, the
+// changed files' new contents.
+func Preview(ctx context.Context, t Tree, o Options) (*Result, error) {
+	e, err := edits(ctx, t, o)
+	if err != nil {
+		return nil, err
+	}
+	if e.res.Action == "" {
+		e.res.Action = "dry-run"
+	}
+	e.res.Files = e.changed
+	return e.res, nil
+}
+
 // Run finds the pins, and opens or updates the pull request.
 func Run(ctx context.Context, gh GitHub, o Options) (*Result, error) {
+	e, err := edits(ctx, gh, o)
+	if err != nil {
+		return nil, err
+	}
+	res := e.res
+	if res.Action == "up-to-date" {
+		// A bump pull request still open is no longer needed.
+		if !o.DryRun {
+			p, err := gh.OpenPull(ctx, res.Branch)
+			if err != nil {
+				return nil, fmt.Errorf("find the pull request of %s: %w", res.Branch, err)
+			}
+			if p != nil {
+				if err := gh.ClosePull(ctx, p.Number); err != nil {
+					return nil, fmt.Errorf("close pull request #%d: %w", p.Number, err)
+				}
+				res.Action, res.Pull = "closed", p
+			}
+		}
+		return res, nil
+	}
+	if o.DryRun {
+		res.Action = "dry-run"
+		if o.Out != nil {
+			fmt.Fprintf(o.Out, "%s\nWould push branch %s and open or update the pull request:\n\n  %s\n\n%s\n",
+				res.Diff, res.Branch, res.Title, indent(res.Body))
+		}
+		return res, nil
+	}
+	return e.push(ctx, gh, o)
+}
+
+// edits reads the pins on the default branch of t and works out the
+// changed files.
+func edits(ctx context.Context, t Tree, o Options) (*edit, error) {
 	cfg := o.Config
 	pin := cfg.Nginx.Pin
 	if pin == "" {
 		return nil, &config.Error{File: cmp.Or(o.ConfigPath, config.DefaultPath), Msg: "bump needs nginx.pin: the nginx version this repository pins"}
 	}
 	res := &Result{From: pin, To: o.Target, Branch: "nginx-modbuild/nginx-" + o.Line}
-	base, err := gh.DefaultBranch(ctx)
+	base, err := t.DefaultBranch(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("find the default branch: %w", err)
 	}
-	head, err := gh.Head(ctx, base)
+	head, err := t.Head(ctx, base)
 	if err != nil {
 		return nil, fmt.Errorf("find branch %s: %w", base, err)
 	}
-	tree, _, files, err := gh.Commit(ctx, head)
+	tree, _, files, err := t.Commit(ctx, head)
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", head, err)
 	}
@@ -138,7 +212,7 @@ func Run(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		if f.Size > maxFile {
 			continue
 		}
-		data, err := gh.Blob(ctx, f.SHA)
+		data, err := t.Blob(ctx, f.SHA)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", f.Path, err)
 		}
@@ -170,21 +244,8 @@ func Run(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	}
 
 	if o.Target == pin {
-		// Up to date; a bump pull request still open is no longer needed.
 		res.Action = "up-to-date"
-		if !o.DryRun {
-			p, err := gh.OpenPull(ctx, res.Branch)
-			if err != nil {
-				return nil, fmt.Errorf("find the pull request of %s: %w", res.Branch, err)
-			}
-			if p != nil {
-				if err := gh.ClosePull(ctx, p.Number); err != nil {
-					return nil, fmt.Errorf("close pull request #%d: %w", p.Number, err)
-				}
-				res.Action, res.Pull = "closed", p
-			}
-		}
-		return res, nil
+		return &edit{res: res}, nil
 	}
 
 	paths := make([]string, 0, len(occ))
@@ -212,15 +273,14 @@ func Run(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	res.Diff = diff.String()
 	res.Title = fmt.Sprintf("Bump nginx from %s to %s", pin, o.Target)
 	res.Body = body(res, o)
-	if o.DryRun {
-		res.Action = "dry-run"
-		if o.Out != nil {
-			fmt.Fprintf(o.Out, "%s\nWould push branch %s and open or update the pull request:\n\n  %s\n\n%s\n",
-				res.Diff, res.Branch, res.Title, indent(res.Body))
-		}
-		return res, nil
-	}
+	return &edit{res: res, changed: changed, paths: paths, byPath: byPath, base: base, head: head, tree: tree}, nil
+}
 
+// push commits the edit to the bump branch (unless the branch holds it
+// already) and opens or updates the pull request.
+func (e *edit) push(ctx context.Context, gh GitHub, o Options) (*Result, error) {
+	res, cfg := e.res, o.Config
+	changed, paths, byPath, base, head, tree := e.changed, e.paths, e.byPath, e.base, e.head, e.tree
 	// Is the branch already this change on this base?
 	moved := true
 	branchHead, err := gh.Head(ctx, res.Branch)

@@ -30,14 +30,10 @@ type Pull struct {
 	Labels      []string
 }
 
-// GitHub is the part of the GitHub API a bump uses.
+// GitHub is the part of the GitHub API a bump uses: its Tree, and what
+// pushes a branch and opens the pull request.
 type GitHub interface {
-	DefaultBranch(ctx context.Context) (string, error)
-	// Head is the commit a branch points at (ErrNotFound if none).
-	Head(ctx context.Context, branch string) (string, error)
-	// Commit returns a commit's tree SHA, parents and all its files.
-	Commit(ctx context.Context, sha string) (tree string, parents []string, files []TreeFile, err error)
-	Blob(ctx context.Context, sha string) ([]byte, error)
+	Tree
 	CreateBlob(ctx context.Context, data []byte) (string, error)
 	CreateTree(ctx context.Context, base string, files []TreeFile) (string, error)
 	CreateCommit(ctx context.Context, message, tree string, parents []string) (string, error)

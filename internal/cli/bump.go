@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/hashicorp/go-version"
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/bump"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
@@ -27,6 +29,7 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 		w          watchFlags
 		rf         repoFlags
 		dryRun     bool
+		local      bool
 		releaseTag string
 	)
 	cf.register(fs)
@@ -34,6 +37,7 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&rf.repo, "repo", env.Getenv("GITHUB_REPOSITORY"), "the repository, owner/name (default $GITHUB_REPOSITORY)")
 	fs.StringVar(&releaseTag, "release-tag", "", "the release whose manifest gives the pull request's compatibility table (default the latest release)")
 	fs.BoolVar(&dryRun, "dry-run", false, "print the diff and the pull request instead of pushing")
+	fs.BoolVar(&local, "local", false, "bump the working tree instead of a pull request, with no GitHub API: with --dry-run print the diff, else edit the files in place")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
@@ -46,9 +50,12 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 	if err := refuseFork(env); err != nil {
 		return err
 	}
-	owner, name, err := rf.split()
-	if err != nil {
-		return err
+	var owner, name string
+	if !local {
+		var err error
+		if owner, name, err = rf.split(); err != nil {
+			return err
+		}
 	}
 	cfg, err := cf.load(env)
 	if err != nil {
@@ -82,6 +89,9 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
 	}
+	if local {
+		return bumpLocal(ctx, env, cfg, configPath, target, line, dryRun)
+	}
 	gh, err := gitHub(env)
 	if err != nil {
 		return err
@@ -113,6 +123,61 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 		githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stderr)).SetOutput("pull-request", out.Pull.URL)
 	}
 	return nil
+}
+
+// bumpLocal bumps the pins of the working tree: a preview with dryRun,
+// else the files edited in place. No GitHub API.
+func bumpLocal(ctx context.Context, env *Env, cfg *config.Config, configPath, target, line string, dryRun bool) error {
+	res, err := bump.Preview(ctx, bump.Local{Dir: env.Dir}, bump.Options{
+		Config: cfg, ConfigPath: configPath, Target: target, Line: line,
+		Compat: "### Compatibility\n\n(not read: --local uses no GitHub API)\n",
+	})
+	if err != nil {
+		return fmt.Errorf("bump the working tree %s: %w", env.Dir, err)
+	}
+	if res.Action == "up-to-date" {
+		fmt.Fprintf(env.Stdout, "nginx %s is the newest %s release: nothing to bump\n", res.From, line)
+		return nil
+	}
+	if dryRun {
+		fmt.Fprintf(env.Stdout, "%s\nWould edit %d files of the working tree; as a pull request (branch %s):\n\n  %s\n\n%s\n",
+			res.Diff, len(res.Files), res.Branch, res.Title, indentLines(res.Body))
+		return nil
+	}
+	for _, c := range sortedKeys(res.Files) {
+		if err := replaceFile(filepath.Join(env.Dir, filepath.FromSlash(c)), res.Files[c]); err != nil {
+			return fmt.Errorf("bump: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "edited %s\n", c)
+	}
+	fmt.Fprintf(env.Stdout, "%s: %d files edited; review with git diff\n", res.Title, len(res.Files))
+	return nil
+}
+
+// replaceFile writes data over the regular file path, atomically,
+// keeping its mode.
+func replaceFile(path string, data []byte) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", path)
+	}
+	return atomicfile.Write(path, data, fi.Mode().Perm())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func indentLines(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
 }
 
 // refuseFork stops a bump in a pull_request run from a fork: its token

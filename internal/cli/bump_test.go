@@ -66,3 +66,44 @@ func TestBumpCommand(t *testing.T) {
 		t.Errorf("no pin: exit %d: %v\n%s", r.code, r.err, r.stderr)
 	}
 }
+
+// TestBumpLocal is issue 16's bump --dry-run --local: the working tree's
+// pins previewed and then edited with no repository and no token; files
+// git ignores (build output) are left alone.
+func TestBumpLocal(t *testing.T) {
+	h := newHarness(t)
+	repo, git := helloRepo(t, "nginx:\n  pin: 1.26.3\nmodules: [{path: .}]\n")
+	os.WriteFile(filepath.Join(repo, "Dockerfile"), []byte("FROM nginx:1.26.3\n"), 0o644) // untracked, not ignored
+	os.MkdirAll(filepath.Join(repo, "dist"), 0o755)
+	os.WriteFile(filepath.Join(repo, "dist", "Dockerfile"), []byte("FROM nginx:1.26.3\n"), 0o644) // ignored
+	before := git("status", "--porcelain")
+
+	r := h.runIn(repo, "bump", "--local", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "-FROM nginx:1.26.3\n+FROM nginx:1.30.4\n") ||
+		!strings.Contains(r.stdout, "+  pin: 1.30.4") || strings.Contains(r.stdout, "dist/") ||
+		!strings.Contains(r.stdout, "Would edit 2 files") {
+		t.Fatalf("bump --local --dry-run: exit %d %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	if after := git("status", "--porcelain"); after != before {
+		t.Fatalf("the dry run changed the working tree:\n%s", after)
+	}
+	if n := len(h.gh.Pulls("acme/mod")); n != 0 {
+		t.Fatalf("%d pull requests", n)
+	}
+
+	r = h.runIn(repo, "bump", "--local")
+	if r.code != 0 || !strings.Contains(r.stdout, "2 files edited") {
+		t.Fatalf("bump --local: exit %d %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	for p, want := range map[string]string{"Dockerfile": "FROM nginx:1.30.4\n", "dist/Dockerfile": "FROM nginx:1.26.3\n"} {
+		if b, _ := os.ReadFile(filepath.Join(repo, p)); string(b) != want {
+			t.Errorf("%s = %q, want %q", p, b, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, ".github", "nginx-modbuild.yml")); !strings.Contains(string(b), "pin: 1.30.4") {
+		t.Errorf("config not bumped:\n%s", b)
+	}
+	if r = h.runIn(repo, "bump", "--local", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "nothing to bump") {
+		t.Errorf("after the edit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

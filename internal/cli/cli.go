@@ -32,6 +32,19 @@ type Env struct {
 	Now func() time.Time
 	// Version is this binary's version.
 	Version string
+	// Summary, when set (the Action sets it), receives the command's
+	// report as Markdown for the step summary: plain text, never a
+	// workflow command or a secret.
+	Summary io.Writer
+}
+
+// summary is where a command writes its Markdown report: Env.Summary,
+// or nowhere.
+func (e *Env) summary() io.Writer {
+	if e.Summary != nil {
+		return e.Summary
+	}
+	return io.Discard
 }
 
 func (e *Env) http() *http.Client {
@@ -57,7 +70,7 @@ func commands() []command {
 			"compile the modules against nginx versions into version-named .so files", runBuild},
 		{"release", "[--repo owner/name] [--tag v1.2.0 [--create]] [--dist dist] [--parallel 4] [--json]",
 			"attach built files to a GitHub release, idempotently, with manifest.json and SHA256SUMS", runRelease},
-		{"bump", "[--config F] [--repo owner/name] [--dry-run] [--release-tag TAG]",
+		{"bump", "[--config F] [--repo owner/name] [--dry-run] [--local] [--release-tag TAG]",
 			"open or update the pull request that moves the pinned nginx version to the newest release", runBump},
 		{"inspect", "[--json] FILE...",
 			"print the modules in .so files (and nginx binaries): name, nginx version built for, signature", runInspect},

@@ -22,38 +22,14 @@ func TestChangedModuleIsRebuilt(t *testing.T) {
 	testenv.Tool(t, "cc", "gcc")
 	testenv.Tool(t, "git", "git")
 	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
-	repo := t.TempDir()
-	src := filepath.Join(testenv.RepoRoot(), "examples", "hello-world")
-	for _, f := range []string{"config", "ngx_http_hello_world_module.c"} {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(repo, f), b, 0o644)
-	}
-	os.WriteFile(filepath.Join(repo, ".gitignore"), []byte("/dist/\n"), 0o644)
-	os.MkdirAll(filepath.Join(repo, ".github"), 0o755)
-	os.WriteFile(filepath.Join(repo, ".github", "nginx-modbuild.yml"), []byte(`nginx:
+	repo, git := helloRepo(t, `nginx:
   latest: 0
   versions: [1.22.1]
   sha256: {1.22.1: 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31}
 modules: [{path: .}]
 distros: [debian-12]
 arch: [amd64]
-`), 0o644)
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git("init", "-q", "-b", "main")
-	git("add", ".")
-	git("commit", "-qm", "hello")
+`)
 
 	h := newHarness(t)
 	h.releaseRepo()
@@ -133,4 +109,37 @@ arch: [amd64]
 	if byName[e.File] != e.SHA256 || !strings.Contains(sums, e.SHA256+"  "+e.File) {
 		t.Errorf("asset %s sha %s, manifest %s, SHA256SUMS %q", e.File, byName[e.File], e.SHA256, sums)
 	}
+}
+
+// helloRepo makes a git repository of the hello-world example module with
+// the given .github/nginx-modbuild.yml, committed; git runs git in it.
+func helloRepo(t *testing.T, config string) (string, func(args ...string) string) {
+	t.Helper()
+	repo := t.TempDir()
+	src := filepath.Join(testenv.RepoRoot(), "examples", "hello-world")
+	for _, f := range []string{"config", "ngx_http_hello_world_module.c"} {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(repo, f), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(repo, ".gitignore"), []byte("/dist/\n"), 0o644)
+	os.MkdirAll(filepath.Join(repo, ".github"), 0o755)
+	os.WriteFile(filepath.Join(repo, ".github", "nginx-modbuild.yml"), []byte(config), 0o644)
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q", "-b", "main")
+	git("add", ".")
+	git("commit", "-qm", "hello")
+	return repo, git
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,7 +79,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	targets, err := matrix.Select(cfg.Nginx, res.Releases, plus.Embedded())
+	targets, notes, err := matrix.Select(cfg.Nginx, cfg.Distros, res.Releases, plus.Embedded())
 	if err != nil {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
 	}
@@ -86,7 +87,9 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
 	}
+	p.Notes = append(notes, p.Notes...)
 	summarize(env, cfg, targets, p)
+	planSummary(env.summary(), targets, p)
 	out, err := json.Marshal(p.Matrix)
 	if err != nil {
 		return err
@@ -104,12 +107,63 @@ func summarize(env *Env, cfg *config.Config, targets []matrix.Target, p matrix.P
 		if len(t.Plus) > 0 {
 			fmt.Fprintf(w, " (NGINX Plus %s)", strings.Join(t.Plus, ", "))
 		}
+		if len(t.Distros) > 0 {
+			fmt.Fprintf(w, " [%s only]", strings.Join(t.Distros, ", "))
+		}
 		fmt.Fprintln(w)
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
 	fmt.Fprintf(w, "has-work=%t\n", p.HasWork())
+}
+
+// maxSummaryCells bounds the cell table of the plan summary (GitHub
+// keeps at most 1 MiB of summary per step).
+const maxSummaryCells = 500
+
+// planSummary writes the plan as Markdown: the versions and where each
+// comes from, then every cell planned or skipped, with the reason.
+func planSummary(w io.Writer, targets []matrix.Target, p matrix.Plan) {
+	planned := 0
+	for _, c := range p.Report {
+		if c.Planned {
+			planned++
+		}
+	}
+	fmt.Fprintf(w, "**%d cells planned, %d skipped, in %d jobs.**\n\n", planned, len(p.Report)-planned, len(p.Matrix.Include))
+	fmt.Fprintf(w, "| nginx | line | selected by | distros |\n|---|---|---|---|\n")
+	for _, t := range targets {
+		why := strings.Join(t.Why, ", ")
+		if len(t.Plus) > 0 {
+			why += " (NGINX Plus " + strings.Join(t.Plus, ", ") + ")"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Nginx, t.Line, mdCell(why), joinOr(t.Distros, "all"))
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "\n> %s\n", mdCell(n))
+	}
+	if len(p.Report) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n| cell | | reason |\n|---|---|---|\n")
+	for i, c := range p.Report {
+		if i == maxSummaryCells {
+			fmt.Fprintf(w, "| … %d more cells | | |\n", len(p.Report)-i)
+			break
+		}
+		state := "skipped"
+		if c.Planned {
+			state = "planned"
+		}
+		fmt.Fprintf(w, "| nginx %s %s/%s | %s | %s |\n", c.Nginx, c.Distro, c.Arch, state, mdCell(c.Reason))
+	}
+	fmt.Fprintln(w)
+}
+
+// mdCell makes text safe inside a Markdown table cell.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ").Replace(s)
 }
 
 // setOutputs writes the step outputs when running in GitHub Actions.

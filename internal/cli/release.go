@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -145,6 +146,7 @@ func runRelease(ctx context.Context, env *Env, args []string) error {
 			"wrote": nonNil(res.Wrote),
 		})
 	}
+	releaseSummary(env.summary(), res)
 	fmt.Fprintf(env.Stdout, "release %s: %d uploaded, %d replaced, %d unchanged", res.Release.Tag,
 		len(res.Uploaded), len(res.Replaced), len(res.Unchanged))
 	if len(res.Kept) > 0 {
@@ -158,6 +160,38 @@ func runRelease(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "  %s\n", n)
 	}
 	return setReleaseOutputs(env, res)
+}
+
+// releaseSummary writes what the release step did as Markdown: the
+// files uploaded, replaced, skipped (already there with the same bytes,
+// or another run's) and the cells that failed to build.
+func releaseSummary(w io.Writer, res *release.Result) {
+	var failed []string
+	for _, c := range res.Cells {
+		for _, f := range c.Failures {
+			reason, _, _ := strings.Cut(strings.TrimSpace(f.Error), "\n")
+			failed = append(failed, fmt.Sprintf("| nginx %s %s/%s | %s | %s | %s |", c.Nginx, c.Distro, c.Arch, f.Module, f.Phase, mdCell(reason)))
+		}
+	}
+	fmt.Fprintf(w, "**Release [%s](%s): %d uploaded, %d replaced, %d skipped (unchanged), %d kept from a concurrent run, %d failed.**\n\n",
+		res.Release.Tag, res.Release.HTMLURL, len(res.Uploaded), len(res.Replaced), len(res.Unchanged), len(res.Kept), len(failed))
+	list := func(title string, names []string) {
+		if len(names) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "<details><summary>%s (%d)</summary>\n\n", title, len(names))
+		for _, n := range names {
+			fmt.Fprintf(w, "- `%s`\n", n)
+		}
+		fmt.Fprint(w, "\n</details>\n\n")
+	}
+	list("Uploaded", res.Uploaded)
+	list("Replaced (rebuilt with other bytes)", res.Replaced)
+	list("Skipped: already in the release with the same bytes", res.Unchanged)
+	list("Kept: another run uploaded them first", res.Kept)
+	if len(failed) > 0 {
+		fmt.Fprintf(w, "**Failed: not built, nothing uploaded for them**\n\n| cell | module | phase | reason |\n|---|---|---|---|\n%s\n\n", strings.Join(failed, "\n"))
+	}
 }
 
 func nonNil(ss []string) []string {

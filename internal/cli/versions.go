@@ -51,20 +51,24 @@ func runVersions(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var targets []matrix.Target
+	var notes []string
 	if all {
 		for _, r := range res.Releases {
 			s := r.String()
 			targets = append(targets, matrix.Target{Nginx: s, Line: r.Line, Plus: plus.Embedded().ForBase(s), Why: []string{"upstream"}})
 		}
-	} else if targets, err = matrix.Select(cfg.Nginx, res.Releases, plus.Embedded()); err != nil {
+	} else if targets, notes, err = matrix.Select(cfg.Nginx, cfg.Distros, res.Releases, plus.Embedded()); err != nil {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(env.Stderr, "note: %s\n", n)
 	}
 	if onlyNew {
 		m, err := manifest.Read(built)
 		if err != nil {
 			return usagef("versions: %v", err)
 		}
-		p, err := matrix.Make(cfg, targets, m.Built(sources(cfg)))
+		p, err := matrix.Make(cfg, targets, m.BuiltAs(sources(cfg), nil))
 		if err != nil {
 			return &config.Error{File: configName(cfg), Msg: err.Error()}
 		}
@@ -89,9 +93,9 @@ func runVersions(ctx context.Context, env *Env, args []string) error {
 		return enc.Encode(targets)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tLINE\tPLUS\tSELECTED BY")
+	fmt.Fprintln(tw, "VERSION\tLINE\tPLUS\tDISTROS\tSELECTED BY")
 	for _, t := range targets {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Nginx, t.Line, joinOr(t.Plus, "-"), strings.Join(t.Why, ", "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Nginx, t.Line, joinOr(t.Plus, "-"), joinOr(t.Distros, "all"), strings.Join(t.Why, ", "))
 	}
 	return tw.Flush()
 }

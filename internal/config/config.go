@@ -76,6 +76,9 @@ type Nginx struct {
 	// Plus holds canonical NGINX Plus release names ("R34", "PLS.37.0.4.1").
 	Plus []string `json:"plus,omitempty"`
 	Pin  string   `json:"pin,omitempty"`
+	// Packaged adds, for each distro, the nginx version its own package
+	// ships (distro.Distro.Packaged), built for that distro only.
+	Packaged bool `json:"packaged,omitempty"`
 	// PinPos is where the pin's value is in the config file.
 	PinPos Pos `json:"-"`
 	// SHA256 pins source tarball checksums by version, for mirrors that

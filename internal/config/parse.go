@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -240,6 +241,14 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 				out.SHA256[k.Value] = strings.ToLower(v.Value)
 			}
 		},
+		"packaged": func(n *yaml.Node) {
+			v, err := strconv.ParseBool(n.Value)
+			if n.Kind != yaml.ScalarNode || err != nil {
+				d.errorf(n, "nginx.packaged must be true or false (also build the nginx version each distro's own package ships), not %q", n.Value)
+				return
+			}
+			out.Packaged = v
+		},
 		"pin": func(n *yaml.Node) {
 			s, ok := d.str(n, "nginx.pin")
 			if !ok {
@@ -465,12 +474,36 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 			}
 			dist = b
 		case yaml.MappingNode:
-			var name, image, family string
+			var name, image, family, packaged string
+			var packagedNode *yaml.Node
 			d.mapping(item, "a custom distro", map[string]func(*yaml.Node){
 				"name":   func(n *yaml.Node) { name, _ = d.str(n, "distro name") },
 				"image":  func(n *yaml.Node) { image, _ = d.str(n, "distro image") },
 				"family": func(n *yaml.Node) { family, _ = d.str(n, "distro family") },
+				"packaged": func(n *yaml.Node) {
+					if packaged, _ = d.str(n, "the distro's packaged nginx version"); packaged != "" {
+						packagedNode = n
+					}
+				},
 			})
+			if packagedNode != nil {
+				if _, err := nginxver.Parse(packaged); err != nil {
+					d.errorf(packagedNode, "distro %s: packaged: %v", name, err)
+					continue
+				}
+			}
+			// A built-in name with no image and family: the built-in entry,
+			// with the packaged nginx version the config gives.
+			if b, ok := distro.Lookup(name); ok && image == "" && family == "" {
+				b.Packaged = cmp.Or(packaged, b.Packaged)
+				if seen[b.Name] {
+					d.errorf(item, "distro %s listed twice", b.Name)
+					continue
+				}
+				seen[b.Name] = true
+				out = append(out, b)
+				continue
+			}
 			f, err := distro.ParseFamily(family)
 			switch {
 			case name == "" || image == "":
@@ -489,6 +522,7 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 				continue
 			}
 			dist = distro.Custom(name, image, f)
+			dist.Packaged = packaged
 		default:
 			d.errorf(item, "a distro is a name such as debian-12 or {name, image, family}, not %s", kindName(item))
 			continue

@@ -47,6 +47,15 @@ type Distro struct {
 	Image    string   `json:"image"`
 	Family   Family   `json:"family"`
 	Packages Packages `json:"packages"`
+	// Packaged is the nginx version the distribution's own nginx package
+	// ships (upstream version, no distro revision): what its operators
+	// run. Empty when unknown or when the distribution moves its nginx to
+	// new upstream versions within a release (Moving).
+	Packaged string `json:"packaged,omitempty"`
+	// Moving says the distribution updates its nginx package to new
+	// upstream versions during a release's life, so no fixed version can
+	// stand for it: the config names the version to build.
+	Moving bool `json:"-"`
 }
 
 var families = map[Family]Packages{
@@ -68,25 +77,41 @@ func def(name, image string, f Family, tweak func(*Packages)) Distro {
 // noPCRE1 is for distributions that dropped the legacy PCRE library.
 func noPCRE1(p *Packages) { p.PCRE = "" }
 
+// ships records the nginx version a release's own package carries for
+// the release's whole life (Debian, Ubuntu and RHEL backport fixes into
+// it rather than move to new upstream versions).
+func ships(v string, d Distro) Distro { d.Packaged = v; return d }
+
+// moving marks a distribution whose nginx package moves to new upstream
+// versions within a release (Fedora, Alpine, Amazon Linux): a table
+// entry would go stale between releases of this tool.
+func moving(d Distro) Distro { d.Moving = true; return d }
+
 // builtin is the table of distributions nginx-modbuild knows. Keep it to
 // releases that are supported upstream; custom entries cover the rest.
+//
+// The packaged nginx versions: Debian's are checked against Debian's
+// source indexes by a test (bullseye, bookworm, trixie); Ubuntu's are
+// those of focal, jammy and noble (nginx 1.18.0, 1.18.0, 1.24.0); RHEL 8
+// and 9 (and their rebuilds) ship nginx 1.14.1 and 1.20.1 as the default
+// (non-modular) package.
 var builtin = []Distro{
-	def("debian-11", "debian:11", Apt, nil),
-	def("debian-12", "debian:12", Apt, nil),
-	def("debian-13", "debian:13", Apt, noPCRE1),
-	def("ubuntu-20.04", "ubuntu:20.04", Apt, nil),
-	def("ubuntu-22.04", "ubuntu:22.04", Apt, nil),
-	def("ubuntu-24.04", "ubuntu:24.04", Apt, noPCRE1),
-	def("rocky-8", "rockylinux/rockylinux:8", Dnf, nil),
-	def("rocky-9", "rockylinux/rockylinux:9", Dnf, nil),
-	def("almalinux-8", "almalinux:8", Dnf, nil),
-	def("almalinux-9", "almalinux:9", Dnf, nil),
-	def("amazonlinux-2023", "amazonlinux:2023", Dnf, nil),
-	def("fedora-44", "fedora:44", Dnf, noPCRE1),
-	def("fedora-45", "fedora:45", Dnf, noPCRE1),
-	def("alpine-3.22", "alpine:3.22", Apk, nil),
-	def("alpine-3.23", "alpine:3.23", Apk, nil),
-	def("alpine-3.24", "alpine:3.24", Apk, nil),
+	ships("1.18.0", def("debian-11", "debian:11", Apt, nil)),
+	ships("1.22.1", def("debian-12", "debian:12", Apt, nil)),
+	ships("1.26.3", def("debian-13", "debian:13", Apt, noPCRE1)),
+	ships("1.18.0", def("ubuntu-20.04", "ubuntu:20.04", Apt, nil)),
+	ships("1.18.0", def("ubuntu-22.04", "ubuntu:22.04", Apt, nil)),
+	ships("1.24.0", def("ubuntu-24.04", "ubuntu:24.04", Apt, noPCRE1)),
+	ships("1.14.1", def("rocky-8", "rockylinux/rockylinux:8", Dnf, nil)),
+	ships("1.20.1", def("rocky-9", "rockylinux/rockylinux:9", Dnf, nil)),
+	ships("1.14.1", def("almalinux-8", "almalinux:8", Dnf, nil)),
+	ships("1.20.1", def("almalinux-9", "almalinux:9", Dnf, nil)),
+	moving(def("amazonlinux-2023", "amazonlinux:2023", Dnf, nil)),
+	moving(def("fedora-44", "fedora:44", Dnf, noPCRE1)),
+	moving(def("fedora-45", "fedora:45", Dnf, noPCRE1)),
+	moving(def("alpine-3.22", "alpine:3.22", Apk, nil)),
+	moving(def("alpine-3.23", "alpine:3.23", Apk, nil)),
+	moving(def("alpine-3.24", "alpine:3.24", Apk, nil)),
 }
 
 // Builtin returns a copy of the built-in table.

@@ -1,8 +1,12 @@
 package distro
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
 func TestBuiltinTable(t *testing.T) {
@@ -54,5 +58,90 @@ func TestPackagesAll(t *testing.T) {
 	c.Packages.CC[0] = "clang" // a copy: must not change the family template
 	if families[Yum].CC[0] != "gcc" {
 		t.Error("Custom shares its package slice with the template")
+	}
+}
+
+// TestPackagedAgainstDebian checks the table's Debian nginx versions
+// against the source indexes apt has fetched (scripts/mirror adds the
+// deb-src entries for bullseye, bookworm and trixie): every nginx source
+// package of a release and its security suite must carry the table's
+// upstream version.
+func TestPackagedAgainstDebian(t *testing.T) {
+	t.Parallel()
+	apt := testenv.Tool(t, "apt-get", "apt")
+	helper := "/usr/lib/apt/apt-helper"
+	if _, err := os.Stat(helper); err != nil {
+		testenv.Missing(t, helper, "apt-get install apt")
+	}
+	out, err := exec.Command(apt, "indextargets", "--format", "$(CODENAME) $(FILENAME)", "Identifier: Sources").Output()
+	if err != nil {
+		t.Fatalf("apt-get indextargets: %v", err)
+	}
+	codenames := map[string]string{"bullseye": "debian-11", "bookworm": "debian-12", "trixie": "debian-13"}
+	seen := map[string]map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		code, file, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		code, _, _ = strings.Cut(code, "-") // bookworm-security, bookworm-updates
+		name, ok := codenames[code]
+		if !ok {
+			continue
+		}
+		data, err := exec.Command(helper, "cat-file", file).Output()
+		if err != nil {
+			t.Fatalf("apt-helper cat-file %s: %v", file, err)
+		}
+		for _, v := range nginxVersions(string(data)) {
+			if seen[name] == nil {
+				seen[name] = map[string]bool{}
+			}
+			seen[name][v] = true
+		}
+	}
+	for code, name := range codenames {
+		if len(seen[name]) == 0 {
+			testenv.Missing(t, "Debian "+code+" source index with nginx", "run scripts/mirror, which adds deb-src entries and runs apt-get update")
+			continue
+		}
+		d, _ := Lookup(name)
+		for v := range seen[name] {
+			if v != d.Packaged {
+				t.Errorf("%s: Debian %s's nginx source is %s, the table says %q", name, code, v, d.Packaged)
+			}
+		}
+	}
+}
+
+// nginxVersions are the upstream versions of the nginx source packages in
+// a Sources index (epoch and Debian revision removed).
+func nginxVersions(index string) []string {
+	var out []string
+	for _, stanza := range strings.Split(index, "\n\n") {
+		if !strings.HasPrefix(stanza, "Package: nginx\n") {
+			continue
+		}
+		for _, l := range strings.Split(stanza, "\n") {
+			if v, ok := strings.CutPrefix(l, "Version: "); ok {
+				if _, after, ok := strings.Cut(v, ":"); ok {
+					v = after
+				}
+				if i := strings.LastIndex(v, "-"); i > 0 {
+					v = v[:i]
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+func TestPackagedTable(t *testing.T) {
+	t.Parallel()
+	for _, d := range Builtin() {
+		if (d.Packaged == "") == !d.Moving {
+			t.Errorf("%s: either a packaged version or moving, not packaged=%q moving=%t", d.Name, d.Packaged, d.Moving)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
@@ -136,31 +137,45 @@ func position(data []byte, offset int64) (line, col int) {
 // Built reports, for the given module sources, whether a cell (nginx
 // version, distro, arch) has an entry for every one of them.
 func (m *Manifest) Built(sources []string) func(nginx, distro, arch string) bool {
-	return m.BuiltAs(sources, nil)
+	st := m.BuiltAs(sources, nil)
+	return func(nginx, distro, arch string) bool {
+		ok, _ := st(nginx, distro, arch)
+		return ok
+	}
 }
 
 // BuiltAs is Built when the modules' content counts too: identity maps a
 // source to its current identity, and a cell whose entry for that source
 // records another identity is not built (the module changed). Entries
-// that record none (older manifests) count as built.
-func (m *Manifest) BuiltAs(sources []string, identity map[string]string) func(nginx, distro, arch string) bool {
-	have := map[[4]string]bool{}
+// that record none (older manifests) count as built. The string says
+// why: "built (identity)", "x changed: built from A, now B", "x not built
+// yet".
+func (m *Manifest) BuiltAs(sources []string, identity map[string]string) func(nginx, distro, arch string) (bool, string) {
+	have := map[[4]string]Entry{}
 	for _, e := range m.Entries {
-		if want := identity[e.Source]; want != "" && e.Identity != "" && e.Identity != want {
-			continue
-		}
-		have[[4]string{e.Source, e.Nginx, e.Distro, e.Arch}] = true
+		have[[4]string{e.Source, e.Nginx, e.Distro, e.Arch}] = e
 	}
-	return func(nginx, distro, arch string) bool {
+	return func(nginx, distro, arch string) (bool, string) {
 		if len(sources) == 0 {
-			return false
+			return false, "no modules"
 		}
+		var ids []string
 		for _, s := range sources {
-			if !have[[4]string{s, nginx, distro, arch}] {
-				return false
+			e, ok := have[[4]string{s, nginx, distro, arch}]
+			if !ok {
+				return false, s + " not built yet"
+			}
+			if want := identity[s]; want != "" && e.Identity != "" && e.Identity != want {
+				return false, fmt.Sprintf("%s changed: built from %s, now %s", s, e.Identity, want)
+			}
+			if e.Identity != "" {
+				ids = append(ids, e.Identity)
 			}
 		}
-		return true
+		if len(ids) > 0 {
+			return true, "already built from " + strings.Join(ids, ", ")
+		}
+		return true, "already built"
 	}
 }
 

@@ -61,6 +61,8 @@ type Result struct {
 	// Wrote lists the bookkeeping assets rewritten (manifest.json,
 	// SHA256SUMS, release notes).
 	Wrote []string
+	// Cells are the build cells found in dist, with their failures.
+	Cells []manifest.Cell
 }
 
 // local is a built file found in dist.
@@ -141,7 +143,7 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Release: rel}
+	res := &Result{Release: rel, Cells: cells}
 	assets, err := gh.ListAssets(ctx, rel.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list assets of release %s: %w", rel.Tag, err)

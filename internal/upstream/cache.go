@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 )
 
 // counting counts requests and 304 answers.
@@ -115,19 +117,7 @@ func (c *etagCache) store(key string, e cached) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), p); err != nil {
+	if err := atomicfile.Write(p, b, 0o644); err != nil {
 		return fmt.Errorf("cache %s: %w", key, err)
 	}
 	return nil
