@@ -69,16 +69,30 @@ func workspace(t *testing.T) string {
 	copyTree(t, filepath.Join(root, "examples", "hello-world"), ws, func(rel string, d fs.DirEntry) bool {
 		return rel == "config" || strings.HasSuffix(rel, ".c")
 	})
-	copyTree(t, root, filepath.Join(ws, "nmb"), func(rel string, d fs.DirEntry) bool {
+	copyAction(t, ws)
+	commitAll(t, ws)
+	return ws
+}
+
+// copyAction puts this repository's action (action.yml and the source its
+// bootstrap builds) under ws/nmb.
+func copyAction(t *testing.T, ws string) {
+	t.Helper()
+	copyTree(t, testenv.RepoRoot(), filepath.Join(ws, "nmb"), func(rel string, d fs.DirEntry) bool {
 		top := strings.Split(filepath.ToSlash(rel), "/")[0]
 		switch top {
-		case "action.yml", "go.mod", "go.sum", "cmd", "internal", "matrix":
+		case "action.yml", "go.mod", "go.sum", "cmd", "internal", "matrix", "examples":
 			return !strings.Contains(filepath.ToSlash(rel), "/testdata")
 		case "action":
 			return !strings.HasPrefix(filepath.ToSlash(rel), "action/testdata")
 		}
 		return false
 	})
+}
+
+// commitAll makes ws a git repository with everything in one commit.
+func commitAll(t *testing.T, ws string) {
+	t.Helper()
 	git := testenv.Tool(t, "git", "git")
 	for _, args := range [][]string{
 		{"init", "-q", "-b", "main"}, {"add", "-A"},
@@ -88,7 +102,6 @@ func workspace(t *testing.T) string {
 			t.Fatalf("git %v: %v\n%s", args, err, out)
 		}
 	}
-	return ws
 }
 
 func act(t *testing.T, bin, ws, workflow string, env ...string) (string, error) {

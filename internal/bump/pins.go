@@ -92,6 +92,28 @@ func Find(p string, data []byte, pin string) []Occurrence {
 	return dedupe(out)
 }
 
+// Pinned is an nginx version a file pins, found without knowing it.
+type Pinned struct {
+	Path, Form, Version string
+	Line                int
+}
+
+// FindAny returns every nginx version pinned in one file by the built-in
+// forms (what init reads to learn a repository's pin).
+func FindAny(p string, data []byte) []Pinned {
+	var out []Pinned
+	for _, f := range forms {
+		if !f.files(p) {
+			continue
+		}
+		for _, m := range f.re.FindAllSubmatchIndex(data, -1) {
+			out = append(out, Pinned{Path: p, Form: f.name, Version: string(data[m[2]:m[3]]), Line: lineOf(data, m[2])})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	return out
+}
+
 // FindDeclared returns the occurrences of pin that a declared pattern
 // matches; none is an error naming the file and the pattern.
 func FindDeclared(f config.BumpFile, data []byte, pin string) ([]Occurrence, error) {

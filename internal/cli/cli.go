@@ -62,6 +62,8 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"init", "[--force] [--pin 1.26.3] [--lines stable,mainline] [--distros debian-12,...] [--arch amd64,arm64]",
+			"set up a module repository: write .github/nginx-modbuild.yml and the watch and pull-request workflows", runInit},
 		{"versions", "[--config F] [--json] [--all] [--new --built manifest.json] [--plus R34|PLS.37.0.4.1|\"nginx -v output\"]",
 			"list the nginx releases the config selects", runVersions},
 		{"plan", "[--config F] [--upstream github|nginx.org] [--upstream-url URL] [--built manifest.json]",

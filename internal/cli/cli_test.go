@@ -87,7 +87,7 @@ func (h *harness) runIn(dir string, args ...string) result {
 		},
 	}
 	args = append(args, "--upstream-url", h.gh.URL)
-	if args[0] != "plan" && args[0] != "versions" && args[0] != "bump" {
+	if args[0] != "plan" && args[0] != "versions" && args[0] != "bump" && args[0] != "init" {
 		args = args[:len(args)-2]
 	}
 	err := Run(context.Background(), env, args)
