@@ -74,6 +74,8 @@ func commands() []command {
 			"attach built files to a GitHub release, idempotently, with manifest.json and SHA256SUMS", runRelease},
 		{"bump", "[--config F] [--repo owner/name] [--dry-run] [--local] [--release-tag TAG]",
 			"open or update the pull request that moves the pinned nginx version to the newest release", runBump},
+		{"install", "[--repo owner/name [--tag T] | --from DIR|URL] [--nginx-binary /usr/sbin/nginx] [--for-nginx V] [--distro D] [--dry-run] [--reload] [--print-load] [--check] MODULE...",
+			"put the matching build of modules under the nginx of this host: verified, atomically, tested with nginx -t, rolled back on failure", runInstall},
 		{"inspect", "[--json] FILE...",
 			"print the modules in .so files (and nginx binaries): name, nginx version built for, signature", runInspect},
 		{"check", "--conf /etc/nginx/nginx.conf (--target 1.26.3|R34|PLS.37.0.4.1 | --nginx /usr/sbin/nginx | --nginx-v \"$(nginx -V 2>&1)\") [--prefix DIR] [--json]",

@@ -1,0 +1,289 @@
+package install
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
+)
+
+// Source is where builds come from: a release, a directory, a URL.
+type Source interface {
+	// Name says where, for messages ("release modules of acme/mod").
+	Name() string
+	Manifest(ctx context.Context) (*manifest.Manifest, error)
+	// File returns a file of the release by name (a manifest entry's
+	// File, SHA256SUMS); fs.ErrNotExist when there is none.
+	File(ctx context.Context, name string) ([]byte, error)
+}
+
+// Options configure an install.
+type Options struct {
+	Host    *Host
+	Modules []string
+	// Nginx is the version to install for: the host's, or another to
+	// stage builds for before an upgrade (Stage).
+	Nginx string
+	Stage bool
+	// UseDistro picks another distro's build when the host's has none.
+	UseDistro string
+	Layout    Layout
+	// PrintLoad writes only the .so files and prints the load_module
+	// lines for the operator to add (no snippet, no nginx -t).
+	PrintLoad bool
+	DryRun    bool
+	// Test runs nginx -t; its error carries nginx's message.
+	Test func(ctx context.Context) error
+	// Logf reports progress.
+	Logf func(format string, args ...any)
+}
+
+// Item is one module to place.
+type Item struct {
+	Entry manifest.Entry
+	data  []byte
+	// Dest is where the .so goes; Snippet the load_module file (none in
+	// stage and print modes), Load the load_module line.
+	Dest, Snippet, Load string
+	first               bool
+}
+
+// Result is what an install did (or, dry, would do).
+type Result struct {
+	Items []Item
+	// Changes lists the files written, linked or made.
+	Changes []string
+}
+
+// Run installs o.Modules from src: all of them or, on any failure, none.
+func Run(ctx context.Context, src Source, o Options) (*Result, error) {
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	h := o.Host
+	m, err := src.Manifest(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	sums, err := readSums(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	target := h.Target
+	target.Exports = nil // symbols are nginx -t's to judge, after placing
+	if o.Stage {
+		if target, err = preflight.FromVersion(o.Nginx, "--for-nginx "+o.Nginx, h.Configure); err != nil {
+			return nil, err
+		}
+		target.Machine, target.Bits = h.Target.Machine, h.Target.Bits
+	}
+	if !o.Stage && !o.PrintLoad && o.Layout.Style == "" {
+		return nil, fmt.Errorf("%s has no top-level include of a modules directory (modules-enabled/*.conf or modules/*.conf): "+
+			"pass --print-load to place the files and print the load_module lines to add by hand", h.ConfPath)
+	}
+
+	res := &Result{}
+	for _, name := range o.Modules {
+		e, err := Pick(m, Want{Module: name, Nginx: o.Nginx, Distro: h.Distro, UseDistro: o.UseDistro, Arch: h.Arch})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		}
+		it := Item{Entry: e}
+		if it.data, err = src.File(ctx, e.File); err != nil {
+			return nil, fmt.Errorf("%s: download %s: %w", src.Name(), e.File, err)
+		}
+		if err := verifySum(e, it.data, sums, src.Name()); err != nil {
+			return nil, err
+		}
+		base := e.Module + ".so"
+		if o.Stage {
+			base = manifest.FileName(e.Module, o.Nginx)
+		}
+		it.Dest = filepath.Join(h.ModulesPath, base)
+		it.Load = "load_module " + it.Dest + ";"
+		if err := judge(target, it, h.ConfPath); err != nil {
+			return nil, err
+		}
+		o.Logf("%s: %s (nginx %s, %s/%s, sha256 %s) verified", e.Module, e.File, e.Nginx, e.Distro, e.Arch, e.SHA256[:12])
+		res.Items = append(res.Items, it)
+	}
+	order(res.Items)
+	if !o.Stage && !o.PrintLoad {
+		for i := range res.Items {
+			it := &res.Items[i]
+			name, _ := snippet(shortName(it.Entry.Module), it.first, it.Dest)
+			it.Snippet = filepath.Join(o.Layout.Dir, name)
+		}
+	}
+	if o.DryRun {
+		return res, nil
+	}
+
+	var t tx
+	apply := func() error {
+		for _, it := range res.Items {
+			if err := t.write(it.Dest, it.data, 0o644); err != nil {
+				return err
+			}
+			if it.Snippet == "" {
+				continue
+			}
+			name, text := snippet(shortName(it.Entry.Module), it.first, it.Dest)
+			switch o.Layout.Style {
+			case "debian":
+				avail := filepath.Join(o.Layout.Available, strings.TrimPrefix(strings.TrimPrefix(name, "10-"), "50-"))
+				if err := t.write(avail, []byte(text), 0o644); err != nil {
+					return err
+				}
+				if err := t.symlink(avail, it.Snippet); err != nil {
+					return err
+				}
+			default:
+				if err := t.write(it.Snippet, []byte(text), 0o644); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := apply(); err != nil {
+		if rerr := t.rollback(); rerr != nil {
+			return nil, fmt.Errorf("%w; and restoring the previous files failed: %v (check %s)", err, rerr, h.ModulesPath)
+		}
+		return nil, fmt.Errorf("%w (nothing was changed)", err)
+	}
+	if !o.Stage && !o.PrintLoad && o.Test != nil {
+		o.Logf("nginx -t with the new modules")
+		if err := o.Test(ctx); err != nil {
+			rerr := t.rollback()
+			msg := fmt.Sprintf("nginx -t failed with the new modules, so every file was put back as it was:\n%v", err)
+			if hint := requiresHint(res.Items, err); hint != "" {
+				msg += "\n" + hint
+			}
+			if rerr != nil {
+				msg += fmt.Sprintf("\nrestoring the previous files failed: %v (check %s and %s)", rerr, h.ModulesPath, o.Layout.Dir)
+			}
+			return nil, errors.New(msg)
+		}
+	}
+	res.Changes = t.Log
+	t.commit()
+	return res, nil
+}
+
+// judge refuses a build the target nginx would refuse, in nginx's words,
+// before any file changes: not a module, another architecture, another
+// nginx version, another module signature, a module already built in.
+func judge(target preflight.Target, it Item, conf string) error {
+	f, err := modinfo.Read(bytes.NewReader(it.data))
+	if err != nil {
+		return fmt.Errorf("%s: not an nginx module: %w", it.Entry.File, err)
+	}
+	open := func(string) (*modinfo.File, error) { return f, nil }
+	rep := preflight.Check(target, []nginxconf.LoadModule{{Path: it.Dest, File: conf, Line: 0}}, open)
+	r := rep.Results[0]
+	if r.Status == preflight.OK {
+		return nil
+	}
+	msg := r.Nginx
+	if msg == "" {
+		msg = r.Why
+	} else if r.Why != "" {
+		msg += " (" + r.Why + ")"
+	}
+	return fmt.Errorf("refusing %s (built for nginx %s %s/%s): nginx %s would say: %s; nothing was changed",
+		it.Entry.File, it.Entry.Nginx, it.Entry.Distro, it.Entry.Arch, target.Nginx, strings.Replace(msg, " in "+conf+":0", "", 1))
+}
+
+// order puts modules that others require first (NDK before set-misc),
+// keeping the given order otherwise.
+func order(items []Item) {
+	needed := map[string]bool{}
+	for _, it := range items {
+		for _, r := range it.Entry.Requires {
+			needed[r] = true
+		}
+	}
+	for i := range items {
+		items[i].first = needed[items[i].Entry.Module]
+	}
+	slices.SortStableFunc(items, func(a, b Item) int {
+		switch {
+		case a.first && !b.first:
+			return -1
+		case b.first && !a.first:
+			return 1
+		}
+		return 0
+	})
+}
+
+// requiresHint names the modules the new ones need loaded first but that
+// were not installed with them.
+func requiresHint(items []Item, _ error) string {
+	have := map[string]bool{}
+	for _, it := range items {
+		have[it.Entry.Module] = true
+	}
+	var hints []string
+	for _, it := range items {
+		for _, r := range it.Entry.Requires {
+			if !have[r] {
+				hints = append(hints, fmt.Sprintf("%s needs %s loaded before it (the release manifest says so): install both together, %s first", it.Entry.Module, r, r))
+			}
+		}
+	}
+	return strings.Join(hints, "\n")
+}
+
+// readSums reads the release's SHA256SUMS, when it has one.
+func readSums(ctx context.Context, src Source) (map[string]string, error) {
+	data, err := src.File(ctx, "SHA256SUMS")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: SHA256SUMS: %w", src.Name(), err)
+	}
+	sums := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 {
+			sums[strings.TrimPrefix(f[1], "*")] = strings.ToLower(f[0])
+		}
+	}
+	return sums, nil
+}
+
+// verifySum checks the bytes against the manifest entry and SHA256SUMS.
+func verifySum(e manifest.Entry, data []byte, sums map[string]string, where string) error {
+	got := sha256.Sum256(data)
+	sum := hex.EncodeToString(got[:])
+	if sum != strings.ToLower(e.SHA256) {
+		return fmt.Errorf("refusing %s from %s: its SHA-256 is %s, the manifest says %s (a corrupted or replaced file); nothing was changed: rebuild or re-release it",
+			e.File, where, sum, e.SHA256)
+	}
+	if sums != nil {
+		want, ok := sums[e.File]
+		if !ok {
+			return fmt.Errorf("refusing %s from %s: SHA256SUMS does not list it; nothing was changed", e.File, where)
+		}
+		if want != sum {
+			return fmt.Errorf("refusing %s from %s: its SHA-256 is %s, SHA256SUMS says %s; nothing was changed", e.File, where, sum, want)
+		}
+	}
+	return nil
+}

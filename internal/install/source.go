@@ -1,0 +1,153 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+)
+
+// maxFile bounds a file read from a source (a .so, a manifest).
+const maxFile = 256 << 20
+
+// Dir is a directory holding a release's files (manifest.json,
+// SHA256SUMS and the .so files), as a download of the release leaves it.
+type Dir string
+
+func (d Dir) Name() string { return "directory " + string(d) }
+
+func (d Dir) Manifest(ctx context.Context) (*manifest.Manifest, error) {
+	data, err := d.File(ctx, release.ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	return manifest.Parse(filepath.Join(string(d), release.ManifestName), data)
+}
+
+func (d Dir) File(_ context.Context, name string) ([]byte, error) {
+	if !filepath.IsLocal(name) || strings.ContainsRune(name, '/') {
+		return nil, fmt.Errorf("%q is not a file name", name)
+	}
+	return regular.Read(filepath.Join(string(d), name), maxFile)
+}
+
+// URL is a base URL serving a release's files.
+type URL struct {
+	Base string
+	HTTP *http.Client
+}
+
+func (u URL) Name() string { return u.Base }
+
+func (u URL) Manifest(ctx context.Context) (*manifest.Manifest, error) {
+	data, err := u.File(ctx, release.ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	return manifest.Parse(u.Base+release.ManifestName, data)
+}
+
+func (u URL) File(ctx context.Context, name string) ([]byte, error) {
+	base, err := url.Parse(strings.TrimSuffix(u.Base, "/") + "/")
+	if err != nil {
+		return nil, err
+	}
+	ref, err := base.Parse(url.PathEscape(name))
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := u.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("%s: %w", ref, fs.ErrNotExist)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("GET %s: %s", ref, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFile+1))
+	if err == nil && len(data) > maxFile {
+		err = fmt.Errorf("GET %s: over %d bytes", ref, maxFile)
+	}
+	return data, err
+}
+
+// Release is a GitHub release's assets.
+type Release struct {
+	GH   release.GitHub
+	Repo string
+	Tag  string
+	once sync.Once
+	ids  map[string]int64
+	m    *manifest.Manifest
+	err  error
+}
+
+func (r *Release) Name() string {
+	tag := r.Tag
+	if tag == "" {
+		tag = "(latest)"
+	}
+	return "release " + tag + " of " + r.Repo
+}
+
+func (r *Release) load(ctx context.Context) error {
+	r.once.Do(func() {
+		var rel *release.Release
+		r.m, rel, r.err = release.ReadManifest(ctx, r.GH, r.Tag)
+		if r.err != nil {
+			return
+		}
+		if rel == nil {
+			r.err = fmt.Errorf("no such release: %w", fs.ErrNotExist)
+			return
+		}
+		var assets []release.Asset
+		if assets, r.err = r.GH.ListAssets(ctx, rel.ID); r.err != nil {
+			return
+		}
+		r.ids = map[string]int64{}
+		for _, a := range assets {
+			r.ids[a.Name] = a.ID
+		}
+	})
+	return r.err
+}
+
+func (r *Release) Manifest(ctx context.Context) (*manifest.Manifest, error) {
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	return r.m, nil
+}
+
+func (r *Release) File(ctx context.Context, name string) ([]byte, error) {
+	if err := r.load(ctx); err != nil {
+		return nil, err
+	}
+	id, ok := r.ids[name]
+	if !ok {
+		return nil, fmt.Errorf("no asset %s: %w", name, fs.ErrNotExist)
+	}
+	data, err := r.GH.Download(ctx, id)
+	if err != nil && errors.Is(err, release.ErrNotFound) {
+		return nil, fmt.Errorf("asset %s: %w", name, fs.ErrNotExist)
+	}
+	return data, err
+}
