@@ -25,7 +25,7 @@ import (
 )
 
 // Commands are the values of the command input.
-var Commands = []string{"versions", "plan", "build", "release", "bump", "inspect", "check"}
+var Commands = []string{"versions", "plan", "build", "release", "bump", "inspect", "check", "install"}
 
 // Input is one action input and the flag it becomes.
 type Input struct {
@@ -43,7 +43,7 @@ type Input struct {
 var Inputs = []Input{
 	{"config", "config", false, []string{"versions", "plan", "build", "bump"}, "config file (default .github/nginx-modbuild.yml)"},
 	{"nginx", "nginx", false, []string{"build"}, "build: nginx version(s), e.g. the nginx field of a plan job"},
-	{"distro", "distro", false, []string{"build"}, "build: distro label (default from /etc/os-release)"},
+	{"distro", "distro", false, []string{"build", "install"}, "build: distro label (default from /etc/os-release); install: use this distro's build"},
 	{"arch", "arch", false, []string{"build"}, "build: architecture label (default the runner's)"},
 	{"mirror", "mirror", false, []string{"versions", "plan", "build"}, "nginx download mirror, a URL or a directory"},
 	{"out", "out", false, []string{"build"}, "build: output directory (default dist)"},
@@ -55,20 +55,22 @@ var Inputs = []Input{
 	{"upstream", "upstream", false, []string{"versions", "plan", "bump"}, "where nginx releases come from: github or nginx.org"},
 	{"upstream-url", "upstream-url", false, []string{"versions", "plan", "bump"}, "override the upstream's URL"},
 	{"new", "new", true, []string{"plan"}, "plan: only cells the release does not hold yet"},
-	{"repo", "repo", false, []string{"plan", "release", "bump"}, "repository owner/name (default this one)"},
-	{"tag", "tag", false, []string{"plan", "release"}, "release tag (default the latest release)"},
+	{"repo", "repo", false, []string{"plan", "release", "bump", "install"}, "repository owner/name (default this one)"},
+	{"tag", "tag", false, []string{"plan", "release", "install"}, "release tag (default the latest release)"},
 	{"create", "create", true, []string{"release"}, "release: create the release for tag"},
 	{"dist", "dist", false, []string{"release"}, "release: directory of build output (default dist)"},
 	{"parallel", "parallel", false, []string{"release"}, "release: concurrent uploads"},
-	{"dry-run", "dry-run", true, []string{"bump"}, "bump: print the diff instead of pushing"},
+	{"dry-run", "dry-run", true, []string{"bump", "install"}, "bump: print the diff instead of pushing; install: print the plan"},
 	{"release-tag", "release-tag", false, []string{"bump"}, "bump: release whose manifest gives the compatibility table"},
 	{"json", "json", true, []string{"versions", "inspect", "check"}, "print JSON"},
-	{"conf", "conf", false, []string{"check"}, "check: the nginx.conf to check"},
+	{"conf", "conf", false, []string{"check", "install"}, "check: the nginx.conf to check; install: the main nginx.conf"},
 	{"target", "target", false, []string{"check"}, "check: nginx version or NGINX Plus release to upgrade to"},
-	{"nginx-binary", "nginx", false, []string{"check"}, "check: the nginx binary to upgrade to"},
+	{"nginx-binary", "nginx", false, []string{"check", "install"}, "check: the nginx binary to upgrade to; install: the nginx to install for"},
 	{"nginx-v", "nginx-v", false, []string{"check"}, "check: nginx -V output of the nginx to upgrade to"},
 	{"prefix", "prefix", false, []string{"check"}, "check: nginx prefix for relative load_module paths"},
-	{"files", "", false, []string{"inspect"}, "inspect: .so files and nginx binaries, whitespace-separated"},
+	{"from", "from", false, []string{"install"}, "install: a directory or URL with a release's files, instead of repo"},
+	{"for-nginx", "for-nginx", false, []string{"install"}, "install: stage builds for this nginx version"},
+	{"files", "", false, []string{"inspect", "install"}, "inspect: .so files and nginx binaries; install: module names; whitespace-separated"},
 }
 
 // Args turns the inputs into the command line.

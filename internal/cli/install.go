@@ -26,6 +26,7 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 	)
 	rf.register(fs, env)
 	fs.StringVar(&binary, "nginx-binary", defaultNginx(), "the nginx the modules are for")
+	fs.StringVar(&binary, "nginx", defaultNginx(), "the same as --nginx-binary (as check spells it)")
 	fs.StringVar(&from, "from", "", "a directory or URL holding a release's files (manifest.json, SHA256SUMS, .so) instead of --repo")
 	fs.StringVar(&forNginx, "for-nginx", "", "stage builds for this nginx version before upgrading to it (version-named files, no config change)")
 	fs.StringVar(&useDistro, "distro", "", "use this distro's build when there is none for this host's")

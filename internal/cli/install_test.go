@@ -231,6 +231,25 @@ modules: `+mods+"\n"), 0o644)
 	if err := exec.Command(nginx, "-t", "-q", "-c", host.conf).Run(); err != nil {
 		t.Errorf("nginx -t after staging: %v", err)
 	}
+	// The official image's layout (no modules include): --print-load
+	// places the files and prints the lines examples/docker/Dockerfile
+	// puts at the top of nginx.conf, with the same shell.
+	plain := newInstallHost(t)
+	os.WriteFile(plain.conf, []byte(strings.Replace(string(mustReadFile(t, plain.conf)), "include "+plain.root+"/etc/nginx/modules-enabled/*.conf;\n", "", 1)), 0o644)
+	r = h.runIn(repo, "install", "--nginx-binary", nginx, "--conf", plain.conf, "--modules-path", plain.modules, "--tag", "modules", "hello_world")
+	if r.code != 1 || !strings.Contains(r.err.Error(), "pass --print-load") {
+		t.Errorf("no modules include: exit %d %v", r.code, r.err)
+	}
+	r = h.runIn(repo, "install", "--nginx-binary", nginx, "--conf", plain.conf, "--modules-path", plain.modules, "--tag", "modules", "--print-load", "set_misc", "ndk_http")
+	if r.code != 0 {
+		t.Fatalf("--print-load: exit %d %v", r.code, r.err)
+	}
+	load := filepath.Join(t.TempDir(), "load.txt")
+	os.WriteFile(load, []byte(r.stdout), 0o644)
+	sh := fmt.Sprintf(`{ grep '^  load_module ' %[1]s | sed 's/^  //'; cat %[2]s; } > %[2]s.new && mv %[2]s.new %[2]s && %[3]s -t -q -c %[2]s`, load, plain.conf, nginx)
+	if out, err := exec.Command("sh", "-c", sh).CombinedOutput(); err != nil {
+		t.Errorf("the Dockerfile's load_module step: %v\n%s\n%s", err, out, r.stdout)
+	}
 	os.WriteFile(filepath.Join(host.root, "etc", "nginx", "conf.d", "hello.conf"), []byte(fmt.Sprintf(
 		"server { listen 127.0.0.1:%d; server_name hello; location = /hello { hello_world \"Hello from 1.22.1\"; } location = /s { set_unescape_uri $x \"a%%20b\"; return 200 $x; } }\n", host.port+0)), 0o644)
 	os.WriteFile(host.conf, []byte(strings.Replace(string(mustReadFile(t, host.conf)), `server { listen 127.0.0.1:`, `# server { listen 127.0.0.1:`, 1)), 0o644)

@@ -17,6 +17,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
 
 // Source is where builds come from: a release, a directory, a URL.
@@ -101,7 +102,13 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 			return nil, fmt.Errorf("%s: %w", src.Name(), err)
 		}
 		it := Item{Entry: e}
-		if it.data, err = src.File(ctx, e.File); err != nil {
+		// A file staged by --for-nginx before the upgrade is used when its
+		// bytes are the release's.
+		staged := filepath.Join(h.ModulesPath, manifest.FileName(e.Module, o.Nginx))
+		if b, err := regular.Read(staged, maxFile); err == nil && !o.Stage && sha256Hex(b) == strings.ToLower(e.SHA256) {
+			it.data = b
+			o.Logf("%s: using %s, staged before the upgrade", e.Module, staged)
+		} else if it.data, err = src.File(ctx, e.File); err != nil {
 			return nil, fmt.Errorf("%s: download %s: %w", src.Name(), e.File, err)
 		}
 		if err := verifySum(e, it.data, sums, src.Name()); err != nil {
@@ -270,8 +277,7 @@ func readSums(ctx context.Context, src Source) (map[string]string, error) {
 
 // verifySum checks the bytes against the manifest entry and SHA256SUMS.
 func verifySum(e manifest.Entry, data []byte, sums map[string]string, where string) error {
-	got := sha256.Sum256(data)
-	sum := hex.EncodeToString(got[:])
+	sum := sha256Hex(data)
 	if sum != strings.ToLower(e.SHA256) {
 		return fmt.Errorf("refusing %s from %s: its SHA-256 is %s, the manifest says %s (a corrupted or replaced file); nothing was changed: rebuild or re-release it",
 			e.File, where, sum, e.SHA256)
@@ -286,4 +292,9 @@ func verifySum(e manifest.Entry, data []byte, sums map[string]string, where stri
 		}
 	}
 	return nil
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
