@@ -273,6 +273,14 @@ modules: `+mods+"\n"), 0o644)
 	if body := get(t, fmt.Sprintf("http://127.0.0.1:%d/s", host.port)); body != "a b" {
 		t.Errorf("GET /s (set-misc) = %q", body)
 	}
+	// Installing again changes no bytes; --reload reloads the running nginx
+	// (no systemd here: nginx -s reload).
+	if r = inst("--tag", "modules", "--reload", "hello_world"); r.code != 0 || !strings.Contains(r.stdout, "reloaded (") {
+		t.Errorf("--reload: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+	if body := get(t, fmt.Sprintf("http://127.0.0.1:%d/hello", host.port)); !strings.Contains(body, "Hello from 1.22.1") {
+		t.Errorf("after the reload GET /hello = %q", body)
+	}
 }
 
 // writeRelease makes a directory release of one module file: the
