@@ -52,6 +52,10 @@ type Distro struct {
 	// run. Empty when unknown or when the distribution moves its nginx to
 	// new upstream versions within a release (Moving).
 	Packaged string `json:"packaged,omitempty"`
+	// ABI is the virtual package the distribution's nginx provides for
+	// modules built against exactly it (Debian's nginx-abi-1.22.1-7),
+	// "" when it provides none or it is unknown.
+	ABI string `json:"abi,omitempty"`
 	// Moving says the distribution updates its nginx package to new
 	// upstream versions during a release's life, so no fixed version can
 	// stand for it: the config names the version to build.
@@ -82,6 +86,10 @@ func noPCRE1(p *Packages) { p.PCRE = "" }
 // it rather than move to new upstream versions).
 func ships(v string, d Distro) Distro { d.Packaged = v; return d }
 
+// abi records the virtual package its nginx provides to modules (checked
+// for debian-12 by a test against the apt index).
+func abi(name string, d Distro) Distro { d.ABI = name; return d }
+
 // moving marks a distribution whose nginx package moves to new upstream
 // versions within a release (Fedora, Alpine, Amazon Linux): a table
 // entry would go stale between releases of this tool.
@@ -97,7 +105,7 @@ func moving(d Distro) Distro { d.Moving = true; return d }
 // (non-modular) package.
 var builtin = []Distro{
 	ships("1.18.0", def("debian-11", "debian:11", Apt, nil)),
-	ships("1.22.1", def("debian-12", "debian:12", Apt, nil)),
+	abi("nginx-abi-1.22.1-7", ships("1.22.1", def("debian-12", "debian:12", Apt, nil))),
 	ships("1.26.3", def("debian-13", "debian:13", Apt, noPCRE1)),
 	ships("1.18.0", def("ubuntu-20.04", "ubuntu:20.04", Apt, nil)),
 	ships("1.18.0", def("ubuntu-22.04", "ubuntu:22.04", Apt, nil)),

@@ -145,3 +145,23 @@ func TestPackagedTable(t *testing.T) {
 		}
 	}
 }
+
+// TestABIAgainstDebian checks debian-12's nginx-abi virtual package
+// against what Debian's nginx package provides (the apt index).
+func TestABIAgainstDebian(t *testing.T) {
+	t.Parallel()
+	cache := testenv.Tool(t, "apt-cache", "apt")
+	d, _ := Lookup("debian-12")
+	out, err := exec.Command(cache, "show", "nginx").Output()
+	if err != nil || !strings.Contains(string(out), "Version: "+d.Packaged+"-") {
+		testenv.Missing(t, "Debian 12's nginx in the apt index", "apt-get update")
+	}
+	for _, stanza := range strings.Split(string(out), "\n\n") {
+		if !strings.Contains(stanza, "\nVersion: "+d.Packaged+"-") {
+			continue
+		}
+		if !strings.Contains(stanza, d.ABI) {
+			t.Errorf("Debian's nginx %s does not provide %s:\n%s", d.Packaged, d.ABI, stanza)
+		}
+	}
+}
