@@ -50,6 +50,7 @@ var Inputs = []Input{
 	{"smoke", "smoke", true, []string{"build"}, "build: smoke-test the modules in a real nginx (default true)"},
 	{"install-deps", "install-deps", true, []string{"build"}, "build: install compiler and libraries with the package manager"},
 	{"without-compat", "without-compat", true, []string{"build"}, "build: leave out --with-compat"},
+	{"packages", "packages", true, []string{"build"}, "build: also make native packages (.deb, .rpm, .apk) of the modules"},
 	{"jobs", "jobs", false, []string{"build"}, "build: parallel compile jobs"},
 	{"cache-dir", "cache-dir", false, []string{"versions", "plan", "build", "bump"}, "cache directory"},
 	{"upstream", "upstream", false, []string{"versions", "plan", "bump"}, "where nginx releases come from: github or nginx.org"},
@@ -232,7 +233,7 @@ func buildSummary(dist, dir string) string {
 	for _, p := range files {
 		if cm, err := manifest.Read(p); err == nil {
 			for i := range cm.Entries {
-				cm.Entries[i].File = manifest.AssetName(cm.Entries[i].Module, cm.Entries[i].Nginx, cm.Entries[i].Distro, cm.Entries[i].Arch)
+				cm.Entries[i].File = cm.Entries[i].Asset()
 			}
 			m.Merge(cm)
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
@@ -30,6 +31,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		mirror, out, cache        string
 		smoke, insecure, keepWork bool
 		installDeps, noCompat     bool
+		packages                  bool
 		jobs                      int
 	)
 	cf.register(fs)
@@ -44,6 +46,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&insecure, "insecure-skip-verify", false, "accept an nginx tarball that no signature or pinned checksum verifies (DANGEROUS)")
 	fs.BoolVar(&keepWork, "keep-work", false, "keep the build directory (for debugging)")
 	fs.BoolVar(&installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
+	fs.BoolVar(&packages, "packages", false, "also make each built module a native package of the distro (.deb, .rpm, .apk; packages.enabled in the config)")
 	fs.BoolVar(&noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 	if err := parse(fs, env, args); err != nil {
 		return err
@@ -87,6 +90,14 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	mods, err := modsrc.Resolve(ctx, cfg, cache)
 	if err != nil {
 		return err
+	}
+	packages = packages || cfg.Packages.Enabled
+	var pkgDistro distro.Distro
+	if packages {
+		var ok bool
+		if pkgDistro, ok = cellDistro(cfg, distroName); !ok {
+			return usagef("build: --packages needs a known distro (%s, or a custom one in the config), not %q", distro.Names(), distroName)
+		}
 	}
 	var host distro.Distro
 	if installDeps {
@@ -135,6 +146,15 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		if actions {
 			annotate(env, res.Diagnostics, mods)
 		}
+		if packages && len(res.Manifest.Cells) > 0 && len(res.Manifest.Entries) > 0 {
+			now := time.Now
+			if env.Now != nil {
+				now = env.Now
+			}
+			if perr := packageCell(env.Stderr, cfg, pkgDistro, mods, out, &res.Manifest, now().UTC().Truncate(time.Second)); perr != nil {
+				return fmt.Errorf("package the nginx %s builds: %w", v, perr)
+			}
+		}
 		for _, f := range res.Files {
 			fmt.Fprintln(env.Stdout, f)
 		}
@@ -174,6 +194,17 @@ func annotate(env *Env, diags []compile.Diagnostic, mods []modsrc.Source) {
 		msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(d.Message)
 		fmt.Fprintf(env.Stdout, "::%s file=%s,line=%d,col=%d::%s\n", d.Severity, file, d.Line, d.Column, msg)
 	}
+}
+
+// cellDistro is the distro a cell builds for: the config's entry of that
+// name (with its packaged nginx), else the built-in one.
+func cellDistro(cfg *config.Config, name string) (distro.Distro, bool) {
+	for _, d := range cfg.Distros {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return distro.Lookup(name)
 }
 
 // detectDistro names this machine as the distro table does (debian-12),

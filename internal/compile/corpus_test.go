@@ -84,7 +84,7 @@ func removeCorpusLibs(t *testing.T) {
 	if os.Geteuid() != 0 {
 		testenv.Missing(t, "a machine without "+strings.Join(installed, " "), "run as root, or apt-get remove them")
 	}
-	cmd := exec.Command("apt-get", append([]string{"remove", "-y", "-q"}, installed...)...)
+	cmd := exec.Command("apt-get", append([]string{"-o", "DPkg::Lock::Timeout=300", "remove", "-y", "-q"}, installed...)...)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("apt-get remove %v: %v\n%s", installed, err, out)
@@ -161,6 +161,9 @@ func outcomeOf(t *testing.T, res Result, err error) (outcome, *ModulesFailed) {
 func TestRealCorpus(t *testing.T) {
 	mirror := prerequisites(t)
 	debianNginx := testenv.Tool(t, "/usr/sbin/nginx", "nginx")
+	// This machine's packages (and so its nginx configuration: lua's
+	// module comes with lua-resty-core) change until the test ends.
+	testenv.HostLock(t)
 	removeCorpusLibs(t)
 
 	host, ok := distro.Lookup("debian-12")

@@ -40,6 +40,23 @@ type Config struct {
 	RunsOn    map[string]string `json:"runs-on"`
 	Smoke     Smoke             `json:"smoke"`
 	Bump      Bump              `json:"bump"`
+	Packages  Packages          `json:"packages"`
+}
+
+// Packages configures the native packages (.deb, .rpm, .apk) build makes
+// of each built module.
+type Packages struct {
+	Enabled bool `json:"enabled,omitempty"`
+	// Name is the package name template: {short} is the module's short
+	// name (echo), {module} its full name; default nginx-module-{short}.
+	Name string `json:"name,omitempty"`
+	// Version is the modules' own version for package versions; default
+	// 0.0.0+git<commit> (or 0.0.0 outside git).
+	Version    string `json:"version,omitempty"`
+	Maintainer string `json:"maintainer,omitempty"`
+	Homepage   string `json:"homepage,omitempty"`
+	// License defaults to what the module's LICENSE file says.
+	License string `json:"license,omitempty"`
 }
 
 // Bump configures the pull requests that move pinned nginx versions.

@@ -53,6 +53,7 @@ func Parse(file, root string, data []byte) (*Config, error) {
 		"runs-on":   func(n *yaml.Node) { d.runsOn(n, cfg.RunsOn) },
 		"smoke":     func(n *yaml.Node) { d.smoke(n, &cfg.Smoke) },
 		"bump":      func(n *yaml.Node) { d.bump(n, &cfg.Bump) },
+		"packages":  func(n *yaml.Node) { d.packages(n, &cfg.Packages) },
 	})
 	if !modulesSeen {
 		cfg.Modules = rootModule(root)
@@ -589,6 +590,41 @@ func (d *decoder) smoke(n *yaml.Node, out *Smoke) {
 	if out.Request != "" && out.Config == "" {
 		d.errorf(n, "smoke.request needs smoke.config: a server{}-level snippet that serves it")
 	}
+}
+
+var pkgVersion = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~]{0,63}$`)
+
+func (d *decoder) packages(n *yaml.Node, out *Packages) {
+	d.mapping(n, "packages", map[string]func(*yaml.Node){
+		"enabled": func(n *yaml.Node) {
+			v, err := strconv.ParseBool(n.Value)
+			if n.Kind != yaml.ScalarNode || err != nil {
+				d.errorf(n, "packages.enabled must be true or false, not %q", n.Value)
+				return
+			}
+			out.Enabled = v
+		},
+		"name": func(n *yaml.Node) {
+			s, ok := d.str(n, "packages.name")
+			probe := strings.NewReplacer("{short}", "x", "{module}", "x").Replace(s)
+			if ok && !regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]{0,99}$`).MatchString(probe) {
+				d.errorf(n, "packages.name %q: a package name is lower-case letters, digits, '+', '-' and '.' ({short} and {module} are replaced)", s)
+				return
+			}
+			out.Name = s
+		},
+		"version": func(n *yaml.Node) {
+			s, ok := d.str(n, "packages.version")
+			if ok && !pkgVersion.MatchString(s) {
+				d.errorf(n, "packages.version %q must start with a digit (e.g. 0.63): deb, rpm and apk order versions", s)
+				return
+			}
+			out.Version = s
+		},
+		"maintainer": func(n *yaml.Node) { out.Maintainer, _ = d.str(n, "packages.maintainer") },
+		"homepage":   func(n *yaml.Node) { out.Homepage, _ = d.str(n, "packages.homepage") },
+		"license":    func(n *yaml.Node) { out.License, _ = d.str(n, "packages.license") },
+	})
 }
 
 func (d *decoder) bump(n *yaml.Node, out *Bump) {

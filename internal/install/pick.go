@@ -41,7 +41,7 @@ func Matches(module, name string) bool {
 func Pick(m *manifest.Manifest, w Want) (manifest.Entry, error) {
 	var mod []manifest.Entry
 	for _, e := range m.Entries {
-		if Matches(e.Module, w.Module) {
+		if e.Kind == "" && Matches(e.Module, w.Module) { // not the native packages
 			mod = append(mod, e)
 		}
 	}

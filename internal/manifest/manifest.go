@@ -78,6 +78,11 @@ type Entry struct {
 	// Requires are the .so files (module names) that must be loaded
 	// before this one: it uses their symbols (lua after ndk_http_module).
 	Requires []string `json:"requires,omitempty"`
+	// Kind is "" for a module .so, or the native package format (deb,
+	// rpm, apk) of a package holding the .so of Module; Package is then
+	// its name=version.
+	Kind    string `json:"kind,omitempty"`
+	Package string `json:"package,omitempty"`
 }
 
 // Parse reads a manifest; name is used in errors, which give the line and

@@ -20,6 +20,16 @@ func AssetName(module, nginx, distro, arch string) string {
 	return module + "_" + nginx + "_" + distro + "_" + arch + ".so"
 }
 
+// Asset is the release asset name of an entry: AssetName for a module
+// .so; for a package, the same name with the package format's extension
+// (ngx_http_echo_module_1.22.1_debian-12_amd64.deb).
+func (e Entry) Asset() string {
+	if e.Kind == "" {
+		return AssetName(e.Module, e.Nginx, e.Distro, e.Arch)
+	}
+	return e.Module + "_" + e.Nginx + "_" + e.Distro + "_" + e.Arch + "." + e.Kind
+}
+
 // CellFileName is the name of a build cell's manifest in the output
 // directory.
 func CellFileName(nginx, distro, arch string) string {
@@ -52,6 +62,11 @@ func quoteShort(s string) string {
 // outside what the tool writes: its file must be a plain name in the
 // manifest's own directory.
 func (e Entry) Check() error {
+	switch e.Kind {
+	case "", "deb", "rpm", "apk":
+	default:
+		return fmt.Errorf("kind %s: want deb, rpm or apk", quoteShort(e.Kind))
+	}
 	for _, f := range []struct{ what, v string }{{"module", e.Module}, {"nginx version", e.Nginx}, {"distro", e.Distro}, {"arch", e.Arch}, {"file", e.File}} {
 		if err := CheckName(f.what, f.v); err != nil {
 			return err

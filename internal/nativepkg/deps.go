@@ -125,4 +125,3 @@ exit 0
 	}
 	return sc, err
 }
-

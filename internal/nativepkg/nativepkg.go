@@ -41,7 +41,7 @@ type Spec struct {
 	Name string
 	// Requires are the module names that must load first (NDK): the
 	// package depends on theirs.
-	Requires []string
+	Requires                                   []string
 	Maintainer, Homepage, License, Description string
 	// MTime stamps the files (reproducible packages).
 	MTime time.Time

@@ -17,9 +17,10 @@ const (
 	notesEnd   = "<!-- /nginx-modbuild:compat -->"
 )
 
-// Notes returns body with its compatibility table regenerated from m.
-func Notes(body string, m *manifest.Manifest) string {
-	table := notesBegin + "\n" + Table(m) + notesEnd
+// Notes returns body with its compatibility table regenerated from m
+// (packages linked under download, the release's download URL prefix).
+func Notes(body string, m *manifest.Manifest, download string) string {
+	table := notesBegin + "\n" + TableLinked(m, download) + notesEnd
 	if i := strings.Index(body, notesBegin); i >= 0 {
 		if j := strings.Index(body[i:], notesEnd); j >= 0 {
 			return body[:i] + table + body[i+j+len(notesEnd):]
@@ -36,14 +37,31 @@ func Notes(body string, m *manifest.Manifest) string {
 
 // Table is a Markdown table of modules x nginx versions (with the NGINX
 // Plus releases based on them) x distro/arch: which files the release has.
-func Table(m *manifest.Manifest) string {
+func Table(m *manifest.Manifest) string { return TableLinked(m, "") }
+
+// TableLinked is Table with each native package named in its cell, linked
+// to download (the release's download URL prefix) when given.
+func TableLinked(m *manifest.Manifest, download string) string {
 	type row struct{ module, nginx string }
 	rows := map[row]map[string]bool{}
+	pkgs := map[row]map[string][]string{}
 	plus := map[string][]string{}
 	cols := map[string]bool{}
 	from := map[row][]string{}
 	for _, e := range m.Entries {
 		r := row{e.Module, e.Nginx}
+		if e.Kind != "" {
+			if pkgs[r] == nil {
+				pkgs[r] = map[string][]string{}
+			}
+			link := e.Kind
+			if download != "" {
+				link = "[" + e.Kind + "](" + strings.TrimSuffix(download, "/") + "/" + e.File + ")"
+			}
+			col := e.Distro + "/" + e.Arch
+			pkgs[r][col] = append(pkgs[r][col], link)
+			continue
+		}
 		if rows[r] == nil {
 			rows[r] = map[string]bool{}
 		}
@@ -87,7 +105,12 @@ func Table(m *manifest.Manifest) string {
 		var cells []string
 		for _, c := range colNames {
 			if rows[k][c] {
-				cells = append(cells, "✓")
+				cell := "✓"
+				if p := pkgs[k][c]; len(p) > 0 {
+					sort.Strings(p)
+					cell += " " + strings.Join(p, " ")
+				}
+				cells = append(cells, cell)
 			} else {
 				cells = append(cells, "")
 			}

@@ -103,7 +103,7 @@ func Collect(dist string) ([]local, []manifest.Cell, error) {
 			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != e.SHA256 {
 				return nil, nil, fmt.Errorf("%s: SHA-256 %x, but %s says %s: the build output was changed", file, sum, p, e.SHA256)
 			}
-			e.File = manifest.AssetName(e.Module, e.Nginx, e.Distro, e.Arch)
+			e.File = e.Asset()
 			if i, ok := seen[e.File]; ok {
 				if out[i].entry.SHA256 != e.SHA256 {
 					return nil, nil, fmt.Errorf("two different builds of %s in %s (%s and %s)", e.File, dist, out[i].path, file)
@@ -266,7 +266,7 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	} else if wrote {
 		res.Wrote = append(res.Wrote, SumsName)
 	}
-	body := Notes(rel.Body, res.Manifest)
+	body := Notes(rel.Body, res.Manifest, strings.Replace(rel.HTMLURL, "/releases/tag/", "/releases/download/", 1))
 	if body != rel.Body {
 		if err := gh.EditBody(ctx, rel.ID, body); err != nil {
 			return res, fmt.Errorf("edit release notes of %s: %w", rel.Tag, err)

@@ -402,14 +402,15 @@ func TestNotesKeepText(t *testing.T) {
 	m := &manifest.Manifest{Entries: []manifest.Entry{
 		{Module: "ngx_http_a_module", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Plus: []string{"R33"}},
 		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64"},
+		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64", Kind: "deb", File: "ngx_http_a_module_1.27.4_debian-12_arm64.deb"},
 	}}
-	body := Notes("Intro\n\n"+notesBegin+"\nold table\n"+notesEnd+"\n\nOutro", m)
+	body := Notes("Intro\n\n"+notesBegin+"\nold table\n"+notesEnd+"\n\nOutro", m, "https://github.com/o/r/releases/download/modules")
 	want := "Intro\n\n" + notesBegin + "\n### Compatibility\n\n| module | built from | nginx | debian-12/amd64 | debian-12/arm64 |\n|---|---|---|---|---|\n" +
-		"| ngx_http_a_module | ? | 1.27.4 |  | ✓ |\n| ngx_http_a_module | ? | 1.26.3 (NGINX Plus R33) | ✓ |  |\n" + notesEnd + "\n\nOutro"
+		"| ngx_http_a_module | ? | 1.27.4 |  | ✓ [deb](https://github.com/o/r/releases/download/modules/ngx_http_a_module_1.27.4_debian-12_arm64.deb) |\n| ngx_http_a_module | ? | 1.26.3 (NGINX Plus R33) | ✓ |  |\n" + notesEnd + "\n\nOutro"
 	if body != want {
 		t.Errorf("notes:\n%s\nwant:\n%s", body, want)
 	}
-	if Notes(body, m) != body {
+	if Notes(body, m, "https://github.com/o/r/releases/download/modules") != body {
 		t.Error("notes not stable")
 	}
 }

@@ -92,8 +92,10 @@ func CheckCommand(f distro.Family, pkg string) []string {
 func InstallCommands(f distro.Family, pkgs []string) [][]string {
 	switch f {
 	case distro.Apt:
-		return [][]string{{"apt-get", "update", "-q"},
-			append([]string{"apt-get", "install", "-y", "-q", "--no-install-recommends"}, pkgs...)}
+		// Wait for another apt or dpkg (unattended upgrades on a runner)
+		// instead of failing at once.
+		return [][]string{{"apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"},
+			append([]string{"apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends"}, pkgs...)}
 	case distro.Dnf:
 		return [][]string{append([]string{"dnf", "install", "-y", "-q"}, pkgs...)}
 	case distro.Yum:

@@ -75,11 +75,11 @@ func TestInstallOnlyMissing(t *testing.T) {
 	if err := Install(context.Background(), deb, []string{"gcc", "make", "zlib1g-dev"}, run, &log); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"apt-get update -q", "apt-get install -y -q --no-install-recommends zlib1g-dev"}
+	want := []string{"apt-get -o DPkg::Lock::Timeout=300 update -q", "apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends zlib1g-dev"}
 	if diff := cmp.Diff(want, ran); diff != "" {
 		t.Errorf("commands (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(log.String(), "+ apt-get install") {
+	if !strings.Contains(log.String(), "+ apt-get -o DPkg::Lock::Timeout=300 install") {
 		t.Errorf("commands not printed:\n%s", log.String())
 	}
 	ran = nil

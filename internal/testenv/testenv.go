@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 )
 
@@ -50,4 +51,23 @@ func Tool(t testing.TB, name, pkg string) string {
 		Missing(t, name, "apt-get install "+pkg)
 	}
 	return p
+}
+
+// HostLock serializes tests, across test binaries, that change this
+// machine's packages or its nginx configuration (apt-get, dpkg -i): held
+// until the test ends.
+func HostLock(t testing.TB) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "nginx-modbuild-host.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
 }
