@@ -33,15 +33,12 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 		}
 		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires,
 			Version: cfg.Packages.Version, Maintainer: cfg.Packages.Maintainer, Homepage: cfg.Packages.Homepage,
-			License: cfg.Packages.License, MTime: mtime}
+			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime}
 		if spec.Version == "" {
 			spec.Version = "0.0.0"
 			if c := strings.TrimSuffix(e.Commit, "-dirty"); len(c) >= 7 {
 				spec.Version = "0.0.0+git" + c[:7]
 			}
-		}
-		if cfg.Packages.Name != "" {
-			spec.Name = strings.NewReplacer("{short}", nativepkg.ShortName(e.Module), "{module}", strings.ReplaceAll(e.Module, "_", "-")).Replace(cfg.Packages.Name)
 		}
 		for _, m := range mods {
 			if m.ID == e.Source && spec.License == "" {

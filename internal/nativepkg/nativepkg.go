@@ -37,7 +37,9 @@ type Spec struct {
 	Arch   string
 	// Version is the module's own version (0.63, or 0.0.0+git1a2b3c4).
 	Version string
-	// Name is the package name; "" for nginx-module-<short>.
+	// Name is the package name template: {short} is the module's short
+	// name, {module} its name with '_' as '-'; "" for nginx-module-{short}.
+	// Requires' packages are named by the same template.
 	Name string
 	// Requires are the module names that must load first (NDK): the
 	// package depends on theirs.
@@ -82,7 +84,16 @@ func ShortName(module string) string {
 }
 
 // PackageName is the default package name of a module.
-func PackageName(module string) string { return "nginx-module-" + ShortName(module) }
+func PackageName(module string) string { return NameOf("", module) }
+
+// NameOf is a module's package name by a template ("" for
+// nginx-module-{short}).
+func NameOf(template, module string) string {
+	if template == "" {
+		template = "nginx-module-{short}"
+	}
+	return strings.NewReplacer("{short}", ShortName(module), "{module}", strings.ReplaceAll(module, "_", "-")).Replace(template)
+}
 
 // layout is where a family's nginx looks for modules and snippets, and how
 // a snippet is enabled.
@@ -114,10 +125,7 @@ func Build(s Spec) (*Package, error) {
 		return nil, fmt.Errorf("package %s: %w", s.Module, err)
 	}
 	short := ShortName(s.Module)
-	name := s.Name
-	if name == "" {
-		name = PackageName(s.Module)
-	}
+	name := NameOf(s.Name, s.Module)
 	lay := layoutOf(s.Distro.Family, short)
 	version := s.Version
 	if version == "" {
@@ -129,7 +137,7 @@ func Build(s Spec) (*Package, error) {
 		return nil, err
 	}
 	for _, r := range s.Requires {
-		depends = append(depends, PackageName(r))
+		depends = append(depends, NameOf(s.Name, r))
 	}
 
 	tmp, err := os.MkdirTemp("", "nginx-modbuild-pkg-")

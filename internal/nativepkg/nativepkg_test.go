@@ -74,6 +74,12 @@ func TestDeb(t *testing.T) {
 			t.Errorf("dpkg-deb -c lacks %s:\n%s", want, list)
 		}
 	}
+	// A name template names the required module's package the same way.
+	named := spec(t, "debian-12", "1.22.1")
+	named.Name = "libnginx-mod-http-{short}"
+	if p, err := Build(named); err != nil || p.Name != "libnginx-mod-http-echo" || p.Depends[1] != "libnginx-mod-http-ndk-http" {
+		t.Errorf("template: %v %+v", err, p)
+	}
 	// Not the distro's packaged version: an exact upstream version range.
 	p, err = Build(spec(t, "debian-12", "1.26.3"))
 	if err != nil {
