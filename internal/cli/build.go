@@ -164,11 +164,14 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 			os.RemoveAll(work)
 		}
 		if err != nil {
+			// A failed cell (a module, or the whole cell: a download) is
+			// recorded in its manifest; the other versions still build.
 			var mf *compile.ModulesFailed
-			if !errors.As(err, &mf) {
-				return fmt.Errorf("build against nginx %s: %w", v, err)
+			if errors.As(err, &mf) {
+				failures = append(failures, fmt.Errorf("nginx %s: %w", v, err))
+			} else {
+				failures = append(failures, fmt.Errorf("build against nginx %s: %w", v, err))
 			}
-			failures = append(failures, fmt.Errorf("nginx %s: %w", v, err))
 		}
 	}
 	return errors.Join(failures...)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
@@ -72,5 +73,29 @@ func TestOldStyleModuleBuildsAndWorks(t *testing.T) {
 	}
 	if got := strings.Join(names(res.Files), " "); got != "ngx_http_hello_world_module_1.22.1.so ngx_http_subs_filter_module_1.22.1.so" {
 		t.Errorf("built %s", got)
+	}
+}
+
+// TestFetchFailureIsRecorded is issue 12's partial results: a cell whose
+// nginx sources cannot be downloaded still writes its manifest, with every
+// module failed in the fetch phase and marked transient.
+func TestFetchFailureIsRecorded(t *testing.T) {
+	t.Parallel()
+	mirror := prerequisites(t)
+	o := options(t, mirror, "1.24.0", Module{ID: ".", Dir: filepath.Join(testenv.RepoRoot(), "examples", "hello-world"), Identity: "tree:abc"})
+	_, err := Run(context.Background(), o)
+	if err == nil {
+		t.Fatal("no error for a version the mirror does not have")
+	}
+	m, rerr := manifest.Read(filepath.Join(o.Out, manifest.CellFileName("1.24.0", "debian-12", runtime.GOARCH)))
+	if rerr != nil {
+		t.Fatalf("no cell manifest: %v", rerr)
+	}
+	if len(m.Cells) != 1 || len(m.Cells[0].Failures) != 1 {
+		t.Fatalf("cells %+v", m.Cells)
+	}
+	f := m.Cells[0].Failures[0]
+	if f.Phase != "fetch" || !f.Transient || f.Source != "." || f.Identity != "tree:abc" || !strings.Contains(f.Error, "1.24.0") {
+		t.Errorf("failure %+v", f)
 	}
 }

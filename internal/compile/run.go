@@ -114,7 +114,9 @@ type prepared struct {
 }
 
 type cell struct {
-	o         Options
+	o Options
+	// stage is the phase running now: fetch, deps, configure, compile.
+	stage     string
 	c         manifest.Cell
 	failed    []manifest.Failure
 	entries   []manifest.Entry
@@ -135,6 +137,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		installed: map[string]bool{}}
 	res, err := b.run(ctx)
 	if err != nil {
+		// The cell as a whole failed: every module failed with it, and the
+		// cell manifest says so (a download that failed is transient).
+		why := err.Error()
+		for _, m := range o.Modules {
+			b.fail(m, "", b.stage, why)
+		}
+		b.c.Failures = b.failed
+		res.Manifest = manifest.Manifest{Schema: manifest.Schema, Cells: []manifest.Cell{b.c}}
+		os.MkdirAll(o.Out, 0o755)
+		if werr := writeJSON(filepath.Join(o.Out, manifest.CellFileName(o.Nginx, o.Distro, o.Arch)), res.Manifest); werr != nil {
+			o.Log.Printf("write the cell manifest: %v", werr)
+		}
 		return res, err
 	}
 	if len(b.failed) > 0 {
@@ -144,6 +158,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 }
 
 func (b *cell) phase(name string, f func() error) error {
+	switch w := strings.Fields(name)[0]; w {
+	case "fetch", "extract":
+		b.stage = "fetch"
+	case "deps", "configure":
+		b.stage = w
+	case "make", "collect", "check", "smoke", "write":
+		b.stage = "compile"
+	}
 	end := b.o.Log.Phase(name)
 	err := f()
 	b.c.Seconds[strings.Fields(name)[0]] += end().Seconds()
@@ -157,7 +179,8 @@ func (b *cell) fail(m Module, name, phase, why string) {
 	if strings.TrimSpace(why) == "" {
 		why = "no message (this is a bug in nginx-modbuild: please report it with the build log)"
 	}
-	b.failed = append(b.failed, manifest.Failure{Module: name, Source: m.ID, Phase: phase, Error: why})
+	b.failed = append(b.failed, manifest.Failure{Module: name, Source: m.ID, Phase: phase, Error: why,
+		Transient: manifest.TransientPhase(phase), Identity: m.Identity})
 	b.o.Log.Printf("FAILED %s (%s): %s", name, phase, firstLine(why))
 }
 

@@ -48,7 +48,16 @@ type Failure struct {
 	// or smoke.
 	Phase string `json:"phase,omitempty"`
 	Error string `json:"error"`
+	// Transient says the failure was the environment's (a download, a
+	// package install), not the module's: plan --new schedules the cell
+	// again. Identity is the module content that failed, when known.
+	Transient bool   `json:"transient,omitempty"`
+	Identity  string `json:"identity,omitempty"`
 }
+
+// TransientPhase reports whether a failure in phase is the environment's
+// rather than the module's: fetching sources, installing packages.
+func TransientPhase(phase string) bool { return phase == "fetch" || phase == "deps" }
 
 // Entry is one built module file.
 type Entry struct {
@@ -158,17 +167,37 @@ func (m *Manifest) Built(sources []string) func(nginx, distro, arch string) bool
 func (m *Manifest) BuiltAs(sources []string, identity map[string]string) func(nginx, distro, arch string) (bool, string) {
 	have := map[[4]string]Entry{}
 	for _, e := range m.Entries {
-		have[[4]string{e.Source, e.Nginx, e.Distro, e.Arch}] = e
+		if e.Kind == "" {
+			have[[4]string{e.Source, e.Nginx, e.Distro, e.Arch}] = e
+		}
+	}
+	failed := map[[4]string]Failure{}
+	for _, c := range m.Cells {
+		for _, f := range c.Failures {
+			failed[[4]string{f.Source, c.Nginx, c.Distro, c.Arch}] = f
+		}
 	}
 	return func(nginx, distro, arch string) (bool, string) {
 		if len(sources) == 0 {
 			return false, "no modules"
 		}
-		var ids []string
+		var ids, gaveUp []string
 		for _, s := range sources {
-			e, ok := have[[4]string{s, nginx, distro, arch}]
+			k := [4]string{s, nginx, distro, arch}
+			e, ok := have[k]
 			if !ok {
-				return false, s + " not built yet"
+				f, failedBefore := failed[k]
+				switch {
+				case !failedBefore:
+					return false, s + " not built yet"
+				case f.Transient:
+					return false, fmt.Sprintf("%s: retrying, its %s failed for a reason outside the module", s, f.Phase)
+				case identity[s] != "" && f.Identity != "" && f.Identity != identity[s]:
+					return false, fmt.Sprintf("%s changed since its %s failed", s, f.Phase)
+				}
+				first, _, _ := strings.Cut(strings.TrimSpace(f.Error), "\n")
+				gaveUp = append(gaveUp, fmt.Sprintf("%s failed (%s: %s) and has not changed since", s, f.Phase, first))
+				continue
 			}
 			if want := identity[s]; want != "" && e.Identity != "" && e.Identity != want {
 				return false, fmt.Sprintf("%s changed: built from %s, now %s", s, e.Identity, want)
@@ -177,7 +206,10 @@ func (m *Manifest) BuiltAs(sources []string, identity map[string]string) func(ng
 				ids = append(ids, e.Identity)
 			}
 		}
-		if len(ids) > 0 {
+		switch {
+		case len(gaveUp) > 0:
+			return true, strings.Join(gaveUp, "; ")
+		case len(ids) > 0:
 			return true, "already built from " + strings.Join(ids, ", ")
 		}
 		return true, "already built"

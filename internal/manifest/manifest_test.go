@@ -61,3 +61,27 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltAsFailures is issue 12's rescheduling: a cell whose module
+// failed for a reason of its own is not planned again until the module
+// changes; one that failed for the environment's (a download) is.
+func TestBuiltAsFailures(t *testing.T) {
+	m := &Manifest{Cells: []Cell{
+		{Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64", Failures: []Failure{{Module: "up", Source: "up", Phase: "compile", Error: "up.c:9: error: x\nmore", Identity: "git:aaa"}}},
+		{Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Failures: []Failure{{Module: "up", Source: "up", Phase: "fetch", Error: "download: 503", Transient: true, Identity: "git:aaa"}}},
+	}}
+	st := m.BuiltAs([]string{"up"}, map[string]string{"up": "git:aaa"})
+	if ok, why := st("1.22.1", "debian-12", "amd64"); !ok || why != "up failed (compile: up.c:9: error: x) and has not changed since" {
+		t.Errorf("compile error, same commit: %t %q", ok, why)
+	}
+	if ok, why := st("1.26.3", "debian-12", "amd64"); ok || !strings.Contains(why, "retrying") {
+		t.Errorf("transient: %t %q", ok, why)
+	}
+	st = m.BuiltAs([]string{"up"}, map[string]string{"up": "git:bbb"})
+	if ok, why := st("1.22.1", "debian-12", "amd64"); ok || why != "up changed since its compile failed" {
+		t.Errorf("compile error, new commit: %t %q", ok, why)
+	}
+	if ok, _ := st("1.28.0", "debian-12", "amd64"); ok {
+		t.Error("a cell never built counts as built")
+	}
+}
