@@ -99,8 +99,17 @@ func runBump(ctx context.Context, env *Env, args []string) error {
 	defer func() { fmt.Fprintf(env.Stderr, "GitHub API: %d requests\n", gh.Requests()) }()
 	compat := ""
 	if target != cfg.Nginx.Pin {
-		if compat, err = compatFor(ctx, gh, owner, name, releaseTag, target); err != nil {
+		var missing []string
+		if compat, missing, err = compatFor(ctx, gh, owner, name, releaseTag, target, cfg); err != nil {
 			return err
+		}
+		if cfg.Bump.Wait && len(missing) > 0 {
+			msg := fmt.Sprintf("waiting to bump nginx %s to %s (bump.wait): not built yet for %s", cfg.Nginx.Pin, target, strings.Join(missing, ", "))
+			if env.Getenv("GITHUB_ACTIONS") == "true" {
+				fmt.Fprintf(env.Stdout, "::notice title=nginx-modbuild bump::%s\n", msg)
+			}
+			fmt.Fprintln(env.Stderr, msg)
+			return nil
 		}
 	}
 	out, err := bump.Run(ctx, &bump.API{C: gh, Owner: owner, Repo: name}, bump.Options{
@@ -215,20 +224,44 @@ func refuseFork(env *Env) error {
 	return nil
 }
 
-// compatFor is the release's compatibility table limited to nginx v.
-func compatFor(ctx context.Context, gh *ghclient.Client, owner, name, tag, v string) (string, error) {
+// compatFor is the release's compatibility table limited to nginx v,
+// with the cells that failed; missing lists the configured cells (module,
+// distro, arch) with no build of v.
+func compatFor(ctx context.Context, gh *ghclient.Client, owner, name, tag, v string, cfg *config.Config) (compat string, missing []string, err error) {
 	m, rel, err := release.ReadManifest(ctx, &release.API{C: gh, Owner: owner, Repo: name}, tag)
 	if err != nil {
-		return "", ghclient.Explain(err, "read the release manifest")
+		return "", nil, ghclient.Explain(err, "read the release manifest")
 	}
 	only := &manifest.Manifest{Schema: manifest.Schema}
+	have := map[[3]string]bool{}
 	for _, e := range m.Entries {
 		if e.Nginx == v {
 			only.Entries = append(only.Entries, e)
+			if e.Kind == "" {
+				have[[3]string{e.Source, e.Distro, e.Arch}] = true
+			}
 		}
 	}
-	if rel == nil || len(only.Entries) == 0 {
-		return fmt.Sprintf("### Compatibility\n\nNo builds for nginx %s in the latest release yet: the scheduled build publishes them.\n", v), nil
+	for _, c := range m.Cells {
+		if c.Nginx == v && len(c.Failures) > 0 {
+			only.Cells = append(only.Cells, c)
+		}
 	}
-	return strings.Replace(release.Table(only), "### Compatibility", fmt.Sprintf("### Compatibility (release %s)", rel.Tag), 1), nil
+	for _, mod := range cfg.Modules {
+		for _, d := range cfg.Distros {
+			for _, a := range cfg.Arch {
+				if !have[[3]string{mod.ID(), d.Name, a}] {
+					missing = append(missing, fmt.Sprintf("%s on %s/%s", mod.ID(), d.Name, a))
+				}
+			}
+		}
+	}
+	if rel == nil || (len(only.Entries) == 0 && len(only.Cells) == 0) {
+		return fmt.Sprintf("### Compatibility\n\nNo builds for nginx %s in the latest release yet: the scheduled build publishes them.\n", v), missing, nil
+	}
+	table := strings.Replace(release.Table(only), "### Compatibility", fmt.Sprintf("### Compatibility (release %s)", rel.Tag), 1)
+	if len(missing) > 0 {
+		table += fmt.Sprintf("\n**Not built for nginx %s**: %s. Merging moves the pin to a version those builds do not cover yet.\n", v, strings.Join(missing, ", "))
+	}
+	return table, missing, nil
 }

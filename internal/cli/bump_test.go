@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 )
 
 // TestBumpCommand: a dry run prints the diff, a real run opens the pull
@@ -105,5 +109,66 @@ func TestBumpLocal(t *testing.T) {
 	}
 	if r = h.runIn(repo, "bump", "--local", "--dry-run"); r.code != 0 || !strings.Contains(r.stdout, "nothing to bump") {
 		t.Errorf("after the edit: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestBumpKnowsFailures is issue 12's bump: the pull request body lists
+// the cells of the target version that failed or are missing, and with
+// bump.wait the pull request waits until every cell built.
+func TestBumpKnowsFailures(t *testing.T) {
+	h := newHarness(t)
+	h.releaseRepo()
+	cfg := "nginx:\n  pin: 1.26.3\nmodules: [{path: .}]\ndistros: [debian-12, alpine-3.22]\n"
+	files := map[string]string{".github/nginx-modbuild.yml": cfg, "Dockerfile": "FROM nginx:1.26.3\n", "config": "ngx_addon_name=ngx_http_up_module\n"}
+	repo := t.TempDir()
+	for p, c := range files {
+		os.MkdirAll(filepath.Join(repo, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(repo, p), []byte(c), 0o644)
+	}
+	h.gh.CommitFiles("acme/mod", "main", "initial", files)
+	// The release: 1.30.4 built on debian-12, failed on alpine-3.22.
+	dist := filepath.Join(t.TempDir(), "dist")
+	os.MkdirAll(dist, 0o755)
+	so := []byte("\x7fELF up")
+	sum := sha256.Sum256(so)
+	os.WriteFile(filepath.Join(dist, "ngx_http_up_module_1.30.4.so"), so, 0o644)
+	ok := manifest.Manifest{Schema: manifest.Schema, Entries: []manifest.Entry{{Module: "ngx_http_up_module", Source: ".", Nginx: "1.30.4",
+		Distro: "debian-12", Arch: "amd64", File: "ngx_http_up_module_1.30.4.so", SHA256: hex.EncodeToString(sum[:])}},
+		Cells: []manifest.Cell{{Nginx: "1.30.4", Distro: "debian-12", Arch: "amd64"}}}
+	os.WriteFile(filepath.Join(dist, manifest.CellFileName("1.30.4", "debian-12", "amd64")), ok.Encode(), 0o644)
+	bad := manifest.Manifest{Schema: manifest.Schema, Cells: []manifest.Cell{{Nginx: "1.30.4", Distro: "alpine-3.22", Arch: "amd64",
+		Failures: []manifest.Failure{{Module: "ngx_http_up_module", Source: ".", Phase: "compile", Error: "up.c:3: error: musl has no foo"}}}}}
+	os.WriteFile(filepath.Join(dist, manifest.CellFileName("1.30.4", "alpine-3.22", "amd64")), bad.Encode(), 0o644)
+	if r := h.runIn(repo, "release", "--tag", "modules", "--create", "--dist", dist); r.code != 0 {
+		t.Fatalf("release: exit %d %v\n%s", r.code, r.err, r.stderr)
+	}
+
+	r := h.runIn(repo, "bump", "--release-tag", "modules")
+	if r.code != 0 || !strings.Contains(r.stdout, "opened pull request #1") {
+		t.Fatalf("bump: exit %d %v\n%s\n%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	body := h.gh.Pulls("acme/mod")[0].Body
+	for _, want := range []string{"✗ compile: up.c:3: error: musl has no foo", "**Not built for nginx 1.30.4**: . on alpine-3.22/amd64"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("pull request body lacks %q:\n%s", want, body)
+		}
+	}
+
+	// bump.wait: no pull request until every cell built.
+	h2 := newHarness(t)
+	h2.releaseRepo()
+	waitCfg := cfg + "bump: {wait: true}\n"
+	files[".github/nginx-modbuild.yml"] = waitCfg
+	os.WriteFile(filepath.Join(repo, ".github/nginx-modbuild.yml"), []byte(waitCfg), 0o644)
+	h2.gh.CommitFiles("acme/mod", "main", "initial", files)
+	if r := h2.runIn(repo, "release", "--tag", "modules", "--create", "--dist", dist); r.code != 0 {
+		t.Fatalf("release: exit %d %v", r.code, r.err)
+	}
+	r = h2.runIn(repo, "bump", "--release-tag", "modules")
+	if r.code != 0 || !strings.Contains(r.stderr, "waiting to bump nginx 1.26.3 to 1.30.4 (bump.wait): not built yet for . on alpine-3.22/amd64") {
+		t.Errorf("bump with wait: exit %d %v\n%s", r.code, r.err, r.stderr)
+	}
+	if n := len(h2.gh.Pulls("acme/mod")); n != 0 {
+		t.Errorf("%d pull requests opened while waiting", n)
 	}
 }

@@ -66,6 +66,10 @@ type Bump struct {
 	Policy string `json:"policy"`
 	// Labels go on the pull request.
 	Labels []string `json:"labels,omitempty"`
+	// Wait holds the pull request back until the release has the target
+	// version built for every module on every configured distro and arch
+	// (default: open it and list what failed or is missing).
+	Wait bool `json:"wait,omitempty"`
 	// Files declares more pins: a file and a regular expression whose
 	// named group "version" is the pinned version.
 	Files []BumpFile `json:"files,omitempty"`

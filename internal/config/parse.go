@@ -638,6 +638,14 @@ func (d *decoder) bump(n *yaml.Node, out *Bump) {
 			out.Policy = s
 		},
 		"labels": func(n *yaml.Node) { out.Labels = d.strList(n, "bump.labels", "[dependencies]") },
+		"wait": func(n *yaml.Node) {
+			v, err := strconv.ParseBool(n.Value)
+			if n.Kind != yaml.ScalarNode || err != nil {
+				d.errorf(n, "bump.wait must be true or false (hold the pull request until every cell of the new version built), not %q", n.Value)
+				return
+			}
+			out.Wait = v
+		},
 		"files": func(n *yaml.Node) {
 			for _, item := range d.list(n, "bump.files", `[{path: Makefile, pattern: 'NGINX ?= (?P<version>\S+)'}]`) {
 				var f BumpFile

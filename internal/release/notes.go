@@ -45,6 +45,7 @@ func TableLinked(m *manifest.Manifest, download string) string {
 	type row struct{ module, nginx string }
 	rows := map[row]map[string]bool{}
 	pkgs := map[row]map[string][]string{}
+	failed := map[row]map[string]string{}
 	plus := map[string][]string{}
 	cols := map[string]bool{}
 	from := map[row][]string{}
@@ -73,6 +74,31 @@ func TableLinked(m *manifest.Manifest, download string) string {
 		cols[col] = true
 		if len(e.Plus) > 0 {
 			plus[e.Nginx] = e.Plus
+		}
+	}
+	// Failed cells: ✗ with the phase, for modules not built there.
+	for _, c := range m.Cells {
+		for _, f := range c.Failures {
+			r := row{f.Module, c.Nginx}
+			col := c.Distro + "/" + c.Arch
+			if rows[r][col] {
+				continue
+			}
+			if rows[r] == nil {
+				rows[r] = map[string]bool{}
+			}
+			if failed[r] == nil {
+				failed[r] = map[string]string{}
+			}
+			first, _, _ := strings.Cut(strings.TrimSpace(f.Error), "\n")
+			if len(first) > 80 {
+				first = first[:80] + "…"
+			}
+			failed[r][col] = "✗ " + f.Phase + ": " + strings.ReplaceAll(first, "|", "\\|")
+			cols[col] = true
+			if s := shortSource(manifest.Entry{Identity: f.Identity}); s != "?" && !slices.Contains(from[r], s) {
+				from[r] = append(from[r], s)
+			}
 		}
 	}
 	var colNames []string
@@ -111,12 +137,21 @@ func TableLinked(m *manifest.Manifest, download string) string {
 					cell += " " + strings.Join(p, " ")
 				}
 				cells = append(cells, cell)
+			} else if f := failed[k][c]; f != "" {
+				cells = append(cells, f)
 			} else {
 				cells = append(cells, "")
 			}
 		}
 		sort.Strings(from[k])
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.module, strings.Join(from[k], ", "), nginx, strings.Join(cells, " | "))
+		built := strings.Join(from[k], ", ")
+		if built == "" {
+			built = "?"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.module, built, nginx, strings.Join(cells, " | "))
+	}
+	if len(failed) > 0 {
+		b.WriteString("\n✓ built · ✗ failed to build (phase: reason) · empty: not built\n")
 	}
 	return b.String()
 }

@@ -479,3 +479,20 @@ func TestConcurrentDifferentBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestTableShowsFailures: the compatibility table tells built, failed
+// (with the phase and reason) and not built apart.
+func TestTableShowsFailures(t *testing.T) {
+	m := &manifest.Manifest{
+		Entries: []manifest.Entry{{Module: "ngx_http_up_module", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64"}},
+		Cells: []manifest.Cell{{Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64",
+			Failures: []manifest.Failure{{Module: "ngx_http_up_module", Phase: "compile", Error: "up.c:9: error: 'x' | undeclared\nmore"}}}},
+	}
+	got := Table(m)
+	for _, want := range []string{"| ngx_http_up_module | ? | 1.26.3 | ✓ |", "| ngx_http_up_module | ? | 1.22.1 | ✗ compile: up.c:9: error: 'x' \\| undeclared |",
+		"✓ built · ✗ failed to build (phase: reason) · empty: not built"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
