@@ -32,6 +32,7 @@ func (w *watchFlags) fetch(ctx context.Context, env *Env) (upstream.Result, erro
 		IndexURL: w.mirror,
 		CacheDir: w.cacheDir,
 		HTTP:     env.http(),
+		Logf:     func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) },
 	}
 	// The token belongs to the API host of this run. On github.com that is
 	// where nginx/nginx lives; on GitHub Enterprise Server it is not, so

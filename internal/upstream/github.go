@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 )
 
 const defaultTimeout = 30 * time.Second
@@ -20,17 +22,21 @@ type tagLister interface {
 
 var _ tagLister = (*github.RepositoriesService)(nil)
 
-func fromGitHub(ctx context.Context, hc *http.Client, apiURL, token string) (Result, error) {
-	client := github.NewClient(hc)
-	if token != "" {
-		client = client.WithAuthToken(token)
+// fromGitHub lists the tags through internal/ghclient, the one GitHub
+// client: retries with backoff on 5xx and secondary rate limits, the
+// token only to the API host; hc's transport (the ETag cache) is below
+// it, so a retry of an unchanged page is still a 304.
+func fromGitHub(ctx context.Context, hc *http.Client, o Options) (Result, error) {
+	if _, err := url.Parse(strings.TrimSuffix(o.APIURL, "/") + "/"); err != nil {
+		return Result{Source: string(GitHub)}, fmt.Errorf("bad GitHub API URL %q: %w", o.APIURL, err)
 	}
-	base, err := url.Parse(strings.TrimSuffix(apiURL, "/") + "/")
+	c, err := ghclient.New(ghclient.Options{Token: o.Token, APIURL: o.APIURL, HTTP: hc, Sleep: o.Sleep, Logf: o.Logf,
+		// A watch has a fallback (the download index): fail over sooner.
+		MaxRetries: 2, MaxWait: 10 * time.Second})
 	if err != nil {
-		return Result{Source: string(GitHub)}, fmt.Errorf("bad GitHub API URL %q: %w", apiURL, err)
+		return Result{Source: string(GitHub)}, err
 	}
-	client.BaseURL = base
-	return listTags(ctx, client.Repositories)
+	return listTags(ctx, c.Repositories)
 }
 
 // maxPages bounds pagination: nginx has about 600 tags, 6 pages of 100.

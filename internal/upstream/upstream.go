@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -77,6 +78,10 @@ type Options struct {
 	CacheDir string
 	// HTTP is the client to use; nil means a client with a 30 s timeout.
 	HTTP *http.Client
+	// Sleep waits between GitHub retries (nil: real time; tests make it
+	// instant); Logf reports them.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Logf  func(format string, args ...any)
 }
 
 // Fetch lists nginx releases. In GitHub mode a GitHub failure (5xx, rate
@@ -101,7 +106,7 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 
 	var res Result
 	if o.Mode != NginxOrg {
-		r, err := fromGitHub(ctx, &client, o.APIURL, o.Token)
+		r, err := fromGitHub(ctx, &client, o)
 		r.Requests, r.NotModified = counter.requests, counter.notModified
 		if err == nil {
 			return r, nil

@@ -2,12 +2,14 @@ package upstream
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
 )
@@ -137,7 +139,7 @@ func TestFallbackToNginxOrg(t *testing.T) {
 			gh := newTagServer(t)
 			gh.FailAll(status)
 			idx := indexServer(t)
-			res, err := Fetch(context.Background(), Options{APIURL: gh.URL, IndexURL: idx.URL + "/download/"})
+			res, err := Fetch(context.Background(), Options{APIURL: gh.URL, IndexURL: idx.URL + "/download/", Sleep: instant})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +182,7 @@ func TestBothSourcesFail(t *testing.T) {
 	gh.FailAll(http.StatusBadGateway)
 	idx := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(idx.Close)
-	_, err := Fetch(context.Background(), Options{APIURL: gh.URL, IndexURL: idx.URL + "/download/"})
+	_, err := Fetch(context.Background(), Options{APIURL: gh.URL, IndexURL: idx.URL + "/download/", Sleep: instant})
 	if err == nil {
 		t.Fatal("no error when both sources fail")
 	}
@@ -222,5 +224,36 @@ func TestLocalMirrorDirectory(t *testing.T) {
 	}
 	if _, err := Fetch(context.Background(), Options{Mode: NginxOrg, IndexURL: t.TempDir()}); err == nil {
 		t.Error("an empty mirror directory gave no error")
+	}
+}
+
+func instant(context.Context, time.Duration) error { return nil }
+
+// TestGitHubRetries is issue 12's one GitHub client: the watch goes
+// through internal/ghclient, so a 502 and a secondary rate limit on a
+// page are retried (no fallback to the index), and the token goes to the
+// API host only.
+func TestGitHubRetries(t *testing.T) {
+	t.Parallel()
+	gh := newTagServer(t)
+	gh.RequireToken("t0ken")
+	gh.Inject(ghfake.Fault{Nth: 1, Status: http.StatusBadGateway})
+	gh.Inject(ghfake.Fault{Nth: 3, Status: http.StatusForbidden, RetryAfter: 1})
+	var slept []time.Duration
+	var logged []string
+	res, err := Fetch(context.Background(), Options{APIURL: gh.URL, Token: "t0ken", IndexURL: "http://127.0.0.1:1/",
+		Sleep: func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil },
+		Logf:  func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Source != "github" || len(res.Warnings) != 0 || len(res.Releases) != 594 {
+		t.Errorf("source %s, warnings %q, %d releases", res.Source, res.Warnings, len(res.Releases))
+	}
+	if len(slept) != 2 || res.Requests != 8 {
+		t.Errorf("slept %v, %d requests; want two retries, 6 pages + 2", slept, res.Requests)
+	}
+	if len(logged) != 2 || !strings.Contains(logged[0], "retry 1/2") {
+		t.Errorf("logged %q", logged)
 	}
 }
