@@ -61,6 +61,7 @@ var Inputs = []Input{
 	{"create", "create", true, []string{"release"}, "release: create the release for tag"},
 	{"dist", "dist", false, []string{"release"}, "release: directory of build output (default dist)"},
 	{"parallel", "parallel", false, []string{"release"}, "release: concurrent uploads"},
+	{"spread", "spread", false, []string{"release"}, "release: spread the builds over one release per nginx line or version (line, version)"},
 	{"dry-run", "dry-run", true, []string{"bump", "install"}, "bump: print the diff instead of pushing; install: print the plan"},
 	{"release-tag", "release-tag", false, []string{"bump"}, "bump: release whose manifest gives the compatibility table"},
 	{"json", "json", true, []string{"versions", "inspect", "check"}, "print JSON"},
@@ -251,7 +252,7 @@ func buildSummary(dist, dir string) string {
 				c.Seconds["configure"], c.Seconds["make"], c.Seconds["smoke"], len(c.Failures))
 			for _, f := range c.Failures {
 				failed = append(failed, fmt.Sprintf("| nginx %s %s/%s | %s | %s | %s |", c.Nginx, c.Distro, c.Arch, f.Module, f.Phase,
-					strings.ReplaceAll(firstLine(f.Error), "|", "\\|")))
+					strings.ReplaceAll(f.Reason(), "|", "\\|")))
 			}
 		}
 		b.WriteString("\n")
@@ -260,9 +261,4 @@ func buildSummary(dist, dir string) string {
 		}
 	}
 	return b.String()
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return l
 }

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
@@ -213,3 +215,96 @@ func TestEndToEndWithAct(t *testing.T) {
 		t.Errorf("no annotation on broken/broken.c:5:\n%s", out)
 	}
 }
+
+// TestPartialFailureEndToEnd is issue 12's acceptance: the watch workflow
+// under act with a matrix of four cells (nginx 1.18.0 and 1.22.1 x two
+// distros) where a real module, uploadprogress 0.9.4, does not compile
+// against any of them: the good .so files are released anyway, the notes
+// show the failed cells with the compiler's reason, the bump pull request
+// (to 1.22.1) lists them, and the run ends in failure. Run again with
+// nothing new, it uploads nothing.
+func TestPartialFailureEndToEnd(t *testing.T) {
+	bin := actBin(t)
+	testenv.Tool(t, "go", "golang")
+	testenv.Tool(t, "cc", "gcc")
+	testenv.Tool(t, "make", "make")
+	up := "libnginx-mod-http-uploadprogress_0.9.4.orig.tar.gz"
+	mirror := testenv.Mirror(t, up)
+	testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
+	testenv.Mirror(t, "nginx-1.22.1.tar.gz")
+
+	gh := ghfake.New(t)
+	if err := gh.LoadTags("nginx/nginx", tagsUpTo(t, "1.22.1")); err != nil {
+		t.Fatal(err)
+	}
+	gh.RequireToken("e2e-token")
+	root := testenv.RepoRoot()
+	ws := t.TempDir()
+	copyTree(t, filepath.Join(root, "action", "testdata", "partial"), ws, func(string, fs.DirEntry) bool { return true })
+	copyTree(t, filepath.Join(root, "examples", "hello-world"), ws, func(rel string, d fs.DirEntry) bool {
+		return rel == "config" || strings.HasSuffix(rel, ".c")
+	})
+	copyTree(t, celltest.Module(t, mirror, up), filepath.Join(ws, "up"), func(string, fs.DirEntry) bool { return true })
+	copyAction(t, ws)
+	commitAll(t, ws)
+	gh.CreateRepo("acme/mod", "main")
+	gh.CommitFiles("acme/mod", "main", "the module", map[string]string{
+		".github/nginx-modbuild.yml": string(mustRead(t, filepath.Join(ws, ".github", "nginx-modbuild.yml")))})
+	shared := t.TempDir()
+	env := []string{"FAKE_API=" + gh.URL, "NGINX_MODBUILD_UPLOAD_URL=" + gh.Uploads.URL, "MIRROR=" + mirror, "SHARED=" + shared}
+
+	out, err := act(t, bin, ws, "partial.yml", env...)
+	if err == nil {
+		t.Errorf("the run succeeded though cells failed:\n%s", out)
+	}
+	rels := gh.Releases("acme/mod")
+	if len(rels) != 1 {
+		t.Fatalf("releases %+v\n%s", rels, out)
+	}
+	assets := map[string]bool{}
+	for _, a := range rels[0].Assets {
+		assets[a.Name] = true
+	}
+	for _, v := range []string{"1.18.0", "1.22.1"} {
+		for _, d := range []string{"debian-12", "debian-13"} {
+			name := manifest.AssetName("ngx_http_hello_world_module", v, d, runtimeArch())
+			if !assets[name] {
+				t.Errorf("the release lacks the good module's %s", name)
+			}
+			if bad := manifest.AssetName("ngx_http_uploadprogress_module", v, d, runtimeArch()); assets[bad] {
+				t.Errorf("the release has %s, which did not compile", bad)
+			}
+		}
+	}
+	if !strings.Contains(rels[0].Body, "✗ compile: ") || !strings.Contains(rels[0].Body, "ngx_table_elt_t") {
+		t.Errorf("the notes do not show the failed cells with the reason:\n%s", rels[0].Body)
+	}
+	pulls := gh.Pulls("acme/mod")
+	if len(pulls) != 1 || pulls[0].Title != "Bump nginx from 1.18.0 to 1.22.1" || !strings.Contains(pulls[0].Body, "✗ compile: ") {
+		t.Fatalf("pulls %+v\n%s", pulls, out)
+	}
+
+	// Nothing new: nothing planned, nothing uploaded.
+	uploads := func() int {
+		n := 0
+		for _, r := range gh.Log() {
+			if r.Host == "uploads" && r.Method == "POST" {
+				n++
+			}
+		}
+		return n
+	}
+	before := uploads()
+	out, err = act(t, bin, ws, "partial.yml", env...)
+	if err != nil {
+		t.Errorf("the re-run failed: %v\n%s", err, out)
+	}
+	if n := uploads() - before; n != 0 {
+		t.Errorf("the re-run uploaded %d files", n)
+	}
+	if !strings.Contains(out, "has not changed since") {
+		t.Errorf("the re-run's plan does not say why the failed cells are skipped:\n%s", out)
+	}
+}
+
+func runtimeArch() string { return runtime.GOARCH }

@@ -103,11 +103,13 @@ func runRelease(ctx context.Context, env *Env, args []string) error {
 		create   bool
 		asJSON   bool
 		parallel int
+		spread   string
 	)
 	rf.register(fs, env)
 	fs.StringVar(&dist, "dist", "dist", "directory of build output (.so files and cell manifests, in any subdirectories)")
 	fs.BoolVar(&create, "create", false, "create the release for --tag when there is none")
 	fs.IntVar(&parallel, "parallel", 4, "concurrent uploads")
+	fs.StringVar(&spread, "spread", "", "spread the builds over one release per nginx line (line: TAG-nginx-1.26) or version (version: TAG-nginx-1.26.3), with index.json in the release TAG; for more than 1,000 files")
 	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	if err := parse(fs, env, args); err != nil {
 		return err
@@ -122,6 +124,12 @@ func runRelease(ctx context.Context, env *Env, args []string) error {
 	if create && rf.tag == "" {
 		return usagef("release: --create needs --tag")
 	}
+	if spread != "" && spread != "line" && spread != "version" {
+		return usagef("release: --spread %s: want line or version", quoteShort(spread))
+	}
+	if spread != "" && rf.tag == "" {
+		return usagef("release: --spread needs --tag (the index release)")
+	}
 	if !filepath.IsAbs(dist) {
 		dist = filepath.Join(env.Dir, dist)
 	}
@@ -131,7 +139,7 @@ func runRelease(ctx context.Context, env *Env, args []string) error {
 	}
 	defer func() { fmt.Fprintf(env.Stderr, "GitHub API: %d requests\n", gh.Requests()) }()
 	res, err := release.Sync(ctx, &release.API{C: gh, Owner: owner, Repo: name}, release.Options{
-		Tag: rf.tag, Create: create, Dist: dist, Parallel: parallel,
+		Tag: rf.tag, Create: create, Dist: dist, Parallel: parallel, Spread: spread,
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) },
 	})
 	if err != nil {
@@ -169,7 +177,7 @@ func releaseSummary(w io.Writer, res *release.Result) {
 	var failed []string
 	for _, c := range res.Cells {
 		for _, f := range c.Failures {
-			reason, _, _ := strings.Cut(strings.TrimSpace(f.Error), "\n")
+			reason := f.Reason()
 			failed = append(failed, fmt.Sprintf("| nginx %s %s/%s | %s | %s | %s |", c.Nginx, c.Distro, c.Arch, f.Module, f.Phase, mdCell(reason)))
 		}
 	}

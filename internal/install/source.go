@@ -123,6 +123,13 @@ func (r *Release) load(ctx context.Context) error {
 			return
 		}
 		r.ids = map[string]int64{}
+		// Spread builds live in other releases: the index gives their
+		// asset IDs.
+		for _, e := range r.m.Entries {
+			if e.AssetID != 0 {
+				r.ids[e.File] = e.AssetID
+			}
+		}
 		for _, a := range assets {
 			r.ids[a.Name] = a.ID
 		}

@@ -55,6 +55,18 @@ type Failure struct {
 	Identity  string `json:"identity,omitempty"`
 }
 
+// Reason is the failure's most telling line: the first compiler or
+// configure error in it, else its first line.
+func (f Failure) Reason() string {
+	lines := strings.Split(strings.TrimSpace(f.Error), "\n")
+	for _, l := range lines {
+		if strings.Contains(l, "error:") || strings.Contains(l, "undefined symbol") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return strings.TrimSpace(lines[0])
+}
+
 // TransientPhase reports whether a failure in phase is the environment's
 // rather than the module's: fetching sources, installing packages.
 func TransientPhase(phase string) bool { return phase == "fetch" || phase == "deps" }
@@ -92,6 +104,9 @@ type Entry struct {
 	// its name=version.
 	Kind    string `json:"kind,omitempty"`
 	Package string `json:"package,omitempty"`
+	// Release is the tag of the release holding the asset, when builds
+	// are spread over several releases (in the index release's index).
+	Release string `json:"release,omitempty"`
 }
 
 // Parse reads a manifest; name is used in errors, which give the line and
@@ -195,8 +210,7 @@ func (m *Manifest) BuiltAs(sources []string, identity map[string]string) func(ng
 				case identity[s] != "" && f.Identity != "" && f.Identity != identity[s]:
 					return false, fmt.Sprintf("%s changed since its %s failed", s, f.Phase)
 				}
-				first, _, _ := strings.Cut(strings.TrimSpace(f.Error), "\n")
-				gaveUp = append(gaveUp, fmt.Sprintf("%s failed (%s: %s) and has not changed since", s, f.Phase, first))
+				gaveUp = append(gaveUp, fmt.Sprintf("%s failed (%s: %s) and has not changed since", s, f.Phase, f.Reason()))
 				continue
 			}
 			if want := identity[s]; want != "" && e.Identity != "" && e.Identity != want {

@@ -90,9 +90,9 @@ func TableLinked(m *manifest.Manifest, download string) string {
 			if failed[r] == nil {
 				failed[r] = map[string]string{}
 			}
-			first, _, _ := strings.Cut(strings.TrimSpace(f.Error), "\n")
-			if len(first) > 80 {
-				first = first[:80] + "…"
+			first := f.Reason()
+			if len(first) > 120 {
+				first = first[:120] + "…"
 			}
 			failed[r][col] = "✗ " + f.Phase + ": " + strings.ReplaceAll(first, "|", "\\|")
 			cols[col] = true

@@ -47,6 +47,15 @@ type Options struct {
 	// RunID names this run's temporary assets (default random).
 	RunID string
 	Logf  func(format string, args ...any)
+	// Spread puts the builds in one release per nginx line ("line":
+	// TAG-nginx-1.26) or version ("version": TAG-nginx-1.26.3), each with
+	// its manifest and checksums; the release TAG then holds index.json,
+	// the merged manifest every reader uses. "" is one release.
+	Spread string
+
+	// only, when set, keeps the built files (and cells) of one spread
+	// release.
+	only func(nginx string) bool
 }
 
 // Result says what a sync did.
@@ -132,9 +141,15 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		rand.Read(b)
 		o.RunID = hex.EncodeToString(b)
 	}
+	if o.Spread != "" {
+		return syncSpread(ctx, gh, o)
+	}
 	locals, cells, err := Collect(o.Dist)
 	if err != nil {
 		return nil, err
+	}
+	if o.only != nil {
+		locals, cells = keep(locals, cells, o.only)
 	}
 	if len(locals) == 0 {
 		return nil, fmt.Errorf("no built files in %s (no manifest-*.json from the build command)", o.Dist)
@@ -156,7 +171,7 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		names[l.entry.File] = true
 	}
 	if len(names)+1 > MaxAssets {
-		return nil, fmt.Errorf("release %s would hold %d assets, GitHub allows %d: spread the versions over several releases (a tag per nginx version) or prune old files; nothing was uploaded",
+		return nil, fmt.Errorf("release %s would hold %d assets, GitHub allows %d: spread the builds over several releases (release --spread line, or version) or prune old files; nothing was uploaded",
 			rel.Tag, len(names), MaxAssets)
 	}
 	snap, err := readManifests(ctx, gh, assets)
@@ -677,6 +692,13 @@ func ReadManifest(ctx context.Context, gh GitHub, tag string) (*manifest.Manifes
 	assets, err := gh.ListAssets(ctx, rel.ID)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Builds spread over several releases: the index lists them all.
+	for _, a := range assets {
+		if a.Name == IndexName {
+			m, _, err := readIndex(ctx, gh, assets)
+			return m, rel, err
+		}
 	}
 	snap, err := readManifests(ctx, gh, assets)
 	if err != nil {

@@ -1,0 +1,250 @@
+package release
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+)
+
+// IndexName is the index release's merged manifest when builds are
+// spread over several releases.
+const IndexName = "index.json"
+
+// SpreadTag is the release a build of nginx v goes to under scheme:
+// TAG-nginx-1.26 ("line"), TAG-nginx-1.26.3 ("version").
+func SpreadTag(index, scheme, nginx string) (string, error) {
+	v, err := nginxver.Parse(nginx)
+	if err != nil {
+		return "", err
+	}
+	switch scheme {
+	case "line":
+		s := v.Segments()
+		return fmt.Sprintf("%s-nginx-%d.%d", index, s[0], s[1]), nil
+	case "version":
+		return index + "-nginx-" + nginx, nil
+	}
+	return "", fmt.Errorf("spread %q: want line or version", scheme)
+}
+
+func keep(locals []local, cells []manifest.Cell, only func(string) bool) ([]local, []manifest.Cell) {
+	var ls []local
+	for _, l := range locals {
+		if only(l.entry.Nginx) {
+			ls = append(ls, l)
+		}
+	}
+	var cs []manifest.Cell
+	for _, c := range cells {
+		if only(c.Nginx) {
+			cs = append(cs, c)
+		}
+	}
+	return ls, cs
+}
+
+// syncSpread releases the builds of dist into one release per line or
+// version and keeps the index release's index.json, the merged manifest
+// of them all, current. Nothing new costs a handful of requests: the
+// index says what every release holds.
+func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
+	if o.Tag == "" {
+		return nil, errors.New("spreading needs the index release's tag (--tag)")
+	}
+	locals, cells, err := Collect(o.Dist)
+	if err != nil {
+		return nil, err
+	}
+	if len(locals) == 0 {
+		return nil, fmt.Errorf("no built files in %s (no manifest-*.json from the build command)", o.Dist)
+	}
+	idxRel, err := findRelease(ctx, gh, o)
+	if err != nil {
+		return nil, err
+	}
+	assets, err := gh.ListAssets(ctx, idxRel.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list assets of release %s: %w", idxRel.Tag, err)
+	}
+	index, idxAsset, err := readIndex(ctx, gh, assets)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]manifest.Entry{}
+	for _, e := range index.Entries {
+		known[e.File] = e
+	}
+	res := &Result{Release: idxRel, Cells: cells}
+	// Which releases have something new: a file not in the index, or with
+	// other bytes, or a cell whose record changed.
+	todo := map[string]bool{}
+	for _, l := range locals {
+		tag, err := SpreadTag(o.Tag, o.Spread, l.entry.Nginx)
+		if err != nil {
+			return nil, err
+		}
+		if k, ok := known[l.entry.File]; ok && k.SHA256 == l.entry.SHA256 && k.AssetID != 0 && k.Release == tag {
+			res.Unchanged = append(res.Unchanged, l.entry.File)
+			continue
+		}
+		todo[tag] = true
+	}
+	cellKnown := map[string]bool{}
+	for _, c := range index.Cells {
+		cellKnown[cellKey(c)] = true
+	}
+	for _, c := range cells {
+		if !cellKnown[cellKey(c)] {
+			tag, _ := SpreadTag(o.Tag, o.Spread, c.Nginx)
+			todo[tag] = true
+		}
+	}
+	tags := make([]string, 0, len(todo))
+	for t := range todo {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	if len(tags) == 0 {
+		res.Manifest = index
+		return res, nil
+	}
+	res.Unchanged = nil
+	for _, tag := range tags {
+		sub := o
+		sub.Tag, sub.Create, sub.Spread = tag, true, ""
+		sub.only = func(nginx string) bool { t, _ := SpreadTag(o.Tag, o.Spread, nginx); return t == tag }
+		r, err := Sync(ctx, gh, sub)
+		if r != nil {
+			res.Uploaded = append(res.Uploaded, r.Uploaded...)
+			res.Replaced = append(res.Replaced, r.Replaced...)
+			res.Unchanged = append(res.Unchanged, r.Unchanged...)
+			res.Kept = append(res.Kept, r.Kept...)
+			for _, w := range r.Wrote {
+				res.Wrote = append(res.Wrote, tag+": "+w)
+			}
+		}
+		if err != nil {
+			return res, fmt.Errorf("release %s: %w", tag, err)
+		}
+		// The index takes that release's manifest as it now is.
+		kept := index.Entries[:0]
+		for _, e := range index.Entries {
+			if e.Release != tag {
+				kept = append(kept, e)
+			}
+		}
+		index.Entries = kept
+		for _, e := range r.Manifest.Entries {
+			e.Release = tag
+			index.Entries = append(index.Entries, e)
+		}
+		cs := index.Cells[:0]
+		for _, c := range index.Cells {
+			if t, _ := SpreadTag(o.Tag, o.Spread, c.Nginx); t != tag {
+				cs = append(cs, c)
+			}
+		}
+		index.Cells = append(cs, r.Manifest.Cells...)
+	}
+	index.Sort()
+	if err := writeIndex(ctx, gh, idxRel, index, idxAsset, o); err != nil {
+		return res, err
+	}
+	res.Wrote = append(res.Wrote, IndexName)
+	body := indexNotes(idxRel.Body, index, strings.Replace(idxRel.HTMLURL, "/releases/tag/", "/releases/download/", 1))
+	if body != idxRel.Body {
+		if err := gh.EditBody(ctx, idxRel.ID, body); err != nil {
+			return res, fmt.Errorf("edit release notes of %s: %w", idxRel.Tag, err)
+		}
+		idxRel.Body = body
+		res.Wrote = append(res.Wrote, "release notes")
+	}
+	res.Manifest = index
+	return res, nil
+}
+
+func cellKey(c manifest.Cell) string {
+	return fmt.Sprintf("%s %s %s %d", c.Nginx, c.Distro, c.Arch, len(c.Failures))
+}
+
+// readIndex reads index.json from the index release's assets (an empty
+// index when there is none yet).
+func readIndex(ctx context.Context, gh GitHub, assets []Asset) (*manifest.Manifest, *Asset, error) {
+	for _, a := range assets {
+		if a.Name != IndexName {
+			continue
+		}
+		data, err := gh.Download(ctx, a.ID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("download %s: %w", IndexName, err)
+		}
+		m, err := manifest.Parse(IndexName, data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return m, &a, nil
+	}
+	return &manifest.Manifest{Schema: manifest.Schema}, nil, nil
+}
+
+// writeIndex replaces index.json: the new one is uploaded under a
+// temporary name first and renamed once the old one is gone.
+func writeIndex(ctx context.Context, gh GitHub, rel *Release, index *manifest.Manifest, old *Asset, o Options) error {
+	data := index.Encode()
+	if old != nil {
+		if cur, err := gh.Download(ctx, old.ID); err == nil && string(cur) == string(data) {
+			return nil
+		}
+	}
+	sum := sha256.Sum256(data)
+	tmp := "index-" + o.RunID + "-" + hex.EncodeToString(sum[:4]) + ".json.tmp"
+	a, err := gh.Upload(ctx, rel, tmp, "", "application/json", data)
+	if err != nil {
+		return fmt.Errorf("upload %s: %w", IndexName, err)
+	}
+	if old != nil {
+		if err := gh.Delete(ctx, old.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("replace %s: %w", IndexName, err)
+		}
+	}
+	if err := gh.Rename(ctx, a.ID, IndexName); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, IndexName, err)
+	}
+	return nil
+}
+
+// indexNotes lists the spread releases in the index release's notes.
+func indexNotes(body string, index *manifest.Manifest, download string) string {
+	count := map[string]int{}
+	for _, e := range index.Entries {
+		count[e.Release]++
+	}
+	var tags []string
+	for t := range count {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Builds\n\nThe builds are spread over %d releases (GitHub allows %d assets in one); [`%s`](%s/%s) lists every file and the release holding it.\n\n| release | files |\n|---|---|\n",
+		len(tags), MaxAssets, IndexName, strings.TrimSuffix(download, "/"), IndexName)
+	for _, t := range tags {
+		fmt.Fprintf(&b, "| %s | %d |\n", t, count[t])
+	}
+	table := notesBegin + "\n" + b.String() + notesEnd
+	if i := strings.Index(body, notesBegin); i >= 0 {
+		if j := strings.Index(body[i:], notesEnd); j >= 0 {
+			return body[:i] + table + body[i+j+len(notesEnd):]
+		}
+	}
+	if body == "" {
+		return table
+	}
+	return body + "\n\n" + table
+}
