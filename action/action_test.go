@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -219,6 +220,46 @@ func TestReadmeListsEveryInput(t *testing.T) {
 	for _, o := range []string{"matrix", "has-work", "versions", "assets", "pull-request"} {
 		if !strings.Contains(string(readme), "| `"+o+"` |") {
 			t.Errorf("README.md's output table lacks %s", o)
+		}
+	}
+}
+
+// TestExampleWorkflowsUseRealInputs: every input the example workflows
+// (and so init) give the action is one action.yml has, for that command.
+func TestExampleWorkflowsUseRealInputs(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "examples", "workflows", "*.yml"))
+	if len(files) != 2 {
+		t.Fatalf("example workflows: %v", files)
+	}
+	commands := map[string][]string{"command": Commands, "token": Commands, "api-url": Commands}
+	for _, in := range Inputs {
+		commands[in.Name] = in.Commands
+	}
+	for _, f := range files {
+		data, _ := os.ReadFile(f)
+		var wf struct {
+			Jobs map[string]struct {
+				Steps []struct {
+					Uses string            `yaml:"uses"`
+					With map[string]string `yaml:"with"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal(data, &wf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for job, j := range wf.Jobs {
+			for _, st := range j.Steps {
+				if !strings.HasPrefix(st.Uses, "nginx-modbuild/nginx-modbuild@") {
+					continue
+				}
+				cmd := st.With["command"]
+				for k := range st.With {
+					if cs, ok := commands[k]; !ok || !slices.Contains(cs, cmd) {
+						t.Errorf("%s job %s: input %s is not an input of command %s", filepath.Base(f), job, k, cmd)
+					}
+				}
+			}
 		}
 	}
 }

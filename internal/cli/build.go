@@ -141,6 +141,10 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		}
 		if smoke {
 			o.Smoke = &compile.Smoke{Config: cfg.Smoke.Config, Request: cfg.Smoke.Request}
+			// The smoke nginx depends on the nginx version, configure's
+			// output, the compiler, distro and arch, not on the modules:
+			// built once, kept under the cache directory.
+			o.SmokeCache = filepath.Join(cache, "smoke-nginx")
 		}
 		res, err := compile.Run(ctx, o)
 		if actions {

@@ -70,6 +70,10 @@ type Options struct {
 	// run as the modules) and proves the modules load (and answer
 	// Smoke.Request).
 	Smoke *Smoke
+	// SmokeCache is a directory keeping smoke nginx binaries by what
+	// they are built from (see smokeKey): a cell whose key is there
+	// builds only the modules. "" builds the binary every time.
+	SmokeCache string
 	// Family is the build host's package family, for naming the package
 	// of a library a module's configure probe did not find.
 	Family distro.Family
@@ -236,10 +240,22 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 
 	makeLog := ""
+	smokeKey, cached := "", false
+	if o.Smoke != nil && o.SmokeCache != "" {
+		if k, err := smokeKeyOf(root, groups[0].builddir, b.c); err == nil {
+			smokeKey = k
+			cached = restoreSmoke(o.SmokeCache, k, groups[0].builddir)
+			if cached {
+				o.Log.Printf("smoke nginx: from the cache (%s)", k[:16])
+			}
+		} else {
+			o.Log.Printf("smoke nginx: not cached: %v", err)
+		}
+	}
 	b.phase("make modules", func() error {
 		for i, g := range groups {
 			targets := []string{"modules"}
-			if o.Smoke != nil && i == 0 {
+			if o.Smoke != nil && i == 0 && !cached {
 				// The smoke nginx is built in the same make run, so both
 				// keep every core busy.
 				targets = append(targets, "binary")
@@ -249,6 +265,11 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 		}
 		return nil
 	})
+	if smokeKey != "" && !cached {
+		if err := storeSmoke(o.SmokeCache, smokeKey, groups[0].builddir); err != nil {
+			o.Log.Printf("smoke nginx: not cached: %v", err)
+		}
+	}
 	res.Diagnostics = ParseDiagnostics(makeLog)
 
 	var sos []*linked

@@ -1,0 +1,103 @@
+package compile
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+)
+
+// smokeKeyOf is what the smoke nginx binary is built from, read from what
+// configure generated rather than predicted: the compiler, the nginx
+// sources, the distro and arch, the compile and link flags, the binary's
+// make rule (its objects and libraries), and the generated headers and
+// static module list, with the build's own paths and the configure
+// command line (which names the dynamic modules, not part of the binary)
+// left out. Dynamic modules that switch on a feature (USE_OPENSSL, a
+// define) change those files, and so the key.
+func smokeKeyOf(root, builddir string, c manifest.Cell) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "nginx %s\nsource %s\ncompiler %s\ndistro %s\narch %s\n", c.Nginx, c.SourceSHA256, c.Compiler, c.Distro, c.Arch)
+	norm := func(b []byte) []byte {
+		b = bytes.ReplaceAll(b, []byte(builddir), []byte("$BUILDDIR"))
+		return bytes.ReplaceAll(b, []byte(root), []byte("$ROOT"))
+	}
+	mk, err := regular.Read(filepath.Join(builddir, "Makefile"), 16<<20)
+	if err != nil {
+		return "", err
+	}
+	rel, _ := filepath.Rel(root, builddir)
+	target := []byte(rel + "/nginx:")
+	var rule bool
+	sc := bufio.NewScanner(bytes.NewReader(mk))
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	found := false
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case bytes.HasPrefix(line, target), bytes.HasPrefix(line, []byte(builddir+"/nginx:")):
+			rule, found = true, true
+		case len(bytes.TrimSpace(line)) == 0:
+			rule = false
+		}
+		for _, v := range []string{"CC =", "CFLAGS =", "CPP =", "LINK ="} {
+			if bytes.HasPrefix(line, []byte(v)) {
+				h.Write(norm(line))
+				h.Write([]byte("\n"))
+			}
+		}
+		if rule {
+			h.Write(norm(line))
+			h.Write([]byte("\n"))
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("no %s/nginx rule in %s/Makefile", rel, rel)
+	}
+	for _, f := range []string{"ngx_auto_config.h", "ngx_auto_headers.h", "ngx_modules.c"} {
+		b, err := regular.Read(filepath.Join(builddir, f), 16<<20)
+		if err != nil {
+			return "", err
+		}
+		var keep []string
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.Contains(l, "NGX_CONFIGURE") {
+				keep = append(keep, l)
+			}
+		}
+		fmt.Fprintf(h, "== %s\n", f)
+		h.Write(norm([]byte(strings.Join(keep, "\n"))))
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// restoreSmoke puts the cached binary for key in builddir; false when the
+// cache does not have it.
+func restoreSmoke(cache, key, builddir string) bool {
+	b, err := regular.Read(filepath.Join(cache, key, "nginx"), 256<<20)
+	if err != nil {
+		return false
+	}
+	return atomicfile.Write(filepath.Join(builddir, "nginx"), b, 0o755) == nil
+}
+
+// storeSmoke keeps the binary make built in builddir under key.
+func storeSmoke(cache, key, builddir string) error {
+	b, err := regular.Read(filepath.Join(builddir, "nginx"), 256<<20)
+	if err != nil {
+		return err // no binary built: nothing to keep
+	}
+	dir := filepath.Join(cache, key)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, "nginx"), b, 0o755)
+}
