@@ -133,6 +133,9 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		if d, ok := distro.Lookup(distroName); ok {
 			o.Family = d.Family
 		}
+		if actions && env.Getenv("GITHUB_RUN_ID") != "" {
+			o.LogURL = strings.TrimSuffix(env.Getenv("GITHUB_SERVER_URL"), "/") + "/" + env.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + env.Getenv("GITHUB_RUN_ID")
+		}
 		if installDeps {
 			o.Family = host.Family
 			o.Install = func(ctx context.Context, pkgs []string) error {

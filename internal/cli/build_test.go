@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
@@ -41,8 +42,9 @@ modules:
 
 	h := newHarness(t)
 	h.env["GITHUB_ACTIONS"] = "true"
+	h.env["GITHUB_SERVER_URL"], h.env["GITHUB_RUN_ID"], h.env["GITHUB_REPOSITORY"] = "https://github.com", "42", "acme/mod"
 	r := h.runIn(repo, "build", "--config", cfg, "--nginx", "1.22.1", "--mirror", mirror, "--smoke=false",
-		"--out", "dist", "--cache-dir", t.TempDir())
+		"--distro", "debian-12", "--arch", "amd64", "--out", "dist", "--cache-dir", t.TempDir())
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1: %v\n%s", r.code, r.err, r.stderr)
 	}
@@ -54,6 +56,11 @@ modules:
 	}
 	if _, err := os.Stat(filepath.Join(repo, "dist", "ngx_http_hello_world_module_1.22.1.so")); err != nil {
 		t.Errorf("the good module was not built: %v", err)
+	}
+	m, err := manifest.Read(filepath.Join(repo, "dist", manifest.CellFileName("1.22.1", "debian-12", "amd64")))
+	if err != nil || len(m.Cells) != 1 || len(m.Cells[0].Failures) != 1 ||
+		m.Cells[0].Failures[0].Log != "https://github.com/acme/mod/actions/runs/42" || m.Cells[0].Failures[0].Transient {
+		t.Errorf("cell manifest failures: %v %+v", err, m)
 	}
 	if !strings.Contains(r.stderr, "::group::configure") {
 		t.Errorf("no log groups in Actions mode:\n%s", r.stderr)

@@ -178,6 +178,9 @@ func releaseSummary(w io.Writer, res *release.Result) {
 	for _, c := range res.Cells {
 		for _, f := range c.Failures {
 			reason := f.Reason()
+			if f.Log != "" {
+				reason += " ([log](" + f.Log + "))"
+			}
 			failed = append(failed, fmt.Sprintf("| nginx %s %s/%s | %s | %s | %s |", c.Nginx, c.Distro, c.Arch, f.Module, f.Phase, mdCell(reason)))
 		}
 	}

@@ -74,6 +74,9 @@ type Options struct {
 	// they are built from (see smokeKey): a cell whose key is there
 	// builds only the modules. "" builds the binary every time.
 	SmokeCache string
+	// LogURL links this build's log (the GitHub Actions run) in every
+	// failure recorded.
+	LogURL string
 	// Family is the build host's package family, for naming the package
 	// of a library a module's configure probe did not find.
 	Family distro.Family
@@ -184,7 +187,7 @@ func (b *cell) fail(m Module, name, phase, why string) {
 		why = "no message (this is a bug in nginx-modbuild: please report it with the build log)"
 	}
 	b.failed = append(b.failed, manifest.Failure{Module: name, Source: m.ID, Phase: phase, Error: why,
-		Transient: manifest.TransientPhase(phase), Identity: m.Identity})
+		Transient: manifest.TransientPhase(phase), Identity: m.Identity, Log: b.o.LogURL})
 	b.o.Log.Printf("FAILED %s (%s): %s", name, phase, firstLine(why))
 }
 

@@ -53,6 +53,8 @@ type Failure struct {
 	// again. Identity is the module content that failed, when known.
 	Transient bool   `json:"transient,omitempty"`
 	Identity  string `json:"identity,omitempty"`
+	// Log links the build's log (the Actions run), when known.
+	Log string `json:"log,omitempty"`
 }
 
 // Reason is the failure's most telling line: the first compiler or
