@@ -25,8 +25,9 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 		printLoad, dryRun, reload, check        bool
 	)
 	rf.register(fs, env)
-	fs.StringVar(&binary, "nginx-binary", defaultNginx(), "the nginx the modules are for")
-	fs.StringVar(&binary, "nginx", defaultNginx(), "the same as --nginx-binary (as check spells it)")
+	nginxPath := defaultNginx()
+	fs.StringVar(&binary, "nginx-binary", nginxPath, "the nginx the modules are for")
+	fs.StringVar(&binary, "nginx", nginxPath, "the same as --nginx-binary (as check spells it)")
 	fs.StringVar(&from, "from", "", "a directory or URL holding a release's files (manifest.json, SHA256SUMS, .so) instead of --repo")
 	fs.StringVar(&forNginx, "for-nginx", "", "stage builds for this nginx version before upgrading to it (version-named files, no config change)")
 	fs.StringVar(&useDistro, "distro", "", "use this distro's build when there is none for this host's")
@@ -78,10 +79,9 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	testConf := conf
 	o := install.Options{Host: h, Modules: mods, Nginx: h.Target.Nginx, UseDistro: useDistro, Layout: layout,
 		PrintLoad: printLoad, DryRun: dryRun,
-		Test: func(ctx context.Context) error { return install.NginxT(ctx, binary, testConf) },
+		Test: func(ctx context.Context) error { return install.NginxT(ctx, binary, conf) },
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) }}
 	if forNginx != "" && forNginx != h.Target.Nginx {
 		o.Nginx, o.Stage = forNginx, true

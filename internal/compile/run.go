@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
@@ -706,7 +707,7 @@ func (b *cell) write(sos []*linked) error {
 		}
 		name := manifest.FileName(s.so.Name(), b.o.Nginx)
 		dst := filepath.Join(b.o.Out, name)
-		if err := writeFile(dst, data, 0o755); err != nil {
+		if err := atomicfile.Write(dst, data, 0o755); err != nil {
 			return err
 		}
 		m, _ := b.moduleOf(s)
@@ -752,16 +753,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFile(path, append(b, '\n'), 0o644)
-}
-
-// writeFile replaces path through a temporary file and a rename.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, append(b, '\n'), 0o644)
 }
 
 func tail(s string, n int) string {

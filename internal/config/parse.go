@@ -135,6 +135,17 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 
 // list returns the items of a sequence; a scalar is an error with an
 // example of the list form, so `distros: debian-12` is caught early.
+// boolean sets *out from a true/false scalar; what is the error's start
+// ("x must be true or false"), completed with the value given.
+func (d *decoder) boolean(n *yaml.Node, out *bool, what string) {
+	v, err := strconv.ParseBool(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		d.errorf(n, "%s, not %q", what, n.Value)
+		return
+	}
+	*out = v
+}
+
 func (d *decoder) list(n *yaml.Node, what, example string) []*yaml.Node {
 	if n.Kind != yaml.SequenceNode {
 		d.errorf(n, "%s must be a list, e.g. %s, not %s", what, example, kindName(n))
@@ -243,12 +254,7 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 			}
 		},
 		"packaged": func(n *yaml.Node) {
-			v, err := strconv.ParseBool(n.Value)
-			if n.Kind != yaml.ScalarNode || err != nil {
-				d.errorf(n, "nginx.packaged must be true or false (also build the nginx version each distro's own package ships), not %q", n.Value)
-				return
-			}
-			out.Packaged = v
+			d.boolean(n, &out.Packaged, "nginx.packaged must be true or false (also build the nginx version each distro's own package ships)")
 		},
 		"pin": func(n *yaml.Node) {
 			s, ok := d.str(n, "nginx.pin")
@@ -597,12 +603,7 @@ var pkgVersion = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~]{0,63}$`)
 func (d *decoder) packages(n *yaml.Node, out *Packages) {
 	d.mapping(n, "packages", map[string]func(*yaml.Node){
 		"enabled": func(n *yaml.Node) {
-			v, err := strconv.ParseBool(n.Value)
-			if n.Kind != yaml.ScalarNode || err != nil {
-				d.errorf(n, "packages.enabled must be true or false, not %q", n.Value)
-				return
-			}
-			out.Enabled = v
+			d.boolean(n, &out.Enabled, "packages.enabled must be true or false")
 		},
 		"name": func(n *yaml.Node) {
 			s, ok := d.str(n, "packages.name")
@@ -639,12 +640,7 @@ func (d *decoder) bump(n *yaml.Node, out *Bump) {
 		},
 		"labels": func(n *yaml.Node) { out.Labels = d.strList(n, "bump.labels", "[dependencies]") },
 		"wait": func(n *yaml.Node) {
-			v, err := strconv.ParseBool(n.Value)
-			if n.Kind != yaml.ScalarNode || err != nil {
-				d.errorf(n, "bump.wait must be true or false (hold the pull request until every cell of the new version built), not %q", n.Value)
-				return
-			}
-			out.Wait = v
+			d.boolean(n, &out.Wait, "bump.wait must be true or false (hold the pull request until every cell of the new version built)")
 		},
 		"files": func(n *yaml.Node) {
 			for _, item := range d.list(n, "bump.files", `[{path: Makefile, pattern: 'NGINX ?= (?P<version>\S+)'}]`) {

@@ -83,15 +83,18 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	}
 	res := &Result{Release: idxRel, Cells: cells}
 	// Which releases have something new: a file not in the index, or with
-	// other bytes, or a cell whose record changed.
+	// other bytes, or a cell whose record changed. The files of the other
+	// releases are unchanged; those of a release synced below are counted
+	// by that sync.
 	todo := map[string]bool{}
+	same := map[string][]string{}
 	for _, l := range locals {
 		tag, err := SpreadTag(o.Tag, o.Spread, l.entry.Nginx)
 		if err != nil {
 			return nil, err
 		}
 		if k, ok := known[l.entry.File]; ok && k.SHA256 == l.entry.SHA256 && k.AssetID != 0 && k.Release == tag {
-			res.Unchanged = append(res.Unchanged, l.entry.File)
+			same[tag] = append(same[tag], l.entry.File)
 			continue
 		}
 		todo[tag] = true
@@ -111,11 +114,16 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		tags = append(tags, t)
 	}
 	sort.Strings(tags)
+	for t, files := range same {
+		if !todo[t] {
+			res.Unchanged = append(res.Unchanged, files...)
+		}
+	}
 	if len(tags) == 0 {
+		sort.Strings(res.Unchanged)
 		res.Manifest = index
 		return res, nil
 	}
-	res.Unchanged = nil
 	for _, tag := range tags {
 		sub := o
 		sub.Tag, sub.Create, sub.Spread = tag, true, ""
@@ -154,6 +162,7 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		index.Cells = append(cs, r.Manifest.Cells...)
 	}
 	index.Sort()
+	sort.Strings(res.Unchanged)
 	if err := writeIndex(ctx, gh, idxRel, index, idxAsset, o); err != nil {
 		return res, err
 	}
