@@ -14,6 +14,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
@@ -32,6 +33,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		smoke, insecure, keepWork bool
 		installDeps, noCompat     bool
 		packages                  bool
+		targetNginx               string
 		jobs                      int
 	)
 	cf.register(fs)
@@ -47,6 +49,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&keepWork, "keep-work", false, "keep the build directory (for debugging)")
 	fs.BoolVar(&installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
 	fs.BoolVar(&packages, "packages", false, "also make each built module a native package of the distro (.deb, .rpm, .apk; packages.enabled in the config)")
+	fs.StringVar(&targetNginx, "target-nginx", "auto", "the distro's own nginx the modules must also load into: a path, none, or auto (for a cell of this distro's packaged nginx version: its nginx, installed with --install-deps when missing)")
 	fs.BoolVar(&noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 	if err := parse(fs, env, args); err != nil {
 		return err
@@ -138,9 +141,10 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		}
 		if installDeps {
 			o.Family = host.Family
-			o.Install = func(ctx context.Context, pkgs []string) error {
-				return sysdeps.Install(ctx, host, pkgs, sysdeps.Exec, env.Stderr)
-			}
+			o.Packages = &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: env.Stderr}
+		}
+		if o.Target, err = targetFor(ctx, env, targetNginx, v, distroName, cfg, installDeps, host); err != nil {
+			return err
 		}
 		if smoke {
 			o.Smoke = &compile.Smoke{Config: cfg.Smoke.Config, Request: cfg.Smoke.Request}
@@ -182,6 +186,66 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return errors.Join(failures...)
+}
+
+// packagedNginx is where every package family puts its nginx binary.
+const packagedNginx = "/usr/sbin/nginx"
+
+// targetFor is the distro's own nginx a cell of version v is proven
+// against (build --target-nginx): a path given, none, or, for auto, this
+// host's packaged nginx when the cell is for this host's distro and its
+// packaged version (installed first with --install-deps). "" is none.
+func targetFor(ctx context.Context, env *Env, flag, v, distroName string, cfg *config.Config, installDeps bool, host distro.Distro) (string, error) {
+	switch flag {
+	case "none", "":
+		return "", nil
+	case "auto":
+	default:
+		got, err := nginxVersionOf(flag)
+		if err != nil {
+			return "", usagef("build: --target-nginx: %v", err)
+		}
+		if got != v {
+			fmt.Fprintf(env.Stderr, "--target-nginx %s is nginx %s: not used for the nginx %s cell\n", flag, got, v)
+			return "", nil
+		}
+		return flag, nil
+	}
+	d, ok := cellDistro(cfg, distroName)
+	if !ok || d.Packaged != v || detectDistro() != distroName {
+		return "", nil
+	}
+	if _, err := os.Stat(packagedNginx); err != nil && installDeps {
+		// The distro's own nginx package, as its operators install it;
+		// its service is not started (no init in a build container).
+		in := &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: env.Stderr}
+		if err := in.Install(ctx, []string{"nginx"}); err != nil {
+			return "", fmt.Errorf("install %s's own nginx to prove the %s cell: %w", distroName, v, err)
+		}
+	}
+	got, err := nginxVersionOf(packagedNginx)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s's own nginx: %v: the nginx %s cell is proven by the nginx built here only (--install-deps installs it)\n", distroName, err, v)
+		return "", nil
+	}
+	if got != v {
+		fmt.Fprintf(env.Stderr, "%s is nginx %s, not %s's packaged %s: not used\n", packagedNginx, got, distroName, v)
+		return "", nil
+	}
+	fmt.Fprintf(env.Stderr, "nginx %s cell: proven against %s's own nginx too (%s)\n", v, distroName, packagedNginx)
+	return packagedNginx, nil
+}
+
+// nginxVersionOf reads the version an nginx binary was built as.
+func nginxVersionOf(path string) (string, error) {
+	f, err := modinfo.Open(path)
+	if err != nil {
+		return "", err
+	}
+	if f.Kind != modinfo.KindExecutable || f.Version == 0 {
+		return "", fmt.Errorf("%s is not an nginx binary", path)
+	}
+	return f.Nginx(), nil
 }
 
 // annotate turns compiler messages about module sources into GitHub
@@ -254,5 +318,6 @@ func installBuildDeps(ctx context.Context, env *Env, versions []string) (distro.
 			legacy = true
 		}
 	}
-	return d, sysdeps.Install(ctx, d, sysdeps.Packages(d, legacy, nil), sysdeps.Exec, env.Stderr)
+	in := &sysdeps.Installer{Distro: d, Run: sysdeps.Exec, Log: env.Stderr}
+	return d, in.Install(ctx, sysdeps.Packages(d, legacy, nil))
 }

@@ -170,12 +170,7 @@ func TestRealCorpus(t *testing.T) {
 	if !ok {
 		t.Fatal("debian-12 not in the distro table")
 	}
-	var aptMu sync.Mutex // one apt at a time
-	install := func(ctx context.Context, pkgs []string) error {
-		aptMu.Lock()
-		defer aptMu.Unlock()
-		return sysdeps.Install(ctx, host, pkgs, sysdeps.Exec, testWriter{t})
-	}
+	install := &lockedInstaller{in: &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: testWriter{t}}}
 	mods := corpus()
 	dirs := map[string]string{}
 	for _, m := range mods {
@@ -188,7 +183,7 @@ func TestRealCorpus(t *testing.T) {
 			list = append(list, Module{ID: m.tarball, Dir: dirs[m.tarball], Env: m.env, Libs: m.libs, Packages: m.packages})
 		}
 		o := options(t, mirror, nginx, list...)
-		o.Install = install
+		o.Packages = install
 		o.Smoke = &Smoke{Config: `location = /hello { hello_world "Hello, world"; }`, Request: "/hello"}
 		return o
 	}
@@ -303,4 +298,22 @@ location = /dir { fancyindex on; }
 			t.Errorf("%s: requires %v, want ndk_http_module", e.Module, e.Requires)
 		}
 	}
+}
+
+// lockedInstaller runs one apt at a time for the cells built in parallel.
+type lockedInstaller struct {
+	mu sync.Mutex
+	in *sysdeps.Installer
+}
+
+func (l *lockedInstaller) Resolve(ctx context.Context, c []string) (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.in.Resolve(ctx, c)
+}
+
+func (l *lockedInstaller) Install(ctx context.Context, p []string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.in.Install(ctx, p)
 }

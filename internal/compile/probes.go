@@ -116,12 +116,14 @@ func probeReport(probes []Probe, family distro.Family, distroName, moduleID stri
 	}
 	known, unknown := missingLibraries(probes)
 	for _, l := range known {
-		pkg := l.Packages[family]
-		if pkg == "" {
-			pkg = l.Packages[distro.Apt] + " (its apt name)"
+		names := l.Packages[family]
+		pkg := strings.Join(names, " or ")
+		if len(names) == 0 {
+			names = l.Packages[distro.Apt]
+			pkg = strings.Join(names, " or ") + " (its apt name)"
 		}
-		fmt.Fprintf(&b, "missing library %s: install %s on %s (nginx-modbuild build --install-deps does), or declare it in the module's entry: packages: {%s: [%s]}\n",
-			l.Name, pkg, distroName, cmp.Or(string(family), "apt"), pkg)
+		fmt.Fprintf(&b, "missing library %s: install %s on %s (nginx-modbuild build --install-deps finds which this release has), or declare it in the module's entry: packages: {%s: [%s]}\n",
+			l.Name, pkg, distroName, cmp.Or(string(family), "apt"), names[0])
 	}
 	for _, u := range unknown {
 		fmt.Fprintf(&b, "missing %s: no package is known for it; declare the package that provides it in the entry of %s: packages: {%s: [...]}\n",

@@ -6,10 +6,12 @@ package compile
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -75,18 +77,33 @@ type Options struct {
 	// they are built from (see smokeKey): a cell whose key is there
 	// builds only the modules. "" builds the binary every time.
 	SmokeCache string
+	// Target is the distro's own nginx binary (build --target-nginx): the
+	// .so files are checked against its symbols and libraries and, with
+	// the smoke test, loaded into it too, nothing else enabled. A cell
+	// for a distro's own nginx version is proven by that nginx.
+	Target string
 	// LogURL links this build's log (the GitHub Actions run) in every
 	// failure recorded.
 	LogURL string
 	// Family is the build host's package family, for naming the package
 	// of a library a module's configure probe did not find.
 	Family distro.Family
-	// Install, when set (build --install-deps), installs distribution
-	// packages: the libraries the modules' configs probe for, before
-	// configure and again when a probe still fails.
-	Install func(ctx context.Context, pkgs []string) error
-	Log     *Log
+	// Packages, when set (build --install-deps), is the build host's
+	// package manager: the libraries the modules' configs probe for and
+	// the packages they declare are looked up in its index and installed
+	// before configure, and again when a probe still fails.
+	Packages PackageManager
+	Log      *Log
 	Now     func() time.Time
+}
+
+// PackageManager installs distribution packages on the build host
+// (sysdeps.Installer).
+type PackageManager interface {
+	// Resolve returns the first of candidates that is installed or that
+	// the package index has; the error says what was searched.
+	Resolve(ctx context.Context, candidates []string) (string, error)
+	Install(ctx context.Context, pkgs []string) error
 }
 
 // Result is what a cell produced.
@@ -131,6 +148,9 @@ type cell struct {
 	files     []string
 	installed map[string]bool
 	converted []string
+	// unresolved are hinted libraries no package in the index provides
+	// (said again if the module's configure fails).
+	unresolved []string
 }
 
 // Run builds one cell. A module that fails is reported in a
@@ -187,9 +207,10 @@ func (b *cell) fail(m Module, name, phase, why string) {
 	if strings.TrimSpace(why) == "" {
 		why = "no message (this is a bug in nginx-modbuild: please report it with the build log)"
 	}
-	b.failed = append(b.failed, manifest.Failure{Module: name, Source: m.ID, Phase: phase, Error: why,
-		Transient: manifest.TransientPhase(phase), Identity: m.Identity, Log: b.o.LogURL})
-	b.o.Log.Printf("FAILED %s (%s): %s", name, phase, firstLine(why))
+	f := manifest.Failure{Module: name, Source: m.ID, Phase: phase, Error: why,
+		Transient: manifest.TransientPhase(phase), Identity: m.Identity, Log: b.o.LogURL}
+	b.failed = append(b.failed, f)
+	b.o.Log.Printf("FAILED %s (%s): %s", name, phase, f.Reason())
 }
 
 func (b *cell) run(ctx context.Context) (Result, error) {
@@ -228,8 +249,11 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 		mods = b.prepare()
 		return nil
 	})
-	if o.Install != nil {
-		if err := b.phase("deps", func() error { return b.installHinted(ctx, mods) }); err != nil {
+	if o.Packages != nil {
+		if err := b.phase("deps", func() (err error) {
+			mods, err = b.installHinted(ctx, mods)
+			return err
+		}); err != nil {
 			return res, err
 		}
 	}
@@ -342,41 +366,123 @@ func (b *cell) prepare() []prepared {
 	return out
 }
 
-// installHinted installs the packages of the libraries the modules'
-// configs mention and the packages they declare.
-func (b *cell) installHinted(ctx context.Context, mods []prepared) error {
-	var pkgs []string
-	add := func(p string) {
-		if p != "" && !slices.Contains(pkgs, p) {
-			pkgs = append(pkgs, p)
+// need is one package a module needs, as candidate names, and why.
+type need struct {
+	candidates []string
+	why        string
+	// declared is set for a package the config entry names: one the
+	// index lacks fails the module. A library read from the config's
+	// text is only a hint (the config may not need it on this system):
+	// configure decides, and its failure then says what was searched.
+	declared bool
+}
+
+// needs lists the packages a module's config hints at (libraries its
+// probes mention, nginx library switches it turns on) and declares.
+func (b *cell) needs(m prepared) []need {
+	var out []need
+	seen := map[string]bool{}
+	add := func(n need) {
+		if len(n.candidates) == 0 || seen[n.candidates[0]] {
+			return
+		}
+		seen[n.candidates[0]] = true
+		out = append(out, n)
+	}
+	for _, l := range m.hints.Libs {
+		if lib, ok := sysdeps.LibraryFor("-l" + l); ok {
+			add(need{candidates: lib.Packages[b.o.Family], why: "its config links -l" + l})
 		}
 	}
+	for _, h := range m.hints.Headers {
+		if lib, ok := sysdeps.LibraryFor(h); ok {
+			add(need{candidates: lib.Packages[b.o.Family], why: "its config includes <" + h + ">"})
+		}
+	}
+	for _, sw := range m.hints.Switches {
+		if lib, ok := sysdeps.SwitchLibrary(sw); ok {
+			add(need{candidates: lib.Packages[b.o.Family], why: "its config asks nginx to link " + sw + " (nginx's configure then probes for " + lib.Name + ")"})
+		}
+	}
+	for _, p := range m.Packages[b.o.Family] {
+		add(need{candidates: []string{p}, why: "its entry declares it (packages:)", declared: true})
+	}
+	return out
+}
+
+// installHinted looks up, in the build host's package index, the
+// packages of the libraries each module's config mentions and the
+// packages it declares, and installs them. A module whose declared
+// package the index lacks, or whose packages cannot be installed, fails
+// alone (phase deps) and is left out of configure; the others go on.
+func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, error) {
+	type plan struct {
+		m    prepared
+		pkgs []string
+	}
+	var plans []plan
+	var all []string
 	for _, m := range mods {
-		for _, l := range m.hints.Libs {
-			if lib, ok := sysdeps.LibraryFor("-l" + l); ok {
-				add(lib.Packages[b.o.Family])
+		p := plan{m: m}
+		var missing []string
+		for _, n := range b.needs(m) {
+			pkg, err := b.o.Packages.Resolve(ctx, n.candidates)
+			var nf *sysdeps.NotInIndex
+			switch {
+			case errors.As(err, &nf) && n.declared:
+				missing = append(missing, fmt.Sprintf("%s: %v", n.why, err))
+			case errors.As(err, &nf):
+				b.o.Log.Printf("%s: %s, but %v: configure decides whether it is needed", filepath.Base(m.Dir), n.why, err)
+				b.unresolved = append(b.unresolved, fmt.Sprintf("%s: %v", filepath.Base(m.Dir), err))
+			case err != nil:
+				return nil, err // the index itself could not be read: no module can be judged
+			default:
+				if !slices.Contains(p.pkgs, pkg) {
+					p.pkgs = append(p.pkgs, pkg)
+				}
 			}
 		}
-		for _, h := range m.hints.Headers {
-			if lib, ok := sysdeps.LibraryFor(h); ok {
-				add(lib.Packages[b.o.Family])
+		if len(missing) > 0 {
+			b.fail(m.Module, "", "deps", "a package it needs is not in this distribution's index:\n"+strings.Join(missing, "\n"))
+			continue
+		}
+		plans = append(plans, p)
+		for _, pkg := range p.pkgs {
+			if !slices.Contains(all, pkg) {
+				all = append(all, pkg)
 			}
 		}
-		for _, p := range m.Packages[b.o.Family] {
-			add(p)
+	}
+	var ok []prepared
+	if len(all) == 0 {
+		for _, p := range plans {
+			ok = append(ok, p.m)
 		}
+		return ok, nil
 	}
-	if len(pkgs) == 0 {
-		return nil
+	b.o.Log.Printf("packages the modules need: %s", strings.Join(all, " "))
+	if err := b.o.Packages.Install(ctx, all); err == nil {
+		for _, p := range all {
+			b.installed[p] = true
+		}
+		for _, p := range plans {
+			ok = append(ok, p.m)
+		}
+		return ok, nil
+	} else {
+		b.o.Log.Printf("installing them together failed: installing each module's packages alone to find which: %v", firstLine(err.Error()))
 	}
-	b.o.Log.Printf("libraries the module configs probe for: %s", strings.Join(pkgs, " "))
-	if err := b.o.Install(ctx, pkgs); err != nil {
-		return fmt.Errorf("install the modules' libraries: %w", err)
+	for _, p := range plans {
+		if err := b.o.Packages.Install(ctx, p.pkgs); err != nil {
+			b.fail(p.m.Module, "", "deps", fmt.Sprintf("install %s: %v", strings.Join(p.pkgs, " "), err))
+			continue
+		}
+		for _, pkg := range p.pkgs {
+			b.installed[pkg] = true
+		}
+		ok = append(ok, p.m)
 	}
-	for _, p := range pkgs {
-		b.installed[p] = true
-	}
-	return nil
+	return ok, nil
 }
 
 type group struct {
@@ -444,6 +550,7 @@ func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]g
 // earlier config had read as off, configure runs again with it first.
 func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods []prepared) (group, error) {
 	reordered := false
+	triedSwitch := map[string]bool{}
 	for attempt := 0; ; attempt++ {
 		if len(mods) == 0 {
 			return group{builddir: builddir}, nil
@@ -481,7 +588,39 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 		}
 		culprit := ConfigureCulprit(out, g.wrappers)
 		if culprit == "" {
-			return group{}, fmt.Errorf("configure nginx %s failed (not in a module's config):\n%s", b.o.Nginx, tail(out, 25))
+			// nginx's own library probe failed after the module configs
+			// ran: the modules whose config turned that switch on caused
+			// it (dav-ext's ngx_module_libs=LIBXSLT).
+			sw, blamed := switchCulprits(out, mods, g.record)
+			if len(blamed) == 0 {
+				return group{}, fmt.Errorf("configure nginx %s failed (not in a module's config):\n%s", b.o.Nginx, tail(out, 25))
+			}
+			lib, _ := sysdeps.SwitchLibrary(sw)
+			if b.o.Packages != nil && !triedSwitch[sw] {
+				triedSwitch[sw] = true
+				if b.installSwitch(ctx, lib) {
+					continue
+				}
+			}
+			var names []string
+			for _, k := range blamed {
+				names = append(names, filepath.Base(mods[k].Dir))
+			}
+			pkg := strings.Join(lib.Packages[cmp.Or(b.o.Family, distro.Apt)], " or ")
+			for _, k := range blamed {
+				m := mods[k]
+				b.fail(m.Module, "", "configure", fmt.Sprintf("%s\nits config asks nginx to link %s (ngx_module_libs), and nginx's configure did not find %s. Install %s on %s (nginx-modbuild build --install-deps does), or declare it in the module's entry: packages: {%s: [%s]}",
+					configureError(out), sw, lib.Name, pkg, b.o.Distro, cmp.Or(string(b.o.Family), "apt"), lib.Packages[cmp.Or(b.o.Family, distro.Apt)][0]))
+			}
+			b.o.Log.Printf("configure failed in nginx's %s probe, which %s turned on: configuring again without it", sw, strings.Join(names, ", "))
+			var rest []prepared
+			for k, m := range mods {
+				if !slices.Contains(blamed, k) {
+					rest = append(rest, m)
+				}
+			}
+			mods = rest
+			continue
 		}
 		var rest []prepared
 		for k, m := range mods {
@@ -490,13 +629,18 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 				continue
 			}
 			probes := FailedProbes(readFile(filepath.Join(builddir, "autoconf.err")), m.index)
-			if b.o.Install != nil && b.installMissing(ctx, m, probes) {
+			if b.o.Packages != nil && b.installMissing(ctx, m, probes) {
 				rest = append(rest, m) // try again with the library installed
 				continue
 			}
 			msg := "configure stopped in its config:\n" + configureOutput(out, culprit)
 			if r := probeReport(probes, b.o.Family, b.o.Distro, m.ID); r != "" {
 				msg += "\n" + r
+			}
+			for _, u := range b.unresolved {
+				if strings.HasPrefix(u, filepath.Base(m.Dir)+": ") {
+					msg += "\n" + u
+				}
 			}
 			b.fail(m.Module, "", "configure", msg)
 		}
@@ -511,7 +655,13 @@ func (b *cell) installMissing(ctx context.Context, m prepared, probes []Probe) b
 	known, _ := missingLibraries(probes)
 	var pkgs []string
 	for _, l := range known {
-		if p := l.Packages[b.o.Family]; p != "" && !b.installed[p] {
+		p, err := b.o.Packages.Resolve(ctx, l.Packages[b.o.Family])
+		if err != nil {
+			b.o.Log.Printf("%s: configure did not find %s: %v", filepath.Base(m.Dir), l.Name, err)
+			b.unresolved = append(b.unresolved, fmt.Sprintf("%s: %v", filepath.Base(m.Dir), err))
+			continue
+		}
+		if !b.installed[p] {
 			pkgs = append(pkgs, p)
 			b.installed[p] = true
 		}
@@ -520,11 +670,75 @@ func (b *cell) installMissing(ctx context.Context, m prepared, probes []Probe) b
 		return false
 	}
 	b.o.Log.Printf("%s: configure did not find %s: installing it", filepath.Base(m.Dir), strings.Join(pkgs, " "))
-	if err := b.o.Install(ctx, pkgs); err != nil {
+	if err := b.o.Packages.Install(ctx, pkgs); err != nil {
 		b.o.Log.Printf("install %s: %v", strings.Join(pkgs, " "), err)
 		return false
 	}
 	return true
+}
+
+// installSwitch installs the library behind one of nginx's switches (a
+// module turned it on and nginx's probe for it failed); it reports
+// whether it installed anything.
+func (b *cell) installSwitch(ctx context.Context, lib sysdeps.Library) bool {
+	p, err := b.o.Packages.Resolve(ctx, lib.Packages[b.o.Family])
+	if err != nil {
+		b.o.Log.Printf("nginx's %s probe failed: %v", lib.Switch, err)
+		return false
+	}
+	if b.installed[p] {
+		return false
+	}
+	b.installed[p] = true
+	b.o.Log.Printf("nginx's %s probe failed: installing %s", lib.Switch, p)
+	if err := b.o.Packages.Install(ctx, []string{p}); err != nil {
+		b.o.Log.Printf("install %s: %v", p, err)
+		return false
+	}
+	return true
+}
+
+// switchErrors are nginx's configure errors for the libraries behind its
+// switches (auto/lib/*/conf), by switch.
+var switchErrors = map[string]string{
+	"LIBXSLT":   "requires the libxml2/libxslt",
+	"LIBGD":     "requires the GD library",
+	"GEOIP":     "requires the GeoIP library",
+	"PERL":      "perl 5.8.6 or higher is required",
+	"LIBATOMIC": "libatomic_ops library was not found",
+	"PCRE":      "requires the PCRE library",
+	"OPENSSL":   "require the OpenSSL library",
+	"ZLIB":      "requires the zlib library",
+}
+
+// switchCulprits reads a configure failure outside every module config:
+// when it is nginx's probe for a library switch, it returns the switch
+// and the modules (indices into mods) whose config turned it on.
+func switchCulprits(out string, mods []prepared, rec map[int]*declared) (string, []int) {
+	errLine := configureError(out)
+	for sw, msg := range switchErrors {
+		if !strings.Contains(errLine, msg) && !(sw == "PERL" && strings.Contains(errLine, "perl module ExtUtils::Embed")) {
+			continue
+		}
+		var blamed []int
+		for k, m := range mods {
+			if d := rec[m.index]; d != nil && d.Before["USE_"+sw] == "NO" && d.After["USE_"+sw] != "NO" && d.After["USE_"+sw] != "" {
+				blamed = append(blamed, k)
+			}
+		}
+		return sw, blamed
+	}
+	return "", nil
+}
+
+// configureError is configure's error line ("./configure: error: ...").
+func configureError(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, ": error: ") && strings.Contains(l, "configure") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return firstLine(tail(out, 1))
 }
 
 // switchOrder finds a config that turned on a configure switch (say

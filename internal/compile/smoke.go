@@ -144,13 +144,28 @@ func (s *Server) Stop() error {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
+		if syscall.Kill(pid, 0) != nil || zombie(pid) {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	return fmt.Errorf("nginx %d did not stop in 10s after QUIT; killed", pid)
+}
+
+// zombie reports whether pid has exited but was not reaped. The nginx
+// master daemonizes, so its parent is PID 1; in a job container PID 1 is
+// a plain command (GitHub's and act's tail -f /dev/null, a test's
+// sleep), which reaps nothing, and the exited master stays a zombie.
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 func (s *Server) pid() (int, error) {
@@ -180,32 +195,16 @@ func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*lin
 		return sos
 	}
 	prefix := filepath.Join(b.o.WorkDir, "smoke")
-	for len(sos) > 0 {
-		srv, err := NewServer(bin, prefix, pathsOf(sos), "")
-		if err != nil {
-			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", err.Error())
+	var ok bool
+	if sos, ok = b.loadAll(ctx, bin, prefix, "", sos); !ok {
+		return sos
+	}
+	if b.o.Target != "" && len(sos) > 0 {
+		// The distro's own nginx, with nothing else enabled: the .so
+		// files load there, or the cell says why not.
+		if sos, ok = b.loadAll(ctx, b.o.Target, filepath.Join(b.o.WorkDir, "smoke-target"), b.o.Target, sos); !ok {
 			return sos
 		}
-		out, err := srv.Test(ctx)
-		if err == nil {
-			b.o.Log.Printf("nginx -t: %d .so file(s) load", len(sos))
-			break
-		}
-		bad := -1
-		if m := soPath.FindStringSubmatch(out); m != nil {
-			for i, s := range sos {
-				if s.file == m[1] {
-					bad = i
-				}
-			}
-		}
-		if bad < 0 {
-			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", "nginx -t failed with no module named:\n"+tail(out, 10))
-			return sos
-		}
-		m, _ := b.moduleOf(sos[bad])
-		b.fail(m, sos[bad].so.Name(), "smoke", "nginx -t refused it: "+emergLine(out))
-		sos = append(sos[:bad:bad], sos[bad+1:]...)
 	}
 	if len(sos) == 0 || (b.o.Smoke.Config == "" && b.o.Smoke.Request == "") {
 		return sos
@@ -242,6 +241,49 @@ func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*lin
 		b.o.Log.Printf("GET %s: 200 %s", b.o.Smoke.Request, firstLine(body))
 	}
 	return sos
+}
+
+// loadAll loads every .so once, in load order, into bin (nginx -t); a
+// .so that nginx refuses is its module's failure and the rest are tried
+// again. target names the distro's own nginx ("" for the one built
+// here). ok is false when nginx failed with no module named.
+func (b *cell) loadAll(ctx context.Context, bin, prefix, target string, sos []*linked) ([]*linked, bool) {
+	who := "nginx -t"
+	if target != "" {
+		who = "the distro's own nginx -t (" + target + ")"
+	}
+	for len(sos) > 0 {
+		srv, err := NewServer(bin, prefix, pathsOf(sos), "")
+		if err != nil {
+			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", err.Error())
+			return sos, false
+		}
+		out, err := srv.Test(ctx)
+		if err == nil {
+			b.o.Log.Printf("%s: %d .so file(s) load", who, len(sos))
+			return sos, true
+		}
+		bad := -1
+		if m := soPath.FindStringSubmatch(out); m != nil {
+			for i, s := range sos {
+				if s.file == m[1] {
+					bad = i
+				}
+			}
+		}
+		if bad < 0 {
+			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", who+" failed with no module named:\n"+tail(out, 10))
+			return sos, false
+		}
+		m, _ := b.moduleOf(sos[bad])
+		msg := who + " refused it: " + emergLine(out)
+		if target != "" && strings.Contains(out, "undefined symbol: pcre_") {
+			msg += "\nThe module calls the PCRE1 API and the distro's nginx uses PCRE2: link the module against libpcre (libs: [-lpcre] and packages: {apt: [libpcre3-dev]} in its modules entry)."
+		}
+		b.fail(m, sos[bad].so.Name(), "smoke", msg)
+		sos = append(sos[:bad:bad], sos[bad+1:]...)
+	}
+	return sos, true
 }
 
 func pathsOf(sos []*linked) []string {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 )
@@ -81,5 +83,25 @@ func TestSmokeNginxCached(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(cache); len(entries) != 1 {
 		t.Errorf("cache holds %d binaries, want 1", len(entries))
+	}
+}
+
+// TestZombieIsStopped: an exited process nobody reaped (the nginx master
+// under a job container's PID 1) counts as stopped.
+func TestZombieIsStopped(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for !zombie(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d exited but is not seen as a zombie", cmd.Process.Pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if zombie(os.Getpid()) {
+		t.Error("the running test process is seen as a zombie")
 	}
 }

@@ -370,7 +370,7 @@ func loadOrder(sos []*linked) []*linked {
 // missingReason explains unresolved symbols of a module's .so: the PCRE1
 // API against an nginx built with PCRE2, a function whose source file the
 // module's config did not compile, or a symbol this nginx does not have.
-func missingReason(s *linked, n nginxSymbols, nginx, moduleDir string) string {
+func missingReason(s *linked, n nginxSymbols, nginx, moduleDir, target string) string {
 	syms := s.missing
 	shown := syms
 	if len(shown) > 5 {
@@ -381,12 +381,23 @@ func missingReason(s *linked, n nginxSymbols, nginx, moduleDir string) string {
 	if len(syms) > len(shown) {
 		fmt.Fprintf(&b, " and %d more", len(syms)-len(shown))
 	}
-	fmt.Fprintf(&b, " (in neither nginx %s, its libraries, the .so's own libraries nor the other modules built)", nginx)
+	if target != "" {
+		fmt.Fprintf(&b, " into the distro's own nginx %s %s (in neither it, its libraries, the .so's own libraries nor the other modules built)", nginx, target)
+	} else {
+		fmt.Fprintf(&b, " (in neither nginx %s, its libraries, the .so's own libraries nor the other modules built)", nginx)
+	}
 	var pcre1 []string
 	for _, sym := range syms {
 		if strings.HasPrefix(sym, "pcre_") {
 			pcre1 = append(pcre1, sym)
 		}
+	}
+	if len(pcre1) > 0 && n.pcre2 && target != "" {
+		// --without-pcre2 changes only the nginx built here, not the
+		// distro's: the module has to bring libpcre itself.
+		fmt.Fprintf(&b, ".\nThe module calls the PCRE1 API (%s) and the distro's nginx is built with PCRE2: link the module against libpcre as Debian does for lua"+
+			" (in its modules entry: libs: [-lpcre] and packages: {apt: [libpcre3-dev], dnf: [pcre-devel], apk: [pcre-dev]}); --without-pcre2 does not help, the distro's nginx keeps PCRE2.", pcre1[0])
+		return b.String()
 	}
 	if len(pcre1) > 0 && n.pcre2 {
 		fmt.Fprintf(&b, ".\nThe module calls the PCRE1 API (%s) but nginx %s is built with PCRE2: configure with --without-pcre2 (configure: in the config),"+
@@ -454,28 +465,16 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 		}
 		s.syms = syms
 	}
-	var notes []string
-	for {
-		for _, s := range sos {
-			s.after, s.missing, s.needed = nil, nil, nil
+	sos = b.settle(libs, n, sos, "")
+	if b.o.Target != "" {
+		// The distro's own nginx is the oracle: what it and its libraries
+		// do not provide, it will not load.
+		t, err := nginxFromBinary(libs, b.o.Target)
+		if err != nil {
+			b.o.Log.Printf("the distro's own nginx: %v: not checked against it", err)
+		} else {
+			sos = b.settle(libs, t, sos, b.o.Target)
 		}
-		notes = checkSymbols(libs, n, sos)
-		var keep []*linked
-		for _, s := range sos {
-			if len(s.missing) == 0 {
-				keep = append(keep, s)
-				continue
-			}
-			m, dir := b.moduleOf(s)
-			b.fail(m, s.so.Name(), "symbols", missingReason(s, n, b.o.Nginx, dir))
-		}
-		if len(keep) == len(sos) {
-			break
-		}
-		sos = keep
-	}
-	for _, note := range notes { // of the check that settled
-		b.o.Log.Printf("%s", note)
 	}
 	for _, s := range sos {
 		s.requires = nil
@@ -496,6 +495,40 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 		b.o.Log.Printf("symbols resolve (%s); load order: %s", how, strings.Join(names, ", "))
 	}
 	return ordered
+}
+
+// settle resolves the .so files against n until every remaining one
+// resolves; one that does not is its module's failure. target names the
+// distro's own nginx binary n was read from ("" for the one built here).
+func (b *cell) settle(libs *libraries, n nginxSymbols, sos []*linked, target string) []*linked {
+	var notes []string
+	for {
+		for _, s := range sos {
+			s.after, s.missing, s.needed = nil, nil, nil
+		}
+		notes = checkSymbols(libs, n, sos)
+		var keep []*linked
+		for _, s := range sos {
+			if len(s.missing) == 0 {
+				keep = append(keep, s)
+				continue
+			}
+			m, dir := b.moduleOf(s)
+			b.fail(m, s.so.Name(), "symbols", missingReason(s, n, b.o.Nginx, dir, target))
+		}
+		if len(keep) == len(sos) {
+			break
+		}
+		sos = keep
+	}
+	if target == "" {
+		for _, note := range notes { // of the check that settled
+			b.o.Log.Printf("%s", note)
+		}
+	} else {
+		b.o.Log.Printf("symbols resolve against the distro's own nginx %s too", target)
+	}
+	return sos
 }
 
 // moduleOf is the requested module a .so belongs to (nginx's own

@@ -57,16 +57,33 @@ type Failure struct {
 	Log string `json:"log,omitempty"`
 }
 
-// Reason is the failure's most telling line: the first compiler or
-// configure error in it, else its first line.
+// errorMarks are what the first real error line of a failure holds: the
+// compiler's or configure's error, make's missing rule, the linker's, the
+// dynamic loader's or nginx's.
+var errorMarks = []string{"error:", "undefined symbol", "No rule to make target", "multiple definition", "undefined reference",
+	"cannot find -l", "[emerg]"}
+
+// Reason is the failure's most telling line: the first real error line in
+// it (compiler, configure, make, linker, nginx), else its first line
+// (with the next one when the first only introduces it).
 func (f Failure) Reason() string {
 	lines := strings.Split(strings.TrimSpace(f.Error), "\n")
 	for _, l := range lines {
-		if strings.Contains(l, "error:") || strings.Contains(l, "undefined symbol") {
-			return strings.TrimSpace(l)
+		for _, m := range errorMarks {
+			if strings.Contains(l, m) {
+				return strings.TrimSpace(l)
+			}
 		}
 	}
-	return strings.TrimSpace(lines[0])
+	first := strings.TrimSpace(lines[0])
+	if strings.HasSuffix(first, ":") {
+		for _, l := range lines[1:] {
+			if l = strings.TrimSpace(l); l != "" {
+				return first + " " + l
+			}
+		}
+	}
+	return first
 }
 
 // TransientPhase reports whether a failure in phase is the environment's

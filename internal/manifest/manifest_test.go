@@ -85,3 +85,25 @@ func TestBuiltAsFailures(t *testing.T) {
 		t.Error("a cell never built counts as built")
 	}
 }
+
+// TestFailureReason: the one-line reason is the first real error line,
+// never a bare heading such as "did not compile:".
+func TestFailureReason(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ err, want string }{
+		{"did not compile:\nmake: *** No rule to make target '/src/njs/nginx/../build/libnjs.a', needed by 'objs/ngx_http_js_module.so'.  Stop.",
+			"make: *** No rule to make target '/src/njs/nginx/../build/libnjs.a', needed by 'objs/ngx_http_js_module.so'.  Stop."},
+		{"did not compile:\n/usr/bin/ld: x.o:/src/nchan/a.h:66: multiple definition of `redis_lua_scripts'; y.o: first defined here",
+			"/usr/bin/ld: x.o:/src/nchan/a.h:66: multiple definition of `redis_lua_scripts'; y.o: first defined here"},
+		{"configure stopped in its config:\n./configure: error: the HTTP XSLT module requires the libxml2/libxslt",
+			"./configure: error: the HTTP XSLT module requires the libxml2/libxslt"},
+		{"nginx -t refused it: nginx: [emerg] dlopen() \"/x.so\" failed (/x.so: undefined symbol: pcre_fullinfo)",
+			"nginx -t refused it: nginx: [emerg] dlopen() \"/x.so\" failed (/x.so: undefined symbol: pcre_fullinfo)"},
+		{"did not compile:\nsomething went wrong", "did not compile: something went wrong"},
+		{"one line", "one line"},
+	} {
+		if got := (Failure{Error: tt.err}).Reason(); got != tt.want {
+			t.Errorf("Reason(%q) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}

@@ -28,6 +28,10 @@ type Hints struct {
 	// Enables are configure switches it turns on (USE_OPENSSL=YES, or
 	// OPENSSL in ngx_module_libs).
 	Enables []string
+	// Switches are nginx's library switches it asks configure to link
+	// (ngx_module_libs="LIBXSLT", USE_GEOIP=YES): nginx's own probe for
+	// each then runs, and needs the library's headers.
+	Switches []string
 }
 
 var (
@@ -37,6 +41,9 @@ var (
 	switchRef = regexp.MustCompile(`\$\{?(USE_OPENSSL|USE_PCRE|USE_ZLIB|USE_LIBXSLT|USE_LIBGD|USE_GEOIP|USE_PERL|HTTP_SSL|MAIL_SSL|STREAM_SSL|HTTP|STREAM|MAIL)\}?\b`)
 	enables   = regexp.MustCompile(`\b(USE_OPENSSL|USE_PCRE|USE_ZLIB)=YES\b`)
 	libsWord  = regexp.MustCompile(`ngx_module_libs=["']?[^\n]*\b(OPENSSL|PCRE|ZLIB)\b`)
+	libsLine  = regexp.MustCompile(`ngx_module_libs=["']?([^\n]*)`)
+	switchLib = regexp.MustCompile(`\b(LIBXSLT|LIBGD|GEOIP|PERL|LIBATOMIC|PCRE|OPENSSL|ZLIB)\b`)
+	switchOn  = regexp.MustCompile(`\bUSE_(LIBXSLT|LIBGD|GEOIP|PERL|LIBATOMIC|PCRE|OPENSSL|ZLIB)=(?:YES|DYNAMIC)\b`)
 )
 
 // ReadHints reads dir/config and the files it sources with
@@ -44,7 +51,7 @@ var (
 func ReadHints(dir string) (*Hints, error) {
 	h := &Hints{Dir: dir}
 	sets, uses := map[string]bool{}, map[string]bool{}
-	libs, headers, reads, en := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	libs, headers, reads, en, sw := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	queue := []string{filepath.Join(dir, "config")}
 	seen := map[string]bool{}
 	for len(queue) > 0 {
@@ -88,10 +95,18 @@ func ReadHints(dir string) (*Hints, error) {
 			if m := libsWord.FindStringSubmatch(line); m != nil {
 				en["USE_"+m[1]] = true
 			}
+			if m := libsLine.FindStringSubmatch(line); m != nil {
+				for _, w := range switchLib.FindAllString(m[1], -1) {
+					sw[w] = true
+				}
+			}
+			for _, m := range switchOn.FindAllStringSubmatch(line, -1) {
+				sw[m[1]] = true
+			}
 		}
 	}
 	h.Sets, h.Uses = own(sets), own(uses)
-	h.Libs, h.Headers, h.Reads, h.Enables = keys(libs), keys(headers), keys(reads), keys(en)
+	h.Libs, h.Headers, h.Reads, h.Enables, h.Switches = keys(libs), keys(headers), keys(reads), keys(en), keys(sw)
 	return h, nil
 }
 

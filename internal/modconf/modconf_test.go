@@ -39,22 +39,23 @@ fi
 ngx_feature_incs="#include <maxminddb.h>"
 ngx_feature_libs="-lmaxminddb"
 . auto/feature
-ngx_module_libs="$ngx_feature_libs OPENSSL"
+ngx_module_libs="$ngx_feature_libs OPENSSL LIBXSLT"
 `)
 	write(t, dir, "static/config", `if [ $USE_OPENSSL = YES ]; then STATIC_HMAC=1; fi
+USE_GEOIP=YES
 `)
 	h, err := ReadHints(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string][]string{"libs": h.Libs, "headers": h.Headers, "reads": h.Reads, "enables": h.Enables, "files": {}}
+	got := map[string][]string{"libs": h.Libs, "headers": h.Headers, "reads": h.Reads, "enables": h.Enables, "switches": h.Switches, "files": {}}
 	for _, f := range h.Files {
 		rel, _ := filepath.Rel(dir, f)
 		got["files"] = append(got["files"], rel)
 	}
 	want := map[string][]string{
 		"libs": {"maxminddb"}, "headers": {"maxminddb.h"}, "reads": {"STREAM", "USE_OPENSSL"},
-		"enables": {"USE_OPENSSL"}, "files": {"config", "filter/config", "static/config"},
+		"enables": {"USE_OPENSSL"}, "switches": {"GEOIP", "LIBXSLT", "OPENSSL"}, "files": {"config", "filter/config", "static/config"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("hints (-want +got):\n%s", diff)

@@ -52,26 +52,18 @@ func OSRelease(text string) (distro.Distro, error) {
 	return distro.Distro{}, fmt.Errorf("unknown distribution %q in /etc/os-release: install a C compiler, make and the PCRE, zlib and OpenSSL headers yourself", name)
 }
 
-// libPackages maps the libraries a module's config declares
-// (ngx_module_libs) to package names per family.
-var libPackages = map[string]map[distro.Family]string{
-	"LIBXSLT": {distro.Apt: "libxslt1-dev", distro.Dnf: "libxslt-devel", distro.Yum: "libxslt-devel", distro.Apk: "libxslt-dev"},
-	"LIBGD":   {distro.Apt: "libgd-dev", distro.Dnf: "gd-devel", distro.Yum: "gd-devel", distro.Apk: "gd-dev"},
-	"GEOIP":   {distro.Apt: "libgeoip-dev", distro.Dnf: "GeoIP-devel", distro.Yum: "GeoIP-devel", distro.Apk: "geoip-dev"},
-	"PERL":    {distro.Apt: "libperl-dev", distro.Dnf: "perl-devel", distro.Yum: "perl-devel", distro.Apk: "perl-dev"},
-}
-
 // Packages lists what to install: the distro's build packages (legacy
 // PCRE too when legacyPCRE, for nginx before 1.21.5) and the packages of
-// the declared libraries.
-func Packages(d distro.Distro, legacyPCRE bool, libs []string) []string {
+// the nginx library switches a module declared (LIBXSLT, GEOIP, ...: see
+// SwitchLibrary), each switch's preferred name.
+func Packages(d distro.Distro, legacyPCRE bool, switches []string) []string {
 	out := d.Packages.All(false)
 	if legacyPCRE && d.Packages.PCRE != "" {
 		out = append(out, d.Packages.PCRE)
 	}
-	for _, l := range libs {
-		if p := libPackages[l][d.Family]; p != "" && !slices.Contains(out, p) {
-			out = append(out, p)
+	for _, sw := range switches {
+		if l, ok := SwitchLibrary(sw); ok && len(l.Packages[d.Family]) > 0 && !slices.Contains(out, l.Packages[d.Family][0]) {
+			out = append(out, l.Packages[d.Family][0])
 		}
 	}
 	return out
@@ -88,14 +80,12 @@ func CheckCommand(f distro.Family, pkg string) []string {
 	return []string{"rpm", "-q", "--whatprovides", pkg}
 }
 
-// InstallCommands are the argvs that install pkgs.
+// InstallCommands are the argvs that install pkgs (after the index is
+// updated).
 func InstallCommands(f distro.Family, pkgs []string) [][]string {
 	switch f {
 	case distro.Apt:
-		// Wait for another apt or dpkg (unattended upgrades on a runner)
-		// instead of failing at once.
-		return [][]string{{"apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"},
-			append([]string{"apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends"}, pkgs...)}
+		return [][]string{append([]string{"apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends"}, pkgs...)}
 	case distro.Dnf:
 		return [][]string{append([]string{"dnf", "install", "-y", "-q"}, pkgs...)}
 	case distro.Yum:
@@ -116,24 +106,138 @@ func Exec(ctx context.Context, argv []string) ([]byte, error) {
 	return cmd.CombinedOutput()
 }
 
+// Installer installs packages with a host's package manager. Names are
+// checked against the distribution's own package index before anything
+// is installed (Resolve), so a library is installed under the name this
+// release of the distribution gives it, and a name the index lacks is
+// one module's problem, not a failed apt-get for the whole cell.
+type Installer struct {
+	Distro distro.Distro
+	Run    Runner
+	Log    io.Writer
+	// refreshed is set once the index was updated (apt-get update, apk
+	// update): a bare container has no package lists at all.
+	refreshed bool
+}
+
+// installed reports whether pkg is installed.
+func (in *Installer) installed(ctx context.Context, pkg string) bool {
+	out, err := in.Run(ctx, CheckCommand(in.Distro.Family, pkg))
+	return err == nil && (in.Distro.Family != distro.Apt || strings.Contains(string(out), "install ok installed"))
+}
+
+func (in *Installer) refresh(ctx context.Context) error {
+	if in.refreshed {
+		return nil
+	}
+	var argv []string
+	switch in.Distro.Family {
+	case distro.Apt:
+		// Wait for another apt or dpkg (unattended upgrades on a runner)
+		// instead of failing at once.
+		argv = []string{"apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"}
+	case distro.Apk:
+		argv = []string{"apk", "update", "-q"}
+	default:
+		in.refreshed = true // dnf and yum refresh their metadata themselves
+		return nil
+	}
+	fmt.Fprintf(in.Log, "+ %s\n", strings.Join(argv, " "))
+	if out, err := in.Run(ctx, argv); err != nil {
+		return fmt.Errorf("update the package index of %s: %s: %w\n%s", in.Distro.Name, strings.Join(argv, " "), err, tail(string(out)))
+	}
+	in.refreshed = true
+	return nil
+}
+
+// SearchCommand is the argv that asks the package index of family f
+// whether pkg can be installed: it succeeds (and, for dnf, yum and apk,
+// prints something) when it can. apt simulates the install, which also
+// answers for a virtual package one real package provides.
+func SearchCommand(f distro.Family, pkg string) []string {
+	switch f {
+	case distro.Apt:
+		return []string{"apt-get", "install", "-s", "-q", "--no-install-recommends", pkg}
+	case distro.Dnf:
+		return []string{"dnf", "-q", "repoquery", "--whatprovides", pkg}
+	case distro.Yum:
+		return []string{"yum", "-q", "provides", pkg}
+	case distro.Apk:
+		return []string{"apk", "search", "-x", pkg}
+	}
+	return nil
+}
+
+// Available reports whether pkg is installed or the package index can
+// install it.
+func (in *Installer) Available(ctx context.Context, pkg string) (bool, error) {
+	if in.installed(ctx, pkg) {
+		return true, nil
+	}
+	if err := in.refresh(ctx); err != nil {
+		return false, err
+	}
+	out, err := in.Run(ctx, SearchCommand(in.Distro.Family, pkg))
+	if err != nil {
+		return false, nil
+	}
+	return in.Distro.Family == distro.Apt || strings.TrimSpace(string(out)) != "", nil
+}
+
+// NotInIndex is a library none of whose candidate names the
+// distribution's package index has.
+type NotInIndex struct {
+	Distro     string
+	Candidates []string
+	Command    []string
+}
+
+func (e *NotInIndex) Error() string {
+	return fmt.Sprintf("no package of %s is in %s's package index (searched: %s, with %s)",
+		strings.Join(e.Candidates, " or "), e.Distro, strings.Join(e.Candidates, ", "), strings.Join(e.Command, " "))
+}
+
+// Resolve returns the first candidate that is installed, else the first
+// the package index has; a *NotInIndex error says what was searched.
+func (in *Installer) Resolve(ctx context.Context, candidates []string) (string, error) {
+	for _, c := range candidates {
+		if in.installed(ctx, c) {
+			return c, nil
+		}
+	}
+	for _, c := range candidates {
+		ok, err := in.Available(ctx, c)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			return c, nil
+		}
+	}
+	cmd := SearchCommand(in.Distro.Family, "NAME")
+	return "", &NotInIndex{Distro: in.Distro.Name, Candidates: candidates, Command: cmd[:len(cmd)-1]}
+}
+
 // Install installs the packages that are missing, printing each command
 // it runs; with everything present it runs no installer (idempotent).
-func Install(ctx context.Context, d distro.Distro, pkgs []string, run Runner, log io.Writer) error {
+func (in *Installer) Install(ctx context.Context, pkgs []string) error {
 	var missing []string
 	for _, p := range pkgs {
-		out, err := run(ctx, CheckCommand(d.Family, p))
-		if err != nil || (d.Family == distro.Apt && !strings.Contains(string(out), "install ok installed")) {
+		if !in.installed(ctx, p) {
 			missing = append(missing, p)
 		}
 	}
 	if len(missing) == 0 {
-		fmt.Fprintf(log, "install-deps: %s: all %d packages installed (%s)\n", d.Name, len(pkgs), strings.Join(pkgs, " "))
+		fmt.Fprintf(in.Log, "install-deps: %s: all %d packages installed (%s)\n", in.Distro.Name, len(pkgs), strings.Join(pkgs, " "))
 		return nil
 	}
-	for _, argv := range InstallCommands(d.Family, missing) {
-		fmt.Fprintf(log, "+ %s\n", strings.Join(argv, " "))
-		if out, err := run(ctx, argv); err != nil {
-			return fmt.Errorf("install-deps on %s: %s: %w\n%s", d.Name, strings.Join(argv, " "), err, tail(string(out)))
+	if err := in.refresh(ctx); err != nil {
+		return err
+	}
+	for _, argv := range InstallCommands(in.Distro.Family, missing) {
+		fmt.Fprintf(in.Log, "+ %s\n", strings.Join(argv, " "))
+		if out, err := in.Run(ctx, argv); err != nil {
+			return fmt.Errorf("install-deps on %s: %s: %w\n%s", in.Distro.Name, strings.Join(argv, " "), err, tail(string(out)))
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -72,7 +73,8 @@ func TestInstallOnlyMissing(t *testing.T) {
 		return nil, nil
 	}
 	var log bytes.Buffer
-	if err := Install(context.Background(), deb, []string{"gcc", "make", "zlib1g-dev"}, run, &log); err != nil {
+	in := &Installer{Distro: deb, Run: run, Log: &log}
+	if err := in.Install(context.Background(), []string{"gcc", "make", "zlib1g-dev"}); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"apt-get -o DPkg::Lock::Timeout=300 update -q", "apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends zlib1g-dev"}
@@ -84,7 +86,7 @@ func TestInstallOnlyMissing(t *testing.T) {
 	}
 	ran = nil
 	installed["zlib1g-dev"] = true
-	Install(context.Background(), deb, []string{"gcc", "make", "zlib1g-dev"}, run, &log)
+	in.Install(context.Background(), []string{"gcc", "make", "zlib1g-dev"})
 	if len(ran) != 0 {
 		t.Errorf("second run installed again: %v", ran)
 	}
@@ -112,7 +114,8 @@ func TestInstallOnThisMachine(t *testing.T) {
 		return Exec(ctx, argv)
 	}
 	var log bytes.Buffer
-	if err := Install(context.Background(), d, Packages(d, true, nil), run, &log); err != nil {
+	in := &Installer{Distro: d, Run: run, Log: &log}
+	if err := in.Install(context.Background(), Packages(d, true, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if len(installers) != 0 {
@@ -130,17 +133,19 @@ func TestLibraryPackagesExist(t *testing.T) {
 	testenv.Tool(t, "apt-cache", "apt")
 	args := []string{"show", "--no-all-versions"}
 	for _, l := range Libraries {
-		args = append(args, l.Packages[distro.Apt])
+		args = append(args, l.Packages[distro.Apt][0])
 	}
 	// One call: apt-cache reads the whole index each time.
 	out, _ := exec.Command("apt-cache", args...).CombinedOutput()
 	for _, l := range Libraries {
-		pkg := l.Packages[distro.Apt]
+		// The preferred name is Debian 12's (this machine); the others are
+		// resolved in the Debian 11 and 13 containers.
+		pkg := l.Packages[distro.Apt][0]
 		if !strings.Contains(string(out), "\nPackage: "+pkg+"\n") && !strings.HasPrefix(string(out), "Package: "+pkg+"\n") {
 			t.Errorf("%s: apt package %s is not in Debian's index (apt-get update first)", l.Name, pkg)
 		}
 		for _, f := range []distro.Family{distro.Dnf, distro.Yum, distro.Apk} {
-			if l.Packages[f] == "" {
+			if len(l.Packages[f]) == 0 {
 				t.Errorf("%s: no %s package", l.Name, f)
 			}
 		}
@@ -153,5 +158,69 @@ func TestLibraryPackagesExist(t *testing.T) {
 	}
 	if _, ok := LibraryFor("-lnosuchlib"); ok {
 		t.Error("an unknown library was found")
+	}
+}
+
+// TestResolveAgainstIndex: the first installed candidate wins, else the
+// first the index has; none is a *NotInIndex naming every name searched.
+// The recording runner answers as Debian 11's apt does for LuaJIT (the
+// container tests ask the real indexes).
+func TestResolveAgainstIndex(t *testing.T) {
+	t.Parallel()
+	deb, _ := distro.Lookup("debian-11")
+	index := map[string]bool{"libluajit-5.1-dev": true}
+	installed := map[string]bool{}
+	var ran []string
+	run := func(_ context.Context, argv []string) ([]byte, error) {
+		ran = append(ran, strings.Join(argv, " "))
+		switch argv[0] {
+		case "dpkg-query":
+			if installed[argv[len(argv)-1]] {
+				return []byte("install ok installed"), nil
+			}
+			return nil, errors.New("exit status 1")
+		case "apt-get":
+			if argv[len(argv)-1] == "-q" || index[argv[len(argv)-1]] { // update, or a package the index has
+				return nil, nil
+			}
+			return []byte("E: Unable to locate package " + argv[len(argv)-1]), errors.New("exit status 100")
+		}
+		return nil, errors.New("unexpected " + argv[0])
+	}
+	in := &Installer{Distro: deb, Run: run, Log: io.Discard}
+	lua, _ := LibraryFor("-lluajit-5.1")
+	got, err := in.Resolve(context.Background(), lua.Packages[distro.Apt])
+	if err != nil || got != "libluajit-5.1-dev" {
+		t.Fatalf("Resolve = %q, %v; want libluajit-5.1-dev", got, err)
+	}
+	if n := strings.Count(strings.Join(ran, "\n"), " update "); n != 1 {
+		t.Errorf("apt-get update ran %d times, want once:\n%s", n, strings.Join(ran, "\n"))
+	}
+	installed["libluajit2-5.1-dev"] = true
+	if got, _ := in.Resolve(context.Background(), lua.Packages[distro.Apt]); got != "libluajit2-5.1-dev" {
+		t.Errorf("an installed candidate was not preferred: %q", got)
+	}
+	_, err = in.Resolve(context.Background(), []string{"libnosuch-dev", "libnosuch2-dev"})
+	var nf *NotInIndex
+	if !errors.As(err, &nf) {
+		t.Fatalf("Resolve of unknown names: %v", err)
+	}
+	for _, want := range []string{"libnosuch-dev", "libnosuch2-dev", "debian-11", "apt-get install -s"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+func TestSwitchLibrary(t *testing.T) {
+	t.Parallel()
+	for sw, want := range map[string]string{"LIBXSLT": "libxslt1-dev", "USE_GEOIP": "libgeoip-dev", "LIBGD": "libgd-dev", "PERL": "libperl-dev", "LIBATOMIC": "libatomic-ops-dev"} {
+		l, ok := SwitchLibrary(sw)
+		if !ok || l.Packages[distro.Apt][0] != want {
+			t.Errorf("SwitchLibrary(%s) = %v, %v; want %s", sw, l.Packages[distro.Apt], ok, want)
+		}
+	}
+	if _, ok := SwitchLibrary("NOSUCH"); ok {
+		t.Error("an unknown switch was found")
 	}
 }

@@ -1,0 +1,254 @@
+package distrotest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// release is one Debian release and its own corpus of modules.
+type release struct {
+	distro, image, suite, nginx string
+	// buildDep are the source packages whose build dependencies the hand
+	// run installs (apt-get build-dep), as Debian builds these modules.
+	buildDep []string
+	// corpus unpacks the release's module sources from the mirror into
+	// src and returns their config entries.
+	corpus func(t *testing.T, mirror, src string) []module
+	// runtime are packages the modules need at run time (lua's
+	// resty.core), installed beside the release's nginx.
+	runtime []string
+	// loads is a location block proving a module answers, and its path
+	// and body.
+	conf, path, body string
+}
+
+// luaEnv is what Debian's build exports for lua's config.
+var luaEnv = map[string]string{"LUAJIT_INC": "/usr/include/luajit-2.1", "LUAJIT_LIB": "/usr/lib/x86_64-linux-gnu"}
+
+const echoConf = `location = /echo { echo "hello from echo"; }`
+
+// debian11Corpus: Debian 11 ships its modules inside the nginx source
+// package (debian/modules/, patches not applied).
+func debian11Corpus(t *testing.T, mirror, src string) []module {
+	tmp := t.TempDir()
+	extract(t, filepath.Join(mirror, "debian-11", "nginx_1.18.0-6.1+deb11u3.debian.tar.xz"), tmp)
+	entries, err := os.ReadDir(filepath.Join(tmp, "debian", "modules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mods []module
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(tmp, "debian", "modules", e.Name(), "config")); err != nil {
+			continue // patches/, watch/
+		}
+		if err := os.Rename(filepath.Join(tmp, "debian", "modules", e.Name()), filepath.Join(src, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+		m := module{name: e.Name()}
+		if e.Name() == "http-lua" {
+			m.env = luaEnv
+		}
+		mods = append(mods, m)
+	}
+	return mods
+}
+
+// origCorpus unpacks every orig tarball of a release's mirror directory.
+func origCorpus(rel string, lua module) func(t *testing.T, mirror, src string) []module {
+	return func(t *testing.T, mirror, src string) []module {
+		files, _ := filepath.Glob(filepath.Join(mirror, rel, "*.orig.tar.*"))
+		var mods []module
+		for _, f := range files {
+			name := strings.TrimPrefix(strings.SplitN(filepath.Base(f), "_", 2)[0], "libnginx-mod-")
+			tmp := filepath.Join(t.TempDir(), name)
+			extract(t, f, tmp)
+			if err := os.Rename(configDir(t, tmp), filepath.Join(src, name)); err != nil {
+				t.Fatal(err)
+			}
+			m := module{name: name}
+			if name == "http-lua" {
+				m = lua
+				m.name = name
+			}
+			mods = append(mods, m)
+		}
+		return mods
+	}
+}
+
+var releases = []release{
+	{distro: "debian-11", image: "debian:11", suite: "bullseye", nginx: "1.18.0", buildDep: []string{"nginx"},
+		corpus: debian11Corpus, conf: echoConf, path: "/echo", body: "hello from echo\n"},
+	{distro: "debian-12", image: "debian:12", suite: "bookworm", nginx: "1.22.1",
+		buildDep: []string{"libnginx-mod-http-lua", "libnginx-mod-http-modsecurity", "libnginx-mod-http-auth-pam", "libnginx-mod-http-geoip2",
+			"libnginx-mod-http-brotli", "libnginx-mod-http-dav-ext", "libnginx-mod-nchan", "libnginx-mod-rtmp"},
+		// lua 0.10.23 calls the PCRE1 API and nginx 1.22.1 uses PCRE2:
+		// Debian links lua with -lpcre; it will not start without
+		// resty.core.
+		corpus: origCorpus("debian-12", module{env: luaEnv, libs: []string{"-lpcre"}, packages: []string{"libpcre3-dev", "lua-resty-core"}}),
+		runtime: []string{"lua-resty-core"},
+		conf: echoConf + "\nlocation = /lua { content_by_lua_block { ngx.say(\"hello from lua\") } }", path: "/echo", body: "hello from echo\n"},
+	{distro: "debian-13", image: "debian:13", suite: "trixie", nginx: "1.26.3",
+		buildDep: []string{"libnginx-mod-http-lua", "libnginx-mod-http-modsecurity", "libnginx-mod-http-auth-pam", "libnginx-mod-http-geoip2",
+			"libnginx-mod-http-brotli", "libnginx-mod-http-dav-ext", "libnginx-mod-nchan", "libnginx-mod-rtmp"},
+		corpus:  origCorpus("debian-13", module{env: luaEnv, packages: []string{"lua-resty-core"}}),
+		runtime: []string{"lua-resty-core"},
+		conf:    echoConf, path: "/echo", body: "hello from echo\n"},
+}
+
+// TestBareCorpus is the bare-container acceptance: in each bare Debian
+// image, with --install-deps and smoke on, the release's own corpus gives
+// the .so set a hand-run configure --with-compat + make -k modules gives
+// in the same container after apt-get build-dep of Debian's packages of
+// those modules (the tool runs first), every failure has a reason, and
+// the release's own nginx loads every built .so and answers through one.
+func TestBareCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: builds the whole corpus in three containers")
+	}
+	for _, r := range releases {
+		t.Run(r.distro, func(t *testing.T) { corpusCell(t, r) })
+	}
+}
+
+func corpusCell(t *testing.T, r release) {
+	mirror := testenv.Mirror(t, r.distro)
+	testenv.Image(t, r.image)
+	ctx := context.Background()
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mods := r.corpus(t, mirror, src)
+	// The NDK first in the hand run, as Debian's rules do; the tool is
+	// given the directory order, NDK somewhere in the middle.
+	writeConfig(t, filepath.Join(work, "cfg.yml"), mods, r.conf, r.path, "")
+	c := testenv.StartContainer(t, r.image,
+		testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
+		testenv.Mount{Host: mirror, Container: "/mirror", ReadOnly: true},
+		testenv.Mount{Host: src, Container: "/src"},
+		testenv.Mount{Host: work, Container: "/work"})
+
+	out, err := c.Exec(ctx, nil, "nginx-modbuild", "build", "--config", "/work/cfg.yml", "--nginx", r.nginx,
+		"--distro", r.distro, "--mirror", "/mirror", "--out", "/work/dist", "--install-deps", "--cache-dir", "/work/cache")
+	os.WriteFile(filepath.Join(work, "tool.log"), []byte(out), 0o644)
+	if err != nil && !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("nginx-modbuild build in %s: %v\n%s", r.image, err, tail(out, 60))
+	}
+	m := cellManifest(t, filepath.Join(work, "dist"))
+	built := builtNames(m)
+	var failed []string
+	for _, f := range m.Cells[0].Failures {
+		failed = append(failed, f.Module+" "+f.Phase)
+		if strings.TrimSpace(f.Error) == "" || strings.HasPrefix(f.Error, "no message") {
+			t.Errorf("%s: %s failed in %s with no reason", r.distro, f.Module, f.Phase)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if i := strings.Index(l, "FAILED "); i >= 0 && strings.HasSuffix(strings.TrimSpace(l), ":") {
+			t.Errorf("%s: a FAILED line with an empty reason: %s", r.distro, l)
+		}
+	}
+	t.Logf("%s: the tool built %d: %v; failed: %v", r.distro, len(built), built, failed)
+
+	hand := handRun(t, c, r, mods)
+	t.Logf("%s: the hand run built %d: %v", r.distro, len(hand), hand)
+	// The tool also builds what it converted from old-style configs
+	// (for which nginx alone builds nothing).
+	want := slices.Clone(hand)
+	for _, e := range m.Entries {
+		if !slices.Contains(want, e.Module) && oldStyle(t, src, e.Source) {
+			want = append(want, e.Module)
+		}
+	}
+	sort.Strings(want)
+	if diff := cmp.Diff(want, built); diff != "" {
+		t.Errorf("%s: the tool's .so set against the hand run's (+converted old-style) (-want +got):\n%s\ntool log: %s",
+			r.distro, diff, filepath.Join(work, "tool.log"))
+	}
+
+	// The release's own nginx loads them all, in the manifest's order,
+	// with the libraries they link installed as an operator would (the
+	// packages owning them in the build container).
+	runtime := append(runtimePackages(t, c), r.runtime...)
+	testOut, status, body := loadInto(t, r.image, filepath.Join(work, "dist"), m, runtime, r.conf, r.path)
+	if !strings.Contains(testOut, "test is successful") {
+		t.Fatalf("%s's own nginx -t with the %d built modules:\n%s", r.distro, len(m.Entries), testOut)
+	}
+	if status != 200 || body != r.body {
+		t.Errorf("%s: GET %s = %d %q, want 200 %q", r.distro, r.path, status, body, r.body)
+	}
+}
+
+// runtimePackages are the packages that own the libraries the built .so
+// files link (DT_NEEDED), asked of dpkg in the build container.
+func runtimePackages(t *testing.T, c *testenv.Container) []string {
+	out := c.Shell(context.Background(), `for f in /work/dist/*.so; do objdump -p "$f" | awk '/NEEDED/ {print $2}'; done | sort -u |
+while read -r lib; do dpkg -S "*/$lib" 2>/dev/null | head -1 | cut -d: -f1; done | sort -u`)
+	return strings.Fields(out)
+}
+
+// oldStyle reports whether the module at path (as the config names it,
+// /src/<name>) has an old-style config: no ngx_module_type anywhere.
+func oldStyle(t *testing.T, src, path string) bool {
+	b, err := os.ReadFile(filepath.Join(src, strings.TrimPrefix(path, "/src/"), "config"))
+	return err == nil && !strings.Contains(string(b), "ngx_module_type")
+}
+
+// handRun is the upgrade guide by hand in the same container, after
+// apt-get build-dep of Debian's own packages of the modules: configure
+// --with-compat with every module (NDK first), make -k modules. It
+// returns the modules of the .so files make produced.
+func handRun(t *testing.T, c *testenv.Container, r release, mods []module) []string {
+	ctx := context.Background()
+	c.Shell(ctx, fmt.Sprintf(`cat > /etc/apt/sources.list.d/src.list <<EOF
+deb-src http://deb.debian.org/debian %[1]s main
+deb-src http://deb.debian.org/debian-security %[1]s-security main
+EOF
+apt-get update -q >/dev/null
+apt-get build-dep -y -q %[2]s >/dev/null`, r.suite, strings.Join(r.buildDep, " ")))
+	args := []string{"--with-compat"}
+	for _, first := range []bool{true, false} {
+		for _, m := range mods {
+			if strings.Contains(m.name, "ndk") == first {
+				args = append(args, "--add-dynamic-module=/src/"+m.name)
+			}
+		}
+	}
+	env := ""
+	for k, v := range luaEnv {
+		env += k + "=" + v + " "
+	}
+	out := c.Shell(ctx, fmt.Sprintf(`rm -rf /work/hand && mkdir /work/hand && cd /work/hand
+tar -xzf /mirror/nginx-%[1]s.tar.gz && cd nginx-%[1]s
+%[2]s ./configure %[3]s >/work/hand/configure.log 2>&1 || { tail -20 /work/hand/configure.log; exit 1; }
+make -k -j2 modules >/work/hand/make.log 2>&1 || true
+ls objs/*.so`, r.nginx, env, strings.Join(args, " ")))
+	var names []string
+	for _, l := range strings.Fields(out) {
+		if strings.HasSuffix(l, ".so") {
+			names = append(names, strings.TrimSuffix(filepath.Base(l), ".so"))
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

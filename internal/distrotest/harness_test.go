@@ -1,0 +1,201 @@
+// Package distrotest proves build cells where they really run: in bare
+// Debian containers (debian:11, debian:12, debian:13, made by
+// scripts/images with debootstrap --variant=minbase, nothing added), with
+// each release's own module sources, its own package index and its own
+// nginx package as the judge. It holds tests only.
+package distrotest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// The tarball checksums nginx-modbuild verifies the mirror's nginx
+// sources by (Debian's archive serves them without .asc).
+const pinnedSHA256 = `    1.22.1: 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31
+    1.26.3: 69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa
+`
+
+// module is one module source of a release's corpus, as its config
+// entry declares it.
+type module struct {
+	name     string // directory under /src
+	env      map[string]string
+	libs     []string
+	packages []string // apt
+}
+
+// extract unpacks a tarball (gz or xz) into dir with the host's tar.
+func extract(t *testing.T, tarball, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("tar", "-xf", tarball, "-C", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tar -xf %s: %v\n%s", tarball, err, out)
+	}
+}
+
+// configDir is the directory under root holding an nginx module config
+// (the orig tarballs put it one level down).
+func configDir(t *testing.T, root string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(root, "config")); err == nil {
+		return root
+	}
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(root, e.Name(), "config")); err == nil {
+				return filepath.Join(root, e.Name())
+			}
+		}
+	}
+	t.Fatalf("no module config under %s", root)
+	return ""
+}
+
+// writeConfig writes the tool's config for mods under /src, with the
+// smoke snippet.
+func writeConfig(t *testing.T, path string, mods []module, smokeConf, smokeRequest, configure string) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("nginx:\n  sha256:\n" + pinnedSHA256 + "modules:\n")
+	for _, m := range mods {
+		b.WriteString("  - path: /src/" + m.name + "\n")
+		if len(m.env) > 0 {
+			var kv []string
+			for k, v := range m.env {
+				kv = append(kv, k+": "+v)
+			}
+			sort.Strings(kv)
+			b.WriteString("    env: {" + strings.Join(kv, ", ") + "}\n")
+		}
+		if len(m.libs) > 0 {
+			b.WriteString("    libs: [" + strings.Join(m.libs, ", ") + "]\n")
+		}
+		if len(m.packages) > 0 {
+			b.WriteString("    packages: {apt: [" + strings.Join(m.packages, ", ") + "]}\n")
+		}
+	}
+	if configure != "" {
+		b.WriteString("configure: [" + configure + "]\n")
+	}
+	b.WriteString("smoke:\n  config: |\n")
+	for _, l := range strings.Split(strings.TrimSpace(smokeConf), "\n") {
+		b.WriteString("    " + l + "\n")
+	}
+	b.WriteString("  request: " + smokeRequest + "\n")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cellManifest reads the one cell manifest the build wrote into dist.
+func cellManifest(t *testing.T, dist string) manifest.Manifest {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dist, "manifest-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("cell manifests in %s: %v, want one", dist, files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifest.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", files[0], err)
+	}
+	return m
+}
+
+// builtNames are the modules of the .so files a cell built, sorted.
+func builtNames(m manifest.Manifest) []string {
+	var out []string
+	for _, e := range m.Entries {
+		out = append(out, e.Module)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// loadInto installs the release's own nginx package in a fresh container
+// of image, loads the built files in the manifest's order with nothing
+// else enabled (a config of its own), runs nginx -t and serves conf on a
+// loopback port; it returns nginx -t's output and the answer to GET path.
+func loadInto(t *testing.T, image, dist string, m manifest.Manifest, runtime []string, conf, path string) (string, int, string) {
+	t.Helper()
+	c := testenv.StartContainer(t, image, testenv.Mount{Host: dist, Container: "/dist", ReadOnly: true})
+	ctx := context.Background()
+	c.Shell(ctx, "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx "+strings.Join(runtime, " ")+" >/dev/null")
+	port := freePort(t)
+	var b strings.Builder
+	for _, e := range m.Entries {
+		b.WriteString("load_module /dist/" + e.File + ";\n")
+	}
+	b.WriteString(`error_log /tmp/t/error.log;
+pid /tmp/t/nginx.pid;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:` + port + `;
+` + conf + `
+    }
+}
+`)
+	script := "mkdir -p /tmp/t && cat > /tmp/t/nginx.conf <<'EOF'\n" + b.String() + "EOF\n"
+	c.Shell(ctx, script)
+	out, err := c.Exec(ctx, nil, "nginx", "-t", "-c", "/tmp/t/nginx.conf")
+	if err != nil {
+		return out, 0, ""
+	}
+	c.Shell(ctx, "nginx -c /tmp/t/nginx.conf")
+	status, body := get(t, "http://127.0.0.1:"+port+path)
+	c.Exec(ctx, nil, "nginx", "-c", "/tmp/t/nginx.conf", "-s", "stop")
+	return out, status, body
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// get asks url, waiting up to 10 s for the server to listen.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			return resp.StatusCode, string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("GET %s: %v", url, err)
+			return 0, ""
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,165 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Docker returns the docker client once a Docker engine answers
+// (scripts/dockerd starts one: no bridge, no iptables; containers use the
+// host's network or none).
+func Docker(t testing.TB) string {
+	t.Helper()
+	docker, err := exec.LookPath("docker")
+	if err != nil {
+		Missing(t, "docker", "apt-get install docker.io")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, docker, "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		Missing(t, "a Docker engine ("+strings.TrimSpace(string(out))+")", "run scripts/dockerd")
+	}
+	return docker
+}
+
+// Image checks that the engine has image (scripts/images builds the bare
+// debian:11, debian:12 and debian:13 with debootstrap).
+func Image(t testing.TB, image string) {
+	t.Helper()
+	docker := Docker(t)
+	if err := exec.Command(docker, "image", "inspect", image).Run(); err != nil {
+		Missing(t, "the image "+image, "run scripts/images")
+	}
+}
+
+// Container is one running container of a bare image, for a test: the
+// host's network (no bridge exists here), the given directories mounted,
+// removed when the test ends.
+type Container struct {
+	t      testing.TB
+	docker string
+	ID     string
+	Image  string
+}
+
+// Mount is a host directory seen in the container.
+type Mount struct {
+	Host, Container string
+	ReadOnly        bool
+}
+
+var nameSeq struct {
+	sync.Mutex
+	n int
+}
+
+// StartContainer starts image with mounts and keeps it running until the
+// test ends. Debian's apt downloads are kept between runs in
+// .cache/apt/<image> of the repository (mounted at apt's archive
+// directory), so a bare container installs from there when it can; the
+// image itself stays as it is.
+func StartContainer(t testing.TB, image string, mounts ...Mount) *Container {
+	t.Helper()
+	Image(t, image)
+	docker := Docker(t)
+	archives := filepath.Join(RepoRoot(), ".cache", "apt", strings.NewReplacer(":", "-", "/", "-").Replace(image))
+	if err := os.MkdirAll(filepath.Join(archives, "partial"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nameSeq.Lock()
+	nameSeq.n++
+	name := fmt.Sprintf("nginx-modbuild-test-%d-%d", os.Getpid(), nameSeq.n)
+	nameSeq.Unlock()
+	args := []string{"run", "-d", "--rm", "--network", "host", "--name", name,
+		"-v", archives + ":/var/cache/apt/archives"}
+	for _, m := range mounts {
+		v := m.Host + ":" + m.Container
+		if m.ReadOnly {
+			v += ":ro"
+		}
+		args = append(args, "-v", v)
+	}
+	args = append(args, image, "sleep", "infinity")
+	out, err := exec.Command(docker, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	c := &Container{t: t, docker: docker, ID: strings.TrimSpace(string(out)), Image: image}
+	t.Cleanup(func() {
+		// Stopped by its ID; --rm removes it.
+		exec.Command(docker, "rm", "-f", c.ID).Run()
+	})
+	return c
+}
+
+// Exec runs argv in the container (as root, with env) and returns its
+// combined output and error.
+func (c *Container) Exec(ctx context.Context, env []string, argv ...string) (string, error) {
+	args := []string{"exec"}
+	for _, e := range env {
+		args = append(args, "-e", e)
+	}
+	args = append(append(args, c.ID), argv...)
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, c.docker, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// Shell runs a /bin/sh script in the container and fails the test when it
+// fails.
+func (c *Container) Shell(ctx context.Context, script string) string {
+	c.t.Helper()
+	out, err := c.Exec(ctx, []string{"DEBIAN_FRONTEND=noninteractive"}, "sh", "-ec", script)
+	if err != nil {
+		c.t.Fatalf("in %s: sh -ec %q: %v\n%s", c.Image, script, err, tailLines(out, 40))
+	}
+	return out
+}
+
+func tailLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+var tool struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// ToolBinary builds cmd/nginx-modbuild once per test binary, statically
+// (CGO_ENABLED=0), so that it runs in any container.
+func ToolBinary(t testing.TB) string {
+	t.Helper()
+	tool.once.Do(func() {
+		dir, err := os.MkdirTemp("", "nginx-modbuild-bin-")
+		if err != nil {
+			tool.err = err
+			return
+		}
+		tool.path = filepath.Join(dir, "nginx-modbuild")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", tool.path, "./cmd/nginx-modbuild")
+		cmd.Dir = RepoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			tool.err = fmt.Errorf("go build ./cmd/nginx-modbuild: %v\n%s", err, out)
+		}
+	})
+	if tool.err != nil {
+		t.Fatal(tool.err)
+	}
+	return tool.path
+}
