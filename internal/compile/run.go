@@ -94,7 +94,7 @@ type Options struct {
 	// before configure, and again when a probe still fails.
 	Packages PackageManager
 	Log      *Log
-	Now     func() time.Time
+	Now      func() time.Time
 }
 
 // PackageManager installs distribution packages on the build host

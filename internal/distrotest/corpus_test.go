@@ -95,9 +95,9 @@ var releases = []release{
 		// lua 0.10.23 calls the PCRE1 API and nginx 1.22.1 uses PCRE2:
 		// Debian links lua with -lpcre; it will not start without
 		// resty.core.
-		corpus: origCorpus("debian-12", module{env: luaEnv, libs: []string{"-lpcre"}, packages: []string{"libpcre3-dev", "lua-resty-core"}}),
+		corpus:  origCorpus("debian-12", module{env: luaEnv, libs: []string{"-lpcre"}, packages: []string{"libpcre3-dev", "lua-resty-core"}}),
 		runtime: []string{"lua-resty-core"},
-		conf: echoConf + "\nlocation = /lua { content_by_lua_block { ngx.say(\"hello from lua\") } }", path: "/echo", body: "hello from echo\n"},
+		conf:    echoConf + "\nlocation = /lua { content_by_lua_block { ngx.say(\"hello from lua\") } }", path: "/echo", body: "hello from echo\n"},
 	{distro: "debian-13", image: "debian:13", suite: "trixie", nginx: "1.26.3",
 		buildDep: []string{"libnginx-mod-http-lua", "libnginx-mod-http-modsecurity", "libnginx-mod-http-auth-pam", "libnginx-mod-http-geoip2",
 			"libnginx-mod-http-brotli", "libnginx-mod-http-dav-ext", "libnginx-mod-nchan", "libnginx-mod-rtmp"},
