@@ -108,7 +108,7 @@ func commitAll(t *testing.T, ws string) {
 
 func act(t *testing.T, bin, ws, workflow string, env ...string) (string, error) {
 	t.Helper()
-	args := []string{"push", "-W", ".github/workflows/" + workflow, "-P", "ubuntu-latest=-self-hosted",
+	args := []string{"push", "-W", ".github/workflows/" + workflow, "-P", "ubuntu-latest=-self-hosted", "--pull=false",
 		"-s", "GITHUB_TOKEN=e2e-token"}
 	for _, e := range env {
 		args = append(args, "--env", e)

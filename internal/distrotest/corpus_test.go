@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -150,7 +151,7 @@ func corpusCell(t *testing.T, r release) {
 	built := builtNames(m)
 	var failed []string
 	for _, f := range m.Cells[0].Failures {
-		failed = append(failed, f.Module+" "+f.Phase)
+		failed = append(failed, f.Module+" ("+f.Phase+"): "+f.Reason())
 		if strings.TrimSpace(f.Error) == "" || strings.HasPrefix(f.Error, "no message") {
 			t.Errorf("%s: %s failed in %s with no reason", r.distro, f.Module, f.Phase)
 		}
@@ -160,7 +161,7 @@ func corpusCell(t *testing.T, r release) {
 			t.Errorf("%s: a FAILED line with an empty reason: %s", r.distro, l)
 		}
 	}
-	t.Logf("%s: the tool built %d: %v; failed: %v", r.distro, len(built), built, failed)
+	t.Logf("%s: the tool built %d: %v; failed:\n%s", r.distro, len(built), built, strings.Join(failed, "\n"))
 
 	hand := handRun(t, c, r, mods)
 	t.Logf("%s: the hand run built %d: %v", r.distro, len(hand), hand)
@@ -181,7 +182,7 @@ func corpusCell(t *testing.T, r release) {
 	// The release's own nginx loads them all, in the manifest's order,
 	// with the libraries they link installed as an operator would (the
 	// packages owning them in the build container).
-	runtime := append(runtimePackages(t, c), r.runtime...)
+	runtime := append(runtimePackages(t, c, "/work/dist"), r.runtime...)
 	testOut, status, body := loadInto(t, r.image, filepath.Join(work, "dist"), m, runtime, r.conf, r.path)
 	if !strings.Contains(testOut, "test is successful") {
 		t.Fatalf("%s's own nginx -t with the %d built modules:\n%s", r.distro, len(m.Entries), testOut)
@@ -193,8 +194,8 @@ func corpusCell(t *testing.T, r release) {
 
 // runtimePackages are the packages that own the libraries the built .so
 // files link (DT_NEEDED), asked of dpkg in the build container.
-func runtimePackages(t *testing.T, c *testenv.Container) []string {
-	out := c.Shell(context.Background(), `for f in /work/dist/*.so; do objdump -p "$f" | awk '/NEEDED/ {print $2}'; done | sort -u |
+func runtimePackages(t *testing.T, c *testenv.Container, dist string) []string {
+	out := c.Shell(context.Background(), `for f in `+dist+`/*.so; do objdump -p "$f" | awk '/NEEDED/ {print $2}'; done | sort -u |
 while read -r lib; do dpkg -S "*/$lib" 2>/dev/null | head -1 | cut -d: -f1; done | sort -u`)
 	return strings.Fields(out)
 }
@@ -218,11 +219,11 @@ deb-src http://deb.debian.org/debian-security %[1]s-security main
 EOF
 apt-get update -q >/dev/null
 apt-get build-dep -y -q %[2]s >/dev/null`, r.suite, strings.Join(r.buildDep, " ")))
-	args := []string{"--with-compat"}
+	var dirs []string
 	for _, first := range []bool{true, false} {
 		for _, m := range mods {
 			if strings.Contains(m.name, "ndk") == first {
-				args = append(args, "--add-dynamic-module=/src/"+m.name)
+				dirs = append(dirs, "/src/"+m.name)
 			}
 		}
 	}
@@ -230,11 +231,27 @@ apt-get build-dep -y -q %[2]s >/dev/null`, r.suite, strings.Join(r.buildDep, " "
 	for k, v := range luaEnv {
 		env += k + "=" + v + " "
 	}
-	out := c.Shell(ctx, fmt.Sprintf(`rm -rf /work/hand && mkdir /work/hand && cd /work/hand
-tar -xzf /mirror/nginx-%[1]s.tar.gz && cd nginx-%[1]s
-%[2]s ./configure %[3]s >/work/hand/configure.log 2>&1 || { tail -20 /work/hand/configure.log; exit 1; }
-make -k -j2 modules >/work/hand/make.log 2>&1 || true
-ls objs/*.so`, r.nginx, env, strings.Join(args, " ")))
+	c.Shell(ctx, fmt.Sprintf("rm -rf /work/hand && mkdir /work/hand && tar -xzf /mirror/nginx-%[1]s.tar.gz -C /work/hand", r.nginx))
+	// A module whose config stops configure is left out, and configure
+	// runs again, as one would by hand.
+	for {
+		args := "--with-compat"
+		for _, d := range dirs {
+			args += " --add-dynamic-module=" + d
+		}
+		out, err := c.Exec(ctx, nil, "sh", "-c", fmt.Sprintf("cd /work/hand/nginx-%s && %s ./configure %s 2>&1", r.nginx, env, args))
+		if err == nil {
+			break
+		}
+		added := regexp.MustCompile(`(?m)^adding module in (\S+)$`).FindAllStringSubmatch(out, -1)
+		if len(added) == 0 || !slices.Contains(dirs, added[len(added)-1][1]) {
+			t.Fatalf("%s: hand configure failed outside every module:\n%s", r.distro, tail(out, 20))
+		}
+		bad := added[len(added)-1][1]
+		t.Logf("%s: by hand, configure stops in %s: %s", r.distro, bad, tail(out, 1))
+		dirs = slices.DeleteFunc(dirs, func(d string) bool { return d == bad })
+	}
+	out := c.Shell(ctx, fmt.Sprintf("cd /work/hand/nginx-%s && (make -k -j2 modules >/work/hand/make.log 2>&1 || true) && ls objs/*.so", r.nginx))
 	var names []string
 	for _, l := range strings.Fields(out) {
 		if strings.HasSuffix(l, ".so") {

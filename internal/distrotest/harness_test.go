@@ -6,19 +6,13 @@
 package distrotest
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
@@ -133,69 +127,13 @@ func builtNames(m manifest.Manifest) []string {
 	return out
 }
 
-// loadInto installs the release's own nginx package in a fresh container
-// of image, loads the built files in the manifest's order with nothing
-// else enabled (a config of its own), runs nginx -t and serves conf on a
-// loopback port; it returns nginx -t's output and the answer to GET path.
+// loadInto loads the manifest's files, in its order, into the release's
+// own nginx in a fresh container (testenv.LoadModules).
 func loadInto(t *testing.T, image, dist string, m manifest.Manifest, runtime []string, conf, path string) (string, int, string) {
 	t.Helper()
-	c := testenv.StartContainer(t, image, testenv.Mount{Host: dist, Container: "/dist", ReadOnly: true})
-	ctx := context.Background()
-	c.Shell(ctx, "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx "+strings.Join(runtime, " ")+" >/dev/null")
-	port := freePort(t)
-	var b strings.Builder
+	var files []string
 	for _, e := range m.Entries {
-		b.WriteString("load_module /dist/" + e.File + ";\n")
+		files = append(files, e.File)
 	}
-	b.WriteString(`error_log /tmp/t/error.log;
-pid /tmp/t/nginx.pid;
-worker_processes 1;
-events { worker_connections 64; }
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:` + port + `;
-` + conf + `
-    }
-}
-`)
-	script := "mkdir -p /tmp/t && cat > /tmp/t/nginx.conf <<'EOF'\n" + b.String() + "EOF\n"
-	c.Shell(ctx, script)
-	out, err := c.Exec(ctx, nil, "nginx", "-t", "-c", "/tmp/t/nginx.conf")
-	if err != nil {
-		return out, 0, ""
-	}
-	c.Shell(ctx, "nginx -c /tmp/t/nginx.conf")
-	status, body := get(t, "http://127.0.0.1:"+port+path)
-	c.Exec(ctx, nil, "nginx", "-c", "/tmp/t/nginx.conf", "-s", "stop")
-	return out, status, body
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// get asks url, waiting up to 10 s for the server to listen.
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url)
-		if err == nil {
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			return resp.StatusCode, string(b)
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("GET %s: %v", url, err)
-			return 0, ""
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testenv.LoadModules(t, image, dist, files, runtime, conf, path)
 }

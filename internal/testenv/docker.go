@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -162,4 +166,60 @@ func ToolBinary(t testing.TB) string {
 		t.Fatal(tool.err)
 	}
 	return tool.path
+}
+
+// LoadModules installs image's own nginx package (and extra packages,
+// the libraries the modules link) in a fresh container of image, with
+// dir mounted at /dist, loads files (in dir, in that order) with nothing
+// else enabled (a config of its own), runs nginx -t, and serves conf (a
+// server{}-level snippet) on a loopback port. It returns nginx -t's output,
+// and the status and body of GET path when nginx -t passed.
+func LoadModules(t testing.TB, image, dir string, files, extra []string, conf, path string) (string, int, string) {
+	t.Helper()
+	c := StartContainer(t, image, Mount{Host: dir, Container: "/dist", ReadOnly: true})
+	ctx := context.Background()
+	c.Shell(ctx, "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx "+strings.Join(extra, " ")+" >/dev/null")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	var b strings.Builder
+	for _, f := range files {
+		b.WriteString("load_module /dist/" + f + ";\n")
+	}
+	b.WriteString(`error_log /tmp/t/error.log;
+pid /tmp/t/nginx.pid;
+worker_processes 1;
+events { worker_connections 64; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:` + port + `;
+` + conf + `
+    }
+}
+`)
+	c.Shell(ctx, "mkdir -p /tmp/t && cat > /tmp/t/nginx.conf <<'EOF'\n"+b.String()+"EOF\n")
+	out, err := c.Exec(ctx, nil, "nginx", "-t", "-c", "/tmp/t/nginx.conf")
+	if err != nil {
+		return out, 0, ""
+	}
+	c.Shell(ctx, "nginx -c /tmp/t/nginx.conf")
+	defer c.Exec(ctx, nil, "nginx", "-c", "/tmp/t/nginx.conf", "-s", "stop")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://127.0.0.1:" + port + path)
+		if err == nil {
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			return out, resp.StatusCode, string(body)
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("GET %s from %s's nginx: %v", path, image, err)
+			return out, 0, ""
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

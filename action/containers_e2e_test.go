@@ -1,0 +1,168 @@
+package action
+
+import (
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// TestContainerJobsWithAct is the watch flow with its build cells where
+// they really run: act runs each matrix cell in container: debian:11,
+// debian:12 or debian:13 (bare images from scripts/images), with
+// --install-deps; plan, release and bump run on the host against the
+// GitHub fake. With packaged: true each Debian release's own nginx is
+// built for it, besides the pin and 1.26.3. Then each release's own nginx
+// package, in a fresh container of the same image, loads the released
+// .so built for it (in the manifest's order) and answers through it, and
+// refuses the one built for another version.
+func TestContainerJobsWithAct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: seven build cells in containers")
+	}
+	bin := actBin(t)
+	goBin := testenv.Tool(t, "go", "golang")
+	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+	testenv.Mirror(t, "nginx-1.18.0.tar.gz.asc")
+	for _, img := range []string{"debian:11", "debian:12", "debian:13"} {
+		testenv.Image(t, img)
+	}
+
+	gh := ghfake.New(t)
+	if err := gh.LoadTags("nginx/nginx", tagsUpTo(t, "1.26.3")); err != nil {
+		t.Fatal(err)
+	}
+	gh.RequireToken("e2e-token")
+	root := testenv.RepoRoot()
+	ws := t.TempDir()
+	copyTree(t, filepath.Join(root, "action", "testdata", "containers"), ws, func(string, fs.DirEntry) bool { return true })
+	copyTree(t, filepath.Join(root, "examples", "hello-world"), ws, func(rel string, d fs.DirEntry) bool {
+		return rel == "config" || strings.HasSuffix(rel, ".c")
+	})
+	copyAction(t, ws)
+
+	// The paths the containers see, filled into the workflow.
+	shared := t.TempDir()
+	goEnv := func(name string) string {
+		out, err := exec.Command(goBin, "env", name).Output()
+		if err != nil || strings.TrimSpace(string(out)) == "" {
+			t.Fatalf("go env %s: %v", name, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	apt := filepath.Join(root, ".cache", "apt")
+	for _, d := range []string{"debian-11", "debian-12", "debian-13"} {
+		os.MkdirAll(filepath.Join(apt, d, "partial"), 0o755)
+	}
+	wf := filepath.Join(ws, ".github", "workflows", "containers.yml")
+	text := strings.NewReplacer("@SHARED@", shared, "@MIRROR@", mirror, "@APT@", apt,
+		"@GOROOT@", goEnv("GOROOT"), "@GOCACHE@", goEnv("GOCACHE"), "@GOMODCACHE@", goEnv("GOMODCACHE")).Replace(string(mustRead(t, wf)))
+	if err := os.WriteFile(wf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commitAll(t, ws)
+	gh.CreateRepo("acme/mod", "main")
+	gh.CommitFiles("acme/mod", "main", "the module", map[string]string{
+		".github/nginx-modbuild.yml": string(mustRead(t, filepath.Join(ws, ".github", "nginx-modbuild.yml")))})
+
+	out, err := act(t, bin, ws, "containers.yml", "FAKE_API="+gh.URL, "NGINX_MODBUILD_UPLOAD_URL="+gh.Uploads.URL)
+	os.WriteFile(filepath.Join(shared, "act.log"), []byte(out), 0o644)
+	if err != nil {
+		t.Fatalf("act: %v\n%s", err, tailOf(out, 80))
+	}
+	rels := gh.Releases("acme/mod")
+	if len(rels) != 1 {
+		t.Fatalf("releases %+v\n%s", rels, tailOf(out, 60))
+	}
+	assets := map[string][]byte{}
+	for _, a := range rels[0].Assets {
+		assets[a.Name] = a.Data
+	}
+	m, err := manifest.Parse("manifest.json", assets["manifest.json"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cells := map[string][]string{
+		"debian-11": {"1.18.0", "1.22.1", "1.26.3"},
+		"debian-12": {"1.22.1", "1.26.3"},
+		"debian-13": {"1.22.1", "1.26.3"},
+	}
+	arch := runtime.GOARCH
+	for d, versions := range cells {
+		for _, v := range versions {
+			if _, ok := assets[manifest.AssetName("ngx_http_hello_world_module", v, d, arch)]; !ok {
+				t.Errorf("the release lacks the %s build for nginx %s", d, v)
+			}
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("assets: %v", keys(assets))
+	}
+	// The cells really ran in the containers: each with its release's
+	// own compiler (gcc 10, 12, 14), as the cell manifests record.
+	gcc := map[string]string{"debian-11": "gcc (Debian 10.", "debian-12": "gcc (Debian 12.", "debian-13": "gcc (Debian 14."}
+	for _, c := range m.Cells {
+		if !strings.HasPrefix(c.Compiler, gcc[c.Distro]) {
+			t.Errorf("the %s cell for nginx %s was compiled by %q, not its release's gcc", c.Distro, c.Nginx, c.Compiler)
+		}
+	}
+	pulls := gh.Pulls("acme/mod")
+	if len(pulls) != 1 || pulls[0].Title != "Bump nginx from 1.22.1 to 1.26.3" {
+		t.Errorf("pulls %+v", pulls)
+	}
+
+	// Each Debian release's own nginx loads the build made for it and
+	// answers through it; the build for another version it refuses.
+	for d := range cells {
+		dd, _ := distro.Lookup(d)
+		dir := t.TempDir()
+		var files []string
+		for _, e := range m.Entries {
+			if e.Distro == d && e.Nginx == dd.Packaged {
+				name := manifest.AssetName(e.Module, e.Nginx, e.Distro, e.Arch)
+				if err := os.WriteFile(filepath.Join(dir, name), assets[name], 0o644); err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, name)
+			}
+		}
+		other := manifest.AssetName("ngx_http_hello_world_module", "1.26.3", d, arch)
+		if dd.Packaged == "1.26.3" {
+			other = manifest.AssetName("ngx_http_hello_world_module", "1.22.1", d, arch)
+		}
+		os.WriteFile(filepath.Join(dir, other), assets[other], 0o644)
+
+		testOut, status, body := testenv.LoadModules(t, dd.Image, dir, files, nil, `location = /hello { hello_world "Hello, world"; }`, "/hello")
+		if !strings.Contains(testOut, "test is successful") || status != 200 || body != "Hello, world\n" {
+			t.Errorf("%s's own nginx %s with %v: GET /hello = %d %q\n%s", d, dd.Packaged, files, status, body, testOut)
+		}
+		testOut, _, _ = testenv.LoadModules(t, dd.Image, dir, []string{other}, nil, "", "/")
+		if !strings.Contains(testOut, "instead of") {
+			t.Errorf("%s's own nginx %s did not refuse %s:\n%s", d, dd.Packaged, other, testOut)
+		}
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func tailOf(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
