@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
@@ -171,6 +172,8 @@ func checkTarget(env *Env, target, nginxBin, nginxV string) (preflight.Target, e
 		if err != nil {
 			return preflight.Target{}, usagef("check: --nginx: %v", err)
 		}
+		// The binary is on this host: its libraries are too.
+		t.Path, t.Libs = path, ldso.New()
 		return t, nil
 	case nginxV != "":
 		b, err := plus.Embedded().ParseNginxV(nginxV)

@@ -823,7 +823,9 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 				if k >= 0 {
 					msg := "did not compile:\n" + excerpt(m, so.Name(), makeLog, diags)
 					if strings.Contains(msg, "pcre_") && strings.Contains(msg, "pcre2") {
-						msg += "\nThe module uses the PCRE1 API but nginx " + b.o.Nginx + " is configured with PCRE2: add --without-pcre2 to configure: in the config (with the PCRE1 headers, e.g. libpcre3-dev, installed)."
+						msg += "\nThe module uses the PCRE1 API but nginx " + b.o.Nginx + " is configured with PCRE2. Use a version of the module that supports PCRE2." +
+							" --without-pcre2 (configure: in the config) builds it against a PCRE1 nginx only: the .so then loads only into an nginx built with PCRE1," +
+							" not into the distributions' own nginx packages, which use PCRE2 (Debian 12 and 13, Ubuntu 22.04 and later)."
 					}
 					b.fail(m.Module, so.Name(), "compile", msg)
 				} else {

@@ -13,45 +13,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
 )
-
-// elfSymbols are the dynamic symbols of one ELF file.
-type elfSymbols struct {
-	Defined   map[string]bool
-	Undefined []string // global, non-weak: must resolve at dlopen
-	Needed    []string
-}
-
-func readSymbols(path string) (elfSymbols, error) {
-	f, err := elf.Open(path)
-	if err != nil {
-		return elfSymbols{}, err
-	}
-	defer f.Close()
-	syms, err := f.DynamicSymbols()
-	if err != nil && err != elf.ErrNoSymbols {
-		return elfSymbols{}, err
-	}
-	out := elfSymbols{Defined: map[string]bool{}}
-	for _, s := range syms {
-		if s.Name == "" {
-			continue
-		}
-		bind := elf.ST_BIND(s.Info)
-		if s.Section == elf.SHN_UNDEF {
-			if bind == elf.STB_GLOBAL && !slices.Contains(out.Undefined, s.Name) {
-				out.Undefined = append(out.Undefined, s.Name)
-			}
-			continue
-		}
-		if bind == elf.STB_GLOBAL || bind == elf.STB_WEAK {
-			out.Defined[s.Name] = true
-		}
-	}
-	out.Needed, _ = f.ImportedLibraries()
-	return out, nil
-}
 
 // libraries finds shared libraries the way the toolchain does (cc
 // -print-file-name), and caches what each exports.
@@ -113,7 +77,7 @@ func (l *libraries) exports(path string) map[string]bool {
 	if e, ok := l.cache[path]; ok {
 		return e
 	}
-	s, err := readSymbols(path)
+	s, err := ldso.Read(path)
 	if err != nil {
 		s.Defined = map[string]bool{}
 	}
@@ -149,7 +113,7 @@ func (n nginxSymbols) has(sym string) bool {
 
 // nginxFromBinary reads a built nginx binary.
 func nginxFromBinary(libs *libraries, bin string) (nginxSymbols, error) {
-	s, err := readSymbols(bin)
+	s, err := ldso.Read(bin)
 	if err != nil {
 		return nginxSymbols{}, fmt.Errorf("read the smoke nginx %s: %w", bin, err)
 	}
@@ -246,7 +210,7 @@ type linked struct {
 	so     SO
 	owner  int // index of the requested module; -1 for nginx's own
 	file   string
-	syms   elfSymbols
+	syms   ldso.Symbols
 	needed []string // library files of its DT_NEEDED
 	after  []int    // indices (into the linked list) that must load first
 	// requires are the .so files it uses symbols of (after, resolved).
@@ -339,7 +303,7 @@ func (l *libraries) tree(files []string) []string {
 		}
 		deps, ok := l.needs[f]
 		if !ok {
-			if s, err := readSymbols(f); err == nil {
+			if s, err := ldso.Read(f); err == nil {
 				for _, lib := range s.Needed {
 					deps = append(deps, l.find(lib)...)
 				}
@@ -459,7 +423,7 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 		n = nginxFromSources(libs, root, groups[0].makefile)
 	}
 	for _, s := range sos {
-		syms, err := readSymbols(s.file)
+		syms, err := ldso.Read(s.file)
 		if err != nil {
 			s.missing = []string{"(unreadable: " + err.Error() + ")"}
 		}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
@@ -47,6 +48,14 @@ type Target struct {
 	// Prefix is where relative load_module paths start (nginx's --prefix);
 	// "" when unknown.
 	Prefix string `json:"prefix"`
+	// Libs, when set (a binary on this host), finds the libraries the
+	// binary and each module need as the dynamic loader does: then every
+	// symbol a module needs is judged (a PCRE1 module against an nginx
+	// built with PCRE2: undefined symbol: pcre_fullinfo), not only
+	// nginx's and NDK's.
+	Libs *ldso.Loader `json:"-"`
+	// Path is the binary's file (for Libs), when it is one.
+	Path string `json:"-"`
 }
 
 // FromBinary describes an nginx executable read by modinfo.
@@ -56,7 +65,7 @@ func FromBinary(path string, f *modinfo.File) (Target, error) {
 	}
 	t := Target{
 		Nginx: f.Nginx(), Version: f.Version, Source: path, Signature: f.Signature,
-		Machine: f.Machine, Bits: f.Bits, Exports: f.Exports, Prefix: PrefixOf(f.Configure),
+		Machine: f.Machine, Bits: f.Bits, Exports: f.Exports, Prefix: PrefixOf(f.Configure), Path: path,
 	}
 	for _, m := range f.Modules {
 		t.Builtins = append(t.Builtins, m.Name)
@@ -168,6 +177,16 @@ func Check(t Target, loads []nginxconf.LoadModule, open Opener) Report {
 	for _, e := range t.Exports {
 		provided[e] = true
 	}
+	if t.Libs != nil {
+		if bin, err := ldso.Read(t.Path); err == nil {
+			libs, _ := t.Libs.Provided(bin)
+			for sym := range libs {
+				provided[sym] = true
+			}
+		} else {
+			t.Libs = nil // judged as without it: nginx's namespaces only
+		}
+	}
 	for _, l := range loads {
 		res := check(t, l, open, loaded, provided)
 		rep.Results = append(rep.Results, res)
@@ -232,21 +251,33 @@ func check(t Target, l nginxconf.LoadModule, open Opener, loaded, provided map[s
 	// Only nginx's and NDK's namespaces are judged; system libraries are
 	// not inspected.
 	if len(provided) > 0 {
+		// With the libraries known, every symbol is judged: the module's
+		// own libraries count for it (and, loaded into the global scope,
+		// for the modules after it).
+		own := map[string]bool{}
+		if t.Libs != nil {
+			if so, err := ldso.Read(res.Resolved); err == nil {
+				own, _ = t.Libs.Provided(so)
+			}
+		}
 		var missing []string
 		for _, s := range f.Imports {
-			if (strings.HasPrefix(s, "ngx_") || strings.HasPrefix(s, "ndk_")) && !provided[s] {
+			judged := t.Libs != nil || strings.HasPrefix(s, "ngx_") || strings.HasPrefix(s, "ndk_")
+			if judged && !provided[s] && !own[s] {
 				missing = append(missing, s)
 			}
 		}
 		if len(missing) > 0 {
 			res.Status = Unresolved
 			dlopenFailed("undefined symbol: " + missing[0])
-			res.Why = "undefined symbols: " + strings.Join(missing, ", ") +
-				" (load the module that defines them first, or build against a matching nginx configuration)"
+			res.Why = "undefined symbols: " + strings.Join(missing, ", ") + unresolvedHint(missing)
 			return res
 		}
 		for _, e := range f.Exports {
 			provided[e] = true
+		}
+		for sym := range own {
+			provided[sym] = true
 		}
 	}
 	for _, m := range f.Modules {
@@ -275,6 +306,17 @@ func check(t Target, l nginxconf.LoadModule, open Opener, loaded, provided map[s
 	res.Status = OK
 	res.Build = ""
 	return res
+}
+
+// unresolvedHint says what fixes the undefined symbols of a module.
+func unresolvedHint(missing []string) string {
+	for _, s := range missing {
+		if strings.HasPrefix(s, "pcre_") {
+			return " (the module calls the PCRE1 API and this nginx is built with PCRE2: use a module version that supports PCRE2," +
+				" or one built to link libpcre itself, as Debian builds lua: libs: [-lpcre] in nginx-modbuild's module entry)"
+		}
+	}
+	return " (load the module that defines them first, or build against a matching nginx configuration)"
 }
 
 // compatible compares a module's signature with the target's; why is empty

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -74,10 +75,7 @@ func StartContainer(t testing.TB, image string, mounts ...Mount) *Container {
 	t.Helper()
 	Image(t, image)
 	docker := Docker(t)
-	archives := filepath.Join(RepoRoot(), ".cache", "apt", strings.NewReplacer(":", "-", "/", "-").Replace(image))
-	if err := os.MkdirAll(filepath.Join(archives, "partial"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	archives := aptSlot(t, filepath.Join(RepoRoot(), ".cache", "apt", strings.NewReplacer(":", "-", "/", "-").Replace(image)))
 	nameSeq.Lock()
 	nameSeq.n++
 	name := fmt.Sprintf("nginx-modbuild-test-%d-%d", os.Getpid(), nameSeq.n)
@@ -102,6 +100,33 @@ func StartContainer(t testing.TB, image string, mounts ...Mount) *Container {
 		exec.Command(docker, "rm", "-f", c.ID).Run()
 	})
 	return c
+}
+
+// aptSlot is a download directory of its own under dir for one
+// container, held (flock) until the test ends: apt locks its archive
+// directory, so containers running at once, in this test binary or
+// another, must not share one; kept between runs, they fill once.
+func aptSlot(t testing.TB, dir string) string {
+	t.Helper()
+	for n := 0; ; n++ {
+		slot := filepath.Join(dir, fmt.Sprintf("slot-%d", n))
+		if err := os.MkdirAll(filepath.Join(slot, "partial"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(slot+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			continue
+		}
+		t.Cleanup(func() {
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+		})
+		return slot
+	}
 }
 
 // Exec runs argv in the container (as root, with env) and returns its
