@@ -50,6 +50,7 @@ var Inputs = []Input{
 	{"smoke", "smoke", true, []string{"build"}, "build: smoke-test the modules in a real nginx (default true)"},
 	{"install-deps", "install-deps", true, []string{"build"}, "build: install compiler and libraries with the package manager"},
 	{"without-compat", "without-compat", true, []string{"build"}, "build: leave out --with-compat"},
+	{"target-nginx", "target-nginx", false, []string{"build"}, "build: the distro's own nginx the modules must also load into: a path, none, or auto (default: for a cell of the container's distro and its packaged nginx version, that nginx, installed with install-deps)"},
 	{"packages", "packages", true, []string{"build"}, "build: also make native packages (.deb, .rpm, .apk) of the modules"},
 	{"jobs", "jobs", false, []string{"build"}, "build: parallel compile jobs"},
 	{"cache-dir", "cache-dir", false, []string{"versions", "plan", "build", "bump"}, "cache directory"},

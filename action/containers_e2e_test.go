@@ -65,14 +65,11 @@ func TestContainerJobsWithAct(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	apt := filepath.Join(root, ".cache", "apt", "act")
-	for d, versions := range cells {
-		for _, v := range versions {
-			os.MkdirAll(filepath.Join(apt, v+"-"+d+"-"+runtime.GOARCH, "partial"), 0o755)
-		}
-	}
+	// Each cell downloads its packages afresh, as on GitHub: act takes
+	// container.volumes literally (no matrix expressions), so no apt
+	// cache per cell can be mounted, and apt locks a shared one.
 	wf := filepath.Join(ws, ".github", "workflows", "containers.yml")
-	text := strings.NewReplacer("@SHARED@", shared, "@MIRROR@", mirror, "@APT@", apt,
+	text := strings.NewReplacer("@SHARED@", shared, "@MIRROR@", mirror,
 		"@GOROOT@", goEnv("GOROOT"), "@GOCACHE@", goEnv("GOCACHE"), "@GOMODCACHE@", goEnv("GOMODCACHE")).Replace(string(mustRead(t, wf)))
 	if err := os.WriteFile(wf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -147,11 +144,11 @@ func TestContainerJobsWithAct(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(dir, other), assets[other], 0o644)
 
-		testOut, status, body := testenv.LoadModules(t, dd.Image, dir, files, nil, `location = /hello { hello_world "Hello, world"; }`, "/hello")
-		if !strings.Contains(testOut, "test is successful") || status != 200 || body != "Hello, world\n" {
-			t.Errorf("%s's own nginx %s with %v: GET /hello = %d %q\n%s", d, dd.Packaged, files, status, body, testOut)
+		testOut, got := testenv.LoadModules(t, dd.Image, dir, files, nil, `location = /hello { hello_world "Hello, world"; }`, "/hello")
+		if !strings.Contains(testOut, "test is successful") || got["/hello"] != "200 Hello, world\n" {
+			t.Errorf("%s's own nginx %s with %v: GET /hello = %q\n%s", d, dd.Packaged, files, got["/hello"], testOut)
 		}
-		testOut, _, _ = testenv.LoadModules(t, dd.Image, dir, []string{other}, nil, "", "/")
+		testOut, _ = testenv.LoadModules(t, dd.Image, dir, []string{other}, nil, "")
 		if !strings.Contains(testOut, "instead of") {
 			t.Errorf("%s's own nginx %s did not refuse %s:\n%s", d, dd.Packaged, other, testOut)
 		}

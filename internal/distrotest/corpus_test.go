@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
@@ -28,9 +30,15 @@ type release struct {
 	// runtime are packages the modules need at run time (lua's
 	// resty.core), installed beside the release's nginx.
 	runtime []string
-	// loads is a location block proving a module answers, and its path
-	// and body.
-	conf, path, body string
+	// conf is a server{} snippet proving modules answer, and answers
+	// the requests with their "status body".
+	conf    string
+	answers map[string]string
+	// reversed also builds the corpus in the reverse order: the outcome
+	// must not change.
+	reversed bool
+	// check asserts what is known of this release's corpus.
+	check func(t *testing.T, m manifest.Manifest)
 }
 
 // luaEnv is what Debian's build exports for lua's config.
@@ -89,22 +97,38 @@ func origCorpus(rel string, lua module) func(t *testing.T, mirror, src string) [
 
 var releases = []release{
 	{distro: "debian-11", image: "debian:11", suite: "bullseye", nginx: "1.18.0", buildDep: []string{"nginx"},
-		corpus: debian11Corpus, conf: echoConf, path: "/echo", body: "hello from echo\n"},
+		corpus: debian11Corpus, conf: echoConf, answers: map[string]string{"/echo": "200 hello from echo\n"}},
 	{distro: "debian-12", image: "debian:12", suite: "bookworm", nginx: "1.22.1",
 		buildDep: []string{"libnginx-mod-http-lua", "libnginx-mod-http-modsecurity", "libnginx-mod-http-auth-pam", "libnginx-mod-http-geoip2",
 			"libnginx-mod-http-brotli", "libnginx-mod-http-dav-ext", "libnginx-mod-nchan", "libnginx-mod-rtmp"},
 		// lua 0.10.23 calls the PCRE1 API and nginx 1.22.1 uses PCRE2:
 		// Debian links lua with -lpcre; it will not start without
 		// resty.core.
-		corpus:  origCorpus("debian-12", module{env: luaEnv, libs: []string{"-lpcre"}, packages: []string{"libpcre3-dev", "lua-resty-core"}}),
-		runtime: []string{"lua-resty-core"},
-		conf:    echoConf + "\nlocation = /lua { content_by_lua_block { ngx.say(\"hello from lua\") } }", path: "/echo", body: "hello from echo\n"},
+		corpus:   origCorpus("debian-12", module{env: luaEnv, libs: []string{"-lpcre"}, packages: []string{"libpcre3-dev", "lua-resty-core"}}),
+		runtime:  []string{"lua-resty-core"},
+		conf:     echoConf + "\nlocation = /lua { content_by_lua_block { ngx.say(\"hello from lua\") } }",
+		answers:  map[string]string{"/echo": "200 hello from echo\n", "/lua": "200 hello from lua\n"},
+		reversed: true,
+		check: func(t *testing.T, m manifest.Manifest) {
+			// uploadprogress 0.9.4 uses ngx_table_elt_t.next, which
+			// arrived in nginx 1.23.0.
+			if !failedWith(m, "ngx_http_uploadprogress_module", "compile", "next") {
+				t.Errorf("debian-12: uploadprogress 0.9.4 against 1.22.1 is not a compile failure about next: %+v", m.Cells[0].Failures)
+			}
+			requiresNDK(t, m)
+		}},
 	{distro: "debian-13", image: "debian:13", suite: "trixie", nginx: "1.26.3",
 		buildDep: []string{"libnginx-mod-http-lua", "libnginx-mod-http-modsecurity", "libnginx-mod-http-auth-pam", "libnginx-mod-http-geoip2",
 			"libnginx-mod-http-brotli", "libnginx-mod-http-dav-ext", "libnginx-mod-nchan", "libnginx-mod-rtmp"},
 		corpus:  origCorpus("debian-13", module{env: luaEnv, packages: []string{"lua-resty-core"}}),
 		runtime: []string{"lua-resty-core"},
-		conf:    echoConf, path: "/echo", body: "hello from echo\n"},
+		conf:    echoConf, answers: map[string]string{"/echo": "200 hello from echo\n"},
+		check: func(t *testing.T, m manifest.Manifest) {
+			if !slices.Contains(builtNames(m), "ngx_http_uploadprogress_module") {
+				t.Error("debian-13: uploadprogress 0.9.4 did not build against 1.26.3")
+			}
+			requiresNDK(t, m)
+		}},
 }
 
 // TestBareCorpus is the bare-container acceptance: in each bare Debian
@@ -134,7 +158,16 @@ func corpusCell(t *testing.T, r release) {
 	mods := r.corpus(t, mirror, src)
 	// The NDK first in the hand run, as Debian's rules do; the tool is
 	// given the directory order, NDK somewhere in the middle.
-	writeConfig(t, filepath.Join(work, "cfg.yml"), mods, r.conf, r.path, "")
+	firstPath := ""
+	for p := range r.answers {
+		if firstPath == "" || p < firstPath {
+			firstPath = p
+		}
+	}
+	writeConfig(t, filepath.Join(work, "cfg.yml"), mods, r.conf, firstPath, "")
+	rev := slices.Clone(mods)
+	slices.Reverse(rev)
+	writeConfig(t, filepath.Join(work, "reversed.yml"), rev, r.conf, firstPath, "")
 	c := testenv.StartContainer(t, r.image,
 		testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
 		testenv.Mount{Host: mirror, Container: "/mirror", ReadOnly: true},
@@ -162,6 +195,20 @@ func corpusCell(t *testing.T, r release) {
 		}
 	}
 	t.Logf("%s: the tool built %d: %v; failed:\n%s", r.distro, len(built), built, strings.Join(failed, "\n"))
+	if r.check != nil {
+		r.check(t, m)
+	}
+	if r.reversed {
+		out, err := c.Exec(ctx, nil, "nginx-modbuild", "build", "--config", "/work/reversed.yml", "--nginx", r.nginx,
+			"--distro", r.distro, "--mirror", "/mirror", "--out", "/work/dist-reversed", "--install-deps", "--cache-dir", "/work/cache")
+		if err != nil && !strings.Contains(err.Error(), "exit status 1") {
+			t.Fatalf("reversed order: %v\n%s", err, tail(out, 40))
+		}
+		rm := cellManifest(t, filepath.Join(work, "dist-reversed"))
+		if diff := cmp.Diff(outcome(m), outcome(rm)); diff != "" {
+			t.Errorf("%s: the outcome depends on the module order (-given +reversed):\n%s", r.distro, diff)
+		}
+	}
 
 	hand := handRun(t, c, r, mods)
 	t.Logf("%s: the hand run built %d: %v", r.distro, len(hand), hand)
@@ -183,12 +230,16 @@ func corpusCell(t *testing.T, r release) {
 	// with the libraries they link installed as an operator would (the
 	// packages owning them in the build container).
 	runtime := append(runtimePackages(t, c, "/work/dist"), r.runtime...)
-	testOut, status, body := loadInto(t, r.image, filepath.Join(work, "dist"), m, runtime, r.conf, r.path)
+	var paths []string
+	for p := range r.answers {
+		paths = append(paths, p)
+	}
+	testOut, got := loadInto(t, r.image, filepath.Join(work, "dist"), m, runtime, r.conf, paths...)
 	if !strings.Contains(testOut, "test is successful") {
 		t.Fatalf("%s's own nginx -t with the %d built modules:\n%s", r.distro, len(m.Entries), testOut)
 	}
-	if status != 200 || body != r.body {
-		t.Errorf("%s: GET %s = %d %q, want 200 %q", r.distro, r.path, status, body, r.body)
+	if diff := cmp.Diff(r.answers, got); diff != "" {
+		t.Errorf("%s: answers of its own nginx (-want +got):\n%s", r.distro, diff)
 	}
 }
 
@@ -198,6 +249,36 @@ func runtimePackages(t *testing.T, c *testenv.Container, dist string) []string {
 	out := c.Shell(context.Background(), `for f in `+dist+`/*.so; do objdump -p "$f" | awk '/NEEDED/ {print $2}'; done | sort -u |
 while read -r lib; do dpkg -S "*/$lib" 2>/dev/null | head -1 | cut -d: -f1; done | sort -u`)
 	return strings.Fields(out)
+}
+
+// outcome is what a cell built and which modules failed in which phase.
+func outcome(m manifest.Manifest) []string {
+	out := builtNames(m)
+	for _, f := range m.Cells[0].Failures {
+		out = append(out, "FAILED "+f.Module+" "+f.Phase)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func failedWith(m manifest.Manifest, module, phase, text string) bool {
+	for _, f := range m.Cells[0].Failures {
+		if f.Module == module && f.Phase == phase && strings.Contains(f.Error, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// requiresNDK: lua and set-misc use NDK's symbols, so their manifest
+// entries load after it.
+func requiresNDK(t *testing.T, m manifest.Manifest) {
+	t.Helper()
+	for _, e := range m.Entries {
+		if (e.Module == "ngx_http_lua_module" || e.Module == "ngx_http_set_misc_module") && !slices.Contains(e.Requires, "ndk_http_module") {
+			t.Errorf("%s: requires %v, want ndk_http_module", e.Module, e.Requires)
+		}
+	}
 }
 
 // oldStyle reports whether the module at path (as the config names it,

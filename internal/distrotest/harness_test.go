@@ -129,11 +129,11 @@ func builtNames(m manifest.Manifest) []string {
 
 // loadInto loads the manifest's files, in its order, into the release's
 // own nginx in a fresh container (testenv.LoadModules).
-func loadInto(t *testing.T, image, dist string, m manifest.Manifest, runtime []string, conf, path string) (string, int, string) {
+func loadInto(t *testing.T, image, dist string, m manifest.Manifest, runtime []string, conf string, paths ...string) (string, map[string]string) {
 	t.Helper()
 	var files []string
 	for _, e := range m.Entries {
 		files = append(files, e.File)
 	}
-	return testenv.LoadModules(t, image, dist, files, runtime, conf, path)
+	return testenv.LoadModules(t, image, dist, files, runtime, conf, paths...)
 }

@@ -86,12 +86,12 @@ func TestNJS(t *testing.T) {
 			t.Fatal("no http js module to load")
 		}
 		conf := "js_import hello from /dist/hello.js;\nlocation = /js { js_content hello.hello; }"
-		testOut, status, body := loadInto(t, image, dist, m, runtimePackages(t, c, "/work/dist-"+v.config), conf, "/js")
+		testOut, got := loadInto(t, image, dist, m, runtimePackages(t, c, "/work/dist-"+v.config), conf, "/js")
 		if !strings.Contains(testOut, "test is successful") {
 			t.Fatalf("Debian 13's own nginx -t with njs:\n%s", testOut)
 		}
-		if status != 200 || body != "hello from njs\n" {
-			t.Errorf("GET /js = %d %q, want 200 \"hello from njs\\n\"", status, body)
+		if got["/js"] != "200 hello from njs\n" {
+			t.Errorf("GET /js = %q, want 200 \"hello from njs\\n\"", got["/js"])
 		}
 	}
 }

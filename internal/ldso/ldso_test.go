@@ -17,7 +17,7 @@ func TestConfDirsFollowIncludes(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "conf.d"), 0o755)
 	os.WriteFile(filepath.Join(dir, "ld.so.conf"), []byte("# comment\ninclude conf.d/*.conf\n/opt/lib # trailing\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "conf.d", "a.conf"), []byte("/usr/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "conf.d", "b.conf"), []byte("include " + filepath.Join(dir, "ld.so.conf") + "\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "conf.d", "b.conf"), []byte("include "+filepath.Join(dir, "ld.so.conf")+"\n"), 0o644)
 	got := confDirs(filepath.Join(dir, "ld.so.conf"), 0)
 	want := []string{"/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/opt/lib"}
 	if diff := cmp.Diff(want, dedupe(got)); diff != "" {

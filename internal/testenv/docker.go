@@ -197,9 +197,9 @@ func ToolBinary(t testing.TB) string {
 // the libraries the modules link) in a fresh container of image, with
 // dir mounted at /dist, loads files (in dir, in that order) with nothing
 // else enabled (a config of its own), runs nginx -t, and serves conf (a
-// server{}-level snippet) on a loopback port. It returns nginx -t's output,
-// and the status and body of GET path when nginx -t passed.
-func LoadModules(t testing.TB, image, dir string, files, extra []string, conf, path string) (string, int, string) {
+// server{}-level snippet) on a loopback port. It returns nginx -t's output
+// and, when nginx -t passed, the answer to GET each path as "status body".
+func LoadModules(t testing.TB, image, dir string, files, extra []string, conf string, paths ...string) (string, map[string]string) {
 	t.Helper()
 	c := StartContainer(t, image, Mount{Host: dir, Container: "/dist", ReadOnly: true})
 	ctx := context.Background()
@@ -229,22 +229,28 @@ http {
 	c.Shell(ctx, "mkdir -p /tmp/t && cat > /tmp/t/nginx.conf <<'EOF'\n"+b.String()+"EOF\n")
 	out, err := c.Exec(ctx, nil, "nginx", "-t", "-c", "/tmp/t/nginx.conf")
 	if err != nil {
-		return out, 0, ""
+		return out, nil
 	}
 	c.Shell(ctx, "nginx -c /tmp/t/nginx.conf")
 	defer c.Exec(ctx, nil, "nginx", "-c", "/tmp/t/nginx.conf", "-s", "stop")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get("http://127.0.0.1:" + port + path)
-		if err == nil {
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-			return out, resp.StatusCode, string(body)
+	answers := map[string]string{}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range paths {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := client.Get("http://127.0.0.1:" + port + path)
+			if err == nil {
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+				resp.Body.Close()
+				answers[path] = strconv.Itoa(resp.StatusCode) + " " + string(body)
+				break
+			}
+			if time.Now().After(deadline) {
+				answers[path] = "no answer: " + err.Error()
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Errorf("GET %s from %s's nginx: %v", path, image, err)
-			return out, 0, ""
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
+	return out, answers
 }
