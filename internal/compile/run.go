@@ -444,6 +444,9 @@ func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, 
 		}
 		if len(missing) > 0 {
 			b.fail(m.Module, "", "deps", "a package it needs is not in this distribution's index:\n"+strings.Join(missing, "\n"))
+			// The index said no: trying again next run changes nothing
+			// until the module or its entry does.
+			b.failed[len(b.failed)-1].Transient = false
 			continue
 		}
 		plans = append(plans, p)
