@@ -112,7 +112,7 @@ func TestContainerJobsWithAct(t *testing.T) {
 	}
 	// The cells really ran in the containers: each with its release's
 	// own compiler (gcc 10, 12, 14), as the cell manifests record.
-	gcc := map[string]string{"debian-11": "gcc (Debian 10.", "debian-12": "gcc (Debian 12.", "debian-13": "gcc (Debian 14."}
+	gcc := map[string]string{"debian-11": "cc (Debian 10.", "debian-12": "cc (Debian 12.", "debian-13": "cc (Debian 14."}
 	for _, c := range m.Cells {
 		if !strings.HasPrefix(c.Compiler, gcc[c.Distro]) {
 			t.Errorf("the %s cell for nginx %s was compiled by %q, not its release's gcc", c.Distro, c.Nginx, c.Compiler)
