@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
@@ -42,7 +41,6 @@ func Inspect(binary, osRelease string) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (point --nginx-binary at the nginx that runs)", err)
 	}
-	t.Libs = ldso.New() // the nginx that runs here, with this host's libraries
 	h := &Host{Binary: binary, Target: t, Configure: f.Configure, Arch: ArchOf(f.Machine)}
 	prefix := t.Prefix
 	if prefix == "" {
