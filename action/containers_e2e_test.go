@@ -1,7 +1,6 @@
 package action
 
 import (
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,13 +40,7 @@ func TestContainerJobsWithAct(t *testing.T) {
 		t.Fatal(err)
 	}
 	gh.RequireToken("e2e-token")
-	root := testenv.RepoRoot()
-	ws := t.TempDir()
-	copyTree(t, filepath.Join(root, "action", "testdata", "containers"), ws, func(string, fs.DirEntry) bool { return true })
-	copyTree(t, filepath.Join(root, "examples", "hello-world"), ws, func(rel string, d fs.DirEntry) bool {
-		return rel == "config" || strings.HasSuffix(rel, ".c")
-	})
-	copyAction(t, ws)
+	ws := moduleWorkspace(t, "containers")
 
 	// The cells plan makes: each Debian release's own nginx, the pin and
 	// the config's version.
@@ -89,7 +82,7 @@ func TestContainerJobsWithAct(t *testing.T) {
 	}
 	rels := gh.Releases("acme/mod")
 	if len(rels) != 1 {
-		t.Fatalf("releases %+v\n%s", rels, tailOf(out, 60))
+		t.Fatalf("releases %+v\n%s", rels, testenv.Tail(out, 60))
 	}
 	assets := map[string][]byte{}
 	for _, a := range rels[0].Assets {
@@ -175,7 +168,7 @@ func failedJobs(out string) string {
 			}
 		}
 	}
-	return tailOf(b.String(), 150)
+	return testenv.Tail(b.String(), 150)
 }
 
 func keys(m map[string][]byte) []string {
@@ -184,12 +177,4 @@ func keys(m map[string][]byte) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-func tailOf(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -65,14 +65,23 @@ func copyTree(t *testing.T, src, dst string, keep func(rel string, d fs.DirEntry
 // (its source, which the bootstrap builds) under nmb/.
 func workspace(t *testing.T) string {
 	t.Helper()
+	ws := moduleWorkspace(t, "e2e")
+	commitAll(t, ws)
+	return ws
+}
+
+// moduleWorkspace makes a module repository from action/testdata/<name>
+// (its workflows and config), with the example module at its root and
+// this repository's action under nmb/; not committed yet.
+func moduleWorkspace(t *testing.T, name string) string {
+	t.Helper()
 	root := testenv.RepoRoot()
 	ws := t.TempDir()
-	copyTree(t, filepath.Join(root, "action", "testdata", "e2e"), ws, func(string, fs.DirEntry) bool { return true })
+	copyTree(t, filepath.Join(root, "action", "testdata", name), ws, func(string, fs.DirEntry) bool { return true })
 	copyTree(t, filepath.Join(root, "examples", "hello-world"), ws, func(rel string, d fs.DirEntry) bool {
 		return rel == "config" || strings.HasSuffix(rel, ".c")
 	})
 	copyAction(t, ws)
-	commitAll(t, ws)
 	return ws
 }
 
@@ -238,14 +247,8 @@ func TestPartialFailureEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	gh.RequireToken("e2e-token")
-	root := testenv.RepoRoot()
-	ws := t.TempDir()
-	copyTree(t, filepath.Join(root, "action", "testdata", "partial"), ws, func(string, fs.DirEntry) bool { return true })
-	copyTree(t, filepath.Join(root, "examples", "hello-world"), ws, func(rel string, d fs.DirEntry) bool {
-		return rel == "config" || strings.HasSuffix(rel, ".c")
-	})
+	ws := moduleWorkspace(t, "partial")
 	copyTree(t, celltest.Module(t, mirror, up), filepath.Join(ws, "up"), func(string, fs.DirEntry) bool { return true })
-	copyAction(t, ws)
 	commitAll(t, ws)
 	gh.CreateRepo("acme/mod", "main")
 	gh.CommitFiles("acme/mod", "main", "the module", map[string]string{

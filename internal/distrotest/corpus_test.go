@@ -149,7 +149,6 @@ func TestBareCorpus(t *testing.T) {
 func corpusCell(t *testing.T, r release) {
 	mirror := testenv.Mirror(t, r.distro)
 	testenv.Image(t, r.image)
-	ctx := context.Background()
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
@@ -168,17 +167,11 @@ func corpusCell(t *testing.T, r release) {
 	rev := slices.Clone(mods)
 	slices.Reverse(rev)
 	writeConfig(t, filepath.Join(work, "reversed.yml"), rev, r.conf, firstPath, "")
-	c := testenv.StartContainer(t, r.image,
-		testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
-		testenv.Mount{Host: mirror, Container: "/mirror", ReadOnly: true},
-		testenv.Mount{Host: src, Container: "/src"},
-		testenv.Mount{Host: work, Container: "/work"})
-
-	out, err := c.Exec(ctx, nil, "nginx-modbuild", "build", "--config", "/work/cfg.yml", "--nginx", r.nginx,
-		"--distro", r.distro, "--mirror", "/mirror", "--out", "/work/dist", "--install-deps", "--cache-dir", "/work/cache")
+	c := toolContainer(t, r.image, mirror, src, work)
+	out, err := build(c, "cfg.yml", r.nginx, r.distro, "dist")
 	os.WriteFile(filepath.Join(work, "tool.log"), []byte(out), 0o644)
 	if err != nil && !strings.Contains(err.Error(), "exit status 1") {
-		t.Fatalf("nginx-modbuild build in %s: %v\n%s", r.image, err, tail(out, 60))
+		t.Fatalf("nginx-modbuild build in %s: %v\n%s", r.image, err, testenv.Tail(out, 60))
 	}
 	m := cellManifest(t, filepath.Join(work, "dist"))
 	built := builtNames(m)
@@ -199,10 +192,9 @@ func corpusCell(t *testing.T, r release) {
 		r.check(t, m)
 	}
 	if r.reversed {
-		out, err := c.Exec(ctx, nil, "nginx-modbuild", "build", "--config", "/work/reversed.yml", "--nginx", r.nginx,
-			"--distro", r.distro, "--mirror", "/mirror", "--out", "/work/dist-reversed", "--install-deps", "--cache-dir", "/work/cache")
+		out, err := build(c, "reversed.yml", r.nginx, r.distro, "dist-reversed")
 		if err != nil && !strings.Contains(err.Error(), "exit status 1") {
-			t.Fatalf("reversed order: %v\n%s", err, tail(out, 40))
+			t.Fatalf("reversed order: %v\n%s", err, testenv.Tail(out, 40))
 		}
 		rm := cellManifest(t, filepath.Join(work, "dist-reversed"))
 		if diff := cmp.Diff(outcome(m), outcome(rm)); diff != "" {
@@ -326,10 +318,10 @@ apt-get build-dep -y -q %[2]s >/dev/null`, r.suite, strings.Join(r.buildDep, " "
 		}
 		added := regexp.MustCompile(`(?m)^adding module in (\S+)$`).FindAllStringSubmatch(out, -1)
 		if len(added) == 0 || !slices.Contains(dirs, added[len(added)-1][1]) {
-			t.Fatalf("%s: hand configure failed outside every module:\n%s", r.distro, tail(out, 20))
+			t.Fatalf("%s: hand configure failed outside every module:\n%s", r.distro, testenv.Tail(out, 20))
 		}
 		bad := added[len(added)-1][1]
-		t.Logf("%s: by hand, configure stops in %s: %s", r.distro, bad, tail(out, 1))
+		t.Logf("%s: by hand, configure stops in %s: %s", r.distro, bad, testenv.Tail(out, 1))
 		dirs = slices.DeleteFunc(dirs, func(d string) bool { return d == bad })
 	}
 	out := c.Shell(ctx, fmt.Sprintf("cd /work/hand/nginx-%s && (make -k -j2 modules >/work/hand/make.log 2>&1 || true) && ls objs/*.so", r.nginx))
@@ -341,12 +333,4 @@ apt-get build-dep -y -q %[2]s >/dev/null`, r.suite, strings.Join(r.buildDep, " "
 	}
 	sort.Strings(names)
 	return names
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -6,6 +6,7 @@
 package distrotest
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -125,6 +126,27 @@ func builtNames(m manifest.Manifest) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// toolContainer starts a bare container of image with the tool at
+// /usr/local/bin, the source mirror at /mirror, the module sources at
+// /src and the work directory at /work.
+func toolContainer(t *testing.T, image, mirror, src, work string) *testenv.Container {
+	t.Helper()
+	return testenv.StartContainer(t, image,
+		testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
+		testenv.Mount{Host: mirror, Container: "/mirror", ReadOnly: true},
+		testenv.Mount{Host: src, Container: "/src"},
+		testenv.Mount{Host: work, Container: "/work"})
+}
+
+// build runs nginx-modbuild build in the container as a cell job does:
+// /work/<config>, the mirror, --install-deps, the cache in /work/cache,
+// output in /work/<out>.
+func build(c *testenv.Container, config, nginx, distro, out string, extra ...string) (string, error) {
+	args := append([]string{"nginx-modbuild", "build", "--config", "/work/" + config, "--nginx", nginx, "--distro", distro,
+		"--mirror", "/mirror", "--out", "/work/" + out, "--install-deps", "--cache-dir", "/work/cache"}, extra...)
+	return c.Exec(context.Background(), nil, args...)
 }
 
 // loadInto loads the manifest's files, in its order, into the release's

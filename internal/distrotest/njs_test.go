@@ -1,7 +1,6 @@
 package distrotest
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -34,7 +33,6 @@ func TestNJS(t *testing.T) {
 	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
 	const image = "debian:13"
 	testenv.Image(t, image)
-	ctx := context.Background()
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	extract(t, vendor, src)
@@ -45,11 +43,7 @@ func TestNJS(t *testing.T) {
 	const smokeConf = `location = /t { return 200 ok; }`
 	writeConfig(t, filepath.Join(work, "http.yml"), mods, smokeConf, "/t", "")
 	writeConfig(t, filepath.Join(work, "stream.yml"), mods, smokeConf, "/t", "--with-stream=dynamic")
-	c := testenv.StartContainer(t, image,
-		testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
-		testenv.Mount{Host: mirror, Container: "/mirror", ReadOnly: true},
-		testenv.Mount{Host: src, Container: "/src"},
-		testenv.Mount{Host: work, Container: "/work"})
+	c := toolContainer(t, image, mirror, src, work)
 
 	for _, v := range []struct {
 		config string
@@ -58,11 +52,10 @@ func TestNJS(t *testing.T) {
 		{"http", []string{"ngx_http_js_module"}},
 		{"stream", []string{"ngx_http_js_module", "ngx_stream_js_module", "ngx_stream_module"}},
 	} {
-		out, err := c.Exec(ctx, nil, "nginx-modbuild", "build", "--config", "/work/"+v.config+".yml", "--nginx", "1.26.3",
-			"--distro", "debian-13", "--mirror", "/mirror", "--out", "/work/dist-"+v.config, "--install-deps", "--cache-dir", "/work/cache")
+		out, err := build(c, v.config+".yml", "1.26.3", "debian-13", "dist-"+v.config)
 		os.WriteFile(filepath.Join(work, v.config+".log"), []byte(out), 0o644)
 		if err != nil {
-			t.Fatalf("njs (%s): nginx-modbuild build: %v\n%s", v.config, err, tail(out, 60))
+			t.Fatalf("njs (%s): nginx-modbuild build: %v\n%s", v.config, err, testenv.Tail(out, 60))
 		}
 		m := cellManifest(t, filepath.Join(work, "dist-"+v.config))
 		if diff := cmp.Diff(v.want, builtNames(m)); diff != "" {
@@ -70,7 +63,7 @@ func TestNJS(t *testing.T) {
 		}
 		// The tool proved them against Debian 13's own nginx itself.
 		if !strings.Contains(out, "the distro's own nginx -t (/usr/sbin/nginx): "+strconv.Itoa(len(v.want))+" .so file(s) load") {
-			t.Errorf("njs (%s): not loaded into Debian 13's own nginx by the build:\n%s", v.config, tail(out, 30))
+			t.Errorf("njs (%s): not loaded into Debian 13's own nginx by the build:\n%s", v.config, testenv.Tail(out, 30))
 		}
 		if v.config != "stream" {
 			continue

@@ -40,20 +40,11 @@ func TestPCRE1ModuleOnDebian12(t *testing.T) {
 	smoke := `location = /t { return 200 ok; }`
 	writeConfig(t, filepath.Join(work, "as-is.yml"), []module{{name: "subs-filter"}}, smoke, "/t", "")
 	writeConfig(t, filepath.Join(work, "pcre1.yml"), []module{{name: "subs-filter", packages: []string{"libpcre3-dev"}}}, smoke, "/t", "--without-pcre2")
-	c := testenv.StartContainer(t, image,
-		testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
-		testenv.Mount{Host: mirror, Container: "/mirror", ReadOnly: true},
-		testenv.Mount{Host: src, Container: "/src"},
-		testenv.Mount{Host: work, Container: "/work"})
-	build := func(config, out string, extra ...string) (string, error) {
-		args := append([]string{"nginx-modbuild", "build", "--config", "/work/" + config, "--nginx", "1.22.1", "--distro", "debian-12",
-			"--mirror", "/mirror", "--out", "/work/" + out, "--install-deps", "--cache-dir", "/work/cache"}, extra...)
-		return c.Exec(ctx, nil, args...)
-	}
+	c := toolContainer(t, image, mirror, src, work)
 
-	out, err := build("as-is.yml", "as-is")
+	out, err := build(c, "as-is.yml", "1.22.1", "debian-12", "as-is")
 	if err == nil {
-		t.Fatalf("subs-filter 0.6.4 built against nginx 1.22.1 with PCRE2:\n%s", tail(out, 30))
+		t.Fatalf("subs-filter 0.6.4 built against nginx 1.22.1 with PCRE2:\n%s", testenv.Tail(out, 30))
 	}
 	m := cellManifest(t, filepath.Join(work, "as-is"))
 	if f := m.Cells[0].Failures; len(f) != 1 || f[0].Phase != "compile" || !strings.Contains(f[0].Reason(), "pcre_fullinfo") ||
@@ -61,23 +52,23 @@ func TestPCRE1ModuleOnDebian12(t *testing.T) {
 		t.Errorf("as is: failures %+v", f)
 	}
 
-	out, err = build("pcre1.yml", "pcre1")
+	out, err = build(c, "pcre1.yml", "1.22.1", "debian-12", "pcre1")
 	if err == nil {
-		t.Fatalf("with --without-pcre2 the cell passed, though Debian 12's own nginx cannot load the .so:\n%s", tail(out, 30))
+		t.Fatalf("with --without-pcre2 the cell passed, though Debian 12's own nginx cannot load the .so:\n%s", testenv.Tail(out, 30))
 	}
 	if !strings.Contains(out, "nginx -t: 1 .so file(s) load") && !strings.Contains(out, "symbols resolve") {
-		t.Logf("(the nginx built here did not accept it either)\n%s", tail(out, 30))
+		t.Logf("(the nginx built here did not accept it either)\n%s", testenv.Tail(out, 30))
 	}
 	m = cellManifest(t, filepath.Join(work, "pcre1"))
 	if f := m.Cells[0].Failures; len(f) != 1 || !strings.Contains(f[0].Error, "pcre_fullinfo") ||
 		!strings.Contains(f[0].Error, "/usr/sbin/nginx") || !strings.Contains(f[0].Error, "libs: [-lpcre]") || len(m.Entries) != 0 {
-		t.Errorf("--without-pcre2: failures %+v, entries %+v\n%s", f, m.Entries, tail(out, 30))
+		t.Errorf("--without-pcre2: failures %+v, entries %+v\n%s", f, m.Entries, testenv.Tail(out, 30))
 	}
 
 	// The trap: proven by the nginx built here only.
-	out, err = build("pcre1.yml", "trap", "--target-nginx", "none")
+	out, err = build(c, "pcre1.yml", "1.22.1", "debian-12", "trap", "--target-nginx", "none")
 	if err != nil {
-		t.Fatalf("--without-pcre2 --target-nginx none: %v\n%s", err, tail(out, 30))
+		t.Fatalf("--without-pcre2 --target-nginx none: %v\n%s", err, testenv.Tail(out, 30))
 	}
 	so := "/work/trap/ngx_http_subs_filter_module_1.22.1.so"
 	c.Shell(ctx, "mkdir -p /tmp/t && printf 'load_module "+so+";\\nevents {}\\n' > /tmp/t/nginx.conf")

@@ -150,12 +150,13 @@ func (c *Container) Shell(ctx context.Context, script string) string {
 	c.t.Helper()
 	out, err := c.Exec(ctx, []string{"DEBIAN_FRONTEND=noninteractive"}, "sh", "-ec", script)
 	if err != nil {
-		c.t.Fatalf("in %s: sh -ec %q: %v\n%s", c.Image, script, err, tailLines(out, 40))
+		c.t.Fatalf("in %s: sh -ec %q: %v\n%s", c.Image, script, err, Tail(out, 40))
 	}
 	return out
 }
 
-func tailLines(s string, n int) string {
+// Tail is the last n lines of s, for a failing test's message.
+func Tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
