@@ -98,6 +98,15 @@ func moving(d Distro) Distro { d.Moving = true; return d }
 // builtin is the table of distributions nginx-modbuild knows. Keep it to
 // releases that are supported upstream; custom entries cover the rest.
 //
+// What is proven of each row: debian-11, debian-12 and debian-13 build
+// and load in bare containers of their own images, with their own package
+// indexes and nginx packages (internal/distrotest, the act container
+// workflow). The Ubuntu rows share Debian's package names, resolved
+// against the release's own index when a cell runs; the rpm and apk rows
+// (and the library candidates of internal/sysdeps for dnf, yum and apk)
+// are the distributions' usual names, untested here: no rpm or apk
+// archive is reachable from this project's CI.
+//
 // The packaged nginx versions: Debian's are checked against Debian's
 // source indexes by a test (bullseye, bookworm, trixie); Ubuntu's are
 // those of focal, jammy and noble (nginx 1.18.0, 1.18.0, 1.24.0); RHEL 8
