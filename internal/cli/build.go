@@ -215,9 +215,10 @@ func targetFor(ctx context.Context, env *Env, flag, v, distroName string, cfg *c
 	if !ok || d.Packaged != v || detectDistro() != distroName {
 		return "", nil
 	}
-	if _, err := os.Stat(packagedNginx); err != nil && installDeps {
+	if _, err := os.Stat(packagedNginx); err != nil && installDeps && inContainer() {
 		// The distro's own nginx package, as its operators install it;
-		// its service is not started (no init in a build container).
+		// its service is not started (no init in a job container). On a
+		// runner's own host (systemd would start it) it is not installed.
 		in := &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: env.Stderr}
 		if err := in.Install(ctx, []string{"nginx"}); err != nil {
 			return "", fmt.Errorf("install %s's own nginx to prove the %s cell: %w", distroName, v, err)
@@ -225,7 +226,7 @@ func targetFor(ctx context.Context, env *Env, flag, v, distroName string, cfg *c
 	}
 	got, err := nginxVersionOf(packagedNginx)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s's own nginx: %v: the nginx %s cell is proven by the nginx built here only (--install-deps installs it)\n", distroName, err, v)
+		fmt.Fprintf(env.Stderr, "%s's own nginx: %v: the nginx %s cell is proven by the nginx built here only (--install-deps installs it in a job container)\n", distroName, err, v)
 		return "", nil
 	}
 	if got != v {
@@ -234,6 +235,17 @@ func targetFor(ctx context.Context, env *Env, flag, v, distroName string, cfg *c
 	}
 	fmt.Fprintf(env.Stderr, "nginx %s cell: proven against %s's own nginx too (%s)\n", v, distroName, packagedNginx)
 	return packagedNginx, nil
+}
+
+// inContainer reports whether this runs in a container (Docker's and
+// Podman's marker files): a job container, where a cell really runs.
+func inContainer() bool {
+	for _, f := range []string{"/.dockerenv", "/run/.containerenv"} {
+		if _, err := os.Stat(f); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // nginxVersionOf reads the version an nginx binary was built as.
