@@ -183,6 +183,40 @@ func TestBootstrapDownloadsAndVerifies(t *testing.T) {
 
 // TestRunWritesSummary runs a step (inspect of Debian's nginx) the way
 // action.yml does and checks the step summary.
+// TestBootstrapSameCacheSamePID: job containers sharing the tool cache
+// (act mounts one into every job container; a self-hosted runner keeps
+// one) all run the bootstrap as the same PID, so a temporary name made
+// from $$ is another job's too. Run in a PID namespace of its own (the
+// script is PID 1, as in a container), with that name already taken, the
+// build from source must still give a working binary.
+func TestBootstrapSameCacheSamePID(t *testing.T) {
+	sh := testenv.Tool(t, "sh", "dash")
+	unshare := testenv.Tool(t, "unshare", "util-linux")
+	goBin := testenv.Tool(t, "go", "golang")
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "root (for a PID namespace)", "run the tests as root")
+	}
+	cache := t.TempDir()
+	dir := filepath.Join(cache, "nginx-modbuild", "src-local", runtime.GOARCH)
+	// Another job, PID 1 in its own container, is building there now.
+	if err := os.MkdirAll(filepath.Join(dir, "nginx-modbuild.1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ghenv := filepath.Join(t.TempDir(), "env")
+	cmd := exec.Command(unshare, "--pid", "--fork", sh, filepath.Join(testenv.RepoRoot(), "action", "bootstrap.sh"))
+	cmd.Env = append(os.Environ(), "NMB_REF=", "RUNNER_TOOL_CACHE="+cache, "GITHUB_ENV="+ghenv,
+		"GITHUB_ACTION_PATH="+testenv.RepoRoot(), "PATH="+filepath.Dir(goBin)+":/usr/bin:/bin")
+	out, err := cmd.CombinedOutput()
+	env, _ := os.ReadFile(ghenv)
+	bin := strings.TrimPrefix(strings.TrimSpace(string(env)), "NGINX_MODBUILD_BIN=")
+	if err != nil || bin == "" {
+		t.Fatalf("bootstrap in a PID namespace with the same temporary name taken: %v\n%s", err, out)
+	}
+	if st, err := os.Stat(bin); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		t.Errorf("%s is not an executable file: %v %v", bin, st, err)
+	}
+}
+
 func TestRunWritesSummary(t *testing.T) {
 	nginx := testenv.Tool(t, "/usr/sbin/nginx", "nginx")
 	summary := filepath.Join(t.TempDir(), "summary.md")

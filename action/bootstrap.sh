@@ -83,23 +83,26 @@ case $ref in
         mkdir -p "$dir"
         url=${GITHUB_SERVER_URL:-https://github.com}/$repo/releases/download/$version/$asset
         status=0
-        fetch "$url" "$dir/$asset.$$" || status=$?
+        # A name of its own: job containers sharing the tool cache (act's,
+        # a self-hosted runner's) all run this as the same PID.
+        part=$(mktemp "$dir/$asset.XXXXXX")
+        fetch "$url" "$part" || status=$?
         if [ $status = 0 ]; then
-          got=$(sha256 "$dir/$asset.$$")
+          got=$(sha256 "$part")
           if [ "$got" != "$want" ]; then
-            rm -f "$dir/$asset.$$"
+            rm -f "$part"
             echo "nginx-modbuild: $url has SHA-256 $got, but the action at $ref says $want: refusing it (the release asset was replaced or corrupted)" >&2
             exit 1
           fi
-          chmod +x "$dir/$asset.$$"
-          mv -f "$dir/$asset.$$" "$dir/nginx-modbuild"
+          chmod +x "$part"
+          mv -f "$part" "$dir/nginx-modbuild"
           bin=$dir/nginx-modbuild
           echo "nginx-modbuild $version: downloaded $asset (sha256 $got, as the action at $ref lists)"
         elif [ $status = 22 ]; then
-          rm -f "$dir/$asset.$$"
+          rm -f "$part"
           echo "nginx-modbuild: release $version of $repo has no $asset ($url answered an HTTP error); building from source"
         else
-          rm -f "$dir/$asset.$$"
+          rm -f "$part"
           echo "nginx-modbuild: downloading $url failed (exit status $status: network or proxy?); building from source"
         fi
       fi
@@ -115,9 +118,12 @@ if [ -z "$bin" ]; then
   dir=$cache/src-${ref:-local}/$arch
   mkdir -p "$dir"
   echo "nginx-modbuild: building from $src with $(go version)"
-  # Parallel jobs on one machine may build at once: each renames its own.
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=${ref:-local}" -o "$dir/nginx-modbuild.$$" ./cmd/nginx-modbuild)
-  mv -f "$dir/nginx-modbuild.$$" "$dir/nginx-modbuild"
+  # Parallel jobs may share the cache directory (and, in containers, the
+  # PID): each builds into a name of its own and renames it.
+  part=$(mktemp "$dir/nginx-modbuild.XXXXXX")
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=${ref:-local}" -o "$part" ./cmd/nginx-modbuild)
+  chmod 755 "$part"
+  mv -f "$part" "$dir/nginx-modbuild"
   bin=$dir/nginx-modbuild
 fi
 
