@@ -34,6 +34,7 @@ func TestContainerJobsWithAct(t *testing.T) {
 	for _, img := range []string{"debian:11", "debian:12", "debian:13"} {
 		testenv.Image(t, img)
 	}
+	docker := testenv.Docker(t)
 
 	gh := ghfake.New(t)
 	if err := gh.LoadTags("nginx/nginx", tagsUpTo(t, "1.26.3")); err != nil {
@@ -72,6 +73,11 @@ func TestContainerJobsWithAct(t *testing.T) {
 	gh.CommitFiles("acme/mod", "main", "the module", map[string]string{
 		".github/nginx-modbuild.yml": string(mustRead(t, filepath.Join(ws, ".github", "nginx-modbuild.yml")))})
 
+	// act names its job containers and volumes after the workflow and
+	// job; it leaves a job's behind when a composite step fails early.
+	// None outlives the test.
+	removeActLeftovers(t, docker, "act-containers-")
+	t.Cleanup(func() { removeActLeftovers(t, docker, "act-containers-") })
 	out, err := act(t, bin, ws, "containers.yml", "FAKE_API="+gh.URL, "NGINX_MODBUILD_UPLOAD_URL="+gh.Uploads.URL)
 	if err != nil {
 		// The whole log is long (seven cells): kept for reading.
@@ -145,6 +151,19 @@ func TestContainerJobsWithAct(t *testing.T) {
 		if !strings.Contains(testOut, "instead of") {
 			t.Errorf("%s's own nginx %s did not refuse %s:\n%s", d, dd.Packaged, other, testOut)
 		}
+	}
+}
+
+// removeActLeftovers removes the containers and volumes named with
+// prefix (act's for one workflow).
+func removeActLeftovers(t *testing.T, docker, prefix string) {
+	out, _ := exec.Command(docker, "ps", "-aq", "--filter", "name="+prefix).Output()
+	if ids := strings.Fields(string(out)); len(ids) > 0 {
+		exec.Command(docker, append([]string{"rm", "-f"}, ids...)...).Run()
+	}
+	out, _ = exec.Command(docker, "volume", "ls", "-q", "--filter", "name="+prefix).Output()
+	if names := strings.Fields(string(out)); len(names) > 0 {
+		exec.Command(docker, append([]string{"volume", "rm", "-f"}, names...)...).Run()
 	}
 }
 
