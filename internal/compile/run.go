@@ -272,9 +272,13 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	if o.Smoke != nil && o.SmokeCache != "" {
 		if k, err := smokeKeyOf(root, groups[0].builddir, b.c); err == nil {
 			smokeKey = k
-			cached = restoreSmoke(o.SmokeCache, k, groups[0].builddir)
-			if cached {
+			var why string
+			cached, why = restoreSmoke(o.SmokeCache, k, groups[0].builddir, o.Nginx)
+			switch {
+			case cached:
 				o.Log.Printf("smoke nginx: from the cache (%s)", k[:16])
+			case why != "":
+				o.Log.Printf("smoke nginx: the cache entry is refused (%s): building it again", why)
 			}
 		} else {
 			o.Log.Printf("smoke nginx: not cached: %v", err)

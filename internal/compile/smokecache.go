@@ -12,6 +12,7 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
 
@@ -79,17 +80,31 @@ func smokeKeyOf(root, builddir string, c manifest.Cell) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// restoreSmoke puts the cached binary for key in builddir; false when the
-// cache does not have it.
-func restoreSmoke(cache, key, builddir string) bool {
-	b, err := regular.Read(filepath.Join(cache, key, "nginx"), 256<<20)
+// restoreSmoke puts the cached binary for key in builddir when it is
+// what was stored there: its SHA-256 is the one kept beside it, and it is
+// an nginx executable of version nginx. Anything else (a cache restored
+// from elsewhere, a file replaced: the binary runs as the build's user)
+// is refused, said in why, and the binary is built again.
+func restoreSmoke(cache, key, builddir, nginx string) (ok bool, why string) {
+	dir := filepath.Join(cache, key)
+	b, err := regular.Read(filepath.Join(dir, "nginx"), 256<<20)
 	if err != nil {
-		return false
+		return false, ""
 	}
-	return atomicfile.Write(filepath.Join(builddir, "nginx"), b, 0o755) == nil
+	want, err := regular.Read(filepath.Join(dir, "nginx.sha256"), 1<<10)
+	sum := sha256.Sum256(b)
+	if err != nil || strings.TrimSpace(string(want)) != hex.EncodeToString(sum[:]) {
+		return false, fmt.Sprintf("%s/nginx does not have the SHA-256 stored with it", dir)
+	}
+	f, err := modinfo.Read(bytes.NewReader(b))
+	if err != nil || f.Kind != modinfo.KindExecutable || f.Nginx() != nginx {
+		return false, fmt.Sprintf("%s/nginx is not an nginx %s executable", dir, nginx)
+	}
+	return atomicfile.Write(filepath.Join(builddir, "nginx"), b, 0o755) == nil, ""
 }
 
-// storeSmoke keeps the binary make built in builddir under key.
+// storeSmoke keeps the binary make built in builddir under key, with its
+// SHA-256.
 func storeSmoke(cache, key, builddir string) error {
 	b, err := regular.Read(filepath.Join(builddir, "nginx"), 256<<20)
 	if err != nil {
@@ -99,5 +114,9 @@ func storeSmoke(cache, key, builddir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(dir, "nginx"), b, 0o755)
+	sum := sha256.Sum256(b)
+	if err := atomicfile.Write(filepath.Join(dir, "nginx"), b, 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(dir, "nginx.sha256"), []byte(hex.EncodeToString(sum[:])+"\n"), 0o644)
 }

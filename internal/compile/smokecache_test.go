@@ -3,6 +3,8 @@ package compile
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
 // fakeBuild writes what configure generates that the key reads.
@@ -103,5 +106,43 @@ func TestZombieIsStopped(t *testing.T) {
 	}
 	if zombie(os.Getpid()) {
 		t.Error("the running test process is seen as a zombie")
+	}
+}
+
+// TestSmokeCacheRefusesReplacedBinary is issue 21 item 3: a cached smoke
+// nginx replaced by a shell script (with or without its stored hash) or
+// by another version's binary is not run: restore refuses it and the
+// build makes the binary again. Debian's nginx 1.22.1 stands for a built
+// one.
+func TestSmokeCacheRefusesReplacedBinary(t *testing.T) {
+	t.Parallel()
+	debian := testenv.Tool(t, "/usr/sbin/nginx", "nginx")
+	bin, err := os.ReadFile(debian)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, build := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(build, "nginx"), bin, 0o755)
+	if err := storeSmoke(cache, "k", build); err != nil {
+		t.Fatal(err)
+	}
+	restore := func(nginx string) (bool, string) {
+		return restoreSmoke(cache, "k", t.TempDir(), nginx)
+	}
+	if ok, why := restore("1.22.1"); !ok {
+		t.Fatalf("the stored binary was refused: %s", why)
+	}
+	if ok, why := restore("1.26.3"); ok || !strings.Contains(why, "not an nginx 1.26.3 executable") {
+		t.Errorf("another version's binary: %v %q", ok, why)
+	}
+	script := []byte("#!/bin/sh\necho 'nginx: configuration file test is successful'\n")
+	os.WriteFile(filepath.Join(cache, "k", "nginx"), script, 0o755)
+	if ok, why := restore("1.22.1"); ok || !strings.Contains(why, "SHA-256") {
+		t.Errorf("a replaced binary: %v %q", ok, why)
+	}
+	sum := sha256.Sum256(script)
+	os.WriteFile(filepath.Join(cache, "k", "nginx.sha256"), []byte(hex.EncodeToString(sum[:])), 0o644)
+	if ok, why := restore("1.22.1"); ok || !strings.Contains(why, "not an nginx") {
+		t.Errorf("a script with its own hash: %v %q", ok, why)
 	}
 }
