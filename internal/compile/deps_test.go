@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -156,5 +157,37 @@ func TestWrapperConfigMake(t *testing.T) {
 	dir, _ = writeWrapper(work, 1, Module{Dir: plain}, filepath.Join(work, "rec"))
 	if _, err := os.Stat(filepath.Join(dir, "config.make")); err == nil {
 		t.Error("a wrapper config.make for a module without one")
+	}
+}
+
+// TestWrapperQuotesTheDirectory is issue 21 item 8: a module directory
+// whose name holds a command substitution is a name to the wrapper,
+// never run, and the probe marker names it exactly.
+func TestWrapperQuotesTheDirectory(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	pwned := filepath.Join(root, "pwned")
+	dir := filepath.Join(root, `mod "$(touch `+pwned+`)" `+"`touch "+pwned+"`")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "config"), []byte("ngx_addon_name=x\n"), 0o644)
+	work := t.TempDir()
+	w, err := writeWrapper(work, 3, Module{Dir: dir}, filepath.Join(work, "rec"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errFile := filepath.Join(work, "autoconf.err")
+	cmd := exec.Command("sh", "-c", `. "$1/config"`, "sh", w)
+	cmd.Env = append(os.Environ(), "NGX_AUTOCONF_ERR="+errFile)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the wrapper: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatal("the directory's name was run as a command")
+	}
+	b, _ := os.ReadFile(errFile)
+	if string(b) != "nginx-modbuild: module 3 config "+dir+"\n" {
+		t.Errorf("marker %q", b)
 	}
 }

@@ -368,7 +368,12 @@ var (
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	linkArg   = regexp.MustCompile(`^-(l[A-Za-z0-9_.+-]+|L/[A-Za-z0-9_./+-]+|Wl,[A-Za-z0-9_.,/=+-]+)$`)
 	pkgName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+:-]*$`)
-	reserved2 = []string{"PATH", "HOME", "CC", "CFLAGS", "LD_PRELOAD", "LD_LIBRARY_PATH"}
+	// reservedEnv are variables a module's env: may not set: what the
+	// shell, the compiler and the dynamic loader act on by themselves
+	// (LD_AUDIT, BASH_ENV and ENV run code, IFS reparses every word of
+	// configure).
+	reservedEnv = []string{"PATH", "HOME", "CC", "CFLAGS", "LDFLAGS", "CPATH", "LIBRARY_PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT",
+		"BASH_ENV", "ENV", "IFS", "PS4", "SHELLOPTS", "CDPATH", "GCONV_PATH", "GCC_EXEC_PREFIX", "COMPILER_PATH"}
 )
 
 // moduleEnv reads a module's env: variables its config reads when
@@ -381,8 +386,9 @@ func (d *decoder) moduleEnv(n *yaml.Node) map[string]string {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if !envName.MatchString(k.Value) || slices.Contains(reserved2, k.Value) || strings.HasPrefix(k.Value, "ngx_") || strings.HasPrefix(k.Value, "NGX_") {
-			d.errorf(k, "module env: %q is not a variable a module config may be given (letters, digits and _; not PATH, CC, CFLAGS or nginx's own ngx_/NGX_ names)", k.Value)
+		if !envName.MatchString(k.Value) || slices.Contains(reservedEnv, k.Value) || strings.HasPrefix(k.Value, "LD_") ||
+			strings.HasPrefix(k.Value, "ngx_") || strings.HasPrefix(k.Value, "NGX_") || strings.HasPrefix(k.Value, "nmb_") {
+			d.errorf(k, "module env: %q is not a variable a module config may be given (letters, digits and _; not PATH, CC, CFLAGS, IFS, BASH_ENV, the loader's LD_*, nginx's own ngx_/NGX_ names or the wrapper's nmb_)", k.Value)
 			continue
 		}
 		val, ok := d.str(v, "module env value")
