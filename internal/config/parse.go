@@ -365,9 +365,9 @@ func (d *decoder) modules(n *yaml.Node, root string) []Module {
 }
 
 var (
-	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	linkArg   = regexp.MustCompile(`^-(l[A-Za-z0-9_.+-]+|L/[A-Za-z0-9_./+-]+|Wl,[A-Za-z0-9_.,/=+-]+)$`)
-	pkgName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+:-]*$`)
+	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	linkArg = regexp.MustCompile(`^-(l[A-Za-z0-9_.+-]+|L/[A-Za-z0-9_./+-]+|Wl,[A-Za-z0-9_.,/=+-]+)$`)
+	pkgName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+:-]*$`)
 	// reservedEnv are variables a module's env: may not set: what the
 	// shell, the compiler and the dynamic loader act on by themselves
 	// (LD_AUDIT, BASH_ENV and ENV run code, IFS reparses every word of
