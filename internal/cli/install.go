@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 		binary, from, forNginx, useDistro, conf string
 		modulesPath                             string
 		printLoad, dryRun, reload, check        bool
+		insecure                                bool
 	)
 	rf.register(fs, env)
 	nginxPath := defaultNginx()
@@ -33,6 +35,7 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(&useDistro, "distro", "", "use this distro's build when there is none for this host's")
 	fs.StringVar(&conf, "conf", "", "the main nginx.conf (default the binary's --conf-path); nginx -t runs with -c this")
 	fs.StringVar(&modulesPath, "modules-path", "", "where modules go (default the binary's --modules-path)")
+	fs.BoolVar(&insecure, "insecure", false, "accept a plain-http --from URL (its checksums then prove nothing: anyone on the path can replace the files and the sums together)")
 	fs.BoolVar(&printLoad, "print-load", false, "place the .so files only and print the load_module lines to add")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what would be done, change nothing")
 	fs.BoolVar(&reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
@@ -65,7 +68,7 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 	if modulesPath != "" {
 		h.ModulesPath = modulesPath
 	}
-	src, err := installSource(env, rf, from)
+	src, err := installSource(env, rf, from, insecure)
 	if err != nil {
 		return err
 	}
@@ -151,10 +154,15 @@ func installCheck(ctx context.Context, env *Env, src install.Source, h *install.
 	return nil
 }
 
-func installSource(env *Env, rf repoFlags, from string) (install.Source, error) {
+func installSource(env *Env, rf repoFlags, from string, insecure bool) (install.Source, error) {
 	switch {
+	case strings.HasPrefix(from, "http://") && !insecure:
+		return nil, usagef("install: --from %s: %v", redactURL(from), install.ErrPlainHTTP)
 	case strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://"):
-		return install.URL{Base: from, HTTP: env.http()}, nil
+		if insecure && strings.HasPrefix(from, "http://") {
+			fmt.Fprintf(env.Stderr, "WARNING: --insecure: %s is plain http; what is \"verified\" below is only that the files match the sums that came with them\n", redactURL(from))
+		}
+		return install.URL{Base: from, HTTP: env.http(), Insecure: insecure}, nil
 	case from != "":
 		if !filepath.IsAbs(from) {
 			from = filepath.Join(env.Dir, from)
@@ -177,6 +185,14 @@ func defaultNginx() string {
 		return p
 	}
 	return "/usr/sbin/nginx"
+}
+
+// redactURL is a URL as it may be printed: without credentials.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func orUnknown(s string) string {

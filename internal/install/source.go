@@ -45,7 +45,15 @@ func (d Dir) File(_ context.Context, name string) ([]byte, error) {
 type URL struct {
 	Base string
 	HTTP *http.Client
+	// Insecure accepts plain http (and a redirect from https to http).
+	// The manifest, SHA256SUMS and the .so come from the same source, so
+	// over plain http anyone on the path can replace all three together
+	// and "verified" would mean nothing.
+	Insecure bool
 }
+
+// ErrPlainHTTP is a plain-http source refused without Insecure.
+var ErrPlainHTTP = errors.New("refusing a plain-http source: the manifest, SHA256SUMS and the .so files would all come unauthenticated from it, so their checksums prove nothing; use https, or --insecure to accept it anyway")
 
 func (u URL) Name() string { return u.Base }
 
@@ -66,11 +74,28 @@ func (u URL) File(ctx context.Context, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ref.Scheme != "https" && !u.Insecure {
+		return nil, fmt.Errorf("%s: %w", redacted(ref), ErrPlainHTTP)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref.String(), nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := u.HTTP.Do(req)
+	client := *u.HTTP
+	next := client.CheckRedirect
+	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
+		if r.URL.Scheme != "https" && !u.Insecure {
+			return fmt.Errorf("redirected to %s: %w", redacted(r.URL), ErrPlainHTTP)
+		}
+		if next != nil {
+			return next(r, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -87,6 +112,9 @@ func (u URL) File(ctx context.Context, name string) ([]byte, error) {
 	}
 	return data, err
 }
+
+// redacted is a URL without its credentials, for messages.
+func redacted(u *url.URL) string { return u.Redacted() }
 
 // Release is a GitHub release's assets.
 type Release struct {

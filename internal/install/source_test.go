@@ -1,0 +1,44 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// TestURLRefusesPlainHTTP is issue 21 item 2: the manifest, SHA256SUMS
+// and the .so of a --from URL come from one source, so plain http (or an
+// https source redirecting to http) is refused unless Insecure, and the
+// messages never show credentials from the URL.
+func TestURLRefusesPlainHTTP(t *testing.T) {
+	t.Parallel()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("bytes")) }))
+	defer plain.Close()
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/down/x.so" {
+			http.Redirect(w, r, plain.URL+"/x.so", http.StatusFound)
+			return
+		}
+		w.Write([]byte("bytes"))
+	}))
+	defer tls.Close()
+	ctx := context.Background()
+	withCreds := strings.Replace(plain.URL, "http://", "http://user:s3cret@", 1)
+
+	_, err := URL{Base: withCreds, HTTP: plain.Client()}.File(ctx, "x.so")
+	if !errors.Is(err, ErrPlainHTTP) || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("plain http: %v", err)
+	}
+	if b, err := (URL{Base: plain.URL, HTTP: plain.Client(), Insecure: true}).File(ctx, "x.so"); err != nil || string(b) != "bytes" {
+		t.Errorf("plain http with Insecure: %q %v", b, err)
+	}
+	if b, err := (URL{Base: tls.URL, HTTP: tls.Client()}).File(ctx, "x.so"); err != nil || string(b) != "bytes" {
+		t.Errorf("https: %q %v", b, err)
+	}
+	if _, err := (URL{Base: tls.URL + "/down", HTTP: tls.Client()}).File(ctx, "x.so"); !errors.Is(err, ErrPlainHTTP) {
+		t.Errorf("https redirecting to http: %v", err)
+	}
+}
