@@ -97,9 +97,26 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 
 	res := &Result{}
 	for _, name := range o.Modules {
+		if err := manifest.CheckName("module", name); err != nil {
+			return nil, err
+		}
 		e, err := Pick(m, Want{Module: name, Nginx: o.Nginx, Distro: h.Distro, UseDistro: o.UseDistro, Arch: h.Arch})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		}
+		// Names from the manifest become paths and lines of nginx.conf.
+		if err := e.Check(); err != nil {
+			return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		}
+		if err := manifest.CheckName("module", e.Module); err != nil {
+			return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		}
+		if i := slices.IndexFunc(res.Items, func(it Item) bool { return it.Entry.Module == e.Module }); i >= 0 {
+			if res.Items[i].Entry.File == e.File {
+				o.Logf("%q: named twice (as %q too): installed once", e.Module, name)
+				continue
+			}
+			return nil, fmt.Errorf("%q and %q would both be installed as %s.so: name one", res.Items[i].Entry.File, e.File, e.Module)
 		}
 		it := Item{Entry: e}
 		// A file staged by --for-nginx before the upgrade is used when its
@@ -113,6 +130,9 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		}
 		if err := verifySum(e, it.data, sums, src.Name()); err != nil {
 			return nil, err
+		}
+		if err := sameModule(e, it.data); err != nil {
+			return nil, fmt.Errorf("%s: %w", src.Name(), err)
 		}
 		base := e.Module + ".so"
 		if o.Stage {
@@ -132,6 +152,13 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 			it := &res.Items[i]
 			name, _ := snippet(shortName(it.Entry.Module), it.first, it.Dest)
 			it.Snippet = filepath.Join(o.Layout.Dir, name)
+			// One backup per path: two items sharing a snippet would
+			// share it, and a rollback would lose the first file.
+			for _, other := range res.Items[:i] {
+				if other.Snippet == it.Snippet {
+					return nil, fmt.Errorf("%q and %q would both use %s: install them one at a time", other.Entry.Module, it.Entry.Module, it.Snippet)
+				}
+			}
 		}
 	}
 	if o.DryRun {
@@ -212,6 +239,24 @@ func judge(target preflight.Target, it Item, conf string) error {
 	}
 	return fmt.Errorf("refusing %s (built for nginx %s %s/%s): nginx %s would say: %s; nothing was changed",
 		it.Entry.File, it.Entry.Nginx, it.Entry.Distro, it.Entry.Arch, target.Nginx, strings.Replace(msg, " in "+conf+":0", "", 1))
+}
+
+// sameModule refuses a file that is not the module its manifest entry
+// names: nginx names a .so after its first module, and the entry's name
+// becomes the file's name and its load_module snippet.
+func sameModule(e manifest.Entry, data []byte) error {
+	f, err := modinfo.Read(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: not an nginx module: %w", e.File, err)
+	}
+	var names []string
+	for _, m := range f.Modules {
+		names = append(names, m.Name)
+	}
+	if len(names) == 0 || names[0] != e.Module {
+		return fmt.Errorf("%s: the manifest says module %q, but the file holds %q: refusing it (the release's manifest and files do not agree)", e.File, e.Module, names)
+	}
+	return nil
 }
 
 // order puts modules that others require first (NDK before set-misc),
