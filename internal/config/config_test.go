@@ -168,6 +168,7 @@ func TestBadConfig(t *testing.T) {
 		{"module env name", "modules:\n  - {path: ., env: {PATH: /x}}\n", `bad.yml:2:21: module env: "PATH" is not a variable a module config may be given`},
 		{"module env LD_AUDIT", "modules:\n  - {path: ., env: {LD_AUDIT: /x.so}}\n", `bad.yml:2:21: module env: "LD_AUDIT" is not a variable a module config may be given`},
 		{"module env BASH_ENV", "modules:\n  - {path: ., env: {BASH_ENV: /x}}\n", `bad.yml:2:21: module env: "BASH_ENV" is not a variable a module config may be given`},
+		{"packages.maintainer newline", "packages:\n  maintainer: \"Jane <j@example.com>\\nPre-Depends: evil\"\n", `bad.yml:2:15: packages.maintainer must be one line of text with no control characters`},
 		{"module env IFS", "modules:\n  - {path: ., env: {IFS: x}}\n", `bad.yml:2:21: module env: "IFS" is not a variable a module config may be given`},
 		{"module env wrapper's own", "modules:\n  - {path: ., env: {nmb_rec: /x}}\n", `bad.yml:2:21: module env: "nmb_rec" is not a variable a module config may be given`},
 		{"module env list", "modules:\n  - {path: ., env: [A]}\n", `bad.yml:2:20: module env must be a mapping`},

@@ -133,6 +133,23 @@ func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 	return n.Value, true
 }
 
+// line is a string of one line with no control characters: a value that
+// becomes a field of a package's control file, where a newline would
+// start a field of its own (Pre-Depends:).
+func (d *decoder) line(n *yaml.Node, what string) string {
+	v, ok := d.str(n, what)
+	if !ok {
+		return ""
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			d.errorf(n, "%s must be one line of text with no control characters (it becomes a field of the package's control file)", what)
+			return ""
+		}
+	}
+	return v
+}
+
 // list returns the items of a sequence; a scalar is an error with an
 // example of the list form, so `distros: debian-12` is caught early.
 // boolean sets *out from a true/false scalar; what is the error's start
@@ -628,9 +645,9 @@ func (d *decoder) packages(n *yaml.Node, out *Packages) {
 			}
 			out.Version = s
 		},
-		"maintainer": func(n *yaml.Node) { out.Maintainer, _ = d.str(n, "packages.maintainer") },
-		"homepage":   func(n *yaml.Node) { out.Homepage, _ = d.str(n, "packages.homepage") },
-		"license":    func(n *yaml.Node) { out.License, _ = d.str(n, "packages.license") },
+		"maintainer": func(n *yaml.Node) { out.Maintainer = d.line(n, "packages.maintainer") },
+		"homepage":   func(n *yaml.Node) { out.Homepage = d.line(n, "packages.homepage") },
+		"license":    func(n *yaml.Node) { out.License = d.line(n, "packages.license") },
 	})
 }
 

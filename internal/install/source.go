@@ -17,8 +17,20 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 )
 
-// maxFile bounds a file read from a source (a .so, a manifest).
-const maxFile = 256 << 20
+// maxFile bounds a file read from a source (a .so); maxIndex the
+// manifests and checksum lists, which are text of a few KiB per build.
+const (
+	maxFile  = 256 << 20
+	maxIndex = 8 << 20
+)
+
+// capFor is the most a source may send for the file name.
+func capFor(name string) int64 {
+	if name == release.SumsName || strings.HasSuffix(name, ".json") {
+		return maxIndex
+	}
+	return maxFile
+}
 
 // Dir is a directory holding a release's files (manifest.json,
 // SHA256SUMS and the .so files), as a download of the release leaves it.
@@ -38,7 +50,7 @@ func (d Dir) File(_ context.Context, name string) ([]byte, error) {
 	if !filepath.IsLocal(name) || strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("%q is not a file name", name)
 	}
-	return regular.Read(filepath.Join(string(d), name), maxFile)
+	return regular.Read(filepath.Join(string(d), name), capFor(name))
 }
 
 // URL is a base URL serving a release's files.
@@ -55,14 +67,20 @@ type URL struct {
 // ErrPlainHTTP is a plain-http source refused without Insecure.
 var ErrPlainHTTP = errors.New("refusing a plain-http source: the manifest, SHA256SUMS and the .so files would all come unauthenticated from it, so their checksums prove nothing; use https, or --insecure to accept it anyway")
 
-func (u URL) Name() string { return u.Base }
+// Name is the base URL without credentials (it is printed).
+func (u URL) Name() string {
+	if p, err := url.Parse(u.Base); err == nil {
+		return p.Redacted()
+	}
+	return "the --from URL"
+}
 
 func (u URL) Manifest(ctx context.Context) (*manifest.Manifest, error) {
 	data, err := u.File(ctx, release.ManifestName)
 	if err != nil {
 		return nil, err
 	}
-	return manifest.Parse(u.Base+release.ManifestName, data)
+	return manifest.Parse(u.Name()+"/"+release.ManifestName, data)
 }
 
 func (u URL) File(ctx context.Context, name string) ([]byte, error) {
@@ -106,9 +124,10 @@ func (u URL) File(ctx context.Context, name string) ([]byte, error) {
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("GET %s: %s", ref, resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFile+1))
-	if err == nil && len(data) > maxFile {
-		err = fmt.Errorf("GET %s: over %d bytes", ref, maxFile)
+	limit := capFor(name)
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		return nil, fmt.Errorf("GET %s: over %d MiB, more than a %s can be: refused", redacted(ref), limit>>20, name)
 	}
 	return data, err
 }

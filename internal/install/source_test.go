@@ -28,6 +28,9 @@ func TestURLRefusesPlainHTTP(t *testing.T) {
 	ctx := context.Background()
 	withCreds := strings.Replace(plain.URL, "http://", "http://user:s3cret@", 1)
 
+	if n := (URL{Base: withCreds}).Name(); strings.Contains(n, "s3cret") {
+		t.Errorf("Name() shows the password: %s", n)
+	}
 	_, err := URL{Base: withCreds, HTTP: plain.Client()}.File(ctx, "x.so")
 	if !errors.Is(err, ErrPlainHTTP) || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("plain http: %v", err)
@@ -40,5 +43,26 @@ func TestURLRefusesPlainHTTP(t *testing.T) {
 	}
 	if _, err := (URL{Base: tls.URL + "/down", HTTP: tls.Client()}).File(ctx, "x.so"); !errors.Is(err, ErrPlainHTTP) {
 		t.Errorf("https redirecting to http: %v", err)
+	}
+}
+
+// TestSourceCapsIndexFiles is issue 21 item 7: a manifest or checksum
+// list that does not end is cut at a few MiB, not read to 256 MiB.
+func TestSourceCapsIndexFiles(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("{", 1<<16))
+		for i := 0; i < (64<<20)/len(chunk); i++ { // 64 MiB, or until the client stops
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	for _, name := range []string{"manifest.json", "SHA256SUMS"} {
+		_, err := URL{Base: srv.URL, HTTP: srv.Client()}.File(context.Background(), name)
+		if err == nil || !strings.Contains(err.Error(), "over 8 MiB") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
