@@ -90,7 +90,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	if dir, ok := source.LocalDir(mirror); ok && !filepath.IsAbs(dir) {
 		mirror = filepath.Join(env.Dir, dir)
 	}
-	mods, err := modsrc.Resolve(ctx, cfg, cache)
+	mods, err := modsrc.Resolve(ctx, cfg, cache, out)
 	if err != nil {
 		return err
 	}

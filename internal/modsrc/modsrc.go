@@ -30,8 +30,20 @@ type Source struct {
 }
 
 // Resolve returns the directory of every module: paths relative to root,
-// git modules cloned (or updated) under cacheDir/git.
-func Resolve(ctx context.Context, cfg *config.Config, cacheDir string) ([]Source, error) {
+// git modules cloned (or updated) under cacheDir/git. The directories the
+// tool itself writes, cacheDir and the others given (build's --out), are
+// no part of a path module's identity, wherever they are (the example
+// workflows keep the cache inside the checkout).
+func Resolve(ctx context.Context, cfg *config.Config, cacheDir string, written ...string) ([]Source, error) {
+	var skip []string
+	for _, d := range append([]string{cacheDir}, written...) {
+		if d == "" {
+			continue
+		}
+		if abs, err := filepath.Abs(d); err == nil {
+			skip = append(skip, abs)
+		}
+	}
 	var out []Source
 	for _, m := range cfg.Modules {
 		if m.Git == "" {
@@ -43,7 +55,7 @@ func Resolve(ctx context.Context, cfg *config.Config, cacheDir string) ([]Source
 			if err != nil {
 				return nil, err
 			}
-			id, err := Identity(ctx, abs, cfg.Root)
+			id, err := Identity(ctx, abs, cfg.Root, skip...)
 			if err != nil {
 				return nil, fmt.Errorf("module %s (config line %d): %w", m.Path, m.Pos.Line, err)
 			}
@@ -127,7 +139,9 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 // .git, the repository's .github directory, Markdown files and nginx-
 // modbuild's own output and cache directories (dist, .cache), so a README
 // edit or a build's output does not make the module "changed".
-func Identity(ctx context.Context, dir, root string) (string, error) {
+//
+// skip names more directories to leave out (absolute paths).
+func Identity(ctx context.Context, dir, root string, skip ...string) (string, error) {
 	var files []string
 	if out, err := git(ctx, dir, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."); err == nil {
 		for _, f := range strings.Split(out, "\x00") {
@@ -157,10 +171,10 @@ func Identity(ctx context.Context, dir, root string) (string, error) {
 	h := sha256.New()
 	n := 0
 	for _, f := range files {
-		if skipInIdentity(f) {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		if skipInIdentity(f) || under(p, skip) {
 			continue
 		}
-		p := filepath.Join(dir, filepath.FromSlash(f))
 		fi, err := os.Lstat(p)
 		if err != nil {
 			continue // deleted in the work tree
@@ -185,6 +199,16 @@ func Identity(ctx context.Context, dir, root string) (string, error) {
 		return "", fmt.Errorf("module %s has no files", dir)
 	}
 	return "tree:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// under reports whether path p is in one of dirs.
+func under(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if rel, err := filepath.Rel(d, p); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return true
+		}
+	}
+	return false
 }
 
 func skipInIdentity(f string) bool {

@@ -66,3 +66,39 @@ func TestResolveGitAndPath(t *testing.T) {
 		t.Errorf("bad ref: %v", err)
 	}
 }
+
+// TestIdentityLeavesOutToolDirs is issue 21 item 9: the example
+// workflows keep the cache (with the smoke nginx) and the output inside
+// the checkout, untracked; a warm build must see the same module as a
+// clean checkout, or every scheduled run rebuilds every cell.
+func TestIdentityLeavesOutToolDirs(t *testing.T) {
+	t.Parallel()
+	testenv.Tool(t, "git", "git")
+	repo := t.TempDir()
+	gitRun(t, repo, "init", "--quiet", "--initial-branch=main")
+	os.WriteFile(filepath.Join(repo, "config"), []byte("ngx_addon_name=x\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "x.c"), []byte("int x;\n"), 0o644)
+	gitRun(t, repo, "add", ".")
+	gitRun(t, repo, "commit", "--quiet", "-m", "module")
+	cfg := &config.Config{Root: repo, Modules: []config.Module{{Path: "."}}}
+	cache, out := filepath.Join(repo, ".nginx-modbuild-cache"), filepath.Join(repo, "build-out", "1.26.3-debian-12-amd64")
+	clean, err := Resolve(context.Background(), cfg, cache, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(cache, "smoke-nginx", "k", "nginx"), filepath.Join(out, "x_1.26.3.so")} {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		os.WriteFile(f, []byte("built"), 0o755)
+	}
+	warm, err := Resolve(context.Background(), cfg, cache, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if warm[0].Identity != clean[0].Identity {
+		t.Errorf("the tool's own cache and output changed the module's identity: %s, clean %s", warm[0].Identity, clean[0].Identity)
+	}
+	os.WriteFile(filepath.Join(repo, "x.c"), []byte("int y;\n"), 0o644)
+	if changed, _ := Resolve(context.Background(), cfg, cache, out); changed[0].Identity == clean[0].Identity {
+		t.Error("a changed source kept the identity")
+	}
+}
