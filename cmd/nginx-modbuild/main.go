@@ -18,7 +18,9 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A hangup (a dropped SSH session) and SIGQUIT stop a command as
+	// SIGTERM does: install then puts every file back.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	dir := os.Getenv("GITHUB_WORKSPACE")
 	if dir == "" {
 		dir, _ = os.Getwd()

@@ -24,7 +24,7 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 		binary, from, forNginx, useDistro, conf string
 		modulesPath                             string
 		printLoad, dryRun, reload, check        bool
-		insecure                                bool
+		insecure, recoverOnly                   bool
 	)
 	rf.register(fs, env)
 	nginxPath := defaultNginx()
@@ -39,12 +39,16 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 	fs.BoolVar(&printLoad, "print-load", false, "place the .so files only and print the load_module lines to add")
 	fs.BoolVar(&dryRun, "dry-run", false, "print what would be done, change nothing")
 	fs.BoolVar(&reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
+	fs.BoolVar(&recoverOnly, "recover", false, "only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
 	fs.BoolVar(&check, "check", false, "report, for every load_module of the configuration, whether the release has a build for --for-nginx")
 	if err := parse(fs, env, args); err != nil {
 		return err
 	}
 	mods := fs.Args()
 	switch {
+	case recoverOnly && (len(mods) > 0 || check):
+		return usagef("install --recover takes no modules and no --check")
+	case recoverOnly:
 	case check && len(mods) > 0:
 		return usagef("install --check takes no modules: it checks every load_module of the configuration")
 	case check && forNginx == "":
@@ -67,6 +71,18 @@ func runInstall(ctx context.Context, env *Env, args []string) error {
 	}
 	if modulesPath != "" {
 		h.ModulesPath = modulesPath
+	}
+	if recoverOnly {
+		found, err := install.RecoverHost(h)
+		switch {
+		case err != nil:
+			return fmt.Errorf("install --recover: %w", err)
+		case found:
+			fmt.Fprintf(env.Stdout, "an interrupted install's changes are put back: %s and %s are as they were before it\n", h.ModulesPath, filepath.Dir(h.ConfPath))
+		default:
+			fmt.Fprintf(env.Stdout, "no interrupted install to recover (no %s in %s)\n", install.JournalName, filepath.Dir(h.ConfPath))
+		}
+		return nil
 	}
 	src, err := installSource(env, rf, from, insecure)
 	if err != nil {

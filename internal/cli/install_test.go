@@ -12,10 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/install"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
@@ -187,6 +189,15 @@ modules: `+mods+"\n"), 0o644)
 	}
 	sameTree(t, "after the refusals and the rollback", before, tree(t, host.root))
 
+	// Killed while nginx -t runs (a stalled include): a hangup rolls
+	// back; after SIGKILL, install --recover does. Either way the host is
+	// as it was, byte for byte, and nginx -t passes.
+	good := t.TempDir()
+	writeRelease(t, good, "ngx_http_hello_world_module", "1.22.1", data, nil)
+	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGKILL} {
+		killDuringNginxTest(t, host, nginx, good, sig)
+	}
+
 	// The real install picks 1.22.1 debian-12 amd64 among the decoys.
 	r := inst("--tag", "modules", "hello_world", "ndk_http", "set_misc")
 	if r.code != 0 {
@@ -285,6 +296,82 @@ modules: `+mods+"\n"), 0o644)
 
 // writeRelease makes a directory release of one module file: the
 // manifest's checksum is of data; the file holds onDisk (data when nil).
+// killDuringNginxTest runs install of hello_world from dir as its own
+// process, stalls its nginx -t on a FIFO include, sends sig, and then
+// (for SIGKILL, after stopping the stalled nginx -t by its PID) runs
+// install --recover; the host must then be as before, and nginx -t pass.
+func killDuringNginxTest(t *testing.T, host *installHost, nginx, dir string, sig syscall.Signal) {
+	t.Helper()
+	fifo := filepath.Join(host.root, "etc", "nginx", "conf.d", "stall.conf")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, host.root)
+	bin := testenv.ToolBinary(t)
+	args := []string{"install", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules, "--from", dir, "hello_world"}
+	cmd := exec.Command(bin, args...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// nginx -t, a child of the install, opens the FIFO and waits.
+	test := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for test == 0 && time.Now().Before(deadline) {
+		test = childRunning(cmd.Process.Pid, host.conf)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if test == 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		os.Remove(fifo)
+		t.Fatalf("%v: nginx -t never started:\n%s", sig, out.String())
+	}
+	cmd.Process.Signal(sig)
+	err := cmd.Wait()
+	if sig == syscall.SIGKILL {
+		syscall.Kill(test, syscall.SIGKILL) // its nginx -t outlives it
+		if _, jerr := os.Stat(filepath.Join(filepath.Dir(host.conf), install.JournalName)); jerr != nil {
+			t.Errorf("SIGKILL: no journal left to recover from: %v", jerr)
+		}
+		rec := exec.Command(bin, "install", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules, "--recover")
+		if b, rerr := rec.CombinedOutput(); rerr != nil || !strings.Contains(string(b), "put back") {
+			t.Errorf("install --recover: %v\n%s", rerr, b)
+		}
+	} else if err == nil || !strings.Contains(out.String(), "put back") {
+		t.Errorf("%v: install %v, want a failure that put every file back:\n%s", sig, err, out.String())
+	}
+	sameTree(t, "after "+sig.String()+" during nginx -t", before, tree(t, host.root))
+	os.Remove(fifo)
+	if b, err := exec.Command(nginx, "-t", "-q", "-c", host.conf).CombinedOutput(); err != nil {
+		t.Errorf("nginx -t after %v: %v\n%s", sig, err, b)
+	}
+}
+
+// childRunning is the PID of a child of pid whose command line names
+// conf (the install's nginx -t), or 0.
+func childRunning(pid int, conf string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(fields) < 2 || fields[1] != fmt.Sprint(pid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(cmdline), conf) {
+			var child int
+			fmt.Sscan(e.Name(), &child)
+			return child
+		}
+	}
+	return 0
+}
+
 func writeRelease(t *testing.T, dir, module, nginx string, data, onDisk []byte) {
 	t.Helper()
 	name := manifest.AssetName(module, nginx, "debian-12", "amd64")

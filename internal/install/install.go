@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,6 +75,23 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		o.Logf = func(string, ...any) {}
 	}
 	h := o.Host
+	// One install at a time on a host, and none over an interrupted one:
+	// its journal is played back first, so the host is as it was.
+	jdir := filepath.Dir(h.ConfPath)
+	unlock, err := lockDir(jdir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if o.DryRun {
+		if _, err := os.Lstat(filepath.Join(jdir, JournalName)); err == nil {
+			o.Logf("an interrupted install left %s: the next install (or install --recover) puts its changes back first", filepath.Join(jdir, JournalName))
+		}
+	} else if found, err := Recover(jdir); err != nil {
+		return nil, fmt.Errorf("an interrupted install left changes that could not be put back: %w", err)
+	} else if found {
+		o.Logf("an interrupted install had left changes (%s): every file is back as it was before it", filepath.Join(jdir, JournalName))
+	}
 	m, err := src.Manifest(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)
@@ -166,6 +184,9 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 	}
 
 	var t tx
+	if err := t.begin(jdir); err != nil {
+		return nil, fmt.Errorf("start the install's journal in %s: %w (nothing was changed)", jdir, err)
+	}
 	apply := func() error {
 		for _, it := range res.Items {
 			if err := t.write(it.Dest, it.data, 0o644); err != nil {
@@ -213,7 +234,9 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		}
 	}
 	res.Changes = t.Log
-	t.commit()
+	if err := t.commit(); err != nil {
+		return nil, fmt.Errorf("the modules are installed and nginx -t passed, but finishing the journal failed: %w (install --recover cleans up)", err)
+	}
 	return res, nil
 }
 

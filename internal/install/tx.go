@@ -16,8 +16,11 @@ import (
 // about to be replaced is first hard-linked to a backup name beside it,
 // and restoring renames the backup back (the same inode, bytes, mode and
 // times); a file that did not exist is removed again, and so is a
-// directory the transaction made.
+// directory the transaction made. With a journal (begin), every change is
+// recorded before it is made, so that a process killed at any point
+// (SIGKILL, a dropped SSH session) leaves what Recover needs to undo it.
 type tx struct {
+	j   *journal
 	undo []func() error
 	// dirs are the directories whose entries change, with their times
 	// before: restored after a rollback, so not even a directory's
@@ -45,12 +48,25 @@ func (t *tx) touch(path string) {
 	}
 }
 
+// record writes a step to the journal before it is taken.
+func (t *tx) record(op, path, backup string) error {
+	if t.j == nil {
+		return nil
+	}
+	t.j.Steps = append(t.j.Steps, step{Op: op, Path: path, Backup: backup})
+	t.j.Dirs = t.dirs
+	return t.j.save()
+}
+
 // keep arranges for path's current state to come back on rollback.
 func (t *tx) keep(path string) error {
 	t.touch(path)
 	_, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if err := t.record("new", path, ""); err != nil {
+			return err
+		}
 		t.undo = append(t.undo, func() error {
 			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
@@ -61,13 +77,19 @@ func (t *tx) keep(path string) error {
 	case err != nil:
 		return err
 	}
-	backup := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+backupSuffix)
-	os.Remove(backup) // a stale one from an interrupted run
+	backup := backupOf(path)
+	if _, err := os.Lstat(backup); err == nil {
+		// Never deleted unread: it may be the only copy of the file.
+		return fmt.Errorf("%s is there, left by an interrupted install with no journal saying what it is: it may be the previous %s; put it back or remove it, then run again", backup, path)
+	}
+	if err := t.record("keep", path, backup); err != nil {
+		return err
+	}
 	if err := os.Link(path, backup); err != nil {
 		return fmt.Errorf("keep the previous %s: %w", path, err)
 	}
 	t.backups = append(t.backups, backup)
-	t.undo = append(t.undo, func() error { return os.Rename(backup, path) })
+	t.undo = append(t.undo, func() error { return putBack(backup, path) })
 	return nil
 }
 
@@ -86,6 +108,9 @@ func (t *tx) mkdir(dir string) error {
 	for i := len(made) - 1; i >= 0; i-- {
 		d := made[i]
 		t.touch(d)
+		if err := t.record("mkdir", d, ""); err != nil {
+			return err
+		}
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return err
 		}
@@ -129,6 +154,9 @@ func (t *tx) symlink(target, path string) error {
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp-link")
 	os.Remove(tmp)
+	if err := t.record("temp", tmp, ""); err != nil {
+		return err
+	}
 	if err := os.Symlink(target, tmp); err != nil {
 		return err
 	}
@@ -148,23 +176,51 @@ func (t *tx) rollback() error {
 			errs = append(errs, err)
 		}
 	}
-	for dir, times := range t.dirs {
+	if len(errs) == 0 && t.j != nil {
+		// Kept while anything could not be put back: Recover tries again.
+		if err := os.Remove(t.j.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, restoreTimes(t.dirs))
+	t.undo, t.backups, t.dirs = nil, nil, nil
+	return errors.Join(errs...)
+}
+
+// commit keeps the changes and drops the backups: the journal says
+// "committed" first, so a kill while the backups go never undoes a
+// finished install.
+func (t *tx) commit() error {
+	if t.j != nil {
+		t.j.State = "committed"
+		if err := t.j.save(); err != nil {
+			return err
+		}
+	}
+	for _, b := range t.backups {
+		os.Remove(b)
+	}
+	t.undo, t.backups = nil, nil
+	if t.j != nil {
+		return os.Remove(t.j.path)
+	}
+	return nil
+}
+
+func restoreTimes(dirs map[string][2]time.Time) error {
+	var errs []error
+	for dir, times := range dirs {
 		if _, err := os.Stat(dir); err == nil {
 			if err := os.Chtimes(dir, times[0], times[1]); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	t.undo, t.backups, t.dirs = nil, nil, nil
 	return errors.Join(errs...)
 }
 
-// commit keeps the changes and drops the backups.
-func (t *tx) commit() {
-	for _, b := range t.backups {
-		os.Remove(b)
-	}
-	t.undo, t.backups = nil, nil
+func backupOf(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+backupSuffix)
 }
 
 // atime is a file's access time (its modification time where the system
