@@ -20,7 +20,7 @@ import (
 // recorded before it is made, so that a process killed at any point
 // (SIGKILL, a dropped SSH session) leaves what Recover needs to undo it.
 type tx struct {
-	j   *journal
+	j    *journal
 	undo []func() error
 	// dirs are the directories whose entries change, with their times
 	// before: restored after a rollback, so not even a directory's
