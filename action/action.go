@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -119,7 +120,7 @@ func Run(ctx context.Context, env *cli.Env) error {
 	if err != nil {
 		return &cli.UsageError{Msg: err.Error()}
 	}
-	fmt.Fprintf(env.Stderr, "nginx-modbuild %s: %s\n", env.Version, strings.Join(args, " "))
+	fmt.Fprintf(env.Stderr, "nginx-modbuild %s: %s\n", env.Version, shown(args))
 	var out, report bytes.Buffer
 	run := *env
 	run.Stdout = io.MultiWriter(env.Stdout, &out)
@@ -189,7 +190,7 @@ func Summary(args []string, stdout, report string, err error, took time.Duration
 		status = "❌"
 	}
 	fmt.Fprintf(&b, "### %s nginx-modbuild %s\n\n", status, args[0])
-	fmt.Fprintf(&b, "`nginx-modbuild %s` took %s.\n\n", strings.Join(args, " "), took.Round(100*time.Millisecond))
+	fmt.Fprintf(&b, "`nginx-modbuild %s` took %s.\n\n", shown(args), took.Round(100*time.Millisecond))
 	if err != nil {
 		fmt.Fprintf(&b, "**%s**\n\n", strings.ReplaceAll(err.Error(), "\n", "<br>"))
 	}
@@ -262,4 +263,21 @@ func buildSummary(dist, dir string) string {
 		}
 	}
 	return b.String()
+}
+
+// shown is the command line as the log and the step summary may show it:
+// a URL's credentials (a --from https://user:token@host) replaced.
+func shown(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		flag, value, ok := strings.Cut(a, "=")
+		if !ok || !strings.Contains(value, "://") {
+			continue
+		}
+		if u, err := url.Parse(value); err == nil && u.User != nil {
+			out[i] = flag + "=" + u.Redacted()
+		}
+	}
+	return strings.Join(out, " ")
 }

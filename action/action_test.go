@@ -297,3 +297,12 @@ func TestExampleWorkflowsUseRealInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestShownHidesCredentials is issue 21 item 8: the command line the log
+// and the step summary show never holds a URL's password.
+func TestShownHidesCredentials(t *testing.T) {
+	got := shown([]string{"install", "--from=https://user:s3cret@example.com/rel/", "--tag=modules", "--", "echo"})
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "--from=https://user:xxxxx@example.com/rel/") {
+		t.Errorf("shown = %q", got)
+	}
+}
