@@ -83,7 +83,7 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	res, fetchErr := w.fetch(ctx, env)
 	switch {
 	case fetchErr != nil && pin == "":
-		return fmt.Errorf("init: no nginx version pinned in the repository, and the newest stable is unknown: %w\n(pass --pin 1.x.y)", fetchErr)
+		return fmt.Errorf("init: no nginx version pinned in the repository, and the newest stable is unknown: %w\n(pass --pin 1.x.y, or --mirror DIR: a directory of nginx-X.Y.Z.tar.gz files whose versions init reads)", fetchErr)
 	case fetchErr != nil:
 		fmt.Fprintf(env.Stderr, "warning: could not check the pin %s against nginx's releases: %v\n", pin, fetchErr)
 	case pin == "":
@@ -181,6 +181,8 @@ func initConfig(mods []string, pin, pinWhy string, lines, distros, arch []string
 	b.WriteString("  latest: 1          # the newest release of each line\n")
 	fmt.Fprintf(&b, "  pin: %s        # %s; bump pull requests move it\n", pin, pinWhy)
 	b.WriteString("  packaged: true     # also each distro's own nginx (Debian 12: 1.22.1, Ubuntu 24.04: 1.24.0, ...)\n")
+	b.WriteString("  # sha256:          # tarball checksums for a mirror without .asc signatures (offline builds)\n")
+	fmt.Fprintf(&b, "  #   %s: <sha256 of nginx-%s.tar.gz>\n", pin, pin)
 	b.WriteString("modules:\n")
 	for _, m := range mods {
 		fmt.Fprintf(&b, "  - path: %s\n", m)
