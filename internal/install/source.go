@@ -21,7 +21,7 @@ import (
 // manifests and checksum lists, which are text of a few KiB per build.
 const (
 	maxFile  = 256 << 20
-	maxIndex = 8 << 20
+	maxIndex = 32 << 20
 )
 
 // capFor is the most a source may send for the file name.
@@ -142,8 +142,11 @@ type Release struct {
 	Tag  string
 	once sync.Once
 	ids  map[string]int64
-	m    *manifest.Manifest
-	err  error
+	// sizes are the listed sizes of the index release's assets: a file
+	// larger than its kind can be is not downloaded.
+	sizes map[string]int
+	m     *manifest.Manifest
+	err   error
 }
 
 func (r *Release) Name() string {
@@ -177,8 +180,10 @@ func (r *Release) load(ctx context.Context) error {
 				r.ids[e.File] = e.AssetID
 			}
 		}
+		r.sizes = map[string]int{}
 		for _, a := range assets {
 			r.ids[a.Name] = a.ID
+			r.sizes[a.Name] = a.Size
 		}
 	})
 	return r.err
@@ -198,6 +203,9 @@ func (r *Release) File(ctx context.Context, name string) ([]byte, error) {
 	id, ok := r.ids[name]
 	if !ok {
 		return nil, fmt.Errorf("no asset %s: %w", name, fs.ErrNotExist)
+	}
+	if size := int64(r.sizes[name]); size > capFor(name) {
+		return nil, fmt.Errorf("asset %s is %d MiB, more than a %s can be: refused", name, size>>20, name)
 	}
 	data, err := r.GH.Download(ctx, id)
 	if err != nil && errors.Is(err, release.ErrNotFound) {

@@ -47,12 +47,12 @@ func TestURLRefusesPlainHTTP(t *testing.T) {
 }
 
 // TestSourceCapsIndexFiles is issue 21 item 7: a manifest or checksum
-// list that does not end is cut at a few MiB, not read to 256 MiB.
+// list that does not end is cut at 32 MiB, not read to 256 MiB.
 func TestSourceCapsIndexFiles(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		chunk := []byte(strings.Repeat("{", 1<<16))
-		for i := 0; i < (64<<20)/len(chunk); i++ { // 64 MiB, or until the client stops
+		for i := 0; i < (96<<20)/len(chunk); i++ { // 96 MiB, or until the client stops
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
@@ -61,7 +61,7 @@ func TestSourceCapsIndexFiles(t *testing.T) {
 	defer srv.Close()
 	for _, name := range []string{"manifest.json", "SHA256SUMS"} {
 		_, err := URL{Base: srv.URL, HTTP: srv.Client()}.File(context.Background(), name)
-		if err == nil || !strings.Contains(err.Error(), "over 8 MiB") {
+		if err == nil || !strings.Contains(err.Error(), "over 32 MiB") {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

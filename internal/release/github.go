@@ -115,8 +115,13 @@ func (a *API) ListAssets(ctx context.Context, releaseID int64) ([]Asset, error) 
 	}
 }
 
-// maxDownload bounds an asset read into memory (manifests, checksums).
-const maxDownload = 256 << 20
+// maxDownload bounds an asset read into memory; maxIndexSize the
+// manifests and index, text of a few hundred bytes per build (4,800
+// builds: under 3 MiB), checked against the listed size before download.
+const (
+	maxDownload  = 256 << 20
+	maxIndexSize = 32 << 20
+)
 
 // Download fetches an asset's bytes: the API answers with a redirect to
 // storage, which a.C.HTTP follows without the token. (go-github's

@@ -453,6 +453,9 @@ func readManifests(ctx context.Context, gh GitHub, assets []Asset) (*snapshot, e
 		return parts[i].ID < parts[j].ID
 	})
 	for _, a := range parts {
+		if a.Size > maxIndexSize {
+			return nil, fmt.Errorf("%s is %d MiB, more than a manifest can be: refused", a.Name, a.Size>>20)
+		}
 		data, err := gh.Download(ctx, a.ID)
 		if errors.Is(err, ErrNotFound) {
 			continue // replaced meanwhile

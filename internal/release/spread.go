@@ -190,6 +190,9 @@ func readIndex(ctx context.Context, gh GitHub, assets []Asset) (*manifest.Manife
 		if a.Name != IndexName {
 			continue
 		}
+		if a.Size > maxIndexSize {
+			return nil, nil, fmt.Errorf("%s is %d MiB, more than an index can be: refused", IndexName, a.Size>>20)
+		}
 		data, err := gh.Download(ctx, a.ID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("download %s: %w", IndexName, err)
