@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,6 +196,7 @@ modules: `+mods+"\n"), 0o644)
 	good := t.TempDir()
 	writeRelease(t, good, "ngx_http_hello_world_module", "1.22.1", data, nil)
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGKILL} {
+		killDuringDownload(t, host, nginx, good, sig)
 		killDuringNginxTest(t, host, nginx, good, sig)
 	}
 
@@ -347,6 +349,51 @@ func killDuringNginxTest(t *testing.T, host *installHost, nginx, dir string, sig
 	if b, err := exec.Command(nginx, "-t", "-q", "-c", host.conf).CombinedOutput(); err != nil {
 		t.Errorf("nginx -t after %v: %v\n%s", sig, err, b)
 	}
+}
+
+// killDuringDownload kills an install before it places anything: while
+// it downloads the .so (a server that never answers). Nothing may have
+// changed, and install --recover finds nothing to do.
+func killDuringDownload(t *testing.T, host *installHost, nginx, dir string, sig syscall.Signal) {
+	t.Helper()
+	asked := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".so") {
+			select {
+			case asked <- struct{}{}:
+			default:
+			}
+			<-r.Context().Done() // until the install is gone
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(dir, filepath.Base(r.URL.Path)))
+	}))
+	defer srv.Close()
+	before := tree(t, host.root)
+	bin := testenv.ToolBinary(t)
+	cmd := exec.Command(bin, "install", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules,
+		"--from", srv.URL+"/", "--insecure", "hello_world")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-asked:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("%v: the install never asked for the .so:\n%s", sig, out.String())
+	}
+	cmd.Process.Signal(sig)
+	if err := cmd.Wait(); err == nil {
+		t.Errorf("%v during the download: the install succeeded", sig)
+	}
+	rec := exec.Command(bin, "install", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules, "--recover")
+	if b, err := rec.CombinedOutput(); err != nil || !strings.Contains(string(b), "no interrupted install") {
+		t.Errorf("install --recover after %v before placing: %v\n%s", sig, err, b)
+	}
+	sameTree(t, "after "+sig.String()+" during the download", before, tree(t, host.root))
 }
 
 // childRunning is the PID of a child of pid whose command line names
