@@ -24,9 +24,6 @@ import (
 // .so built for it (in the manifest's order) and answers through it, and
 // refuses the one built for another version.
 func TestContainerJobsWithAct(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: seven build cells in containers")
-	}
 	bin := actBin(t)
 	goBin := testenv.Tool(t, "go", "golang")
 	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")

@@ -154,9 +154,6 @@ var releases = []release{
 // those modules (the tool runs first), every failure has a reason, and
 // the release's own nginx loads every built .so and answers through one.
 func TestBareCorpus(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds the whole corpus in three containers")
-	}
 	for _, r := range releases {
 		t.Run(r.distro, func(t *testing.T) { corpusCell(t, r) })
 	}

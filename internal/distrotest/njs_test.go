@@ -23,9 +23,6 @@ import (
 // --with-stream=dynamic both, and Debian 13's own nginx loads them and
 // runs JavaScript.
 func TestNJS(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: builds njs twice in a container")
-	}
 	vendor := filepath.Join(testenv.RepoRoot(), "..", "shared", "vendor", "njs-0.8.9.tar.gz")
 	if _, err := os.Stat(vendor); err != nil {
 		testenv.Missing(t, vendor, "the shared/ directory beside the repository")

@@ -22,9 +22,6 @@ import (
 //     nginx -t, and check --nginx /usr/sbin/nginx says so too, naming the
 //     symbol: they agree.
 func TestPCRE1ModuleOnDebian12(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: three builds in a container")
-	}
 	mirror := testenv.Mirror(t, "debian-12/libnginx-mod-http-subs-filter_0.6.4.orig.tar.gz")
 	const image = "debian:12"
 	testenv.Image(t, image)
