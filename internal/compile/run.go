@@ -461,14 +461,12 @@ func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, 
 		}
 	}
 	var ok []prepared
-	if len(all) == 0 {
-		for _, p := range plans {
-			ok = append(ok, p.m)
-		}
-		return ok, nil
+	var err error
+	if len(all) > 0 {
+		b.o.Log.Printf("packages the modules need: %s", strings.Join(all, " "))
+		err = b.o.Packages.Install(ctx, all)
 	}
-	b.o.Log.Printf("packages the modules need: %s", strings.Join(all, " "))
-	if err := b.o.Packages.Install(ctx, all); err == nil {
+	if err == nil {
 		for _, p := range all {
 			b.installed[p] = true
 		}
@@ -476,9 +474,8 @@ func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, 
 			ok = append(ok, p.m)
 		}
 		return ok, nil
-	} else {
-		b.o.Log.Printf("installing them together failed: installing each module's packages alone to find which: %v", firstLine(err.Error()))
 	}
+	b.o.Log.Printf("installing them together failed: installing each module's packages alone to find which: %v", firstLine(err.Error()))
 	for _, p := range plans {
 		if err := b.o.Packages.Install(ctx, p.pkgs); err != nil {
 			b.fail(p.m.Module, "", "deps", fmt.Sprintf("install %s: %v", strings.Join(p.pkgs, " "), err))
