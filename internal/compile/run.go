@@ -148,9 +148,10 @@ type cell struct {
 	files     []string
 	installed map[string]bool
 	converted []string
-	// unresolved are hinted libraries no package in the index provides
-	// (said again if the module's configure fails).
-	unresolved []string
+	// unresolved are, by module directory, the libraries its config
+	// hints at that no package in the index provides (said again if its
+	// configure fails).
+	unresolved map[string][]string
 }
 
 // Run builds one cell. A module that fails is reported in a
@@ -162,7 +163,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Now = time.Now
 	}
 	b := &cell{o: o, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}},
-		installed: map[string]bool{}}
+		installed: map[string]bool{}, unresolved: map[string][]string{}}
 	res, err := b.run(ctx)
 	if err != nil {
 		// The cell as a whole failed: every module failed with it, and the
@@ -437,7 +438,7 @@ func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, 
 				missing = append(missing, fmt.Sprintf("%s: %v", n.why, err))
 			case errors.As(err, &nf):
 				b.o.Log.Printf("%s: %s, but %v: configure decides whether it is needed", filepath.Base(m.Dir), n.why, err)
-				b.unresolved = append(b.unresolved, fmt.Sprintf("%s: %v", filepath.Base(m.Dir), err))
+				b.unresolved[m.Dir] = append(b.unresolved[m.Dir], err.Error())
 			case err != nil:
 				return nil, err // the index itself could not be read: no module can be judged
 			default:
@@ -641,10 +642,8 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 			if r := probeReport(probes, b.o.Family, b.o.Distro, m.ID); r != "" {
 				msg += "\n" + r
 			}
-			for _, u := range b.unresolved {
-				if strings.HasPrefix(u, filepath.Base(m.Dir)+": ") {
-					msg += "\n" + u
-				}
+			for _, u := range b.unresolved[m.Dir] {
+				msg += "\n" + u
 			}
 			b.fail(m.Module, "", "configure", msg)
 		}
@@ -657,12 +656,29 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 // anything.
 func (b *cell) installMissing(ctx context.Context, m prepared, probes []Probe) bool {
 	known, _ := missingLibraries(probes)
+	return b.installLibs(ctx, filepath.Base(m.Dir)+": configure", m.Dir, known)
+}
+
+// installSwitch installs the library behind one of nginx's switches (a
+// module turned it on and nginx's probe for it failed); it reports
+// whether it installed anything.
+func (b *cell) installSwitch(ctx context.Context, lib sysdeps.Library) bool {
+	return b.installLibs(ctx, "nginx's "+lib.Switch+" probe", "", []sysdeps.Library{lib})
+}
+
+// installLibs resolves in the package index and installs the libraries
+// a failed probe (who) did not find, each package once per cell; it
+// reports whether it installed anything. A library the index lacks is
+// noted against the module in dir, for its failure message.
+func (b *cell) installLibs(ctx context.Context, who, dir string, libs []sysdeps.Library) bool {
 	var pkgs []string
-	for _, l := range known {
+	for _, l := range libs {
 		p, err := b.o.Packages.Resolve(ctx, l.Packages[b.o.Family])
 		if err != nil {
-			b.o.Log.Printf("%s: configure did not find %s: %v", filepath.Base(m.Dir), l.Name, err)
-			b.unresolved = append(b.unresolved, fmt.Sprintf("%s: %v", filepath.Base(m.Dir), err))
+			b.o.Log.Printf("%s did not find %s: %v", who, l.Name, err)
+			if dir != "" {
+				b.unresolved[dir] = append(b.unresolved[dir], err.Error())
+			}
 			continue
 		}
 		if !b.installed[p] {
@@ -673,30 +689,9 @@ func (b *cell) installMissing(ctx context.Context, m prepared, probes []Probe) b
 	if len(pkgs) == 0 {
 		return false
 	}
-	b.o.Log.Printf("%s: configure did not find %s: installing it", filepath.Base(m.Dir), strings.Join(pkgs, " "))
+	b.o.Log.Printf("%s did not find %s: installing it", who, strings.Join(pkgs, " "))
 	if err := b.o.Packages.Install(ctx, pkgs); err != nil {
 		b.o.Log.Printf("install %s: %v", strings.Join(pkgs, " "), err)
-		return false
-	}
-	return true
-}
-
-// installSwitch installs the library behind one of nginx's switches (a
-// module turned it on and nginx's probe for it failed); it reports
-// whether it installed anything.
-func (b *cell) installSwitch(ctx context.Context, lib sysdeps.Library) bool {
-	p, err := b.o.Packages.Resolve(ctx, lib.Packages[b.o.Family])
-	if err != nil {
-		b.o.Log.Printf("nginx's %s probe failed: %v", lib.Switch, err)
-		return false
-	}
-	if b.installed[p] {
-		return false
-	}
-	b.installed[p] = true
-	b.o.Log.Printf("nginx's %s probe failed: installing %s", lib.Switch, p)
-	if err := b.o.Packages.Install(ctx, []string{p}); err != nil {
-		b.o.Log.Printf("install %s: %v", p, err)
 		return false
 	}
 	return true
