@@ -149,7 +149,11 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		if err := verifySum(e, it.data, sums, src.Name()); err != nil {
 			return nil, err
 		}
-		if err := sameModule(e, it.data); err != nil {
+		f, err := modinfo.Read(bytes.NewReader(it.data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: not an nginx module: %w", src.Name(), e.File, err)
+		}
+		if err := sameModule(e, f); err != nil {
 			return nil, fmt.Errorf("%s: %w", src.Name(), err)
 		}
 		base := e.Module + ".so"
@@ -158,7 +162,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		}
 		it.Dest = filepath.Join(h.ModulesPath, base)
 		it.Load = "load_module " + it.Dest + ";"
-		if err := judge(target, it, h.ConfPath); err != nil {
+		if err := judge(target, it, f, h.ConfPath); err != nil {
 			return nil, err
 		}
 		o.Logf("%s: %s (nginx %s, %s/%s, sha256 %s) verified", e.Module, e.File, e.Nginx, e.Distro, e.Arch, e.SHA256[:12])
@@ -243,11 +247,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 // judge refuses a build the target nginx would refuse, in nginx's words,
 // before any file changes: not a module, another architecture, another
 // nginx version, another module signature, a module already built in.
-func judge(target preflight.Target, it Item, conf string) error {
-	f, err := modinfo.Read(bytes.NewReader(it.data))
-	if err != nil {
-		return fmt.Errorf("%s: not an nginx module: %w", it.Entry.File, err)
-	}
+func judge(target preflight.Target, it Item, f *modinfo.File, conf string) error {
 	open := func(string) (*modinfo.File, error) { return f, nil }
 	rep := preflight.Check(target, []nginxconf.LoadModule{{Path: it.Dest, File: conf, Line: 0}}, open)
 	r := rep.Results[0]
@@ -267,11 +267,7 @@ func judge(target preflight.Target, it Item, conf string) error {
 // sameModule refuses a file that is not the module its manifest entry
 // names: nginx names a .so after its first module, and the entry's name
 // becomes the file's name and its load_module snippet.
-func sameModule(e manifest.Entry, data []byte) error {
-	f, err := modinfo.Read(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("%s: not an nginx module: %w", e.File, err)
-	}
+func sameModule(e manifest.Entry, f *modinfo.File) error {
 	var names []string
 	for _, m := range f.Modules {
 		names = append(names, m.Name)
