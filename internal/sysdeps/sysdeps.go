@@ -168,12 +168,9 @@ func SearchCommand(f distro.Family, pkg string) []string {
 	return nil
 }
 
-// Available reports whether pkg is installed or the package index can
-// install it.
-func (in *Installer) Available(ctx context.Context, pkg string) (bool, error) {
-	if in.installed(ctx, pkg) {
-		return true, nil
-	}
+// inIndex reports whether the package index can install pkg (Resolve
+// has looked for it among the installed ones already).
+func (in *Installer) inIndex(ctx context.Context, pkg string) (bool, error) {
 	if err := in.refresh(ctx); err != nil {
 		return false, err
 	}
@@ -206,7 +203,7 @@ func (in *Installer) Resolve(ctx context.Context, candidates []string) (string, 
 		}
 	}
 	for _, c := range candidates {
-		ok, err := in.Available(ctx, c)
+		ok, err := in.inIndex(ctx, c)
 		if err != nil {
 			return "", err
 		}
