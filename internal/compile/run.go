@@ -222,7 +222,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 		tb, err = source.Fetch(ctx, o.Source, o.Nginx)
 		if err == nil {
 			o.Log.Printf("nginx-%s.tar.gz sha256 %s: %s", o.Nginx, tb.SHA256, tb.Verified)
-			if tb.Verified == "NOT VERIFIED" {
+			if tb.Proof == source.Unverified {
 				o.Log.Printf("WARNING: building from an UNVERIFIED nginx source tarball (--insecure-skip-verify)")
 			}
 		}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 )
 
 // Signer is a person who signs nginx release tarballs.
@@ -97,11 +99,11 @@ func (k *Keyring) Verify(ctx context.Context, data io.ReadSeeker, sig []byte) (*
 		if err == nil {
 			return signerOf(e), nil
 		}
-		if attempt > 0 || !strings.Contains(err.Error(), "signature made by unknown entity") {
+		if attempt > 0 || !errors.Is(err, pgperrors.ErrUnknownIssuer) {
 			return nil, err
 		}
 		if ferr := k.fetchAll(ctx); ferr != nil {
-			return nil, fmt.Errorf("%v; and fetching the current nginx signing keys failed: %w", err, ferr)
+			return nil, fmt.Errorf("%w; and fetching the current nginx signing keys failed: %w", err, ferr)
 		}
 	}
 }

@@ -12,13 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 )
 
@@ -45,10 +47,24 @@ type Tarball struct {
 	Version string `json:"version"`
 	Path    string `json:"-"`
 	SHA256  string `json:"sha256"`
-	// Verified says how: "signature by Maxim Dounin (B0F4…)", "pinned
-	// sha256", or "NOT VERIFIED".
+	// Proof is what proved the bytes nginx's.
+	Proof Proof `json:"proof"`
+	// Verified says it for people: "signature by Maxim Dounin (B0F4…)",
+	// "pinned sha256", or "NOT VERIFIED".
 	Verified string `json:"verified"`
 }
+
+// Proof is what proved a tarball to be the release nginx published.
+type Proof string
+
+const (
+	// Signed: an nginx signing key's OpenPGP signature verified.
+	Signed Proof = "signature"
+	// Pinned: the SHA-256 the config pins matched.
+	Pinned Proof = "pinned"
+	// Unverified: nothing did (--insecure-skip-verify).
+	Unverified Proof = "none"
+)
 
 // ErrUnverified is returned for a tarball that has no usable signature
 // and no pinned checksum.
@@ -94,16 +110,16 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 		s, err := o.Keyring.Verify(ctx, bytes.NewReader(data), sig)
 		switch {
 		case err == nil:
-			t.Verified = fmt.Sprintf("signature by %s (%s)", s.Name, s.Fingerprint)
-		case pinned != "" && strings.Contains(err.Error(), "unknown entity"):
-			t.Verified = "pinned sha256 (signer's key unavailable: " + err.Error() + ")"
+			t.Proof, t.Verified = Signed, fmt.Sprintf("signature by %s (%s)", s.Name, s.Fingerprint)
+		case pinned != "" && errors.Is(err, pgperrors.ErrUnknownIssuer):
+			t.Proof, t.Verified = Pinned, "pinned sha256 (signer's key unavailable: "+err.Error()+")"
 		default:
 			return t, fmt.Errorf("nginx %s: signature %s.asc does not verify (mirror %s; nothing was cached): %w", version, name, o.Mirror, err)
 		}
 	case pinned != "":
-		t.Verified = "pinned sha256"
+		t.Proof, t.Verified = Pinned, "pinned sha256"
 	case o.InsecureSkipVerify:
-		t.Verified = "NOT VERIFIED"
+		t.Proof, t.Verified = Unverified, "NOT VERIFIED"
 	default:
 		why := "the mirror has no " + name + ".asc"
 		if sigErr != nil {
@@ -113,12 +129,12 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 			"use a mirror that serves signatures, or pass --insecure-skip-verify: %w", version, name, why, ErrUnverified)
 	}
 	t.Path = filepath.Join(dir, "sha256-"+t.SHA256+".tar.gz")
-	if err := writeFile(t.Path, data); err != nil {
+	if err := atomicfile.Write(t.Path, data, 0o644); err != nil {
 		return t, err
 	}
-	if t.Verified != "NOT VERIFIED" {
+	if t.Proof != Unverified {
 		rec, _ := json.Marshal(t)
-		if err := writeFile(filepath.Join(dir, "verified-"+version+".json"), rec); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, "verified-"+version+".json"), rec, 0o644); err != nil {
 			return t, err
 		}
 	}
@@ -143,11 +159,12 @@ func cached(dir, version, pinned string) (Tarball, bool) {
 		return Tarball{}, false
 	}
 	var t Tarball
-	if json.Unmarshal(b, &t) != nil || t.Version != version || len(t.SHA256) != 64 || (pinned != "" && pinned != t.SHA256) {
+	if json.Unmarshal(b, &t) != nil || t.Version != version || len(t.SHA256) != 64 || (pinned != "" && pinned != t.SHA256) ||
+		(t.Proof != Signed && t.Proof != Pinned) {
 		return Tarball{}, false
 	}
 	// A pin verified it: it stands only while the config still pins it.
-	if strings.HasPrefix(t.Verified, "pinned") && pinned == "" {
+	if t.Proof == Pinned && pinned == "" {
 		return Tarball{}, false
 	}
 	t.Path = filepath.Join(dir, "sha256-"+t.SHA256+".tar.gz")
@@ -176,20 +193,4 @@ func LocalDir(mirror string) (string, bool) {
 		return strings.TrimPrefix(mirror, "file://"), true
 	}
 	return mirror, !strings.Contains(mirror, "://")
-}
-
-func writeFile(dst string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".download-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, bytes.NewReader(data)); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -371,5 +373,37 @@ func TestFetchUnreachableMirrorNamesTheFlag(t *testing.T) {
 	_, err := Fetch(context.Background(), o, "1.26.3")
 	if err == nil || !strings.Contains(err.Error(), "is unreachable (offline?): pass --mirror DIR holding nginx-1.26.3.tar.gz") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestPinnedStandsForAnUnknownSigner: a mirror's .asc made by a key the
+// ring lacks, while nginx.org's key server is unreachable, is no proof
+// either way; a pinned SHA-256 that matches still verifies the tarball,
+// and says why the signature was not used.
+func TestPinnedStandsForAnUnknownSigner(t *testing.T) {
+	t.Parallel()
+	e, err := openpgp.NewEntity("Someone", "", "someone@example.com", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	data := []byte("an nginx tarball signed by a key nobody pinned")
+	var sig bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "nginx-1.99.1.tar.gz"), data, 0o644)
+	os.WriteFile(filepath.Join(dir, "nginx-1.99.1.tar.gz.asc"), sig.Bytes(), 0o644)
+	sum := sha256.Sum256(data)
+	o := Options{Mirror: dir, CacheDir: t.TempDir(), Keyring: keyring(t, "http://127.0.0.1:1/"), HTTP: http.DefaultClient}
+
+	_, err = Fetch(context.Background(), o, "1.99.1")
+	if err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Fatalf("unpinned, unknown signer: %v", err)
+	}
+	o.SHA256 = map[string]string{"1.99.1": hex.EncodeToString(sum[:])}
+	tb, err := Fetch(context.Background(), o, "1.99.1")
+	if err != nil || tb.Proof != Pinned || !strings.Contains(tb.Verified, "signer's key unavailable") {
+		t.Fatalf("pinned, unknown signer: %+v, %v", tb, err)
 	}
 }
