@@ -13,6 +13,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
@@ -108,6 +109,10 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
+	cc, err := machine.Local(env.Getenv).Compiler(ctx)
+	if err != nil {
+		return err
+	}
 	keyring, err := source.NewKeyring("", env.http())
 	if err != nil {
 		return err
@@ -125,7 +130,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 		}
 		o := compile.Options{
 			Nginx: v, Plus: plus.Embedded().ForBase(v), Distro: distroName, Arch: arch,
-			Configure: cfg.Configure, NoCompat: noCompat, WorkDir: work, Out: out, Jobs: jobs, Log: log, Now: env.Now,
+			Configure: cfg.Configure, NoCompat: noCompat, WorkDir: work, Out: out, Jobs: jobs, Log: log, Now: env.Now, Compiler: cc,
 			Source: source.Options{Mirror: mirror, CacheDir: cache, SHA256: cfg.Nginx.SHA256,
 				InsecureSkipVerify: insecure, Keyring: keyring, HTTP: env.http()},
 		}
@@ -300,7 +305,7 @@ func detectDistro() string {
 	if err != nil {
 		return "local"
 	}
-	d, err := sysdeps.OSRelease(string(text))
+	d, err := distro.FromOSRelease(string(text))
 	if err != nil {
 		return "local"
 	}
@@ -319,7 +324,7 @@ func installBuildDeps(ctx context.Context, env *Env, versions []string) (distro.
 	if err != nil {
 		return distro.Distro{}, fmt.Errorf("install-deps: %w", err)
 	}
-	d, err := sysdeps.OSRelease(string(text))
+	d, err := distro.FromOSRelease(string(text))
 	if err != nil {
 		return distro.Distro{}, err
 	}

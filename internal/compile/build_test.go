@@ -10,6 +10,7 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
@@ -35,7 +36,7 @@ func options(t *testing.T, mirror, nginx string, mods ...Module) Options {
 		Nginx: nginx, Distro: "debian-12", Arch: runtime.GOARCH, Modules: mods, Family: distro.Apt,
 		Source:  celltest.Source(t, mirror),
 		WorkDir: t.TempDir(), Out: t.TempDir(), Jobs: runtime.NumCPU(),
-		Log: &Log{W: testWriter{t}},
+		Log: &Log{W: testWriter{t}}, Compiler: celltest.Compiler(t),
 	}
 }
 
@@ -73,6 +74,17 @@ func TestOldStyleModuleBuildsAndWorks(t *testing.T) {
 	}
 	if got := strings.Join(names(res.Files), " "); got != "ngx_http_hello_world_module_1.22.1.so ngx_http_subs_filter_module_1.22.1.so" {
 		t.Errorf("built %s", got)
+	}
+	// The manifest's signature is the one compiled into each module, and
+	// --with-compat's bit is set in it.
+	for _, e := range res.Manifest.Entries {
+		sig, err := modinfo.ParseSignature(e.Signature)
+		if err != nil || !sig.Compat() || !strings.HasPrefix(e.Signature, "8,4,8,") {
+			t.Errorf("%s: signature %q (%v)", e.File, e.Signature, err)
+		}
+	}
+	if c := res.Manifest.Cells[0].Compiler; c == "" || c != o.Compiler.Version {
+		t.Errorf("compiler = %q", c)
 	}
 }
 

@@ -116,17 +116,6 @@ func TestConfigureCulprit(t *testing.T) {
 	}
 }
 
-func TestSignature(t *testing.T) {
-	t.Parallel()
-	data := []byte("\x00\x00nginx\x008,4,8,0011111111010111001111111111111111\x00more")
-	if got := Signature(data); got != "8,4,8,0011111111010111001111111111111111" {
-		t.Errorf("Signature = %q", got)
-	}
-	if got := Signature([]byte("no signature 1,2,3,0101")); got != "" {
-		t.Errorf("Signature = %q", got)
-	}
-}
-
 func TestSmokeConf(t *testing.T) {
 	t.Parallel()
 	got := SmokeConf([]string{"/o/ndk.so", "/o/misc.so"}, 8080, "location = /t {\n    return 200;\n}\n")

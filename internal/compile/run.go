@@ -16,14 +16,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
@@ -73,6 +74,11 @@ type Options struct {
 	// run as the modules) and proves the modules load (and answer
 	// Smoke.Request).
 	Smoke *Smoke
+	// Compiler is the build machine's C compiler (machine.Compiler, asked
+	// after its build dependencies are installed): recorded in the cell
+	// manifest, part of the smoke cache's key, and its loader's symbols
+	// are available to every module.
+	Compiler machine.Compiler
 	// SmokeCache is a directory keeping smoke nginx binaries by what
 	// they are built from (see smokeKey): a cell whose key is there
 	// builds only the modules. "" builds the binary every time.
@@ -161,6 +167,9 @@ type cell struct {
 func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Compiler.Version == "" {
+		return Result{}, errors.New("compile: Options.Compiler is not set (ask machine.Compiler after installing the build dependencies)")
 	}
 	b := &cell{o: o, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}},
 		installed: map[string]bool{}, unresolved: map[string][]string{}}
@@ -258,7 +267,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 			return res, err
 		}
 	}
-	b.c.Compiler = compiler(ctx)
+	b.c.Compiler = o.Compiler.Version
 
 	var groups []group
 	if err := b.phase("configure", func() (err error) {
@@ -876,14 +885,6 @@ func noSOReason(m prepared, d *declared, configure []string) string {
 	return reason
 }
 
-var signature = regexp.MustCompile(`\b\d+,\d+,\d+,[01]{30,}\b`)
-
-// Signature finds nginx's module signature string (NGX_MODULE_SIGNATURE,
-// e.g. "8,4,8,0011111111010111001111111111111111") in a built module.
-func Signature(data []byte) string {
-	return string(signature.Find(data))
-}
-
 // excerpt is what the compiler said about a module: its error lines, or
 // failing that the end of make's output that mentions it.
 func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
@@ -931,10 +932,18 @@ func (b *cell) write(sos []*linked) error {
 			requires = append(requires, o.so.Name())
 		}
 		sum := sha256.Sum256(data)
+		info, err := modinfo.Read(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("read the module built as %s: %w", name, err)
+		}
+		sig := info.Signature // an executable's; a module file's are its modules'
+		if len(info.Modules) > 0 {
+			sig = info.Modules[0].Signature
+		}
 		b.entries = append(b.entries, manifest.Entry{
 			Module: s.so.Name(), Source: m.ID, Commit: m.Commit, Identity: m.Identity, Nginx: b.o.Nginx, Plus: b.o.Plus,
 			Distro: b.o.Distro, Arch: b.o.Arch, File: name, SHA256: hex.EncodeToString(sum[:]),
-			Signature: Signature(data), BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
+			Signature: sig, BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
 		})
 		b.files = append(b.files, dst)
 		b.o.Log.Printf("built %s", name)
@@ -953,14 +962,6 @@ func run(ctx context.Context, dir string, argv []string) (string, error) {
 		err = fmt.Errorf("%s: %w", strings.Join(argv, " "), err)
 	}
 	return out.String(), err
-}
-
-func compiler(ctx context.Context) string {
-	out, err := run(ctx, ".", []string{"cc", "--version"})
-	if err != nil {
-		return "unknown (cc --version failed)"
-	}
-	return firstLine(out)
 }
 
 func writeJSON(path string, v any) error {

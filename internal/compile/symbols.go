@@ -1,9 +1,7 @@
 package compile
 
 import (
-	"bytes"
 	"context"
-	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -21,20 +19,31 @@ import (
 // -print-file-name), and caches what each exports.
 type libraries struct {
 	ctx   context.Context
+	// loader is the toolchain's dynamic loader (machine.Compiler.Loader).
+	loader string
 	cache map[string]map[string]bool
 	needs map[string][]string
 	found map[string][]string
 }
 
-func newLibraries(ctx context.Context) *libraries {
-	return &libraries{ctx: ctx, cache: map[string]map[string]bool{}}
+func newLibraries(ctx context.Context, loader string) *libraries {
+	return &libraries{ctx: ctx, loader: loader, cache: map[string]map[string]bool{}}
+}
+
+// interpreter is the dynamic loader of the toolchain's own programs (it
+// defines symbols such as __tls_get_addr), as a list to append.
+func (l *libraries) interpreter() []string {
+	if l.loader == "" {
+		return nil
+	}
+	return []string{l.loader}
 }
 
 // find returns the files of a library name (a soname such as libc.so.6,
 // or libz.so for -lz), following linker scripts.
 func (l *libraries) find(name string) []string {
 	if filepath.IsAbs(name) {
-		return l.files(name, 0)
+		return ldso.Objects(name)
 	}
 	if f, ok := l.found[name]; ok {
 		return f
@@ -48,28 +57,8 @@ func (l *libraries) find(name string) []string {
 		l.found[name] = nil
 		return nil
 	}
-	l.found[name] = l.files(p, 0)
+	l.found[name] = ldso.Objects(p)
 	return l.found[name]
-}
-
-var scriptPath = regexp.MustCompile(`/[^\s()]+\.so[.0-9]*`)
-
-func (l *libraries) files(p string, depth int) []string {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil
-	}
-	if bytes.HasPrefix(b, []byte(elf.ELFMAG)) {
-		return []string{p}
-	}
-	if depth > 2 { // a linker script naming scripts
-		return nil
-	}
-	var out []string
-	for _, q := range scriptPath.FindAllString(string(b), -1) {
-		out = append(out, l.files(q, depth+1)...)
-	}
-	return out
 }
 
 // exports is what a library file defines.
@@ -118,7 +107,7 @@ func nginxFromBinary(libs *libraries, bin string) (nginxSymbols, error) {
 		return nginxSymbols{}, fmt.Errorf("read the smoke nginx %s: %w", bin, err)
 	}
 	n := nginxSymbols{exact: true, providers: []provider{{"nginx", s.Defined}}}
-	for _, lib := range append(s.Needed, interpreter()...) {
+	for _, lib := range append(s.Needed, libs.interpreter()...) {
 		for _, f := range libs.find(lib) {
 			n.providers = append(n.providers, provider{filepath.Base(f), libs.exports(f)})
 		}
@@ -167,12 +156,12 @@ func nginxFromSources(libs *libraries, root string, mf Makefile) nginxSymbols {
 			names = append(names, l)
 		}
 	}
-	names = append(names, interpreter()...)
+	names = append(names, libs.interpreter()...)
 	for _, name := range names {
 		files := libs.find(name)
 		for _, d := range dirs {
 			if len(files) == 0 {
-				files = libs.files(filepath.Join(d, name), 0)
+				files = ldso.Objects(filepath.Join(d, name))
 			}
 		}
 		for _, f := range files {
@@ -180,29 +169,6 @@ func nginxFromSources(libs *libraries, root string, mf Makefile) nginxSymbols {
 		}
 	}
 	return n
-}
-
-// interpreter is the dynamic loader of the toolchain's own programs (it
-// defines symbols such as __tls_get_addr).
-func interpreter() []string {
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		return nil
-	}
-	f, err := elf.Open(cc)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			b := make([]byte, p.Filesz)
-			if _, err := p.ReadAt(b, 0); err == nil {
-				return []string{string(bytes.TrimRight(b, "\x00"))}
-			}
-		}
-	}
-	return nil
 }
 
 // linked is a built .so and what its symbols need.
@@ -411,7 +377,7 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 	if len(sos) == 0 {
 		return nil
 	}
-	libs := newLibraries(ctx)
+	libs := newLibraries(ctx, b.o.Compiler.Loader)
 	var n nginxSymbols
 	bin := filepath.Join(groups[0].builddir, "nginx")
 	if _, err := os.Stat(bin); err == nil && b.o.Smoke != nil {

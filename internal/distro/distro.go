@@ -4,6 +4,7 @@
 package distro
 
 import (
+	"bufio"
 	"fmt"
 	"sort"
 	"strings"
@@ -170,4 +171,41 @@ func (p Packages) All(legacyPCRE bool) []string {
 		pcre = p.PCRE
 	}
 	return append(out, p.Make, pcre, p.Zlib, p.OpenSSL)
+}
+
+// FromOSRelease parses /etc/os-release text into the distro it names: a
+// built-in entry when there is one, otherwise a custom one whose family is
+// guessed from ID and ID_LIKE.
+func FromOSRelease(text string) (Distro, error) {
+	kv := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			kv[k] = strings.Trim(v, `"'`)
+		}
+	}
+	id, ver := kv["ID"], kv["VERSION_ID"]
+	switch id {
+	case "rocky", "almalinux", "fedora":
+		ver, _, _ = strings.Cut(ver, ".")
+	case "alpine":
+		if p := strings.Split(ver, "."); len(p) >= 2 {
+			ver = p[0] + "." + p[1]
+		}
+	}
+	name := id + "-" + ver
+	if d, ok := Lookup(name); ok {
+		return d, nil
+	}
+	for _, like := range append([]string{id}, strings.Fields(kv["ID_LIKE"])...) {
+		switch like {
+		case "debian", "ubuntu":
+			return Custom(name, "", Apt), nil
+		case "fedora", "rhel", "centos":
+			return Custom(name, "", Dnf), nil
+		case "alpine":
+			return Custom(name, "", Apk), nil
+		}
+	}
+	return Distro{}, fmt.Errorf("unknown distribution %q in /etc/os-release (ID=%s, not one of the built-in distros or like debian, ubuntu, rhel, fedora, centos or alpine)", name, id)
 }

@@ -11,9 +11,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
 )
 
 // Host is the nginx an install targets.
@@ -57,7 +57,7 @@ func Inspect(binary, osRelease string) (*Host, error) {
 		h.ConfPath = filepath.Join(prefix, h.ConfPath)
 	}
 	if osRelease != "" {
-		if d, err := sysdeps.OSRelease(osRelease); err == nil {
+		if d, err := distro.FromOSRelease(osRelease); err == nil {
 			h.Distro = d.Name
 		}
 	}

@@ -7,10 +7,12 @@ package ldso
 
 import (
 	"bufio"
+	"bytes"
 	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -192,4 +194,58 @@ func (l *Loader) Provided(obj Symbols) (map[string]bool, []string) {
 		}
 	}
 	return out, missing
+}
+
+// Interpreter is the dynamic loader an ELF program names (PT_INTERP):
+// the loader itself defines symbols (__tls_get_addr) that every object
+// it loads may use. "" when path is not a dynamically linked program.
+func Interpreter(path string) (interp string) {
+	defer func() {
+		if recover() != nil {
+			interp = ""
+		}
+	}()
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				return strings.TrimRight(string(b), "\x00")
+			}
+		}
+	}
+	return ""
+}
+
+// scriptPath is a library file named in a linker script (libc.so is
+// one: GROUP ( /lib/x86_64-linux-gnu/libc.so.6 ... )).
+var scriptPath = regexp.MustCompile(`/[^\s()]+\.so[.0-9]*`)
+
+// Objects are the ELF files a library file stands for when linked: the
+// file itself, or the files its linker script names, followed up to
+// three scripts deep. None when it is neither.
+func Objects(path string) []string {
+	return objects(path, 0)
+}
+
+func objects(path string, depth int) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	if bytes.HasPrefix(b, []byte(elf.ELFMAG)) {
+		return []string{path}
+	}
+	if depth > 2 {
+		return nil
+	}
+	var out []string
+	for _, q := range scriptPath.FindAllString(string(b), -1) {
+		out = append(out, objects(q, depth+1)...)
+	}
+	return out
 }

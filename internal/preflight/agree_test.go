@@ -38,7 +38,7 @@ func buildCells(t *testing.T, mirror string, cells map[string]*cell) {
 			Nginx: c.nginx, NoCompat: c.noCompat, Distro: "debian-12", Arch: runtime.GOARCH,
 			Source:  celltest.Source(t, mirror),
 			WorkDir: t.TempDir(), Out: t.TempDir(), Jobs: runtime.NumCPU(),
-			Log: &compile.Log{W: &bytes.Buffer{}},
+			Log: &compile.Log{W: &bytes.Buffer{}}, Compiler: celltest.Compiler(t),
 		}
 		for _, d := range c.mods {
 			o.Modules = append(o.Modules, compile.Module{ID: filepath.Base(d), Dir: d})

@@ -4,7 +4,6 @@
 package sysdeps
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -14,43 +13,6 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 )
-
-// OSRelease parses /etc/os-release text into the distro it names: a
-// built-in entry when there is one, otherwise a custom one whose family is
-// guessed from ID and ID_LIKE.
-func OSRelease(text string) (distro.Distro, error) {
-	kv := map[string]string{}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			kv[k] = strings.Trim(v, `"'`)
-		}
-	}
-	id, ver := kv["ID"], kv["VERSION_ID"]
-	switch id {
-	case "rocky", "almalinux", "fedora":
-		ver, _, _ = strings.Cut(ver, ".")
-	case "alpine":
-		if p := strings.Split(ver, "."); len(p) >= 2 {
-			ver = p[0] + "." + p[1]
-		}
-	}
-	name := id + "-" + ver
-	if d, ok := distro.Lookup(name); ok {
-		return d, nil
-	}
-	for _, like := range append([]string{id}, strings.Fields(kv["ID_LIKE"])...) {
-		switch like {
-		case "debian", "ubuntu":
-			return distro.Custom(name, "", distro.Apt), nil
-		case "fedora", "rhel", "centos":
-			return distro.Custom(name, "", distro.Dnf), nil
-		case "alpine":
-			return distro.Custom(name, "", distro.Apk), nil
-		}
-	}
-	return distro.Distro{}, fmt.Errorf("unknown distribution %q in /etc/os-release: install a C compiler, make and the PCRE, zlib and OpenSSL headers yourself", name)
-}
 
 // Packages lists what to install: the distro's build packages (legacy
 // PCRE too when legacyPCRE, for nginx before 1.21.5) and the packages of

@@ -16,27 +16,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
-func TestOSRelease(t *testing.T) {
-	t.Parallel()
-	tests := []struct{ text, name string }{
-		{"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n", "debian-12"},
-		{"ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"24.04\"\n", "ubuntu-24.04"},
-		{"ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n", "rocky-9"},
-		{"ID=alpine\nVERSION_ID=3.22.1\n", "alpine-3.22"},
-		{"ID=\"amzn\"\nVERSION_ID=\"2023\"\nID_LIKE=\"fedora\"\n", "amzn-2023"},
-		{"ID=linuxmint\nID_LIKE=\"ubuntu debian\"\nVERSION_ID=\"22\"\n", "linuxmint-22"},
-	}
-	for _, tt := range tests {
-		d, err := OSRelease(tt.text)
-		if err != nil || d.Name != tt.name {
-			t.Errorf("OSRelease(%q) = %s, %v; want %s", tt.text, d.Name, err, tt.name)
-		}
-	}
-	if _, err := OSRelease("ID=plan9\n"); err == nil {
-		t.Error("an unknown distribution was accepted")
-	}
-}
-
 func TestPackagesAndCommands(t *testing.T) {
 	t.Parallel()
 	deb, _ := distro.Lookup("debian-12")
@@ -101,7 +80,7 @@ func TestInstallOnThisMachine(t *testing.T) {
 	if err != nil {
 		testenv.Missing(t, "/etc/os-release", "a Linux distribution")
 	}
-	d, err := OSRelease(string(b))
+	d, err := distro.FromOSRelease(string(b))
 	if err != nil {
 		t.Fatal(err)
 	}

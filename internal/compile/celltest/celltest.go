@@ -5,12 +5,14 @@
 package celltest
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
@@ -58,4 +60,14 @@ func Module(t testing.TB, mirror, tarball string) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// Compiler is this machine's C compiler, as a command asks it.
+func Compiler(t testing.TB) machine.Compiler {
+	t.Helper()
+	c, err := machine.Local(os.Getenv).Compiler(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
