@@ -12,7 +12,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
 )
 
 // upstreamReleases is a slice of the real release history, newest first.
@@ -23,7 +22,7 @@ var upstreamReleases = releases(
 )
 
 // releases parses versions and returns them as upstream would: newest first.
-func releases(vs ...string) []upstream.Release {
+func releases(vs ...string) []*version.Version {
 	var parsed []*version.Version
 	for _, s := range vs {
 		v, err := nginxver.Parse(s)
@@ -33,11 +32,7 @@ func releases(vs ...string) []upstream.Release {
 		parsed = append(parsed, v)
 	}
 	nginxver.Sort(parsed)
-	out := make([]upstream.Release, len(parsed))
-	for i, v := range parsed {
-		out[i] = upstream.Release{Version: v, Line: nginxver.LineOf(v)}
-	}
-	return out
+	return parsed
 }
 
 func cfgWith(t testing.TB, yml string) *config.Config {

@@ -14,7 +14,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
 )
 
 // Target is one nginx version to build against.
@@ -39,7 +38,7 @@ type Target struct {
 // listed Plus release and, with nginx.packaged, each distro's packaged
 // version for that distro. The result is newest first, without
 // duplicates; notes say what packaged could not add.
-func Select(n config.Nginx, distros []distro.Distro, releases []upstream.Release, tab plus.Table) ([]Target, []string, error) {
+func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version, tab plus.Table) ([]Target, []string, error) {
 	byVersion := map[string]*Target{}
 	everywhere := map[string]bool{}
 	only := map[string][]string{}
@@ -56,7 +55,7 @@ func Select(n config.Nginx, distros []distro.Distro, releases []upstream.Release
 	addAll := func(v *version.Version, why string) { everywhere[add(v, why).Nginx] = true }
 	known := map[string]bool{}
 	for _, r := range releases {
-		known[r.String()] = true
+		known[nginxver.String(r)] = true
 	}
 	for _, line := range n.Lines {
 		picked := 0
@@ -64,11 +63,11 @@ func Select(n config.Nginx, distros []distro.Distro, releases []upstream.Release
 			if picked == n.Latest {
 				break
 			}
-			if r.Line != line || !n.Allows(r.Version) {
+			if nginxver.LineOf(r) != line || !n.Allows(r) {
 				continue
 			}
 			picked++
-			addAll(r.Version, "latest "+string(line))
+			addAll(r, "latest "+string(line))
 		}
 	}
 	for _, s := range n.Versions {
@@ -77,7 +76,7 @@ func Select(n config.Nginx, distros []distro.Distro, releases []upstream.Release
 			return nil, nil, err
 		}
 		if len(releases) > 0 && !known[s] {
-			return nil, nil, fmt.Errorf("nginx.versions: %s is not an nginx release (newest is %s)", s, releases[0])
+			return nil, nil, fmt.Errorf("nginx.versions: %s is not an nginx release (newest is %s)", s, nginxver.String(releases[0]))
 		}
 		addAll(v, "versions")
 	}
@@ -88,7 +87,7 @@ func Select(n config.Nginx, distros []distro.Distro, releases []upstream.Release
 			return nil, nil, fmt.Errorf("nginx.pin: %w", err)
 		}
 		if len(releases) > 0 && !known[n.Pin] {
-			return nil, nil, fmt.Errorf("nginx.pin: %s is not an nginx release (newest is %s): pin a released version", n.Pin, releases[0])
+			return nil, nil, fmt.Errorf("nginx.pin: %s is not an nginx release (newest is %s): pin a released version", n.Pin, nginxver.String(releases[0]))
 		}
 		addAll(v, "pin")
 	}

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // Local is a repository's working tree as a Tree: its files are those git
@@ -50,7 +50,7 @@ func (l Local) Blob(_ context.Context, p string) ([]byte, error) {
 	if !filepath.IsLocal(filepath.FromSlash(p)) {
 		return nil, fmt.Errorf("%s: not a path inside %s", p, l.Dir)
 	}
-	return regular.Read(filepath.Join(l.Dir, filepath.FromSlash(p)), maxFile)
+	return userfile.Read(filepath.Join(l.Dir, filepath.FromSlash(p)), maxFile)
 }
 
 func (l Local) paths(ctx context.Context) ([]string, error) {

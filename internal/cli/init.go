@@ -17,8 +17,8 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/bump"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // The files init writes, relative to the repository root, and the example
@@ -219,7 +219,7 @@ func findModules(root string) ([]string, error) {
 		if d.Name() != "config" || !d.Type().IsRegular() {
 			return nil
 		}
-		data, err := regular.Read(p, 1<<20)
+		data, err := userfile.Read(p, 1<<20)
 		if err != nil || !strings.Contains(string(data), "ngx_addon_name") {
 			return nil
 		}

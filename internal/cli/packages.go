@@ -16,7 +16,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nativepkg"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // packageCell makes the native package of every .so a cell built, writes
@@ -27,7 +27,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 		if e.Kind != "" {
 			continue
 		}
-		so, err := regular.Read(filepath.Join(out, e.File), 256<<20)
+		so, err := userfile.Read(filepath.Join(out, e.File), 256<<20)
 		if err != nil {
 			return fmt.Errorf("package %s: %w", e.File, err)
 		}
@@ -68,7 +68,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 // COPYING) file, by its text; "" when there is none or it is not known.
 func licenseOf(dir string) string {
 	for _, n := range []string{"LICENSE", "LICENSE.md", "LICENSE.txt", "COPYING", "COPYRIGHT"} {
-		b, err := regular.Read(filepath.Join(dir, n), 1<<20)
+		b, err := userfile.Read(filepath.Join(dir, n), 1<<20)
 		if err != nil {
 			continue
 		}

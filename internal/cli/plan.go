@@ -79,7 +79,7 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	targets, notes, err := matrix.Select(cfg.Nginx, cfg.Distros, res.Releases, plus.Embedded())
+	targets, notes, err := matrix.Select(cfg.Nginx, cfg.Distros, res.Versions(), plus.Embedded())
 	if err != nil {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
 	}

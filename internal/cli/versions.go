@@ -57,7 +57,7 @@ func runVersions(ctx context.Context, env *Env, args []string) error {
 			s := r.String()
 			targets = append(targets, matrix.Target{Nginx: s, Line: r.Line, Plus: plus.Embedded().ForBase(s), Why: []string{"upstream"}})
 		}
-	} else if targets, notes, err = matrix.Select(cfg.Nginx, cfg.Distros, res.Releases, plus.Embedded()); err != nil {
+	} else if targets, notes, err = matrix.Select(cfg.Nginx, cfg.Distros, res.Versions(), plus.Embedded()); err != nil {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
 	}
 	for _, n := range notes {

@@ -13,7 +13,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // smokeKeyOf is what the smoke nginx binary is built from, read from what
@@ -31,7 +31,7 @@ func smokeKeyOf(root, builddir string, c manifest.Cell) (string, error) {
 		b = bytes.ReplaceAll(b, []byte(builddir), []byte("$BUILDDIR"))
 		return bytes.ReplaceAll(b, []byte(root), []byte("$ROOT"))
 	}
-	mk, err := regular.Read(filepath.Join(builddir, "Makefile"), 16<<20)
+	mk, err := userfile.Read(filepath.Join(builddir, "Makefile"), 16<<20)
 	if err != nil {
 		return "", err
 	}
@@ -64,7 +64,7 @@ func smokeKeyOf(root, builddir string, c manifest.Cell) (string, error) {
 		return "", fmt.Errorf("no %s/nginx rule in %s/Makefile", rel, rel)
 	}
 	for _, f := range []string{"ngx_auto_config.h", "ngx_auto_headers.h", "ngx_modules.c"} {
-		b, err := regular.Read(filepath.Join(builddir, f), 16<<20)
+		b, err := userfile.Read(filepath.Join(builddir, f), 16<<20)
 		if err != nil {
 			return "", err
 		}
@@ -87,11 +87,11 @@ func smokeKeyOf(root, builddir string, c manifest.Cell) (string, error) {
 // is refused, said in why, and the binary is built again.
 func restoreSmoke(cache, key, builddir, nginx string) (ok bool, why string) {
 	dir := filepath.Join(cache, key)
-	b, err := regular.Read(filepath.Join(dir, "nginx"), 256<<20)
+	b, err := userfile.Read(filepath.Join(dir, "nginx"), 256<<20)
 	if err != nil {
 		return false, ""
 	}
-	want, err := regular.Read(filepath.Join(dir, "nginx.sha256"), 1<<10)
+	want, err := userfile.Read(filepath.Join(dir, "nginx.sha256"), 1<<10)
 	sum := sha256.Sum256(b)
 	if err != nil || strings.TrimSpace(string(want)) != hex.EncodeToString(sum[:]) {
 		return false, fmt.Sprintf("%s/nginx does not have the SHA-256 stored with it", dir)
@@ -106,7 +106,7 @@ func restoreSmoke(cache, key, builddir, nginx string) (ok bool, why string) {
 // storeSmoke keeps the binary make built in builddir under key, with its
 // SHA-256.
 func storeSmoke(cache, key, builddir string) error {
-	b, err := regular.Read(filepath.Join(builddir, "nginx"), 256<<20)
+	b, err := userfile.Read(filepath.Join(builddir, "nginx"), 256<<20)
 	if err != nil {
 		return err // no binary built: nothing to keep
 	}

@@ -18,12 +18,12 @@ import (
 // libraries finds shared libraries the way the toolchain does (cc
 // -print-file-name), and caches what each exports.
 type libraries struct {
-	ctx   context.Context
+	ctx context.Context
 	// loader is the toolchain's dynamic loader (machine.Compiler.Loader).
 	loader string
-	cache map[string]map[string]bool
-	needs map[string][]string
-	found map[string][]string
+	cache  map[string]map[string]bool
+	needs  map[string][]string
+	found  map[string][]string
 }
 
 func newLibraries(ctx context.Context, loader string) *libraries {

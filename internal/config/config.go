@@ -15,7 +15,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // MaxFile is the largest config file read (a real one is a few KiB).
@@ -199,7 +199,7 @@ func Load(root, path string) (*Config, error) {
 	if !explicit {
 		path = filepath.Join(root, DefaultPath)
 	}
-	data, err := regular.Read(path, MaxFile)
+	data, err := userfile.Read(path, MaxFile)
 	if errors.Is(err, fs.ErrNotExist) && !explicit {
 		cfg := Default()
 		cfg.Root = root

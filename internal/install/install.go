@@ -18,7 +18,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // Source is where builds come from: a release, a directory, a URL.
@@ -140,7 +140,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		// A file staged by --for-nginx before the upgrade is used when its
 		// bytes are the release's.
 		staged := filepath.Join(h.ModulesPath, manifest.FileName(e.Module, o.Nginx))
-		if b, err := regular.Read(staged, maxFile); err == nil && !o.Stage && sha256Hex(b) == strings.ToLower(e.SHA256) {
+		if b, err := userfile.Read(staged, maxFile); err == nil && !o.Stage && sha256Hex(b) == strings.ToLower(e.SHA256) {
 			it.data = b
 			o.Logf("%s: using %s, staged before the upgrade", e.Module, staged)
 		} else if it.data, err = src.File(ctx, e.File); err != nil {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // JournalName is the file, in the modules directory, that records an
@@ -66,7 +66,7 @@ func (t *tx) begin(dir string) error {
 // a journal; with an error the journal stays, for another try.
 func Recover(modulesDir string) (bool, error) {
 	path := filepath.Join(modulesDir, JournalName)
-	b, err := regular.Read(path, 8<<20)
+	b, err := userfile.Read(path, 8<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // Layout is how a host's nginx.conf loads modules.
@@ -24,7 +24,7 @@ type Layout struct {
 // DetectLayout reads the main configuration for a top-level include of a
 // modules snippet directory.
 func DetectLayout(conf string) (Layout, error) {
-	data, err := regular.Read(conf, nginxconf.MaxFile)
+	data, err := userfile.Read(conf, nginxconf.MaxFile)
 	if err != nil {
 		return Layout{}, fmt.Errorf("read %s: %w", conf, err)
 	}

@@ -13,8 +13,8 @@ import (
 	"sync"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // maxFile bounds a file read from a source (a .so); maxIndex the
@@ -50,7 +50,7 @@ func (d Dir) File(_ context.Context, name string) ([]byte, error) {
 	if !filepath.IsLocal(name) || strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("%q is not a file name", name)
 	}
-	return regular.Read(filepath.Join(string(d), name), capFor(name))
+	return userfile.Read(filepath.Join(string(d), name), capFor(name))
 }
 
 // URL is a base URL serving a release's files.

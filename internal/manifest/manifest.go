@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // Schema is the manifest format version this binary writes and reads.
@@ -163,7 +163,7 @@ const MaxFile = 64 << 20
 
 // Read parses the manifest file at path.
 func Read(path string) (*Manifest, error) {
-	data, err := regular.Read(path, MaxFile)
+	data, err := userfile.Read(path, MaxFile)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

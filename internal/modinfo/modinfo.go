@@ -17,7 +17,7 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // Kind says what a file is.
@@ -81,7 +81,7 @@ const maxFile = 256 << 20
 
 // Open reads the file at path.
 func Open(path string) (*File, error) {
-	f, err := regular.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // LoadModule is one load_module directive.
@@ -82,7 +82,7 @@ func (r *reader) file(name string, depth int) ([]LoadModule, error) {
 	if loads, ok := r.done[name]; ok {
 		return loads, nil
 	}
-	data, err := regular.Read(name, MaxFile)
+	data, err := userfile.Read(name, MaxFile)
 	if err != nil {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))}
 	}

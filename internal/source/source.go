@@ -21,7 +21,7 @@ import (
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/regular"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // maxTarball bounds a download: nginx tarballs are about 1.3 MB.
@@ -181,7 +181,7 @@ func cached(dir, version, pinned string) (Tarball, bool) {
 // fetchFile reads name from the mirror: a local directory or a URL.
 func fetchFile(ctx context.Context, o Options, name string) ([]byte, error) {
 	if dir, ok := LocalDir(o.Mirror); ok {
-		return regular.Read(filepath.Join(dir, name), maxTarball)
+		return userfile.Read(filepath.Join(dir, name), maxTarball)
 	}
 	return get(ctx, o.HTTP, strings.TrimSuffix(o.Mirror, "/")+"/"+name)
 }

@@ -25,6 +25,15 @@ type Release struct {
 // String is the version, "1.26.3".
 func (r Release) String() string { return nginxver.String(r.Version) }
 
+// Versions are the releases' versions, in the same order.
+func (r Result) Versions() []*version.Version {
+	out := make([]*version.Version, len(r.Releases))
+	for i, rel := range r.Releases {
+		out[i] = rel.Version
+	}
+	return out
+}
+
 // Result is what a watch found, and where.
 type Result struct {
 	// Releases are newest first, without duplicates.

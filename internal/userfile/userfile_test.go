@@ -1,4 +1,4 @@
-package regular
+package userfile
 
 import (
 	"errors"

@@ -1,8 +1,8 @@
-// Package regular opens and reads files a user names (configs,
+// Package userfile opens and reads files a user names (configs,
 // nginx.conf and its includes, manifests, .so files) only when they are
 // regular files, and reads them only up to a limit: a FIFO or device never
 // blocks the tool, and a huge or sparse file never exhausts its memory.
-package regular
+package userfile
 
 import (
 	"fmt"
