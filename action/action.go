@@ -248,18 +248,13 @@ func buildSummary(dist, dir string) string {
 	b.WriteString(release.Table(m) + "\n")
 	if len(m.Cells) > 0 {
 		b.WriteString("| cell | configure | make | smoke | failures |\n|---|---|---|---|---|\n")
-		var failed []string
 		for _, c := range m.Cells {
 			fmt.Fprintf(&b, "| nginx %s %s/%s | %.1fs | %.1fs | %.1fs | %d |\n", c.Nginx, c.Distro, c.Arch,
 				c.Seconds["configure"], c.Seconds["make"], c.Seconds["smoke"], len(c.Failures))
-			for _, f := range c.Failures {
-				failed = append(failed, fmt.Sprintf("| nginx %s %s/%s | %s | %s | %s |", c.Nginx, c.Distro, c.Arch, f.Module, f.Phase,
-					strings.ReplaceAll(f.Reason(), "|", "\\|")))
-			}
 		}
 		b.WriteString("\n")
-		if len(failed) > 0 {
-			b.WriteString("**Failed**\n\n| cell | module | phase | reason |\n|---|---|---|---|\n" + strings.Join(failed, "\n") + "\n\n")
+		if failed := release.FailureTable(m.Cells); failed != "" {
+			b.WriteString("**Failed**\n\n" + failed + "\n")
 		}
 	}
 	return b.String()

@@ -15,6 +15,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/markdown"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
@@ -138,10 +139,10 @@ func planSummary(w io.Writer, targets []matrix.Target, p matrix.Plan) {
 		if len(t.Plus) > 0 {
 			why += " (NGINX Plus " + strings.Join(t.Plus, ", ") + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Nginx, t.Line, mdCell(why), joinOr(t.Distros, "all"))
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Nginx, t.Line, markdown.Cell(why), joinOr(t.Distros, "all"))
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(w, "\n> %s\n", mdCell(n))
+		fmt.Fprintf(w, "\n> %s\n", markdown.Cell(n))
 	}
 	if len(p.Report) == 0 {
 		return
@@ -156,14 +157,9 @@ func planSummary(w io.Writer, targets []matrix.Target, p matrix.Plan) {
 		if c.Planned {
 			state = "planned"
 		}
-		fmt.Fprintf(w, "| nginx %s %s/%s | %s | %s |\n", c.Nginx, c.Distro, c.Arch, state, mdCell(c.Reason))
+		fmt.Fprintf(w, "| nginx %s %s/%s | %s | %s |\n", c.Nginx, c.Distro, c.Arch, state, markdown.Cell(c.Reason))
 	}
 	fmt.Fprintln(w)
-}
-
-// mdCell makes text safe inside a Markdown table cell.
-func mdCell(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ").Replace(s)
 }
 
 // setOutputs writes the step outputs when running in GitHub Actions.

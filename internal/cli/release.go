@@ -174,18 +174,13 @@ func runRelease(ctx context.Context, env *Env, args []string) error {
 // files uploaded, replaced, skipped (already there with the same bytes,
 // or another run's) and the cells that failed to build.
 func releaseSummary(w io.Writer, res *release.Result) {
-	var failed []string
+	failed := release.FailureTable(res.Cells)
+	nFailed := 0
 	for _, c := range res.Cells {
-		for _, f := range c.Failures {
-			reason := f.Reason()
-			if f.Log != "" {
-				reason += " ([log](" + f.Log + "))"
-			}
-			failed = append(failed, fmt.Sprintf("| nginx %s %s/%s | %s | %s | %s |", c.Nginx, c.Distro, c.Arch, f.Module, f.Phase, mdCell(reason)))
-		}
+		nFailed += len(c.Failures)
 	}
 	fmt.Fprintf(w, "**Release [%s](%s): %d uploaded, %d replaced, %d skipped (unchanged), %d kept from a concurrent run, %d failed.**\n\n",
-		res.Release.Tag, res.Release.HTMLURL, len(res.Uploaded), len(res.Replaced), len(res.Unchanged), len(res.Kept), len(failed))
+		res.Release.Tag, res.Release.HTMLURL, len(res.Uploaded), len(res.Replaced), len(res.Unchanged), len(res.Kept), nFailed)
 	list := func(title string, names []string) {
 		if len(names) == 0 {
 			return
@@ -200,8 +195,8 @@ func releaseSummary(w io.Writer, res *release.Result) {
 	list("Replaced (rebuilt with other bytes)", res.Replaced)
 	list("Skipped: already in the release with the same bytes", res.Unchanged)
 	list("Kept: another run uploaded them first", res.Kept)
-	if len(failed) > 0 {
-		fmt.Fprintf(w, "**Failed: not built, nothing uploaded for them**\n\n| cell | module | phase | reason |\n|---|---|---|---|\n%s\n\n", strings.Join(failed, "\n"))
+	if failed != "" {
+		fmt.Fprintf(w, "**Failed: not built, nothing uploaded for them**\n\n%s\n", failed)
 	}
 }
 

@@ -85,7 +85,7 @@ func TestDepsFailAlone(t *testing.T) {
 	}
 	failed := map[string]string{}
 	for _, f := range b.failed {
-		failed[f.Source] = f.Phase
+		failed[f.Source] = string(f.Phase)
 		switch f.Source {
 		case "nosuch":
 			if f.Transient || !strings.Contains(f.Error, "libnosuch-dev") || !strings.Contains(f.Error, "apt-get install -s") {

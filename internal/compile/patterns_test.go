@@ -215,7 +215,7 @@ func failuresOf(t *testing.T, err error) map[string]string {
 	}
 	if mf != nil {
 		for _, f := range mf.Failures {
-			out[f.Module+" "+f.Phase] = f.Error
+			out[f.Module+" "+string(f.Phase)] = f.Error
 		}
 	}
 	return out

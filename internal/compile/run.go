@@ -146,8 +146,8 @@ type prepared struct {
 
 type cell struct {
 	o Options
-	// stage is the phase running now: fetch, deps, configure, compile.
-	stage     string
+	// stage is the phase running now.
+	stage     manifest.Phase
 	c         manifest.Cell
 	failed    []manifest.Failure
 	entries   []manifest.Entry
@@ -195,22 +195,36 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
-func (b *cell) phase(name string, f func() error) error {
-	switch w := strings.Fields(name)[0]; w {
-	case "fetch", "extract":
-		b.stage = "fetch"
-	case "deps", "configure":
-		b.stage = w
-	case "make", "collect", "check", "smoke", "write":
-		b.stage = "compile"
-	}
-	end := b.o.Log.Phase(name)
+// step is one timed part of a cell: the key of its seconds in the cell
+// manifest, and the phase a failure of the whole cell during it is.
+type step struct {
+	key   string
+	phase manifest.Phase
+}
+
+var (
+	fetchStep     = step{"fetch", manifest.PhaseFetch}
+	extractStep   = step{"extract", manifest.PhaseFetch}
+	readStep      = step{"read", manifest.PhaseConfigure}
+	depsStep      = step{"deps", manifest.PhaseDeps}
+	configureStep = step{"configure", manifest.PhaseConfigure}
+	makeStep      = step{"make", manifest.PhaseCompile}
+	collectStep   = step{"collect", manifest.PhaseCompile}
+	checkStep     = step{"check", manifest.PhaseSymbols}
+	smokeStep     = step{"smoke", manifest.PhaseSmoke}
+	writeStep     = step{"write", manifest.PhaseCompile}
+)
+
+// phase runs one step in its own log group and times it.
+func (b *cell) phase(s step, title string, f func() error) error {
+	b.stage = s.phase
+	end := b.o.Log.Phase(title)
 	err := f()
-	b.c.Seconds[strings.Fields(name)[0]] += end().Seconds()
+	b.c.Seconds[s.key] += end().Seconds()
 	return err
 }
 
-func (b *cell) fail(m Module, name, phase, why string) {
+func (b *cell) fail(m Module, name string, phase manifest.Phase, why string) {
 	if name == "" {
 		name = filepath.Base(m.Dir)
 	}
@@ -218,7 +232,7 @@ func (b *cell) fail(m Module, name, phase, why string) {
 		why = "no message (this is a bug in nginx-modbuild: please report it with the build log)"
 	}
 	f := manifest.Failure{Module: name, Source: m.ID, Phase: phase, Error: why,
-		Transient: manifest.TransientPhase(phase), Identity: m.Identity, Log: b.o.LogURL}
+		Transient: phase.Transient(), Identity: m.Identity, Log: b.o.LogURL}
 	b.failed = append(b.failed, f)
 	b.o.Log.Printf("FAILED %s (%s): %s", name, phase, f.Reason())
 }
@@ -227,7 +241,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	o := b.o
 	var res Result
 	var tb source.Tarball
-	if err := b.phase("fetch nginx "+o.Nginx, func() (err error) {
+	if err := b.phase(fetchStep, "fetch nginx "+o.Nginx, func() (err error) {
 		tb, err = source.Fetch(ctx, o.Source, o.Nginx)
 		if err == nil {
 			o.Log.Printf("nginx-%s.tar.gz sha256 %s: %s", o.Nginx, tb.SHA256, tb.Verified)
@@ -242,7 +256,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	b.c.SourceSHA256, b.c.Verified = tb.SHA256, tb.Verified
 
 	var root string
-	if err := b.phase("extract", func() error {
+	if err := b.phase(extractStep, "extract", func() error {
 		f, err := os.Open(tb.Path)
 		if err != nil {
 			return err
@@ -255,12 +269,12 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 
 	var mods []prepared
-	b.phase("read module configs", func() error {
+	b.phase(readStep, "read module configs", func() error {
 		mods = b.prepare()
 		return nil
 	})
 	if o.Packages != nil {
-		if err := b.phase("deps", func() (err error) {
+		if err := b.phase(depsStep, "deps", func() (err error) {
 			mods, err = b.installHinted(ctx, mods)
 			return err
 		}); err != nil {
@@ -270,7 +284,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	b.c.Compiler = o.Compiler.Version
 
 	var groups []group
-	if err := b.phase("configure", func() (err error) {
+	if err := b.phase(configureStep, "configure", func() (err error) {
 		groups, err = b.configure(ctx, root, mods)
 		return err
 	}); err != nil {
@@ -294,7 +308,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 			o.Log.Printf("smoke nginx: not cached: %v", err)
 		}
 	}
-	b.phase("make modules", func() error {
+	b.phase(makeStep, "make modules", func() error {
 		for i, g := range groups {
 			targets := []string{"modules"}
 			if o.Smoke != nil && i == 0 && !cached {
@@ -315,21 +329,21 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	res.Diagnostics = ParseDiagnostics(makeLog)
 
 	var sos []*linked
-	b.phase("collect", func() error {
+	b.phase(collectStep, "collect", func() error {
 		sos = b.collect(groups, makeLog, res.Diagnostics)
 		return nil
 	})
-	b.phase("check symbols", func() error {
+	b.phase(checkStep, "check symbols", func() error {
 		sos = b.checkSymbols(ctx, root, groups, sos)
 		return nil
 	})
 	if o.Smoke != nil && len(sos) > 0 {
-		b.phase("smoke test", func() error {
+		b.phase(smokeStep, "smoke test", func() error {
 			sos = b.smoke(ctx, groups[0].builddir, sos)
 			return nil
 		})
 	}
-	if err := b.phase("write", func() error { return b.write(sos) }); err != nil {
+	if err := b.phase(writeStep, "write", func() error { return b.write(sos) }); err != nil {
 		return res, err
 	}
 	res.Files, res.Converted = b.files, b.converted
@@ -351,7 +365,7 @@ func (b *cell) prepare() []prepared {
 	for i, m := range b.o.Modules {
 		h, err := modconf.ReadHints(m.Dir)
 		if err != nil {
-			b.fail(m, "", "configure", err.Error()+": a module directory needs the `config` file nginx's configure runs")
+			b.fail(m, "", manifest.PhaseConfigure, err.Error()+": a module directory needs the `config` file nginx's configure runs")
 			continue
 		}
 		ok = append(ok, prepared{Module: m, index: i, hints: h})
@@ -457,7 +471,7 @@ func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, 
 			}
 		}
 		if len(missing) > 0 {
-			b.fail(m.Module, "", "deps", "a package it needs is not in this distribution's index:\n"+strings.Join(missing, "\n"))
+			b.fail(m.Module, "", manifest.PhaseDeps, "a package it needs is not in this distribution's index:\n"+strings.Join(missing, "\n"))
 			// The index said no: trying again next run changes nothing
 			// until the module or its entry does.
 			b.failed[len(b.failed)-1].Transient = false
@@ -488,7 +502,7 @@ func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, 
 	b.o.Log.Printf("installing them together failed: installing each module's packages alone to find which: %v", firstLine(err.Error()))
 	for _, p := range plans {
 		if err := b.o.Packages.Install(ctx, p.pkgs); err != nil {
-			b.fail(p.m.Module, "", "deps", fmt.Sprintf("install %s: %v", strings.Join(p.pkgs, " "), err))
+			b.fail(p.m.Module, "", manifest.PhaseDeps, fmt.Sprintf("install %s: %v", strings.Join(p.pkgs, " "), err))
 			continue
 		}
 		for _, pkg := range p.pkgs {
@@ -623,7 +637,7 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 			pkg := strings.Join(lib.Packages[cmp.Or(b.o.Family, distro.Apt)], " or ")
 			for _, k := range blamed {
 				m := mods[k]
-				b.fail(m.Module, "", "configure", fmt.Sprintf("%s\nits config asks nginx to link %s (ngx_module_libs), and nginx's configure did not find %s. Install %s on %s (nginx-modbuild build --install-deps does), or declare it in the module's entry: packages: {%s: [%s]}",
+				b.fail(m.Module, "", manifest.PhaseConfigure, fmt.Sprintf("%s\nits config asks nginx to link %s (ngx_module_libs), and nginx's configure did not find %s. Install %s on %s (nginx-modbuild build --install-deps does), or declare it in the module's entry: packages: {%s: [%s]}",
 					configureError(out), sw, lib.Name, pkg, b.o.Distro, cmp.Or(string(b.o.Family), "apt"), lib.Packages[cmp.Or(b.o.Family, distro.Apt)][0]))
 			}
 			b.o.Log.Printf("configure failed in nginx's %s probe, which %s turned on: configuring again without it", sw, strings.Join(names, ", "))
@@ -654,7 +668,7 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 			for _, u := range b.unresolved[m.Dir] {
 				msg += "\n" + u
 			}
-			b.fail(m.Module, "", "configure", msg)
+			b.fail(m.Module, "", manifest.PhaseConfigure, msg)
 		}
 		mods = rest
 	}
@@ -817,7 +831,7 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 				}
 			}
 			if err := manifest.CheckName("module", so.Name()); err != nil {
-				b.fail(Module{ID: "nginx", Dir: "nginx"}, "(bad name)", "configure", err.Error()+": configure declared a .so of that name")
+				b.fail(Module{ID: "nginx", Dir: "nginx"}, "(bad name)", manifest.PhaseConfigure, err.Error()+": configure declared a .so of that name")
 				continue
 			}
 			l := &linked{so: so, owner: -1, file: so.Path}
@@ -835,9 +849,9 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 							" --without-pcre2 (configure: in the config) builds it against a PCRE1 nginx only: the .so then loads only into an nginx built with PCRE1," +
 							" not into the distributions' own nginx packages, which use PCRE2 (Debian 12 and 13, Ubuntu 22.04 and later)."
 					}
-					b.fail(m.Module, so.Name(), "compile", msg)
+					b.fail(m.Module, so.Name(), manifest.PhaseCompile, msg)
 				} else {
-					b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), "compile", "nginx's own module did not compile:\n"+tail(makeLog, 10))
+					b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), manifest.PhaseCompile, "nginx's own module did not compile:\n"+tail(makeLog, 10))
 				}
 				continue
 			}
@@ -845,7 +859,7 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 		}
 		for k, m := range g.mods {
 			if !got[k] {
-				b.fail(m.Module, "", "configure", noSOReason(m, g.record[m.index], b.o.Configure))
+				b.fail(m.Module, "", manifest.PhaseConfigure, noSOReason(m, g.record[m.index], b.o.Configure))
 			}
 		}
 	}

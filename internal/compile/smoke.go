@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 )
 
 // SmokeConf is an nginx.conf that loads modules (in the given order) and
@@ -191,7 +193,7 @@ var soPath = regexp.MustCompile(`"(/[^"]+\.so)"`)
 func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*linked {
 	bin := filepath.Join(builddir, "nginx")
 	if _, err := os.Stat(bin); err != nil {
-		b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", "the nginx binary for the smoke test did not build (see make's output above); the .so files are kept unproven")
+		b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", manifest.PhaseSmoke, "the nginx binary for the smoke test did not build (see make's output above); the .so files are kept unproven")
 		return sos
 	}
 	prefix := filepath.Join(b.o.WorkDir, "smoke")
@@ -210,7 +212,7 @@ func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*lin
 		return sos
 	}
 	smokeFail := func(msg string) {
-		b.fail(Module{ID: "smoke:", Dir: "smoke"}, "smoke test", "smoke", msg)
+		b.fail(Module{ID: "smoke:", Dir: "smoke"}, "smoke test", manifest.PhaseSmoke, msg)
 	}
 	srv, err := NewServer(bin, prefix, pathsOf(sos), b.o.Smoke.Config)
 	if err != nil {
@@ -255,7 +257,7 @@ func (b *cell) loadAll(ctx context.Context, bin, prefix, target string, sos []*l
 	for len(sos) > 0 {
 		srv, err := NewServer(bin, prefix, pathsOf(sos), "")
 		if err != nil {
-			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", err.Error())
+			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", manifest.PhaseSmoke, err.Error())
 			return sos, false
 		}
 		out, err := srv.Test(ctx)
@@ -272,7 +274,7 @@ func (b *cell) loadAll(ctx context.Context, bin, prefix, target string, sos []*l
 			}
 		}
 		if bad < 0 {
-			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", "smoke", who+" failed with no module named:\n"+tail(out, 10))
+			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", manifest.PhaseSmoke, who+" failed with no module named:\n"+tail(out, 10))
 			return sos, false
 		}
 		m, _ := b.moduleOf(sos[bad])
@@ -280,7 +282,7 @@ func (b *cell) loadAll(ctx context.Context, bin, prefix, target string, sos []*l
 		if target != "" && strings.Contains(out, "undefined symbol: pcre_") {
 			msg += "\nThe module calls the PCRE1 API and the distro's nginx uses PCRE2: link the module against libpcre (libs: [-lpcre] and packages: {apt: [libpcre3-dev]} in its modules entry)."
 		}
-		b.fail(m, sos[bad].so.Name(), "smoke", msg)
+		b.fail(m, sos[bad].so.Name(), manifest.PhaseSmoke, msg)
 		sos = append(sos[:bad:bad], sos[bad+1:]...)
 	}
 	return sos, true

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ldso"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
 )
 
@@ -444,7 +445,7 @@ func (b *cell) settle(libs *libraries, n nginxSymbols, sos []*linked, target str
 				continue
 			}
 			m, dir := b.moduleOf(s)
-			b.fail(m, s.so.Name(), "symbols", missingReason(s, n, b.o.Nginx, dir, target))
+			b.fail(m, s.so.Name(), manifest.PhaseSymbols, missingReason(s, n, b.o.Nginx, dir, target))
 		}
 		if len(keep) == len(sos) {
 			break

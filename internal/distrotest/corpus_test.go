@@ -190,7 +190,7 @@ func corpusCell(t *testing.T, r release) {
 	built := builtNames(m)
 	var failed []string
 	for _, f := range m.Cells[0].Failures {
-		failed = append(failed, f.Module+" ("+f.Phase+"): "+f.Reason())
+		failed = append(failed, f.Module+" ("+string(f.Phase)+"): "+f.Reason())
 		if strings.TrimSpace(f.Error) == "" || strings.HasPrefix(f.Error, "no message") {
 			t.Errorf("%s: %s failed in %s with no reason", r.distro, f.Module, f.Phase)
 		}
@@ -260,7 +260,7 @@ while read -r lib; do dpkg -S "*/$lib" 2>/dev/null | head -1 | cut -d: -f1; done
 func outcome(m manifest.Manifest) []string {
 	out := builtNames(m)
 	for _, f := range m.Cells[0].Failures {
-		out = append(out, "FAILED "+f.Module+" "+f.Phase)
+		out = append(out, "FAILED "+f.Module+" "+string(f.Phase))
 	}
 	sort.Strings(out)
 	return out

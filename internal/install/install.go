@@ -18,6 +18,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
@@ -321,7 +322,7 @@ func requiresHint(items []Item, _ error) string {
 
 // readSums reads the release's SHA256SUMS, when it has one.
 func readSums(ctx context.Context, src Source) (map[string]string, error) {
-	data, err := src.File(ctx, "SHA256SUMS")
+	data, err := src.File(ctx, release.SumsName)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -44,9 +44,8 @@ type Cell struct {
 type Failure struct {
 	Module string `json:"module"`
 	Source string `json:"source"`
-	// Phase is where it failed: fetch, deps, configure, compile, symbols
-	// or smoke.
-	Phase string `json:"phase,omitempty"`
+	// Phase is where it failed.
+	Phase Phase  `json:"phase,omitempty"`
 	Error string `json:"error"`
 	// Transient says the failure was the environment's (a download, a
 	// package install), not the module's: plan --new schedules the cell
@@ -86,9 +85,22 @@ func (f Failure) Reason() string {
 	return first
 }
 
-// TransientPhase reports whether a failure in phase is the environment's
+// Phase is the part of a cell where a module failed.
+type Phase string
+
+// The phases of a cell, in order.
+const (
+	PhaseFetch     Phase = "fetch"     // downloading and extracting nginx
+	PhaseDeps      Phase = "deps"      // installing the libraries modules need
+	PhaseConfigure Phase = "configure" // nginx's configure with the modules
+	PhaseCompile   Phase = "compile"   // make, and collecting the .so files
+	PhaseSymbols   Phase = "symbols"   // resolving every symbol the .so needs
+	PhaseSmoke     Phase = "smoke"     // loading into nginx and answering a request
+)
+
+// Transient reports whether a failure in the phase is the environment's
 // rather than the module's: fetching sources, installing packages.
-func TransientPhase(phase string) bool { return phase == "fetch" || phase == "deps" }
+func (p Phase) Transient() bool { return p == PhaseFetch || p == PhaseDeps }
 
 // Entry is one built module file.
 type Entry struct {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/markdown"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 )
 
@@ -94,7 +95,7 @@ func TableLinked(m *manifest.Manifest, download string) string {
 			if len(first) > 120 {
 				first = first[:120] + "…"
 			}
-			failed[r][col] = "✗ " + f.Phase + ": " + strings.ReplaceAll(first, "|", "\\|")
+			failed[r][col] = "✗ " + string(f.Phase) + ": " + markdown.Cell(first)
 			cols[col] = true
 			if s := shortSource(manifest.Entry{Identity: f.Identity}); s != "?" && !slices.Contains(from[r], s) {
 				from[r] = append(from[r], s)
@@ -181,4 +182,21 @@ func newer(a, b string) bool {
 		return a > b
 	}
 	return va.GreaterThan(vb)
+}
+
+// FailureTable is the Markdown table of the modules cells failed to build:
+// cell, module, phase and reason, linked to the job's log when the cell
+// has one. "" when nothing failed.
+func FailureTable(cells []manifest.Cell) string {
+	var rows [][]string
+	for _, c := range cells {
+		for _, f := range c.Failures {
+			reason := f.Reason()
+			if f.Log != "" {
+				reason += " ([log](" + f.Log + "))"
+			}
+			rows = append(rows, []string{fmt.Sprintf("nginx %s %s/%s", c.Nginx, c.Distro, c.Arch), f.Module, string(f.Phase), reason})
+		}
+	}
+	return markdown.Table([]string{"cell", "module", "phase", "reason"}, rows)
 }

@@ -234,13 +234,13 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 			}
 			o.Logf("%s %s", outcome, j.l.entry.File)
 			switch outcome {
-			case "uploaded":
+			case uploaded:
 				res.Uploaded = append(res.Uploaded, j.l.entry.File)
-			case "replaced":
+			case replaced:
 				res.Replaced = append(res.Replaced, j.l.entry.File)
-			case "unchanged":
+			case unchanged:
 				res.Unchanged = append(res.Unchanged, j.l.entry.File)
-			case "kept":
+			case kept:
 				res.Kept = append(res.Kept, j.l.entry.File)
 				dropped[j.l.entry.File] = true
 			}
@@ -334,17 +334,27 @@ func findRelease(ctx context.Context, gh GitHub, o Options) (*Release, error) {
 	return rel, nil
 }
 
+// outcome is what putting one file into the release came to.
+type outcome string
+
+const (
+	uploaded  outcome = "uploaded"  // new in the release
+	replaced  outcome = "replaced"  // other bytes were there under the name
+	unchanged outcome = "unchanged" // the same bytes were there already
+	kept      outcome = "kept"      // a concurrent run's other bytes won
+)
+
 // put uploads one file, replacing an asset when given, and survives a
 // concurrent uploader: on 422 already_exists it looks at what is there.
-func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) (string, int64, error) {
-	outcome := "uploaded"
+func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) (outcome, int64, error) {
+	done := uploaded
 	if replace != nil {
-		outcome = "replaced"
+		done = replaced
 		// The manifest does not (yet) vouch for it: a concurrent run may
 		// have just uploaded these very bytes. Keep an identical asset.
 		if replace.State == "uploaded" && replace.Size == len(l.data) {
 			if data, err := gh.Download(ctx, replace.ID); err == nil && bytes.Equal(data, l.data) {
-				return "unchanged", replace.ID, nil
+				return unchanged, replace.ID, nil
 			}
 		}
 		if err := gh.Delete(ctx, replace.ID); err != nil && !errors.Is(err, ErrNotFound) {
@@ -354,7 +364,7 @@ func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) 
 	for attempt := 0; attempt < 3; attempt++ {
 		a, err := gh.Upload(ctx, rel, l.entry.File, "", "application/octet-stream", l.data)
 		if err == nil {
-			return outcome, a.ID, nil
+			return done, a.ID, nil
 		}
 		if !errors.Is(err, ErrExists) {
 			return "", 0, err
@@ -386,9 +396,9 @@ func put(ctx context.Context, gh GitHub, rel *Release, l local, replace *Asset) 
 		}
 		switch {
 		case err == nil && bytes.Equal(data, l.data):
-			return "unchanged", there.ID, nil
+			return unchanged, there.ID, nil
 		case err == nil && replace == nil:
-			return "kept", 0, nil
+			return kept, 0, nil
 		}
 		if err := gh.Delete(ctx, there.ID); err != nil && !errors.Is(err, ErrNotFound) {
 			return "", 0, err
