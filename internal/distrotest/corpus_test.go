@@ -266,7 +266,7 @@ func outcome(m manifest.Manifest) []string {
 	return out
 }
 
-func failedWith(m manifest.Manifest, module, phase, text string) bool {
+func failedWith(m manifest.Manifest, module string, phase manifest.Phase, text string) bool {
 	for _, f := range m.Cells[0].Failures {
 		if f.Module == module && f.Phase == phase && strings.Contains(f.Error, text) {
 			return true
