@@ -21,8 +21,10 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
 )
 
 // Commands are the values of the command input.
@@ -69,7 +71,7 @@ var Inputs = []Input{
 	{"json", "json", true, []string{"versions", "inspect", "check"}, "print JSON"},
 	{"conf", "conf", false, []string{"check", "install"}, "check: the nginx.conf to check; install: the main nginx.conf"},
 	{"target", "target", false, []string{"check"}, "check: nginx version or NGINX Plus release to upgrade to"},
-	{"nginx-binary", "nginx", false, []string{"check", "install"}, "check: the nginx binary to upgrade to; install: the nginx to install for"},
+	{"nginx-binary", "nginx-binary", false, []string{"check", "install"}, "check: the nginx binary to upgrade to; install: the nginx to install for"},
 	{"nginx-v", "nginx-v", false, []string{"check"}, "check: nginx -V output of the nginx to upgrade to"},
 	{"prefix", "prefix", false, []string{"check"}, "check: nginx prefix for relative load_module paths"},
 	{"from", "from", false, []string{"install"}, "install: a directory or URL with a release's files, instead of repo"},
@@ -114,23 +116,20 @@ func Args(a *githubactions.Action) ([]string, error) {
 
 // Run runs the step: inputs, the command, the summary. Input mistakes
 // are usage errors (exit status 2).
-func Run(ctx context.Context, env *cli.Env) error {
-	a := githubactions.New(githubactions.WithGetenv(inputEnv(env.Getenv)), githubactions.WithWriter(env.Stdout))
-	args, err := Args(a)
+func Run(ctx context.Context, d *cli.Deps) error {
+	// One handle for the step: it reads the inputs and, in the command,
+	// writes the outputs, masks and notices.
+	wf := workflow.New(inputEnv(d.Getenv), d.Stdout)
+	args, err := Args(wf.Action())
 	if err != nil {
 		return &cli.UsageError{Msg: err.Error()}
 	}
-	fmt.Fprintf(env.Stderr, "nginx-modbuild %s: %s\n", env.Version, shown(args))
+	fmt.Fprintf(d.Stderr, "nginx-modbuild %s: %s\n", d.Version, shown(args))
 	var out, report bytes.Buffer
-	run := *env
-	run.Stdout = io.MultiWriter(env.Stdout, &out)
-	run.Summary = &report
 	start := time.Now()
-	runErr := cli.Run(ctx, &run, args)
-	if env.Getenv("GITHUB_STEP_SUMMARY") != "" {
-		text := Summary(args, withoutCommands(out.String()), withoutCommands(report.String()), runErr, time.Since(start), env.Dir)
-		a.AddStepSummary(scrub(text, secrets(env)))
-	}
+	runErr := cli.Run(ctx, d.ForStep(io.MultiWriter(d.Stdout, &out), &report, wf), args)
+	text := Summary(args, withoutCommands(out.String()), withoutCommands(report.String()), runErr, time.Since(start), d.Dir)
+	wf.AddStepSummary(scrub(text, secrets(d)))
 	return runErr
 }
 
@@ -149,10 +148,10 @@ func withoutCommands(out string) string {
 }
 
 // secrets are the values never to appear in the summary.
-func secrets(env *cli.Env) []string {
+func secrets(d *cli.Deps) []string {
 	var out []string
-	for _, k := range []string{"NGINX_MODBUILD_TOKEN", "GITHUB_TOKEN"} {
-		if v := env.Getenv(k); len(v) >= 4 {
+	for _, k := range ghclient.TokenVars {
+		if v := d.Getenv(k); len(v) >= 4 {
 			out = append(out, v)
 		}
 	}

@@ -43,7 +43,7 @@ func TestArgs(t *testing.T) {
 		"inspect files": {env: map[string]string{"INPUT_COMMAND": "inspect", "INPUT_FILES": "a.so\n  b.so c.so", "INPUT_JSON": "true"},
 			want: "inspect --json=true -- a.so b.so c.so"},
 		"check binary": {env: map[string]string{"INPUT_COMMAND": "check", "INPUT_CONF": "/etc/nginx/nginx.conf", "INPUT_NGINX-BINARY": "/usr/sbin/nginx"},
-			want: "check --conf=/etc/nginx/nginx.conf --nginx=/usr/sbin/nginx"},
+			want: "check --conf=/etc/nginx/nginx.conf --nginx-binary=/usr/sbin/nginx"},
 		"bad command":    {env: map[string]string{"INPUT_COMMAND": "deploy"}, err: `input command "deploy": want one of versions, plan`},
 		"wrong command":  {env: map[string]string{"INPUT_COMMAND": "plan", "INPUT_NGINX": "1.26.3"}, err: "input nginx does not apply to command plan (it goes with build)"},
 		"bad bool":       {env: map[string]string{"INPUT_COMMAND": "build", "INPUT_SMOKE": "yes"}, err: `input smoke: want true or false, not "yes"`},
@@ -223,7 +223,7 @@ func TestRunWritesSummary(t *testing.T) {
 	os.WriteFile(summary, nil, 0o644)
 	vars := map[string]string{"INPUT_COMMAND": "inspect", "INPUT_FILES": nginx, "GITHUB_STEP_SUMMARY": summary}
 	var stdout, stderr bytes.Buffer
-	err := Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] },
+	err := Run(context.Background(), &cli.Deps{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] },
 		Dir: t.TempDir(), Version: "test"})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -235,7 +235,7 @@ func TestRunWritesSummary(t *testing.T) {
 		}
 	}
 	vars["INPUT_COMMAND"] = "nope"
-	if err := Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] }}); cli.ExitCode(err) != 2 {
+	if err := Run(context.Background(), &cli.Deps{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] }}); cli.ExitCode(err) != 2 {
 		t.Errorf("bad input: %v (exit %d)", err, cli.ExitCode(err))
 	}
 }

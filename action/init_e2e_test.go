@@ -48,7 +48,7 @@ func TestInitEndToEndWithAct(t *testing.T) {
 	copyTree(t, celltest.Module(t, mirror, tarball), ws, func(string, fs.DirEntry) bool { return true })
 	var stdout, stderr bytes.Buffer
 	env := map[string]string{"NGINX_MODBUILD_CACHE": t.TempDir(), "GITHUB_API_URL": gh.URL, "GITHUB_TOKEN": "e2e-token"}
-	err := cli.Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr, Dir: ws, Version: "test", HTTP: &http.Client{},
+	err := cli.Run(context.Background(), &cli.Deps{Stdout: &stdout, Stderr: &stderr, Dir: ws, Version: "test", HTTP: &http.Client{},
 		Getenv: func(k string) string { return env[k] }},
 		[]string{"init", "--lines", "stable", "--distros", "debian-11", "--upstream-url", gh.URL})
 	if err != nil {

@@ -65,7 +65,7 @@ func TestSummaryHoldsNoSecret(t *testing.T) {
 			vars[k] = v
 		}
 		var stdout, stderr bytes.Buffer
-		err := Run(context.Background(), &cli.Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] },
+		err := Run(context.Background(), &cli.Deps{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return vars[k] },
 			Dir: repo, Version: "test"})
 		got, _ := os.ReadFile(summary)
 		t.Logf("%s: err %v; summary %d bytes", step["INPUT_COMMAND"], err, len(got))

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/action"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3".
@@ -25,20 +28,25 @@ func main() {
 	if dir == "" {
 		dir, _ = os.Getwd()
 	}
-	env := &cli.Env{
+	// Everything a command takes from the outside world, made once here.
+	d := &cli.Deps{
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,
 		Getenv:  os.Getenv,
 		Dir:     dir,
+		HTTP:    &http.Client{Timeout: 60 * time.Second},
 		Now:     time.Now,
 		Version: version,
+		Machine: machine.Local(os.Getenv),
 	}
 	var err error
 	if len(os.Args) == 2 && os.Args[1] == "action" {
-		// The GitHub Action's step: inputs come as INPUT_* variables.
-		err = action.Run(ctx, env)
+		// The GitHub Action's step: inputs come as INPUT_* variables, read
+		// by the step's own workflow handle.
+		err = action.Run(ctx, d)
 	} else {
-		err = cli.Run(ctx, env, os.Args[1:])
+		d.Workflow = workflow.New(os.Getenv, os.Stdout)
+		err = cli.Run(ctx, d, os.Args[1:])
 	}
 	stop()
 	if err != nil {

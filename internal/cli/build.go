@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,233 +25,251 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
 )
 
-func runBuild(ctx context.Context, env *Env, args []string) error {
-	c := findCommand("build")
-	fs := flagSet(env, c.name, c.args, c.desc)
-	var (
-		cf                        common
-		nginx, distroName, arch   string
-		mirror, out, cache        string
-		smoke, insecure, keepWork bool
-		installDeps, noCompat     bool
-		packages                  bool
-		targetNginx               string
-		jobs                      int
-	)
-	cf.register(fs)
-	fs.StringVar(&nginx, "nginx", "", "nginx version(s) to build against, comma-separated (required)")
-	fs.StringVar(&distroName, "distro", detectDistro(), "distro label of this build (default: from /etc/os-release)")
-	fs.StringVar(&arch, "arch", runtime.GOARCH, "architecture label of this build")
-	fs.StringVar(&mirror, "mirror", upstream.DefaultIndexURL, "nginx download mirror: a URL or a local directory")
-	fs.StringVar(&out, "out", "dist", "output directory for .so files and cell manifests")
-	fs.BoolVar(&smoke, "smoke", true, "build nginx too and prove the modules load (and answer smoke.request)")
-	fs.IntVar(&jobs, "jobs", runtime.NumCPU(), "parallel compile jobs")
-	fs.StringVar(&cache, "cache-dir", cacheDir(env), "cache directory (tarballs, git clones)")
-	fs.BoolVar(&insecure, "insecure-skip-verify", false, "accept an nginx tarball that no signature or pinned checksum verifies (DANGEROUS)")
-	fs.BoolVar(&keepWork, "keep-work", false, "keep the build directory (for debugging)")
-	fs.BoolVar(&installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
-	fs.BoolVar(&packages, "packages", false, "also make each built module a native package of the distro (.deb, .rpm, .apk; packages.enabled in the config)")
-	fs.StringVar(&targetNginx, "target-nginx", "auto", "the distro's own nginx the modules must also load into: a path, none, or auto (for a cell of this distro's packaged nginx version: its nginx, installed with --install-deps when missing)")
-	fs.BoolVar(&noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
-	if err := parse(fs, env, args); err != nil {
+type buildOptions struct {
+	config                          configFlag
+	nginx, distro, arch             string
+	mirror, out, cache, targetNginx string
+	smoke, insecure, keepWork       bool
+	installDeps, noCompat, packages bool
+	jobs                            int
+	versions                        []string
+}
+
+func buildCommand() command {
+	return newCommand[buildOptions]("build", "[--config F] --nginx 1.26.3[,1.28.0] [--distro debian-12] [--mirror URL|DIR] [--out dist] [--smoke=false] [--install-deps] [--jobs N] [--cache-dir D]",
+		"compile the modules against nginx versions into version-named .so files", runBuild)
+}
+
+func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
+	o.config.register(fs)
+	fs.StringVar(&o.nginx, "nginx", "", "nginx version(s) to build against, comma-separated (required)")
+	fs.StringVar(&o.distro, "distro", d.Machine.DistroName(), "distro label of this build (default: from /etc/os-release)")
+	fs.StringVar(&o.arch, "arch", runtime.GOARCH, "architecture label of this build")
+	fs.StringVar(&o.mirror, "mirror", upstream.DefaultIndexURL, "nginx download mirror: a URL or a local directory")
+	fs.StringVar(&o.out, "out", "dist", "output directory for .so files and cell manifests")
+	fs.BoolVar(&o.smoke, "smoke", true, "build nginx too and prove the modules load (and answer smoke.request)")
+	fs.IntVar(&o.jobs, "jobs", runtime.NumCPU(), "parallel compile jobs")
+	fs.StringVar(&o.cache, "cache-dir", cacheDir(d), "cache directory (tarballs, git clones)")
+	fs.BoolVar(&o.insecure, "insecure-skip-verify", false, "accept an nginx tarball that no signature or pinned checksum verifies (DANGEROUS)")
+	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the build directory (for debugging)")
+	fs.BoolVar(&o.installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
+	fs.BoolVar(&o.packages, "packages", false, "also make each built module a native package of the distro (.deb, .rpm, .apk; packages.enabled in the config)")
+	fs.StringVar(&o.targetNginx, "target-nginx", "auto", "the distro's own nginx the modules must also load into: a path, none, or auto (for a cell of this distro's packaged nginx version: its nginx, installed with --install-deps when missing)")
+	fs.BoolVar(&o.noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
+}
+
+func (o *buildOptions) check(args []string, d *Deps) error {
+	if err := noArgs("build", args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("build: unexpected argument %q", fs.Arg(0))
-	}
-	if nginx == "" {
+	if o.nginx == "" {
 		return usagef("build: --nginx X.Y.Z is required (e.g. the nginx field of a plan job)")
 	}
-	if err := manifest.CheckName("--distro", distroName); err != nil {
+	if err := manifest.CheckName("--distro", o.distro); err != nil {
 		return usagef("build: %v", err)
 	}
-	if err := manifest.CheckName("--arch", arch); err != nil {
+	if err := manifest.CheckName("--arch", o.arch); err != nil {
 		return usagef("build: %v", err)
 	}
-	var versions []string
-	for _, v := range strings.Split(nginx, ",") {
+	for _, v := range strings.Split(o.nginx, ",") {
 		if _, err := nginxver.Parse(strings.TrimSpace(v)); err != nil {
 			return usagef("build: --nginx: %v", err)
 		}
-		versions = append(versions, strings.TrimSpace(v))
+		o.versions = append(o.versions, strings.TrimSpace(v))
 	}
-	cfg, err := cf.load(env)
+	o.cache = cacheOrTemp(o.cache)
+	o.out = absIn(d.Dir, o.out)
+	if dir, ok := source.LocalDir(o.mirror); ok {
+		o.mirror = absIn(d.Dir, dir)
+	}
+	return nil
+}
+
+// builder is what every cell of one build command shares.
+type builder struct {
+	o         *buildOptions
+	d         *Deps
+	cfg       *config.Config
+	mods      []modsrc.Source
+	pkgDistro distro.Distro // the packages' distro, with --packages
+	host      distro.Distro // this machine's, with --install-deps
+	compiler  machine.Compiler
+	keyring   *source.Keyring
+	log       *compile.Log
+}
+
+func runBuild(ctx context.Context, o *buildOptions, d *Deps) error {
+	b, err := newBuilder(ctx, o, d)
 	if err != nil {
 		return err
 	}
-	if len(cfg.Modules) == 0 {
-		return &config.Error{File: configName(cfg), Msg: "no modules to build: add modules: [{path: ...}] to " +
-			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
-	}
-	if cache == "" {
-		cache = filepath.Join(os.TempDir(), "nginx-modbuild-cache")
-	}
-	if !filepath.IsAbs(out) {
-		out = filepath.Join(env.Dir, out)
-	}
-	if dir, ok := source.LocalDir(mirror); ok && !filepath.IsAbs(dir) {
-		mirror = filepath.Join(env.Dir, dir)
-	}
-	mods, err := modsrc.Resolve(ctx, cfg, cache, out)
-	if err != nil {
-		return err
-	}
-	packages = packages || cfg.Packages.Enabled
-	var pkgDistro distro.Distro
-	if packages {
-		var ok bool
-		if pkgDistro, ok = cellDistro(cfg, distroName); !ok {
-			return usagef("build: --packages needs a known distro (%s, or a custom one in the config), not %q", distro.Names(), distroName)
-		}
-	}
-	var host distro.Distro
-	if installDeps {
-		if host, err = installBuildDeps(ctx, env, versions); err != nil {
-			return err
-		}
-	}
-	cc, err := machine.Local(env.Getenv).Compiler(ctx)
-	if err != nil {
-		return err
-	}
-	keyring, err := source.NewKeyring("", env.http())
-	if err != nil {
-		return err
-	}
-	actions := env.Getenv("GITHUB_ACTIONS") == "true"
-	log := &compile.Log{W: env.Stderr, Actions: actions, Now: env.Now}
-	if insecure {
-		fmt.Fprintln(env.Stderr, "WARNING: --insecure-skip-verify: nginx sources that nothing verifies will be built")
+	if o.insecure {
+		fmt.Fprintln(d.Stderr, "WARNING: --insecure-skip-verify: nginx sources that nothing verifies will be built")
 	}
 	var failures []error
-	for _, v := range versions {
-		work, err := os.MkdirTemp("", "nginx-modbuild-"+v+"-")
+	for _, v := range o.versions {
+		cellErr, err := b.cell(ctx, v)
 		if err != nil {
 			return err
 		}
-		o := compile.Options{
-			Nginx: v, Plus: plus.Embedded().ForBase(v), Distro: distroName, Arch: arch,
-			Configure: cfg.Configure, NoCompat: noCompat, WorkDir: work, Out: out, Jobs: jobs, Log: log, Now: env.Now, Compiler: cc,
-			Source: source.Options{Mirror: mirror, CacheDir: cache, SHA256: cfg.Nginx.SHA256,
-				InsecureSkipVerify: insecure, Keyring: keyring, HTTP: env.http()},
-		}
-		for _, m := range mods {
-			o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
-				Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires})
-		}
-		if d, ok := distro.Lookup(distroName); ok {
-			o.Family = d.Family
-		}
-		if actions && env.Getenv("GITHUB_RUN_ID") != "" {
-			o.LogURL = strings.TrimSuffix(env.Getenv("GITHUB_SERVER_URL"), "/") + "/" + env.Getenv("GITHUB_REPOSITORY") + "/actions/runs/" + env.Getenv("GITHUB_RUN_ID")
-		}
-		if installDeps {
-			o.Family = host.Family
-			o.Packages = &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: env.Stderr}
-		}
-		if o.Target, err = targetFor(ctx, env, targetNginx, v, distroName, cfg, installDeps, host); err != nil {
-			return err
-		}
-		if smoke {
-			o.Smoke = &compile.Smoke{Config: cfg.Smoke.Config, Request: cfg.Smoke.Request}
-			// The smoke nginx depends on the nginx version, configure's
-			// output, the compiler, distro and arch, not on the modules:
-			// built once, kept under the cache directory.
-			o.SmokeCache = filepath.Join(cache, "smoke-nginx")
-		}
-		res, err := compile.Run(ctx, o)
-		if actions {
-			annotate(env, res.Diagnostics, mods)
-		}
-		if packages && len(res.Manifest.Cells) > 0 && len(res.Manifest.Entries) > 0 {
-			now := time.Now
-			if env.Now != nil {
-				now = env.Now
-			}
-			if perr := packageCell(env.Stderr, cfg, pkgDistro, mods, out, &res.Manifest, now().UTC().Truncate(time.Second)); perr != nil {
-				return fmt.Errorf("package the nginx %s builds: %w", v, perr)
-			}
-		}
-		for _, f := range res.Files {
-			fmt.Fprintln(env.Stdout, f)
-		}
-		if keepWork {
-			fmt.Fprintf(env.Stderr, "work directory kept: %s\n", work)
-		} else {
-			os.RemoveAll(work)
-		}
-		if err != nil {
-			// A failed cell (a module, or the whole cell: a download) is
-			// recorded in its manifest; the other versions still build.
-			var mf *compile.ModulesFailed
-			if errors.As(err, &mf) {
-				failures = append(failures, fmt.Errorf("nginx %s: %w", v, err))
-			} else {
-				failures = append(failures, fmt.Errorf("build against nginx %s: %w", v, err))
-			}
+		// A failed cell is recorded in its manifest; the other versions
+		// still build.
+		var mf *compile.ModulesFailed
+		switch {
+		case errors.As(cellErr, &mf):
+			failures = append(failures, fmt.Errorf("nginx %s: %w", v, cellErr))
+		case cellErr != nil:
+			failures = append(failures, fmt.Errorf("build against nginx %s: %w", v, cellErr))
 		}
 	}
 	return errors.Join(failures...)
 }
 
-// packagedNginx is where every package family puts its nginx binary.
-const packagedNginx = "/usr/sbin/nginx"
+// newBuilder reads the config and modules, installs the build
+// dependencies when asked, and asks the machine for its compiler.
+func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error) {
+	cfg, err := o.config.loadModules(d)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{o: o, d: d, cfg: cfg, log: &compile.Log{W: d.Stderr, Actions: d.Workflow.On(), Now: d.Now}}
+	if b.mods, err = modsrc.Resolve(ctx, cfg, o.cache, o.out); err != nil {
+		return nil, err
+	}
+	o.packages = o.packages || cfg.Packages.Enabled
+	if o.packages {
+		var ok bool
+		if b.pkgDistro, ok = cellDistro(cfg, o.distro); !ok {
+			return nil, usagef("build: --packages needs a known distro (%s, or a custom one in the config), not %q", distro.Names(), o.distro)
+		}
+	}
+	if o.installDeps {
+		if b.host, err = installBuildDeps(ctx, d, o.versions); err != nil {
+			return nil, err
+		}
+	}
+	if b.compiler, err = d.Machine.Compiler(ctx); err != nil {
+		return nil, err
+	}
+	if b.keyring, err = source.NewKeyring("", d.HTTP); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
 
-// targetFor is the distro's own nginx a cell of version v is proven
-// against (build --target-nginx): a path given, none, or, for auto, this
-// host's packaged nginx when the cell is for this host's distro and its
-// packaged version (installed first with --install-deps). "" is none.
-func targetFor(ctx context.Context, env *Env, flag, v, distroName string, cfg *config.Config, installDeps bool, host distro.Distro) (string, error) {
-	switch flag {
+// cell builds the modules against nginx v, in a work directory of its
+// own, and packages them when asked. cellErr is the cell's failure (in
+// its manifest too); err one that stops the whole build.
+func (b *builder) cell(ctx context.Context, v string) (cellErr, err error) {
+	work, err := os.MkdirTemp("", "nginx-modbuild-"+v+"-")
+	if err != nil {
+		return nil, err
+	}
+	if b.o.keepWork {
+		defer fmt.Fprintf(b.d.Stderr, "work directory kept: %s\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	o, err := b.options(ctx, v, work)
+	if err != nil {
+		return nil, err
+	}
+	res, cellErr := compile.Run(ctx, o)
+	if b.d.Workflow.On() {
+		annotate(b.d, res.Diagnostics, b.mods)
+	}
+	if b.o.packages && len(res.Manifest.Cells) > 0 && len(res.Manifest.Entries) > 0 {
+		mtime := b.d.Now().UTC().Truncate(time.Second)
+		if perr := packageCell(b.d.Stderr, b.cfg, b.pkgDistro, b.mods, b.o.out, &res.Manifest, mtime); perr != nil {
+			return nil, fmt.Errorf("package the nginx %s builds: %w", v, perr)
+		}
+	}
+	for _, f := range res.Files {
+		fmt.Fprintln(b.d.Stdout, f)
+	}
+	return cellErr, nil
+}
+
+// options are the compile options of the nginx v cell.
+func (b *builder) options(ctx context.Context, v, work string) (compile.Options, error) {
+	o := compile.Options{
+		Nginx: v, Plus: plus.Embedded().ForBase(v), Distro: b.o.distro, Arch: b.o.arch,
+		Configure: b.cfg.Configure, NoCompat: b.o.noCompat, WorkDir: work, Out: b.o.out, Jobs: b.o.jobs,
+		Log: b.log, Now: b.d.Now, Compiler: b.compiler, LogURL: b.d.Workflow.LogURL(),
+		Source: source.Options{Mirror: b.o.mirror, CacheDir: b.o.cache, SHA256: b.cfg.Nginx.SHA256,
+			InsecureSkipVerify: b.o.insecure, Keyring: b.keyring, HTTP: b.d.HTTP},
+	}
+	for _, m := range b.mods {
+		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
+			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires})
+	}
+	if d, ok := distro.Lookup(b.o.distro); ok {
+		o.Family = d.Family
+	}
+	if b.o.installDeps {
+		o.Family = b.host.Family
+		o.Packages = &sysdeps.Installer{Distro: b.host, Run: sysdeps.Exec, Log: b.d.Stderr}
+	}
+	var err error
+	if o.Target, err = b.targetFor(ctx, v); err != nil {
+		return o, err
+	}
+	if b.o.smoke {
+		o.Smoke = &compile.Smoke{Config: b.cfg.Smoke.Config, Request: b.cfg.Smoke.Request}
+		// The smoke nginx depends on the nginx version, configure's
+		// output, the compiler, distro and arch, not on the modules:
+		// built once, kept under the cache directory.
+		o.SmokeCache = filepath.Join(b.o.cache, "smoke-nginx")
+	}
+	return o, nil
+}
+
+// targetFor is the distro's own nginx the nginx v cell is proven against
+// (--target-nginx): a path given, none, or, for auto, this machine's
+// packaged nginx when the cell is for this machine's distro and its
+// packaged version (installed first with --install-deps in a container).
+// "" is none.
+func (b *builder) targetFor(ctx context.Context, v string) (string, error) {
+	switch b.o.targetNginx {
 	case "none", "":
 		return "", nil
 	case "auto":
 	default:
-		got, err := nginxVersionOf(flag)
+		got, err := nginxVersionOf(b.o.targetNginx)
 		if err != nil {
 			return "", usagef("build: --target-nginx: %v", err)
 		}
 		if got != v {
-			fmt.Fprintf(env.Stderr, "--target-nginx %s is nginx %s: not used for the nginx %s cell\n", flag, got, v)
+			b.d.logf("--target-nginx %s is nginx %s: not used for the nginx %s cell", b.o.targetNginx, got, v)
 			return "", nil
 		}
-		return flag, nil
+		return b.o.targetNginx, nil
 	}
-	d, ok := cellDistro(cfg, distroName)
-	if !ok || d.Packaged != v || detectDistro() != distroName {
+	m, name := b.d.Machine, b.o.distro
+	d, ok := cellDistro(b.cfg, name)
+	if !ok || d.Packaged != v || m.DistroName() != name {
 		return "", nil
 	}
-	if _, err := os.Stat(packagedNginx); err != nil && installDeps && inContainer() {
+	if _, err := os.Stat(machine.PackagedNginx); err != nil && b.o.installDeps && m.InContainer() {
 		// The distro's own nginx package, as its operators install it;
 		// its service is not started (no init in a job container). On a
 		// runner's own host (systemd would start it) it is not installed.
-		in := &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: env.Stderr}
+		in := &sysdeps.Installer{Distro: b.host, Run: sysdeps.Exec, Log: b.d.Stderr}
 		if err := in.Install(ctx, []string{"nginx"}); err != nil {
-			return "", fmt.Errorf("install %s's own nginx to prove the %s cell: %w", distroName, v, err)
+			return "", fmt.Errorf("install %s's own nginx to prove the %s cell: %w", name, v, err)
 		}
 	}
-	got, err := nginxVersionOf(packagedNginx)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s's own nginx: %v: the nginx %s cell is proven by the nginx built here only (--install-deps installs it in a job container)\n", distroName, err, v)
+	got, err := nginxVersionOf(machine.PackagedNginx)
+	switch {
+	case err != nil:
+		b.d.logf("%s's own nginx: %v: the nginx %s cell is proven by the nginx built here only (--install-deps installs it in a job container)", name, err, v)
+		return "", nil
+	case got != v:
+		b.d.logf("%s is nginx %s, not %s's packaged %s: not used", machine.PackagedNginx, got, name, v)
 		return "", nil
 	}
-	if got != v {
-		fmt.Fprintf(env.Stderr, "%s is nginx %s, not %s's packaged %s: not used\n", packagedNginx, got, distroName, v)
-		return "", nil
-	}
-	fmt.Fprintf(env.Stderr, "nginx %s cell: proven against %s's own nginx too (%s)\n", v, distroName, packagedNginx)
-	return packagedNginx, nil
-}
-
-// inContainer reports whether this runs in a container (Docker's and
-// Podman's marker files): a job container, where a cell really runs.
-func inContainer() bool {
-	for _, f := range []string{"/.dockerenv", "/run/.containerenv"} {
-		if _, err := os.Stat(f); err == nil {
-			return true
-		}
-	}
-	return false
+	b.d.logf("nginx %s cell: proven against %s's own nginx too (%s)", v, name, machine.PackagedNginx)
+	return machine.PackagedNginx, nil
 }
 
 // nginxVersionOf reads the version an nginx binary was built as.
@@ -267,23 +286,23 @@ func nginxVersionOf(path string) (string, error) {
 
 // annotate turns compiler messages about module sources into GitHub
 // annotations, with paths relative to the repository.
-func annotate(env *Env, diags []compile.Diagnostic, mods []modsrc.Source) {
-	for _, d := range diags {
+func annotate(d *Deps, diags []compile.Diagnostic, mods []modsrc.Source) {
+	for _, diag := range diags {
 		inModule := false
 		for _, m := range mods {
-			if strings.HasPrefix(d.File, m.Dir+"/") {
+			if strings.HasPrefix(diag.File, m.Dir+"/") {
 				inModule = true
 			}
 		}
 		if !inModule {
 			continue
 		}
-		file := d.File
-		if rel, err := filepath.Rel(env.Dir, d.File); err == nil && !strings.HasPrefix(rel, "..") {
+		file := diag.File
+		if rel, err := filepath.Rel(d.Dir, diag.File); err == nil && !strings.HasPrefix(rel, "..") {
 			file = rel
 		}
-		msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(d.Message)
-		fmt.Fprintf(env.Stdout, "::%s file=%s,line=%d,col=%d::%s\n", d.Severity, file, d.Line, d.Column, msg)
+		msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(diag.Message)
+		fmt.Fprintf(d.Stdout, "::%s file=%s,line=%d,col=%d::%s\n", diag.Severity, file, diag.Line, diag.Column, msg)
 	}
 }
 
@@ -298,35 +317,14 @@ func cellDistro(cfg *config.Config, name string) (distro.Distro, bool) {
 	return distro.Lookup(name)
 }
 
-// detectDistro names this machine as the distro table does (debian-12),
-// from /etc/os-release; "local" when it is not in the table.
-func detectDistro() string {
-	text, err := os.ReadFile("/etc/os-release")
-	if err != nil {
-		return "local"
-	}
-	d, err := distro.FromOSRelease(string(text))
-	if err != nil {
-		return "local"
-	}
-	if _, ok := distro.Lookup(d.Name); !ok {
-		return "local"
-	}
-	return d.Name
-}
-
 // installBuildDeps installs what building any module against versions
-// needs here (compiler, make, nginx's libraries) and returns this host's
-// distro; the libraries of the modules are installed by the build, which
-// knows what their configs probe for.
-func installBuildDeps(ctx context.Context, env *Env, versions []string) (distro.Distro, error) {
-	text, err := os.ReadFile("/etc/os-release")
+// needs here (compiler, make, nginx's libraries) and returns this
+// machine's distro; the libraries of the modules are installed by the
+// build, which knows what their configs probe for.
+func installBuildDeps(ctx context.Context, d *Deps, versions []string) (distro.Distro, error) {
+	host, err := d.Machine.Distro()
 	if err != nil {
-		return distro.Distro{}, fmt.Errorf("install-deps: %w", err)
-	}
-	d, err := distro.FromOSRelease(string(text))
-	if err != nil {
-		return distro.Distro{}, err
+		return distro.Distro{}, fmt.Errorf("install-deps: %w: install a C compiler, make and the PCRE, zlib and OpenSSL headers yourself", err)
 	}
 	legacy := false
 	pcre2, _ := nginxver.Parse("1.21.5") // the first nginx that builds with PCRE2
@@ -335,6 +333,6 @@ func installBuildDeps(ctx context.Context, env *Env, versions []string) (distro.
 			legacy = true
 		}
 	}
-	in := &sysdeps.Installer{Distro: d, Run: sysdeps.Exec, Log: env.Stderr}
-	return d, in.Install(ctx, sysdeps.Packages(d, legacy, nil))
+	in := &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: d.Stderr}
+	return host, in.Install(ctx, sysdeps.Packages(host, legacy, nil))
 }

@@ -4,14 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/hashicorp/go-version"
-	"github.com/sethvargo/go-githubactions"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/bump"
@@ -21,145 +19,154 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 )
 
-func runBump(ctx context.Context, env *Env, args []string) error {
-	c := findCommand("bump")
-	fs := flagSet(env, c.name, c.args, c.desc)
-	var (
-		cf         common
-		w          watchFlags
-		rf         repoFlags
-		dryRun     bool
-		local      bool
-		releaseTag string
-	)
-	cf.register(fs)
-	w.register(fs, env)
-	fs.StringVar(&rf.repo, "repo", env.Getenv("GITHUB_REPOSITORY"), "the repository, owner/name (default $GITHUB_REPOSITORY)")
-	fs.StringVar(&releaseTag, "release-tag", "", "the release whose manifest gives the pull request's compatibility table (default the latest release)")
-	fs.BoolVar(&dryRun, "dry-run", false, "print the diff and the pull request instead of pushing")
-	fs.BoolVar(&local, "local", false, "bump the working tree instead of a pull request, with no GitHub API: with --dry-run print the diff, else edit the files in place")
-	if err := parse(fs, env, args); err != nil {
+type bumpOptions struct {
+	config     configFlag
+	watch      watchFlags
+	repo       repoFlags
+	dryRun     bool
+	local      bool
+	releaseTag string
+}
+
+func bumpCommand() command {
+	return newCommand[bumpOptions]("bump", "[--config F] [--repo owner/name] [--dry-run] [--local] [--release-tag TAG]",
+		"open or update the pull request that moves the pinned nginx version to the newest release", runBump)
+}
+
+func (o *bumpOptions) flags(fs *flag.FlagSet, d *Deps) {
+	o.config.register(fs)
+	o.watch.register(fs, d)
+	o.repo.registerRepo(fs, d)
+	fs.StringVar(&o.releaseTag, "release-tag", "", "the release whose manifest gives the pull request's compatibility table (default the latest release)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print the diff and the pull request instead of pushing")
+	fs.BoolVar(&o.local, "local", false, "bump the working tree instead of a pull request, with no GitHub API: with --dry-run print the diff, else edit the files in place")
+}
+
+func (o *bumpOptions) check(args []string, d *Deps) error {
+	if err := checkTag("--release-tag", o.releaseTag); err != nil {
 		return err
 	}
-	if err := checkTag("--release-tag", releaseTag); err != nil {
+	if err := noArgs("bump", args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("bump: unexpected argument %q", fs.Arg(0))
-	}
-	if err := refuseFork(env); err != nil {
+	if err := refuseFork(d); err != nil {
 		return err
 	}
-	var owner, name string
-	if !local {
-		var err error
-		if owner, name, err = rf.split(); err != nil {
-			return err
-		}
+	if !o.local {
+		_, _, err := o.repo.split()
+		return err
 	}
-	cfg, err := cf.load(env)
+	return nil
+}
+
+func runBump(ctx context.Context, o *bumpOptions, d *Deps) error {
+	cfg, err := o.config.load(d)
 	if err != nil {
 		return err
 	}
 	if cfg.Nginx.Pin == "" {
 		// Nothing pinned is nothing to bump: a notice, not a failure, so
 		// the zero-config setup's bump job passes.
-		msg := "nothing to bump: " + configName(cfg) + " pins no nginx version; to have pull requests move a pinned version, add nginx: {pin: 1.26.3} (the version your Dockerfile or packages use)"
-		if env.Getenv("GITHUB_ACTIONS") == "true" {
-			fmt.Fprintf(env.Stdout, "::notice title=nginx-modbuild bump::%s\n", msg)
-		}
-		fmt.Fprintln(env.Stderr, msg)
+		notice(d, "nothing to bump: "+configName(cfg)+" pins no nginx version; to have pull requests move a pinned version, add nginx: {pin: 1.26.3} (the version your Dockerfile or packages use)")
 		return nil
 	}
-	configPath := ""
-	if cfg.File != "" {
-		if rel, err := filepath.Rel(env.Dir, cfg.File); err == nil && !strings.HasPrefix(rel, "..") {
-			configPath = filepath.ToSlash(rel)
-		}
-	}
-	res, err := w.fetch(ctx, env)
+	res, err := o.watch.fetch(ctx, d)
 	if err != nil {
 		return err
 	}
-	var versions []*version.Version
-	for _, r := range res.Releases {
-		versions = append(versions, r.Version)
-	}
-	target, line, err := bump.Target(cfg.Nginx, cfg.Bump.Policy, versions)
+	target, line, err := bump.Target(cfg.Nginx, cfg.Bump.Policy, res.Versions())
 	if err != nil {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
 	}
-	if local {
-		return bumpLocal(ctx, env, cfg, configPath, target, line, dryRun)
+	bo := bump.Options{Config: cfg, ConfigPath: repoPath(d.Dir, cfg.File), Target: target, Line: line, DryRun: o.dryRun, Out: d.Stdout}
+	if o.local {
+		return bumpLocal(ctx, d, bo)
 	}
-	gh, err := gitHub(env)
+	return o.pullRequest(ctx, d, bo)
+}
+
+// pullRequest opens, updates or closes the bump pull request.
+func (o *bumpOptions) pullRequest(ctx context.Context, d *Deps, bo bump.Options) error {
+	owner, name, _ := o.repo.split()
+	gh, err := d.GitHub()
 	if err != nil {
 		return err
 	}
-	defer func() { fmt.Fprintf(env.Stderr, "GitHub API: %d requests\n", gh.Requests()) }()
-	compat := ""
-	if target != cfg.Nginx.Pin {
+	defer func() { d.logf("GitHub API: %d requests", gh.Requests()) }()
+	cfg := bo.Config
+	if bo.Target != cfg.Nginx.Pin {
 		var missing []string
-		if compat, missing, err = compatFor(ctx, gh, owner, name, releaseTag, target, cfg); err != nil {
+		if bo.Compat, missing, err = compatFor(ctx, gh, owner, name, o.releaseTag, bo.Target, cfg); err != nil {
 			return err
 		}
 		if cfg.Bump.Wait && len(missing) > 0 {
-			msg := fmt.Sprintf("waiting to bump nginx %s to %s (bump.wait): not built yet for %s", cfg.Nginx.Pin, target, strings.Join(missing, ", "))
-			if env.Getenv("GITHUB_ACTIONS") == "true" {
-				fmt.Fprintf(env.Stdout, "::notice title=nginx-modbuild bump::%s\n", msg)
-			}
-			fmt.Fprintln(env.Stderr, msg)
+			notice(d, fmt.Sprintf("waiting to bump nginx %s to %s (bump.wait): not built yet for %s", cfg.Nginx.Pin, bo.Target, strings.Join(missing, ", ")))
 			return nil
 		}
 	}
-	out, err := bump.Run(ctx, &bump.API{C: gh, Owner: owner, Repo: name}, bump.Options{
-		Config: cfg, ConfigPath: configPath, Target: target, Line: line, Compat: compat,
-		DryRun: dryRun, Out: env.Stdout,
-	})
+	out, err := bump.Run(ctx, &bump.API{C: gh, Owner: owner, Repo: name}, bo)
 	if err != nil {
-		return ghclient.Explain(err, "bump nginx in "+rf.repo)
+		return ghclient.Explain(err, "bump nginx in "+o.repo.repo)
 	}
 	switch out.Action {
 	case "up-to-date":
-		fmt.Fprintf(env.Stdout, "nginx %s is the newest %s release: nothing to bump\n", out.From, line)
+		fmt.Fprintf(d.Stdout, "nginx %s is the newest %s release: nothing to bump\n", out.From, bo.Line)
 	case "closed":
-		fmt.Fprintf(env.Stdout, "nginx %s is already pinned: closed pull request #%d (%s)\n", out.From, out.Pull.Number, out.Pull.URL)
+		fmt.Fprintf(d.Stdout, "nginx %s is already pinned: closed pull request #%d (%s)\n", out.From, out.Pull.Number, out.Pull.URL)
 	case "dry-run":
 	default:
-		fmt.Fprintf(env.Stdout, "%s pull request #%d: %s\n%s\n", out.Action, out.Pull.Number, out.Title, out.Pull.URL)
+		fmt.Fprintf(d.Stdout, "%s pull request #%d: %s\n%s\n", out.Action, out.Pull.Number, out.Title, out.Pull.URL)
 	}
-	if env.Getenv("GITHUB_OUTPUT") != "" && out.Pull != nil && out.Action != "closed" {
-		githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stderr)).SetOutput("pull-request", out.Pull.URL)
+	if out.Pull != nil && out.Action != "closed" {
+		d.Workflow.SetOutput("pull-request", out.Pull.URL)
 	}
 	return nil
 }
 
-// bumpLocal bumps the pins of the working tree: a preview with dryRun,
+// notice tells the user why bump did nothing: on stderr, and as an
+// annotation in Actions.
+func notice(d *Deps, msg string) {
+	d.Workflow.Notice("nginx-modbuild bump", msg)
+	fmt.Fprintln(d.Stderr, msg)
+}
+
+// repoPath is file relative to the repository at dir, with slashes; ""
+// when it is outside (or there is no file).
+func repoPath(dir, file string) string {
+	if file == "" {
+		return ""
+	}
+	rel, err := filepath.Rel(dir, file)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+// bumpLocal bumps the pins of the working tree: a preview with DryRun,
 // else the files edited in place. No GitHub API.
-func bumpLocal(ctx context.Context, env *Env, cfg *config.Config, configPath, target, line string, dryRun bool) error {
-	res, err := bump.Preview(ctx, bump.Local{Dir: env.Dir}, bump.Options{
-		Config: cfg, ConfigPath: configPath, Target: target, Line: line,
-		Compat: "### Compatibility\n\n(not read: --local uses no GitHub API)\n",
-	})
+func bumpLocal(ctx context.Context, d *Deps, bo bump.Options) error {
+	bo.Compat = "### Compatibility\n\n(not read: --local uses no GitHub API)\n"
+	res, err := bump.Preview(ctx, bump.Local{Dir: d.Dir}, bo)
 	if err != nil {
-		return fmt.Errorf("bump the working tree %s: %w", env.Dir, err)
+		return fmt.Errorf("bump the working tree %s: %w", d.Dir, err)
 	}
 	if res.Action == "up-to-date" {
-		fmt.Fprintf(env.Stdout, "nginx %s is the newest %s release: nothing to bump\n", res.From, line)
+		fmt.Fprintf(d.Stdout, "nginx %s is the newest %s release: nothing to bump\n", res.From, bo.Line)
 		return nil
 	}
-	if dryRun {
-		fmt.Fprintf(env.Stdout, "%s\nWould edit %d files of the working tree; as a pull request (branch %s):\n\n  %s\n\n%s\n",
+	if bo.DryRun {
+		fmt.Fprintf(d.Stdout, "%s\nWould edit %d files of the working tree; as a pull request (branch %s):\n\n  %s\n\n%s\n",
 			res.Diff, len(res.Files), res.Branch, res.Title, indentLines(res.Body))
 		return nil
 	}
 	for _, c := range sortedKeys(res.Files) {
-		if err := replaceFile(filepath.Join(env.Dir, filepath.FromSlash(c)), res.Files[c]); err != nil {
+		if err := replaceFile(filepath.Join(d.Dir, filepath.FromSlash(c)), res.Files[c]); err != nil {
 			return fmt.Errorf("bump: %w", err)
 		}
-		fmt.Fprintf(env.Stdout, "edited %s\n", c)
+		fmt.Fprintf(d.Stdout, "edited %s\n", c)
 	}
-	fmt.Fprintf(env.Stdout, "%s: %d files edited; review with git diff\n", res.Title, len(res.Files))
+	fmt.Fprintf(d.Stdout, "%s: %d files edited; review with git diff\n", res.Title, len(res.Files))
 	return nil
 }
 
@@ -191,12 +198,12 @@ func indentLines(s string) string {
 
 // refuseFork stops a bump in a pull_request run from a fork: its token
 // cannot (and must not) push to the base repository.
-func refuseFork(env *Env) error {
-	event := env.Getenv("GITHUB_EVENT_NAME")
+func refuseFork(d *Deps) error {
+	event, payload := d.Workflow.Event()
 	if event != "pull_request" && event != "pull_request_target" {
 		return nil
 	}
-	data, err := os.ReadFile(env.Getenv("GITHUB_EVENT_PATH"))
+	data, err := os.ReadFile(payload)
 	if err != nil {
 		return usagef("bump: a %s run without a readable event payload (GITHUB_EVENT_PATH): %v", event, err)
 	}
@@ -214,7 +221,7 @@ func refuseFork(env *Env) error {
 		} `json:"repository"`
 	}
 	if err := json.Unmarshal(data, &ev); err != nil {
-		return usagef("bump: event payload %s: %v", env.Getenv("GITHUB_EVENT_PATH"), err)
+		return usagef("bump: event payload %s: %v", payload, err)
 	}
 	head := ev.PullRequest.Head.Repo
 	if head.Fork || (head.FullName != "" && head.FullName != ev.Repository.FullName) {

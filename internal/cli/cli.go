@@ -1,5 +1,11 @@
 // Package cli is nginx-modbuild's command line: one subcommand per
 // capability, the same names and flags the GitHub Action's inputs use.
+//
+// Each command is an options struct (its flags, checked) and a run
+// function taking the options and the Deps the entry point built once:
+// the writers, the environment, the HTTP client, the machine, the
+// Actions run and the GitHub client. Helpers more than one command uses
+// live in shared.go; a command's file holds only its own.
 package cli
 
 import (
@@ -9,24 +15,27 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sort"
-	"strings"
+	"sync"
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
 )
 
-// Env is everything a command takes from the outside world, so tests can
-// supply their own.
-type Env struct {
+// Deps are everything a command takes from the outside world. The entry
+// point builds them once (tests build their own); Run fills in what is
+// left unset.
+type Deps struct {
 	Stdout, Stderr io.Writer
 	// Getenv reads environment variables.
 	Getenv func(string) string
 	// Dir is the working directory: the repository root module paths are
 	// relative to (GITHUB_WORKSPACE in Actions).
 	Dir string
-	// HTTP is the client for every request; nil means a default one.
+	// HTTP is the client for every request (default: 60 s timeout).
 	HTTP *http.Client
 	// Now is the clock.
 	Now func() time.Time
@@ -36,60 +45,100 @@ type Env struct {
 	// report as Markdown for the step summary: plain text, never a
 	// workflow command or a secret.
 	Summary io.Writer
+	// Machine is the host: its distro, container, compiler, nginx
+	// (default: this one).
+	Machine *machine.Machine
+	// Workflow is the GitHub Actions run: outputs, masks, notices
+	// (default: read from Getenv, commands to Stdout).
+	Workflow *workflow.Run
+
+	gh     *ghclient.Client
+	ghErr  error
+	ghOnce sync.Once
 }
 
-// summary is where a command writes its Markdown report: Env.Summary,
-// or nowhere.
-func (e *Env) summary() io.Writer {
-	if e.Summary != nil {
-		return e.Summary
+// complete fills what the entry point left unset, and masks the token.
+func (d *Deps) complete() {
+	if d.HTTP == nil {
+		d.HTTP = &http.Client{Timeout: 60 * time.Second}
 	}
-	return io.Discard
-}
-
-func (e *Env) http() *http.Client {
-	if e.HTTP != nil {
-		return e.HTTP
+	if d.Now == nil {
+		d.Now = time.Now
 	}
-	return &http.Client{Timeout: 60 * time.Second}
+	if d.Summary == nil {
+		d.Summary = io.Discard
+	}
+	if d.Machine == nil {
+		d.Machine = machine.Local(d.Getenv)
+	}
+	if d.Workflow == nil {
+		d.Workflow = workflow.New(d.Getenv, d.Stdout)
+	}
+	d.Workflow.Mask(d.credentials().Token())
 }
 
-// command is one subcommand.
+// credentials are the run's GitHub token and the API it belongs to.
+func (d *Deps) credentials() ghclient.Credentials { return ghclient.CredentialsFrom(d.Getenv) }
+
+// GitHub is the API client of this run, made on first use: the run's
+// token (ghclient.Credentials) for its API host.
+func (d *Deps) GitHub() (*ghclient.Client, error) {
+	d.ghOnce.Do(func() {
+		creds := d.credentials()
+		d.gh, d.ghErr = ghclient.New(ghclient.Options{
+			Token: creds.For(""), APIURL: creds.APIURL(), UploadURL: d.Getenv("NGINX_MODBUILD_UPLOAD_URL"), HTTP: d.HTTP,
+			Logf: d.logf,
+		})
+		if d.ghErr != nil {
+			d.ghErr = usagef("%v", d.ghErr)
+		}
+	})
+	return d.gh, d.ghErr
+}
+
+// logf writes a progress line to stderr.
+func (d *Deps) logf(format string, args ...any) { fmt.Fprintf(d.Stderr, format+"\n", args...) }
+
+// command is one subcommand: its usage and the function that parses its
+// flags and runs it.
 type command struct {
 	name, args, desc string
-	run              func(ctx context.Context, env *Env, args []string) error
+	run              func(ctx context.Context, d *Deps, args []string) error
+}
+
+// options is a command's flags: registered, then checked with the
+// positional arguments once parsed.
+type options interface {
+	flags(fs *flag.FlagSet, d *Deps)
+	check(args []string, d *Deps) error
+}
+
+// newCommand joins a command's options type and its run function.
+func newCommand[O any, P interface {
+	*O
+	options
+}](name, args, desc string, run func(context.Context, *O, *Deps) error) command {
+	c := command{name: name, args: args, desc: desc}
+	c.run = func(ctx context.Context, d *Deps, argv []string) error {
+		o := P(new(O))
+		fs := flagSet(d, name, args, desc)
+		o.flags(fs, d)
+		if err := parse(fs, d, argv); err != nil {
+			return err
+		}
+		if err := o.check(fs.Args(), d); err != nil {
+			return err
+		}
+		return run(ctx, (*O)(o), d)
+	}
+	return c
 }
 
 func commands() []command {
 	return []command{
-		{"init", "[--force] [--pin 1.26.3] [--lines stable,mainline] [--distros debian-12,...] [--arch amd64,arm64]",
-			"set up a module repository: write .github/nginx-modbuild.yml and the watch and pull-request workflows", runInit},
-		{"versions", "[--config F] [--json] [--all] [--new --built manifest.json] [--plus R34|PLS.37.0.4.1|\"nginx -v output\"]",
-			"list the nginx releases the config selects", runVersions},
-		{"plan", "[--config F] [--upstream github|nginx.org] [--upstream-url URL] [--built manifest.json]",
-			"print the build matrix for strategy.matrix", runPlan},
-		{"build", "[--config F] --nginx 1.26.3[,1.28.0] [--distro debian-12] [--mirror URL|DIR] [--out dist] [--smoke=false] [--install-deps] [--jobs N] [--cache-dir D]",
-			"compile the modules against nginx versions into version-named .so files", runBuild},
-		{"release", "[--repo owner/name] [--tag v1.2.0 [--create]] [--dist dist] [--parallel 4] [--json]",
-			"attach built files to a GitHub release, idempotently, with manifest.json and SHA256SUMS", runRelease},
-		{"bump", "[--config F] [--repo owner/name] [--dry-run] [--local] [--release-tag TAG]",
-			"open or update the pull request that moves the pinned nginx version to the newest release", runBump},
-		{"install", "[--repo owner/name [--tag T] | --from DIR|URL] [--nginx-binary /usr/sbin/nginx] [--for-nginx V] [--distro D] [--dry-run] [--reload] [--print-load] [--check] MODULE...",
-			"put the matching build of modules under the nginx of this host: verified, atomically, tested with nginx -t, rolled back on failure", runInstall},
-		{"inspect", "[--json] FILE...",
-			"print the modules in .so files (and nginx binaries): name, nginx version built for, signature", runInspect},
-		{"check", "--conf /etc/nginx/nginx.conf (--target 1.26.3|R34|PLS.37.0.4.1 | --nginx /usr/sbin/nginx | --nginx-v \"$(nginx -V 2>&1)\") [--prefix DIR] [--json]",
-			"predict whether every load_module of a configuration loads into the target nginx", runCheck},
+		initCommand(), versionsCommand(), planCommand(), buildCommand(), releaseCommand(),
+		bumpCommand(), installCommand(), inspectCommand(), checkCommand(),
 	}
-}
-
-func findCommand(name string) command {
-	for _, c := range commands() {
-		if c.name == name {
-			return c
-		}
-	}
-	panic("no command " + name) // a programming error: names are constants
 }
 
 // UsageError is a mistake in how the command was called: exit status 2.
@@ -116,26 +165,27 @@ func ExitCode(err error) int {
 }
 
 // Run runs the command line args (without the program name).
-func Run(ctx context.Context, env *Env, args []string) error {
+func Run(ctx context.Context, d *Deps, args []string) error {
 	cmds := commands()
 	if len(args) == 0 {
-		usage(env.Stderr, cmds)
+		usage(d.Stderr, cmds)
 		return usagef("no command given")
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		usage(env.Stdout, cmds)
+		usage(d.Stdout, cmds)
 		return nil
 	case "-version", "--version", "version":
-		fmt.Fprintf(env.Stdout, "nginx-modbuild %s\n", env.Version)
+		fmt.Fprintf(d.Stdout, "nginx-modbuild %s\n", d.Version)
 		return nil
 	}
 	for _, c := range cmds {
 		if c.name == args[0] {
-			return c.run(ctx, env, args[1:])
+			d.complete()
+			return c.run(ctx, d, args[1:])
 		}
 	}
-	usage(env.Stderr, cmds)
+	usage(d.Stderr, cmds)
 	return usagef("unknown command %q", args[0])
 }
 
@@ -149,69 +199,10 @@ func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "\nRun nginx-modbuild <command> --help for its flags. Exit status: 0 ok, 1 failure, 2 usage or config error.")
 }
 
-// flagSet makes a flag set that reports errors as usage errors and prints
-// its help to the right writer.
-func flagSet(env *Env, name, args, desc string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: nginx-modbuild %s %s\n\n%s.\n\nFlags:\n", name, args, desc)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-func parse(fs *flag.FlagSet, env *Env, args []string) error {
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(env.Stdout)
-			fs.Usage()
-			return flag.ErrHelp
-		}
-	}
-	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v", fs.Name(), err)
-	}
-	return nil
-}
-
-// common holds the flags that every command reading the config shares.
-type common struct {
-	config string
-}
-
-func (c *common) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "", "config file (default "+config.DefaultPath+" in the repository)")
-}
-
-func (c *common) load(env *Env) (*config.Config, error) {
-	path := c.config
-	if path != "" && !filepath.IsAbs(path) {
-		path = filepath.Join(env.Dir, path)
-	}
-	return config.Load(env.Dir, path)
-}
-
-// cacheDir is where ETags and downloads are kept between runs.
-func cacheDir(env *Env) string {
-	if d := env.Getenv("NGINX_MODBUILD_CACHE"); d != "" {
-		return d
-	}
-	if d := env.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "nginx-modbuild")
-	}
-	if d := env.Getenv("RUNNER_TOOL_CACHE"); d != "" {
-		return filepath.Join(d, "nginx-modbuild")
-	}
-	if d := env.Getenv("HOME"); d != "" {
-		return filepath.Join(d, ".cache", "nginx-modbuild")
-	}
-	return ""
-}
-
-func joinOr(ss []string, none string) string {
-	if len(ss) == 0 {
-		return none
-	}
-	return strings.Join(ss, ",")
+// ForStep is d for one Action step: its stdout and step-summary report
+// captured by the caller, its workflow commands through wf (the one
+// go-githubactions handle of the step, which also read its inputs).
+func (d *Deps) ForStep(stdout, summary io.Writer, wf *workflow.Run) *Deps {
+	return &Deps{Stdout: stdout, Stderr: d.Stderr, Getenv: d.Getenv, Dir: d.Dir, HTTP: d.HTTP, Now: d.Now,
+		Version: d.Version, Summary: summary, Machine: d.Machine, Workflow: wf}
 }

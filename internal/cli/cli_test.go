@@ -44,6 +44,8 @@ func newHarness(t *testing.T) *harness {
 		"GITHUB_API_URL": "", "GITHUB_TOKEN": "", "GITHUB_OUTPUT": "", "GITHUB_ACTIONS": "",
 		"GITHUB_REPOSITORY": "", "NGINX_MODBUILD_TOKEN": "", "GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": "",
 		"NGINX_MODBUILD_UPLOAD_URL": "", "GITHUB_RUN_ID": "", "GITHUB_SERVER_URL": "",
+		// The PATH the commands' programs (cc, make, git) run with.
+		"PATH": os.Getenv("PATH"),
 	}}
 }
 
@@ -54,7 +56,6 @@ func (h *harness) releaseRepo() {
 	h.env["GITHUB_API_URL"] = h.gh.URL
 	h.env["GITHUB_TOKEN"] = "t0ken"
 	h.env["GITHUB_REPOSITORY"] = "acme/mod"
-	h.env["PATH"] = ""
 }
 
 type result struct {
@@ -75,7 +76,7 @@ func (h *harness) runIn(dir string, args ...string) result {
 		// The fake's uploads host, like uploads.github.com, is its own.
 		h.env["NGINX_MODBUILD_UPLOAD_URL"] = h.gh.Uploads.URL
 	}
-	env := &Env{
+	env := &Deps{
 		Stdout: &stdout, Stderr: &stderr, Dir: dir, Version: "test",
 		HTTP: &http.Client{},
 		Getenv: func(k string) string {

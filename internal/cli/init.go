@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -32,27 +33,39 @@ var initWorkflows = []struct{ path, example string }{
 // Ubuntu releases and RHEL 9's rebuild.
 const defaultInitDistros = "debian-12,debian-13,ubuntu-22.04,ubuntu-24.04,rocky-9"
 
-func runInit(ctx context.Context, env *Env, args []string) error {
-	c := findCommand("init")
-	fs := flagSet(env, c.name, c.args, c.desc)
-	var (
-		w                         watchFlags
-		force                     bool
-		pin, lines, distros, arch string
-	)
-	w.register(fs, env)
-	fs.BoolVar(&force, "force", false, "overwrite files that exist")
-	fs.StringVar(&pin, "pin", "", "the nginx version the repository ships (default: read from its Dockerfiles and CI files, else the newest stable)")
-	fs.StringVar(&lines, "lines", "stable,mainline", "release lines whose newest release is built")
-	fs.StringVar(&distros, "distros", defaultInitDistros, "distributions to build for (see the README's table)")
-	fs.StringVar(&arch, "arch", "amd64", "architectures: amd64, arm64 or both")
-	if err := parse(fs, env, args); err != nil {
-		return err
+type initOptions struct {
+	watch                     watchFlags
+	force                     bool
+	pin, lines, distros, arch string
+}
+
+func initCommand() command {
+	return newCommand[initOptions]("init", "[--force] [--pin 1.26.3] [--lines stable,mainline] [--distros debian-12,...] [--arch amd64,arm64]",
+		"set up a module repository: write .github/nginx-modbuild.yml and the watch and pull-request workflows", runInit)
+}
+
+func (o *initOptions) flags(fs *flag.FlagSet, d *Deps) {
+	o.watch.register(fs, d)
+	fs.BoolVar(&o.force, "force", false, "overwrite files that exist")
+	fs.StringVar(&o.pin, "pin", "", "the nginx version the repository ships (default: read from its Dockerfiles and CI files, else the newest stable)")
+	fs.StringVar(&o.lines, "lines", "stable,mainline", "release lines whose newest release is built")
+	fs.StringVar(&o.distros, "distros", defaultInitDistros, "distributions to build for (see the README's table)")
+	fs.StringVar(&o.arch, "arch", "amd64", "architectures: amd64, arm64 or both")
+}
+
+func (o *initOptions) check(args []string, _ *Deps) error { return noArgs("init", args) }
+
+// initTargets are the files init writes, relative to the repository.
+func initTargets() []string {
+	targets := []string{config.DefaultPath}
+	for _, wf := range initWorkflows {
+		targets = append(targets, wf.path)
 	}
-	if fs.NArg() > 0 {
-		return usagef("init: unexpected argument %q", fs.Arg(0))
-	}
-	root := env.Dir
+	return targets
+}
+
+func runInit(ctx context.Context, o *initOptions, d *Deps) error {
+	root := d.Dir
 	mods, err := findModules(root)
 	if err != nil {
 		return err
@@ -60,13 +73,9 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 	if len(mods) == 0 {
 		return usagef("init: no nginx module config (a file named config that sets ngx_addon_name) under %s: run init in the module's repository", root)
 	}
-	targets := []string{config.DefaultPath}
-	for _, wf := range initWorkflows {
-		targets = append(targets, wf.path)
-	}
-	if !force {
+	if !o.force {
 		var exist []string
-		for _, p := range targets {
+		for _, p := range initTargets() {
 			if _, err := os.Lstat(filepath.Join(root, filepath.FromSlash(p))); err == nil {
 				exist = append(exist, p)
 			}
@@ -75,42 +84,54 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 			return usagef("init: %s already exists; nothing was written (rerun with --force to overwrite)", strings.Join(exist, ", "))
 		}
 	}
-
-	pinWhy, given := "given with --pin", pin != ""
-	if !given {
-		pin, pinWhy = repoPin(ctx, root)
+	pin, pinWhy, err := o.choosePin(ctx, d)
+	if err != nil {
+		return err
 	}
-	res, fetchErr := w.fetch(ctx, env)
-	switch {
-	case fetchErr != nil && pin == "":
-		return fmt.Errorf("init: no nginx version pinned in the repository, and the newest stable is unknown: %w\n(pass --pin 1.x.y, or --mirror DIR: a directory of nginx-X.Y.Z.tar.gz files whose versions init reads)", fetchErr)
-	case fetchErr != nil:
-		fmt.Fprintf(env.Stderr, "warning: could not check the pin %s against nginx's releases: %v\n", pin, fetchErr)
-	case pin == "":
-		if pin, pinWhy, err = newestStable(res.Releases); err != nil {
-			return err
-		}
-	default:
-		known := false
-		for _, r := range res.Releases {
-			known = known || r.String() == pin
-		}
-		switch {
-		case !known && given:
-			return usagef("init: pin %s (%s) is not an nginx release: pass --pin with a released version", pin, pinWhy)
-		case !known:
-			fmt.Fprintf(env.Stderr, "note: %s names nginx %s, which is not a release; pinning the newest stable instead (or pass --pin)\n", strings.TrimPrefix(pinWhy, "from "), pin)
-			if pin, pinWhy, err = newestStable(res.Releases); err != nil {
-				return err
-			}
-		}
-	}
-
-	text := initConfig(mods, pin, pinWhy, splitList(lines), splitList(distros), splitList(arch))
+	text := initConfig(mods, pin, pinWhy, splitList(o.lines), splitList(o.distros), splitList(o.arch))
 	if _, err := config.Parse(config.DefaultPath, root, []byte(text)); err != nil {
 		return usagef("init: the flags make an invalid config: %v", err)
 	}
-	files := map[string][]byte{config.DefaultPath: []byte(text)}
+	if err := writeInitFiles(d, text); err != nil {
+		return err
+	}
+	fmt.Fprintf(d.Stdout, initNext, strings.Join(mods, ", "), strings.Join(splitList(o.lines), " and "), pin, pinWhy, config.DefaultPath, pin)
+	return nil
+}
+
+// choosePin is the version to pin and why: --pin, else the one the
+// repository's files name, checked against nginx's releases; the newest
+// stable when there is none (or it is not a release).
+func (o *initOptions) choosePin(ctx context.Context, d *Deps) (pin, why string, err error) {
+	pin, why, given := o.pin, "given with --pin", o.pin != ""
+	if !given {
+		pin, why = repoPin(ctx, d.Dir)
+	}
+	res, fetchErr := o.watch.fetch(ctx, d)
+	switch {
+	case fetchErr != nil && pin == "":
+		return "", "", fmt.Errorf("init: no nginx version pinned in the repository, and the newest stable is unknown: %w\n(pass --pin 1.x.y, or --mirror DIR: a directory of nginx-X.Y.Z.tar.gz files whose versions init reads)", fetchErr)
+	case fetchErr != nil:
+		fmt.Fprintf(d.Stderr, "warning: could not check the pin %s against nginx's releases: %v\n", pin, fetchErr)
+		return pin, why, nil
+	case pin == "":
+		return newestStable(res.Releases)
+	}
+	for _, r := range res.Releases {
+		if r.String() == pin {
+			return pin, why, nil
+		}
+	}
+	if given {
+		return "", "", usagef("init: pin %s (%s) is not an nginx release: pass --pin with a released version", pin, why)
+	}
+	fmt.Fprintf(d.Stderr, "note: %s names nginx %s, which is not a release; pinning the newest stable instead (or pass --pin)\n", strings.TrimPrefix(why, "from "), pin)
+	return newestStable(res.Releases)
+}
+
+// writeInitFiles writes the config and the example workflows.
+func writeInitFiles(d *Deps, configText string) error {
+	files := map[string][]byte{config.DefaultPath: []byte(configText)}
 	for _, wf := range initWorkflows {
 		b, err := examples.Workflows.ReadFile(wf.example)
 		if err != nil {
@@ -118,8 +139,8 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 		}
 		files[wf.path] = b
 	}
-	for _, p := range targets {
-		full := filepath.Join(root, filepath.FromSlash(p))
+	for _, p := range initTargets() {
+		full := filepath.Join(d.Dir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			return err
 		}
@@ -129,9 +150,13 @@ func runInit(ctx context.Context, env *Env, args []string) error {
 		if err := atomicfile.Write(full, files[p], 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(env.Stdout, "wrote %s\n", p)
+		fmt.Fprintf(d.Stdout, "wrote %s\n", p)
 	}
-	fmt.Fprintf(env.Stdout, `
+	return nil
+}
+
+// initNext is what init prints after writing the files.
+const initNext = `
 modules: %s
 nginx: the newest %s release each, pin %s (%s), and each distro's own nginx
 
@@ -148,9 +173,7 @@ Next steps:
      pull-requests write) instead makes the bump pull requests run your CI.
   5. Run the "nginx-modbuild" workflow once by hand (Actions > Run workflow);
      after that it watches nginx releases daily.
-`, strings.Join(mods, ", "), strings.Join(splitList(lines), " and "), pin, pinWhy, config.DefaultPath, pin)
-	return nil
-}
+`
 
 // newestStable is the pin init falls back to.
 func newestStable(releases []upstream.Release) (string, string, error) {

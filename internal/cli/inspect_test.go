@@ -75,9 +75,17 @@ func TestCheck(t *testing.T) {
 	h := newHarness(t)
 	h.env["PATH"] = ""
 
-	r := h.run("check", "--conf", conf, "--nginx", bin)
+	r := h.run("check", "--conf", conf, "--nginx-binary", bin)
 	if r.code != 1 {
 		t.Fatalf("exit %d: %v\n%s", r.code, r.err, r.stdout)
+	}
+	if strings.Contains(r.stderr, "deprecated") {
+		t.Errorf("--nginx-binary warned: %s", r.stderr)
+	}
+	// The old spelling still works, and says what to write instead.
+	old := h.run("check", "--conf", conf, "--nginx", bin)
+	if old.code != 1 || old.stdout != r.stdout || !strings.Contains(old.stderr, "check --nginx PATH is deprecated here: use --nginx-binary PATH") {
+		t.Errorf("--nginx PATH: exit %d\n%s\n%s", old.code, old.stderr, old.stdout)
 	}
 	for _, want := range []string{
 		"VERSION-MISMATCH: ngx_http_echo_module was built for nginx 1.26.3; the target is 1.22.1",
@@ -119,11 +127,11 @@ func TestCheck(t *testing.T) {
 
 	for name, args := range map[string][]string{
 		"no target":      {"check", "--conf", conf},
-		"two targets":    {"check", "--conf", conf, "--target", "1.26.3", "--nginx", bin},
+		"two targets":    {"check", "--conf", conf, "--target", "1.26.3", "--nginx-binary", bin},
 		"unknown target": {"check", "--conf", conf, "--target", "R999"},
 		"not a version":  {"check", "--conf", conf, "--target", "latest"},
 		"missing conf":   {"check", "--conf", filepath.Join(dir, "absent.conf"), "--target", "1.26.3"},
-		"not nginx":      {"check", "--conf", conf, "--nginx", echo122},
+		"not nginx":      {"check", "--conf", conf, "--nginx-binary", echo122},
 	} {
 		if r := h.run(args...); r.code != 2 {
 			t.Errorf("%s: exit %d, want 2: %v", name, r.code, r.err)

@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -16,140 +16,152 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 )
 
-func runInstall(ctx context.Context, env *Env, args []string) error {
-	c := findCommand("install")
-	fs := flagSet(env, c.name, c.args, c.desc)
-	var (
-		rf                                      repoFlags
-		binary, from, forNginx, useDistro, conf string
-		modulesPath                             string
-		printLoad, dryRun, reload, check        bool
-		insecure, recoverOnly                   bool
-	)
-	rf.register(fs, env)
-	nginxPath := defaultNginx()
-	fs.StringVar(&binary, "nginx-binary", nginxPath, "the nginx the modules are for")
-	fs.StringVar(&binary, "nginx", nginxPath, "the same as --nginx-binary (as check spells it)")
-	fs.StringVar(&from, "from", "", "a directory or URL holding a release's files (manifest.json, SHA256SUMS, .so) instead of --repo")
-	fs.StringVar(&forNginx, "for-nginx", "", "stage builds for this nginx version before upgrading to it (version-named files, no config change)")
-	fs.StringVar(&useDistro, "distro", "", "use this distro's build when there is none for this host's")
-	fs.StringVar(&conf, "conf", "", "the main nginx.conf (default the binary's --conf-path); nginx -t runs with -c this")
-	fs.StringVar(&modulesPath, "modules-path", "", "where modules go (default the binary's --modules-path)")
-	fs.BoolVar(&insecure, "insecure", false, "accept a plain-http --from URL (its checksums then prove nothing: anyone on the path can replace the files and the sums together)")
-	fs.BoolVar(&printLoad, "print-load", false, "place the .so files only and print the load_module lines to add")
-	fs.BoolVar(&dryRun, "dry-run", false, "print what would be done, change nothing")
-	fs.BoolVar(&reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
-	fs.BoolVar(&recoverOnly, "recover", false, "only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
-	fs.BoolVar(&check, "check", false, "report, for every load_module of the configuration, whether the release has a build for --for-nginx")
-	if err := parse(fs, env, args); err != nil {
-		return err
-	}
-	mods := fs.Args()
+type installOptions struct {
+	repo                                    repoFlags
+	binary, from, forNginx, useDistro, conf string
+	modulesPath                             string
+	printLoad, dryRun, reload, checkOnly    bool
+	insecure, recoverOnly                   bool
+	modules                                 []string
+}
+
+func installCommand() command {
+	return newCommand[installOptions]("install", "[--repo owner/name [--tag T] | --from DIR|URL] [--nginx-binary /usr/sbin/nginx] [--for-nginx V] [--distro D] [--dry-run] [--reload] [--print-load] [--check] MODULE...",
+		"put the matching build of modules under the nginx of this host: verified, atomically, tested with nginx -t, rolled back on failure", runInstall)
+}
+
+func (o *installOptions) flags(fs *flag.FlagSet, d *Deps) {
+	o.repo.register(fs, d)
+	fs.StringVar(&o.binary, "nginx-binary", d.Machine.Nginx(), "the nginx the modules are for")
+	fs.Var(renamed{&o.binary, "install --nginx PATH", "--nginx-binary PATH", d.Stderr}, "nginx", "the old spelling of --nginx-binary (deprecated)")
+	fs.StringVar(&o.from, "from", "", "a directory or URL holding a release's files (manifest.json, SHA256SUMS, .so) instead of --repo")
+	fs.StringVar(&o.forNginx, "for-nginx", "", "stage builds for this nginx version before upgrading to it (version-named files, no config change)")
+	fs.StringVar(&o.useDistro, "distro", "", "use this distro's build when there is none for this host's")
+	fs.StringVar(&o.conf, "conf", "", "the main nginx.conf (default the binary's --conf-path); nginx -t runs with -c this")
+	fs.StringVar(&o.modulesPath, "modules-path", "", "where modules go (default the binary's --modules-path)")
+	fs.BoolVar(&o.insecure, "insecure", false, "accept a plain-http --from URL (its checksums then prove nothing: anyone on the path can replace the files and the sums together)")
+	fs.BoolVar(&o.printLoad, "print-load", false, "place the .so files only and print the load_module lines to add")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
+	fs.BoolVar(&o.reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
+	fs.BoolVar(&o.recoverOnly, "recover", false, "only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
+	fs.BoolVar(&o.checkOnly, "check", false, "report, for every load_module of the configuration, whether the release has a build for --for-nginx")
+}
+
+func (o *installOptions) check(args []string, _ *Deps) error {
+	o.modules = args
 	switch {
-	case recoverOnly && (len(mods) > 0 || check):
+	case o.recoverOnly && (len(args) > 0 || o.checkOnly):
 		return usagef("install --recover takes no modules and no --check")
-	case recoverOnly:
-	case check && len(mods) > 0:
+	case o.recoverOnly:
+	case o.checkOnly && len(args) > 0:
 		return usagef("install --check takes no modules: it checks every load_module of the configuration")
-	case check && forNginx == "":
+	case o.checkOnly && o.forNginx == "":
 		return usagef("install --check needs --for-nginx VERSION (the version you are about to upgrade to)")
-	case !check && len(mods) == 0:
+	case !o.checkOnly && len(args) == 0:
 		return usagef("install: name the modules to install (ngx_http_echo_module or echo)")
 	}
-	if forNginx != "" {
-		if _, err := nginxver.Parse(forNginx); err != nil {
+	if o.forNginx != "" {
+		if _, err := nginxver.Parse(o.forNginx); err != nil {
 			return usagef("--for-nginx: %v", err)
 		}
 	}
-	osRelease, _ := os.ReadFile("/etc/os-release")
-	h, err := install.Inspect(binary, string(osRelease))
+	return nil
+}
+
+func runInstall(ctx context.Context, o *installOptions, d *Deps) error {
+	h, err := install.Inspect(o.binary, d.Machine.OSRelease())
 	if err != nil {
 		return usagef("install: %v", err)
 	}
-	if conf != "" {
-		h.ConfPath = conf
+	h.ConfPath = cmp.Or(o.conf, h.ConfPath)
+	h.ModulesPath = cmp.Or(o.modulesPath, h.ModulesPath)
+	if o.recoverOnly {
+		return recoverInstall(d, h)
 	}
-	if modulesPath != "" {
-		h.ModulesPath = modulesPath
-	}
-	if recoverOnly {
-		found, err := install.RecoverHost(h)
-		switch {
-		case err != nil:
-			return fmt.Errorf("install --recover: %w", err)
-		case found:
-			fmt.Fprintf(env.Stdout, "an interrupted install's changes are put back: %s and %s are as they were before it\n", h.ModulesPath, filepath.Dir(h.ConfPath))
-		default:
-			fmt.Fprintf(env.Stdout, "no interrupted install to recover (no %s in %s)\n", install.JournalName, filepath.Dir(h.ConfPath))
-		}
-		return nil
-	}
-	src, err := installSource(env, rf, from, insecure)
+	src, err := installSource(d, o.repo, o.from, o.insecure)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "nginx %s (%s), %s/%s, modules in %s, config %s; builds from %s\n",
-		h.Target.Nginx, binary, orUnknown(h.Distro), h.Arch, h.ModulesPath, h.ConfPath, src.Name())
-
-	if check {
-		return installCheck(ctx, env, src, h, forNginx, useDistro)
+	d.logf("nginx %s (%s), %s/%s, modules in %s, config %s; builds from %s",
+		h.Target.Nginx, o.binary, cmp.Or(h.Distro, "unknown"), h.Arch, h.ModulesPath, h.ConfPath, src.Name())
+	if o.checkOnly {
+		return installCheck(ctx, d, src, h, o.forNginx, o.useDistro)
 	}
 	layout, err := install.DetectLayout(h.ConfPath)
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	o := install.Options{Host: h, Modules: mods, Nginx: h.Target.Nginx, UseDistro: useDistro, Layout: layout,
-		PrintLoad: printLoad, DryRun: dryRun,
-		Test: func(ctx context.Context) error { return install.NginxT(ctx, binary, conf) },
-		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, format+"\n", args...) }}
-	if forNginx != "" && forNginx != h.Target.Nginx {
-		o.Nginx, o.Stage = forNginx, true
+	opts := install.Options{Host: h, Modules: o.modules, Nginx: h.Target.Nginx, UseDistro: o.useDistro, Layout: layout,
+		PrintLoad: o.printLoad, DryRun: o.dryRun,
+		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) },
+		Logf: d.logf}
+	if o.forNginx != "" && o.forNginx != h.Target.Nginx {
+		opts.Nginx, opts.Stage = o.forNginx, true
 	}
-	res, err := install.Run(ctx, src, o)
+	res, err := install.Run(ctx, src, opts)
 	if err != nil {
 		return ghclient.Explain(err, "install from "+src.Name())
 	}
+	return o.report(ctx, d, h, res, opts.Stage)
+}
+
+// report prints what install did, and reloads nginx when asked.
+func (o *installOptions) report(ctx context.Context, d *Deps, h *install.Host, res *install.Result, staged bool) error {
 	verb := "installed"
-	if dryRun {
+	if o.dryRun {
 		verb = "would install"
 	}
 	for _, it := range res.Items {
-		fmt.Fprintf(env.Stdout, "%s %s -> %s", verb, it.Entry.File, it.Dest)
+		fmt.Fprintf(d.Stdout, "%s %s -> %s", verb, it.Entry.File, it.Dest)
 		if it.Snippet != "" {
-			fmt.Fprintf(env.Stdout, " (%s)", it.Snippet)
+			fmt.Fprintf(d.Stdout, " (%s)", it.Snippet)
 		}
-		fmt.Fprintln(env.Stdout)
+		fmt.Fprintln(d.Stdout)
 	}
 	switch {
-	case o.Stage:
-		fmt.Fprintf(env.Stdout, "staged for nginx %s; after upgrading nginx to %s, run install again (or point load_module at these files), then nginx -t\n", forNginx, forNginx)
+	case staged:
+		fmt.Fprintf(d.Stdout, "staged for nginx %s; after upgrading nginx to %s, run install again (or point load_module at these files), then nginx -t\n", o.forNginx, o.forNginx)
 		return nil
-	case printLoad:
-		fmt.Fprintf(env.Stdout, "add to the top of %s, in this order:\n", h.ConfPath)
+	case o.printLoad:
+		fmt.Fprintf(d.Stdout, "add to the top of %s, in this order:\n", h.ConfPath)
 		for _, it := range res.Items {
-			fmt.Fprintf(env.Stdout, "  %s\n", it.Load)
+			fmt.Fprintf(d.Stdout, "  %s\n", it.Load)
 		}
 		return nil
-	case dryRun:
+	case o.dryRun:
 		return nil
 	}
-	fmt.Fprintln(env.Stdout, "nginx -t: ok")
-	if reload {
-		how, err := install.Reload(ctx, binary, conf)
+	fmt.Fprintln(d.Stdout, "nginx -t: ok")
+	if o.reload {
+		how, err := install.Reload(ctx, o.binary, o.conf)
 		if err != nil {
 			return fmt.Errorf("installed, but the reload failed: %w", err)
 		}
-		fmt.Fprintf(env.Stdout, "reloaded (%s)\n", how)
+		fmt.Fprintf(d.Stdout, "reloaded (%s)\n", how)
 	}
 	return nil
 }
 
-func installCheck(ctx context.Context, env *Env, src install.Source, h *install.Host, v, useDistro string) error {
+// recoverInstall puts back what an interrupted install changed.
+func recoverInstall(d *Deps, h *install.Host) error {
+	found, err := install.RecoverHost(h)
+	switch {
+	case err != nil:
+		return fmt.Errorf("install --recover: %w", err)
+	case found:
+		fmt.Fprintf(d.Stdout, "an interrupted install's changes are put back: %s and %s are as they were before it\n", h.ModulesPath, filepath.Dir(h.ConfPath))
+	default:
+		fmt.Fprintf(d.Stdout, "no interrupted install to recover (no %s in %s)\n", install.JournalName, filepath.Dir(h.ConfPath))
+	}
+	return nil
+}
+
+func installCheck(ctx context.Context, d *Deps, src install.Source, h *install.Host, v, useDistro string) error {
 	rep, err := install.Check(ctx, src, h, v, useDistro)
 	if err != nil {
 		return ghclient.Explain(err, "install --check")
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "LOAD_MODULE\tMODULE\tBUILD FOR %s\n", v)
 	missing := 0
 	for _, c := range rep {
@@ -160,60 +172,43 @@ func installCheck(ctx context.Context, env *Env, src install.Source, h *install.
 			continue
 		}
 		missing++
-		fmt.Fprintf(tw, "%s\t%s\tNONE: %s\n", where, orUnknown(mod), c.Why)
+		fmt.Fprintf(tw, "%s\t%s\tNONE: %s\n", where, cmp.Or(mod, "unknown"), c.Why)
 	}
 	tw.Flush()
 	if missing > 0 {
 		return fmt.Errorf("%d of %d modules have no build for nginx %s in %s: do not upgrade yet (modules from distro packages come with the distro's nginx upgrade)", missing, len(rep), v, src.Name())
 	}
-	fmt.Fprintf(env.Stdout, "every module has a build for nginx %s: stage them with install --for-nginx %s MODULE...\n", v, v)
+	fmt.Fprintf(d.Stdout, "every module has a build for nginx %s: stage them with install --for-nginx %s MODULE...\n", v, v)
 	return nil
 }
 
-func installSource(env *Env, rf repoFlags, from string, insecure bool) (install.Source, error) {
+func installSource(d *Deps, rf repoFlags, from string, insecure bool) (install.Source, error) {
 	switch {
 	case strings.HasPrefix(from, "http://") && !insecure:
 		return nil, usagef("install: --from %s: %v", redactURL(from), install.ErrPlainHTTP)
 	case strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://"):
 		if insecure && strings.HasPrefix(from, "http://") {
-			fmt.Fprintf(env.Stderr, "WARNING: --insecure: %s is plain http; what is \"verified\" below is only that the files match the sums that came with them\n", redactURL(from))
+			fmt.Fprintf(d.Stderr, "WARNING: --insecure: %s is plain http; what is \"verified\" below is only that the files match the sums that came with them\n", redactURL(from))
 		}
-		return install.URL{Base: from, HTTP: env.http(), Insecure: insecure}, nil
+		return install.URL{Base: from, HTTP: d.HTTP, Insecure: insecure}, nil
 	case from != "":
-		if !filepath.IsAbs(from) {
-			from = filepath.Join(env.Dir, from)
-		}
-		return install.Dir(from), nil
+		return install.Dir(absIn(d.Dir, from)), nil
 	}
 	owner, name, err := rf.split()
 	if err != nil {
 		return nil, usagef("install: give --repo owner/name (with --tag) or --from DIR|URL: %v", err)
 	}
-	gh, err := gitHub(env)
+	gh, err := d.GitHub()
 	if err != nil {
 		return nil, err
 	}
 	return &install.Release{GH: &release.API{C: gh, Owner: owner, Repo: name}, Repo: rf.repo, Tag: rf.tag}, nil
 }
 
-func defaultNginx() string {
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	return "/usr/sbin/nginx"
-}
-
 // redactURL is a URL as it may be printed: without credentials.
 func redactURL(s string) string {
 	if u, err := url.Parse(s); err == nil {
 		return u.Redacted()
-	}
-	return s
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "unknown"
 	}
 	return s
 }

@@ -4,13 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
-
-	"github.com/sethvargo/go-githubactions"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
@@ -22,61 +19,47 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/matrix"
 )
 
-func runPlan(ctx context.Context, env *Env, args []string) error {
-	c := findCommand("plan")
-	fs := flagSet(env, c.name, c.args, c.desc)
-	var (
-		cf      common
-		w       watchFlags
-		rf      repoFlags
-		built   string
-		onlyNew bool
-	)
-	cf.register(fs)
-	w.register(fs, env)
-	rf.register(fs, env)
-	fs.StringVar(&built, "built", "", "release manifest.json: cells it lists for every module are not planned again")
-	fs.BoolVar(&onlyNew, "new", false, "plan only cells not built yet, according to the manifest.json of the release (--repo, --tag)")
-	if err := parse(fs, env, args); err != nil {
+type planOptions struct {
+	config  configFlag
+	watch   watchFlags
+	repo    repoFlags
+	built   string
+	onlyNew bool
+}
+
+func planCommand() command {
+	return newCommand[planOptions]("plan", "[--config F] [--upstream github|nginx.org] [--upstream-url URL] [--built manifest.json]",
+		"print the build matrix for strategy.matrix", runPlan)
+}
+
+func (o *planOptions) flags(fs *flag.FlagSet, d *Deps) {
+	o.config.register(fs)
+	o.watch.register(fs, d)
+	o.repo.register(fs, d)
+	fs.StringVar(&o.built, "built", "", "release manifest.json: cells it lists for every module are not planned again")
+	fs.BoolVar(&o.onlyNew, "new", false, "plan only cells not built yet, according to the manifest.json of the release (--repo, --tag)")
+}
+
+func (o *planOptions) check(args []string, _ *Deps) error {
+	if err := noArgs("plan", args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return usagef("plan: unexpected argument %q", fs.Arg(0))
+	if o.built != "" && o.onlyNew {
+		return usagef("plan: give --built or --new, not both")
 	}
-	cfg, err := cf.load(env)
+	return nil
+}
+
+func runPlan(ctx context.Context, o *planOptions, d *Deps) error {
+	cfg, err := o.config.loadModules(d)
 	if err != nil {
 		return err
 	}
-	if len(cfg.Modules) == 0 {
-		return &config.Error{File: configName(cfg), Msg: "no modules to build: add modules: [{path: ...}] to " +
-			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
+	isBuilt, err := o.builtCells(ctx, d, cfg)
+	if err != nil {
+		return err
 	}
-	var isBuilt matrix.BuiltFunc
-	switch {
-	case built != "" && onlyNew:
-		return usagef("plan: give --built or --new, not both")
-	case built != "":
-		m, err := manifest.Read(built)
-		if err != nil {
-			return usagef("plan: %v", err)
-		}
-		ids, err := identities(ctx, env, cfg)
-		if err != nil {
-			return err
-		}
-		isBuilt = m.BuiltAs(sources(cfg), ids)
-	case onlyNew:
-		m, err := releaseManifest(ctx, env, rf)
-		if err != nil {
-			return err
-		}
-		ids, err := identities(ctx, env, cfg)
-		if err != nil {
-			return err
-		}
-		isBuilt = m.BuiltAs(sources(cfg), ids)
-	}
-	res, err := w.fetch(ctx, env)
+	res, err := o.watch.fetch(ctx, d)
 	if err != nil {
 		return err
 	}
@@ -89,18 +72,48 @@ func runPlan(ctx context.Context, env *Env, args []string) error {
 		return &config.Error{File: configName(cfg), Msg: err.Error()}
 	}
 	p.Notes = append(notes, p.Notes...)
-	summarize(env, cfg, targets, p)
-	planSummary(env.summary(), targets, p)
+	printPlan(d.Stderr, cfg, targets, p)
+	planSummary(d.Summary, targets, p)
 	out, err := json.Marshal(p.Matrix)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s\n", out)
-	return setOutputs(env, p, out)
+	fmt.Fprintf(d.Stdout, "%s\n", out)
+	versions, err := json.Marshal(p.Versions)
+	if err != nil {
+		return err
+	}
+	d.Workflow.SetOutput("matrix", string(out))
+	d.Workflow.SetOutput("has-work", fmt.Sprint(p.HasWork()))
+	d.Workflow.SetOutput("versions", string(versions))
+	return nil
 }
 
-func summarize(env *Env, cfg *config.Config, targets []matrix.Target, p matrix.Plan) {
-	w := env.Stderr
+// builtCells says which cells are built already: by the manifest at
+// --built, by the release's (--new), or none.
+func (o *planOptions) builtCells(ctx context.Context, d *Deps, cfg *config.Config) (matrix.BuiltFunc, error) {
+	var m *manifest.Manifest
+	var err error
+	switch {
+	case o.built != "":
+		if m, err = manifest.Read(o.built); err != nil {
+			return nil, usagef("plan: %v", err)
+		}
+	case o.onlyNew:
+		if m, err = releaseManifest(ctx, d, o.repo); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, nil
+	}
+	ids, err := identities(ctx, d, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return m.BuiltAs(sources(cfg), ids), nil
+}
+
+func printPlan(w io.Writer, cfg *config.Config, targets []matrix.Target, p matrix.Plan) {
 	fmt.Fprintf(w, "plan: %d nginx versions x %d distros x %d arches, %d modules each: %d builds to do, %d already built, in %d jobs\n",
 		len(targets), len(cfg.Distros), len(cfg.Arch), len(cfg.Modules), p.Cells, p.Built, len(p.Matrix.Include))
 	for _, t := range targets {
@@ -133,58 +146,43 @@ func planSummary(w io.Writer, targets []matrix.Target, p matrix.Plan) {
 		}
 	}
 	fmt.Fprintf(w, "**%d cells planned, %d skipped, in %d jobs.**\n\n", planned, len(p.Report)-planned, len(p.Matrix.Include))
-	fmt.Fprintf(w, "| nginx | line | selected by | distros |\n|---|---|---|---|\n")
+	var rows [][]string
 	for _, t := range targets {
 		why := strings.Join(t.Why, ", ")
 		if len(t.Plus) > 0 {
 			why += " (NGINX Plus " + strings.Join(t.Plus, ", ") + ")"
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", t.Nginx, t.Line, markdown.Cell(why), joinOr(t.Distros, "all"))
+		rows = append(rows, []string{t.Nginx, string(t.Line), why, joinOr(t.Distros, "all")})
 	}
+	fmt.Fprint(w, markdown.Table([]string{"nginx", "line", "selected by", "distros"}, rows))
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "\n> %s\n", markdown.Cell(n))
 	}
 	if len(p.Report) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n| cell | | reason |\n|---|---|---|\n")
+	rows = nil
 	for i, c := range p.Report {
 		if i == maxSummaryCells {
-			fmt.Fprintf(w, "| … %d more cells | | |\n", len(p.Report)-i)
+			rows = append(rows, []string{fmt.Sprintf("… %d more cells", len(p.Report)-i), "", ""})
 			break
 		}
 		state := "skipped"
 		if c.Planned {
 			state = "planned"
 		}
-		fmt.Fprintf(w, "| nginx %s %s/%s | %s | %s |\n", c.Nginx, c.Distro, c.Arch, state, markdown.Cell(c.Reason))
+		rows = append(rows, []string{fmt.Sprintf("nginx %s %s/%s", c.Nginx, c.Distro, c.Arch), state, c.Reason})
 	}
-	fmt.Fprintln(w)
-}
-
-// setOutputs writes the step outputs when running in GitHub Actions.
-func setOutputs(env *Env, p matrix.Plan, matrixJSON []byte) error {
-	if env.Getenv("GITHUB_OUTPUT") == "" {
-		return nil
-	}
-	a := githubactions.New(githubactions.WithGetenv(env.Getenv), githubactions.WithWriter(env.Stderr))
-	versions, err := json.Marshal(p.Versions)
-	if err != nil {
-		return err
-	}
-	a.SetOutput("matrix", string(matrixJSON))
-	a.SetOutput("has-work", fmt.Sprint(p.HasWork()))
-	a.SetOutput("versions", string(versions))
-	return nil
+	fmt.Fprintf(w, "\n%s\n", markdown.Table([]string{"cell", "", "reason"}, rows))
 }
 
 // releaseManifest reads what the release already holds.
-func releaseManifest(ctx context.Context, env *Env, rf repoFlags) (*manifest.Manifest, error) {
+func releaseManifest(ctx context.Context, d *Deps, rf repoFlags) (*manifest.Manifest, error) {
 	owner, name, err := rf.split()
 	if err != nil {
 		return nil, err
 	}
-	gh, err := gitHub(env)
+	gh, err := d.GitHub()
 	if err != nil {
 		return nil, err
 	}
@@ -193,21 +191,17 @@ func releaseManifest(ctx context.Context, env *Env, rf repoFlags) (*manifest.Man
 		return nil, ghclient.Explain(err, "read the manifest of release "+cmp.Or(rf.tag, "(latest)")+" of "+rf.repo)
 	}
 	if rel == nil {
-		fmt.Fprintf(env.Stderr, "release %s of %s does not exist yet: nothing is built (%d GitHub API requests)\n", cmp.Or(rf.tag, "(latest)"), rf.repo, gh.Requests())
+		d.logf("release %s of %s does not exist yet: nothing is built (%d GitHub API requests)", cmp.Or(rf.tag, "(latest)"), rf.repo, gh.Requests())
 	} else {
-		fmt.Fprintf(env.Stderr, "release %s holds %d built files (%d GitHub API requests)\n", rel.Tag, len(m.Entries), gh.Requests())
+		d.logf("release %s holds %d built files (%d GitHub API requests)", rel.Tag, len(m.Entries), gh.Requests())
 	}
 	return m, nil
 }
 
 // identities are the modules' current content identities: a cell built
 // from other content is planned again.
-func identities(ctx context.Context, env *Env, cfg *config.Config) (map[string]string, error) {
-	cache := cacheDir(env)
-	if cache == "" {
-		cache = filepath.Join(os.TempDir(), "nginx-modbuild-cache")
-	}
-	mods, err := modsrc.Resolve(ctx, cfg, cache)
+func identities(ctx context.Context, d *Deps, cfg *config.Config) (map[string]string, error) {
+	mods, err := modsrc.Resolve(ctx, cfg, cacheOrTemp(cacheDir(d)))
 	if err != nil {
 		return nil, err
 	}

@@ -25,13 +25,23 @@ const PackagedNginx = "/usr/sbin/nginx"
 type Machine struct {
 	// Root is the file system's root: "/", or a test's tree.
 	Root string
-	// Path is the PATH programs are looked up in.
-	Path string
+	// Path is the PATH programs are looked up in; when empty, getenv's
+	// PATH, read when a program is looked up.
+	Path   string
+	getenv func(string) string
 }
 
-// Local is the machine this process runs on.
+// Local is the machine this process runs on, with the environment getenv
+// reads.
 func Local(getenv func(string) string) *Machine {
-	return &Machine{Root: "/", Path: getenv("PATH")}
+	return &Machine{Root: "/", getenv: getenv}
+}
+
+func (m *Machine) path() string {
+	if m.Path == "" && m.getenv != nil {
+		return m.getenv("PATH")
+	}
+	return m.Path
 }
 
 func (m *Machine) file(p string) string { return filepath.Join(m.Root, p) }
@@ -80,7 +90,7 @@ func (m *Machine) InContainer() bool {
 
 // LookPath finds a program on the machine's PATH.
 func (m *Machine) LookPath(name string) (string, error) {
-	for _, dir := range filepath.SplitList(m.Path) {
+	for _, dir := range filepath.SplitList(m.path()) {
 		if dir == "" {
 			continue
 		}
@@ -105,7 +115,7 @@ func (m *Machine) Nginx() string {
 // first: where packages and source installs put it, then PATH.
 func (m *Machine) NginxCandidates() []string {
 	out := []string{PackagedNginx, "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx"}
-	for _, dir := range filepath.SplitList(m.Path) {
+	for _, dir := range filepath.SplitList(m.path()) {
 		if dir != "" {
 			out = append(out, filepath.Join(dir, "nginx"))
 		}

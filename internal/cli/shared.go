@@ -1,0 +1,257 @@
+package cli
+
+// The helpers more than one command uses: flag sets, the config, the
+// repository and release flags, the upstream watch, output.
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
+)
+
+// flagSet makes a flag set that reports errors as usage errors and prints
+// its help to the right writer.
+func flagSet(d *Deps, name, args, desc string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(d.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: nginx-modbuild %s %s\n\n%s.\n\nFlags:\n", name, args, desc)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, d *Deps, args []string) error {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(d.Stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
+}
+
+// noArgs refuses positional arguments for a command that takes none.
+func noArgs(cmd string, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s: unexpected argument %q", cmd, args[0])
+	}
+	return nil
+}
+
+// renamed is an old spelling of a flag: it still sets the new one, with
+// a notice saying what to write instead.
+type renamed struct {
+	to       *string
+	old, now string
+	w        io.Writer
+}
+
+func (r renamed) String() string {
+	if r.to == nil {
+		return ""
+	}
+	return *r.to
+}
+
+func (r renamed) Set(v string) error {
+	fmt.Fprintf(r.w, "warning: %s is deprecated here: use %s (--nginx now always means an nginx version)\n", r.old, r.now)
+	*r.to = v
+	return nil
+}
+
+// configFlag is the --config flag of the commands that read the config.
+type configFlag struct{ path string }
+
+func (c *configFlag) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.path, "config", "", "config file (default "+config.DefaultPath+" in the repository)")
+}
+
+func (c *configFlag) load(d *Deps) (*config.Config, error) {
+	return config.Load(d.Dir, absIn(d.Dir, c.path))
+}
+
+// loadModules loads the config and insists it names modules to build.
+func (c *configFlag) loadModules(d *Deps) (*config.Config, error) {
+	cfg, err := c.load(d)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Modules) == 0 {
+		return nil, &config.Error{File: configName(cfg), Msg: "no modules to build: add modules: [{path: ...}] to " +
+			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
+	}
+	return cfg, nil
+}
+
+// configName names the config in messages.
+func configName(cfg *config.Config) string {
+	if cfg.File != "" {
+		return cfg.File
+	}
+	return "(default config)"
+}
+
+// sources are the config's module sources, in order.
+func sources(cfg *config.Config) []string {
+	var out []string
+	for _, m := range cfg.Modules {
+		out = append(out, m.ID())
+	}
+	return out
+}
+
+// absIn makes a path the user gave absolute against dir ("" stays "").
+func absIn(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// cacheDir is where ETags and downloads are kept between runs.
+func cacheDir(d *Deps) string {
+	if c := d.Getenv("NGINX_MODBUILD_CACHE"); c != "" {
+		return c
+	}
+	for _, k := range []string{"XDG_CACHE_HOME", "RUNNER_TOOL_CACHE"} {
+		if c := d.Getenv(k); c != "" {
+			return filepath.Join(c, "nginx-modbuild")
+		}
+	}
+	if h := d.Getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "nginx-modbuild")
+	}
+	return ""
+}
+
+// cacheOrTemp is the cache directory, or one under the temp dir.
+func cacheOrTemp(dir string) string {
+	if dir == "" {
+		return filepath.Join(os.TempDir(), "nginx-modbuild-cache")
+	}
+	return dir
+}
+
+// repoFlags name the repository and release a command works on.
+type repoFlags struct {
+	repo, tag string
+}
+
+func (r *repoFlags) register(fs *flag.FlagSet, d *Deps) {
+	r.registerRepo(fs, d)
+	fs.StringVar(&r.tag, "tag", "", "the release's tag (default the latest release)")
+}
+
+func (r *repoFlags) registerRepo(fs *flag.FlagSet, d *Deps) {
+	fs.StringVar(&r.repo, "repo", d.Workflow.Repository(), "the repository, owner/name (default $GITHUB_REPOSITORY)")
+}
+
+func (r *repoFlags) split() (owner, name string, err error) {
+	owner, name, ok := strings.Cut(r.repo, "/")
+	if !ok || !repoPart.MatchString(owner) || !repoPart.MatchString(name) {
+		return "", "", usagef("--repo %s: want owner/name (or run in GitHub Actions, which sets GITHUB_REPOSITORY)", quoteShort(r.repo))
+	}
+	if err := checkTag("--tag", r.tag); err != nil {
+		return "", "", err
+	}
+	return owner, name, nil
+}
+
+var (
+	repoPart = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
+	tagChars = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/+-]{0,199}$`)
+)
+
+// checkTag refuses a release tag that git would not take or that reads
+// as something else: a leading '-', "..", "//", a trailing '/' or ".lock",
+// or characters outside letters, digits and . _ / + -. Empty is allowed
+// (the latest release).
+func checkTag(flag, tag string) error {
+	if tag == "" {
+		return nil
+	}
+	if !tagChars.MatchString(tag) || strings.Contains(tag, "..") || strings.Contains(tag, "//") ||
+		strings.HasSuffix(tag, "/") || strings.HasSuffix(tag, ".lock") {
+		return usagef("%s %s: not a release tag (letters, digits, '.', '_', '/', '+' and '-', starting with a letter or digit, no '..')", flag, quoteShort(tag))
+	}
+	return nil
+}
+
+// quoteShort quotes a user's value for an error message, cut to 60 bytes.
+func quoteShort(s string) string {
+	if len(s) > 60 {
+		return fmt.Sprintf("%q... (%d bytes)", s[:60], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// watchFlags are the flags that choose where nginx releases come from.
+type watchFlags struct {
+	upstream, upstreamURL, mirror, cacheDir string
+}
+
+func (w *watchFlags) register(fs *flag.FlagSet, d *Deps) {
+	fs.StringVar(&w.upstream, "upstream", "github", "where to read nginx releases: github (tags of nginx/nginx) or nginx.org (download index)")
+	fs.StringVar(&w.upstreamURL, "upstream-url", "", "override the upstream's URL: the GitHub API base, or the download index with --upstream nginx.org")
+	fs.StringVar(&w.mirror, "mirror", upstream.DefaultIndexURL, "nginx download mirror, a URL or a local directory; its index is the fallback when GitHub fails")
+	fs.StringVar(&w.cacheDir, "cache-dir", cacheDir(d), "cache directory (ETags of upstream answers)")
+}
+
+// fetch reads nginx's releases. The token goes only to the API host it
+// belongs to (ghclient.Credentials.For).
+func (w *watchFlags) fetch(ctx context.Context, d *Deps) (upstream.Result, error) {
+	mode, err := upstream.ParseMode(w.upstream)
+	if err != nil {
+		return upstream.Result{}, usagef("--upstream: %v", err)
+	}
+	o := upstream.Options{Mode: mode, IndexURL: w.mirror, CacheDir: w.cacheDir, HTTP: d.HTTP, Logf: d.logf,
+		Token: d.credentials().For(upstream.DefaultAPIURL)}
+	switch {
+	case w.upstreamURL != "" && mode == upstream.NginxOrg:
+		o.IndexURL = w.upstreamURL
+	case w.upstreamURL != "":
+		o.APIURL, o.Token = w.upstreamURL, d.credentials().For(w.upstreamURL)
+	}
+	res, err := upstream.Fetch(ctx, o)
+	for _, warn := range res.Warnings {
+		fmt.Fprintf(d.Stderr, "warning: %s\n", warn)
+	}
+	if err != nil {
+		if source.Unreachable(err) {
+			return res, fmt.Errorf("find nginx releases: %w\nneither GitHub nor the download index is reachable (offline?): point --upstream-url (or --upstream nginx.org with --upstream-url) at a reachable copy, or list the versions under nginx.versions and run build with --mirror DIR", err)
+		}
+		return res, fmt.Errorf("find nginx releases: %w", err)
+	}
+	d.logf("upstream: %d nginx releases from %s (%d requests, %d not modified)", len(res.Releases), res.Source, res.Requests, res.NotModified)
+	return res, nil
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// joinOr joins ss with commas, or says none.
+func joinOr(ss []string, none string) string {
+	if len(ss) == 0 {
+		return none
+	}
+	return strings.Join(ss, ",")
+}
