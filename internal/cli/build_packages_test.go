@@ -97,7 +97,7 @@ packages:
 	if err == nil || !strings.Contains(out, "nginx-module-hello-world : Depends: nginx (>= 1.26.3)") {
 		t.Errorf("apt-get install of the 1.26.3 package: %v\n%s", err, out)
 	}
-	sameTree(t, "after apt refused the 1.26.3 package", before, hostState(t))
+	testenv.SameTree(t, "after apt refused the 1.26.3 package", before, hostState(t))
 
 	// Built for Debian's 1.22.1: installs, enables, nginx -t passes.
 	if out, err := apt("install", deb("1.22.1")); err != nil {
@@ -129,7 +129,7 @@ packages:
 	after := hostState(t)
 	delete(before, "dpkg: nginx-module-hello-world")
 	delete(after, "dpkg: nginx-module-hello-world")
-	sameTree(t, "after install and purge", before, after)
+	testenv.SameTree(t, "after install and purge", before, after)
 
 	// The release carries the packages beside the .so files.
 	if r := h.runIn(repo, "release", "--tag", "modules", "--create", "--dist", "dist"); r.code != 0 {

@@ -85,20 +85,6 @@ func tree(t *testing.T, root string) map[string]string {
 	return out
 }
 
-func sameTree(t *testing.T, what string, before, after map[string]string) {
-	t.Helper()
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("%s: %s changed: %q -> %q", what, p, v, after[p])
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			t.Errorf("%s: %s was left behind", what, p)
-		}
-	}
-}
-
 // TestInstall is issue 13's acceptance: real .so files built here for
 // nginx 1.22.1 (hello-world, NDK, set-misc) and 1.26.3 (hello-world),
 // released on the fake GitHub with decoys for other distros and arches;
@@ -188,7 +174,7 @@ modules: `+mods+"\n"), 0o644)
 		!strings.Contains(r.err.Error(), "undefined symbol: ndk_") || !strings.Contains(r.err.Error(), "needs ndk_http_module") {
 		t.Errorf("set-misc without NDK: exit %d %v", r.code, r.err)
 	}
-	sameTree(t, "after the refusals and the rollback", before, tree(t, host.root))
+	testenv.SameTree(t, "after the refusals and the rollback", before, tree(t, host.root))
 
 	// Killed while nginx -t runs (a stalled include): a hangup rolls
 	// back; after SIGKILL, install --recover does. Either way the host is
@@ -231,7 +217,7 @@ modules: `+mods+"\n"), 0o644)
 	if r = inst("--tag", "modules", "--dry-run", "hello_world"); r.code != 0 || !strings.Contains(r.stdout, "would install") {
 		t.Errorf("dry run: exit %d %v\n%s", r.code, r.err, r.stdout)
 	}
-	sameTree(t, "after --check and --dry-run", installed, tree(t, host.root))
+	testenv.SameTree(t, "after --check and --dry-run", installed, tree(t, host.root))
 	if r = inst("--tag", "modules", "--for-nginx", "1.26.3", "hello_world"); r.code != 0 || !strings.Contains(r.stdout, "staged for nginx 1.26.3") {
 		t.Errorf("stage: exit %d %v\n%s", r.code, r.err, r.stdout)
 	}
@@ -344,7 +330,7 @@ func killDuringNginxTest(t *testing.T, host *installHost, nginx, dir string, sig
 	} else if err == nil || !strings.Contains(out.String(), "put back") {
 		t.Errorf("%v: install %v, want a failure that put every file back:\n%s", sig, err, out.String())
 	}
-	sameTree(t, "after "+sig.String()+" during nginx -t", before, tree(t, host.root))
+	testenv.SameTree(t, "after "+sig.String()+" during nginx -t", before, tree(t, host.root))
 	os.Remove(fifo)
 	if b, err := exec.Command(nginx, "-t", "-q", "-c", host.conf).CombinedOutput(); err != nil {
 		t.Errorf("nginx -t after %v: %v\n%s", sig, err, b)
@@ -393,7 +379,7 @@ func killDuringDownload(t *testing.T, host *installHost, nginx, dir string, sig 
 	if b, err := rec.CombinedOutput(); err != nil || !strings.Contains(string(b), "no interrupted install") {
 		t.Errorf("install --recover after %v before placing: %v\n%s", sig, err, b)
 	}
-	sameTree(t, "after "+sig.String()+" during the download", before, tree(t, host.root))
+	testenv.SameTree(t, "after "+sig.String()+" during the download", before, tree(t, host.root))
 }
 
 // childRunning is the PID of a child of pid whose command line names

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
 // hostTree is a small host: nginx's conf directory (where the journal
@@ -23,20 +25,6 @@ func hostTree(t *testing.T) (root, conf, mods, enabled string) {
 		os.Chtimes(p, old, old)
 	}
 	return root, conf, mods, enabled
-}
-
-func sameTree(t *testing.T, before, after map[string]string, when string) {
-	t.Helper()
-	for p, v := range before {
-		if after[p] != v {
-			t.Errorf("%s: %s: %q -> %q", when, p, v, after[p])
-		}
-	}
-	for p := range after {
-		if _, ok := before[p]; !ok {
-			t.Errorf("%s: %s left behind", when, p)
-		}
-	}
 }
 
 // TestRecoverAfterKillAtEveryStep is issue 21 item 1 at the file level:
@@ -89,7 +77,7 @@ func TestRecoverAfterKillAtEveryStep(t *testing.T) {
 			if err != nil || !found {
 				t.Fatalf("n=%d midway=%v: Recover = %v, %v", n, midway, found, err)
 			}
-			sameTree(t, before, snapshot(t, root), "after a kill")
+			testenv.SameTree(t, "after a kill", before, snapshot(t, root))
 			if found, _ := Recover(conf); found {
 				t.Error("the journal is still there after recovering")
 			}

@@ -71,3 +71,21 @@ func HostLock(t testing.TB) {
 		f.Close()
 	})
 }
+
+// SameTree fails the test for every path whose snapshot (any string
+// saying its contents, mode and times) differs between before and after,
+// and for every path after has that before had not; when says at what
+// point of the test.
+func SameTree(t testing.TB, when string, before, after map[string]string) {
+	t.Helper()
+	for p, v := range before {
+		if after[p] != v {
+			t.Errorf("%s: %s changed: %q -> %q", when, p, v, after[p])
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s: %s was left behind", when, p)
+		}
+	}
+}
