@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -68,5 +69,33 @@ func TestDebianNginx(t *testing.T) {
 	}
 	if _, err := Read(filepath.Join(t.TempDir(), "none")); err == nil {
 		t.Error("reading a missing file gave no error")
+	}
+}
+
+// TestObjectsFollowLinkerScripts: Debian's libc.so is a linker script
+// naming libc.so.6 and more; the ELF files it stands for are found.
+func TestObjectsFollowLinkerScripts(t *testing.T) {
+	t.Parallel()
+	script := "/usr/lib/x86_64-linux-gnu/libc.so"
+	if _, err := os.Stat(script); err != nil {
+		testenv.Missing(t, script, "libc6-dev")
+	}
+	got := Objects(script)
+	found := false
+	for _, f := range got {
+		found = found || strings.HasSuffix(f, "/libc.so.6")
+	}
+	if !found {
+		t.Errorf("Objects(%s) = %v: no libc.so.6", script, got)
+	}
+	if got := Objects("/etc/hostname"); got != nil {
+		t.Errorf("a text file that names no library: %v", got)
+	}
+	nginx := testenv.Tool(t, "/usr/sbin/nginx", "nginx")
+	if got := Interpreter(nginx); !strings.Contains(got, "ld-linux") {
+		t.Errorf("nginx's interpreter = %q", got)
+	}
+	if got := Interpreter(script); got != "" {
+		t.Errorf("a linker script has an interpreter: %q", got)
 	}
 }
