@@ -149,7 +149,10 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 		}
 	}
 	if b.compiler, err = d.Machine.Compiler(ctx); err != nil {
-		return nil, err
+		// Each cell still runs and records configure's own words on the
+		// missing compiler in its manifest.
+		d.logf("warning: %v", err)
+		b.compiler = machine.Compiler{Version: "unknown (" + err.Error() + ")"}
 	}
 	if b.keyring, err = source.NewKeyring("", d.HTTP); err != nil {
 		return nil, err
