@@ -384,3 +384,46 @@ func TestBinaryExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanBuiltFromSeveralPlaces: --built takes several manifests and
+// directories of build output (issue 23); a cell built in any of them is
+// not planned again, and the same module built for two distros counts
+// for both (cell manifests name files without the distro).
+func TestPlanBuiltFromSeveralPlaces(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	entry := func(nginx, distro string) string {
+		return `{"module": "ngx_http_hello_module", "source": ".", "nginx": "` + nginx + `", "distro": "` + distro +
+			`", "arch": "amd64", "file": "ngx_http_hello_module_` + nginx + `.so", "sha256": "x"}`
+	}
+	dist := t.TempDir()
+	os.MkdirAll(filepath.Join(dist, "cell-a"), 0o755)
+	os.MkdirAll(filepath.Join(dist, "cell-b"), 0o755)
+	os.WriteFile(filepath.Join(dist, "cell-a", "manifest-1.31.4-debian-12-amd64.json"), []byte(`{"schema": 1, "entries": [`+entry("1.31.4", "debian-12")+`]}`), 0o644)
+	os.WriteFile(filepath.Join(dist, "cell-b", "manifest-1.31.4-debian-13-amd64.json"), []byte(`{"schema": 1, "entries": [`+entry("1.31.4", "debian-13")+`]}`), 0o644)
+	release := filepath.Join(t.TempDir(), "manifest.json")
+	os.WriteFile(release, []byte(`{"schema": 1, "entries": [`+
+		`{"source": ".", "nginx": "1.30.4", "distro": "debian-12", "arch": "amd64", "file": "b.so", "sha256": "x"}]}`), 0o644)
+	cfg := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(cfg, []byte("distros: [debian-12, debian-13]\n"), 0o644)
+
+	r := h.run("plan", "--config", cfg, "--built", dist, "--built", release)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %v\n%s", r.code, r.err, r.stderr)
+	}
+	var m struct{ Include []struct{ Nginx, Distro string } }
+	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range m.Include {
+		got = append(got, j.Nginx+" "+j.Distro)
+	}
+	// 1.31.4 is built for both distros; 1.30.4 only for debian-12.
+	if strings.Join(got, ",") != "1.30.4 debian-13" {
+		t.Errorf("planned %v\n%s", got, r.stderr)
+	}
+	if r := h.run("plan", "--built", t.TempDir()); r.code != 2 || !strings.Contains(r.err.Error(), "no manifest.json, index.json or cell manifest") {
+		t.Errorf("an empty directory: exit %d, %v", r.code, r.err)
+	}
+}

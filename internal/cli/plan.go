@@ -23,7 +23,7 @@ type planOptions struct {
 	config  configFlag
 	watch   watchFlags
 	repo    repoFlags
-	built   string
+	built   pathList
 	onlyNew bool
 }
 
@@ -36,7 +36,7 @@ func (o *planOptions) flags(fs *flag.FlagSet, d *Deps) {
 	o.config.register(fs)
 	o.watch.register(fs, d)
 	o.repo.register(fs, d)
-	fs.StringVar(&o.built, "built", "", "release manifest.json: cells it lists for every module are not planned again")
+	fs.Var(&o.built, "built", "what is built already: a release's manifest.json, a cell manifest, or a directory of build output; repeat it for several (cells they list for every module are not planned again)")
 	fs.BoolVar(&o.onlyNew, "new", false, "plan only cells not built yet, according to the manifest.json of the release (--repo, --tag)")
 }
 
@@ -44,7 +44,7 @@ func (o *planOptions) check(args []string, _ *Deps) error {
 	if err := noArgs("plan", args); err != nil {
 		return err
 	}
-	if o.built != "" && o.onlyNew {
+	if len(o.built) > 0 && o.onlyNew {
 		return usagef("plan: give --built or --new, not both")
 	}
 	return nil
@@ -95,9 +95,9 @@ func (o *planOptions) builtCells(ctx context.Context, d *Deps, cfg *config.Confi
 	var m *manifest.Manifest
 	var err error
 	switch {
-	case o.built != "":
-		if m, err = manifest.Read(o.built); err != nil {
-			return nil, usagef("plan: %v", err)
+	case len(o.built) > 0:
+		if m, err = manifest.ReadBuilt(o.built...); err != nil {
+			return nil, usagef("plan: --built: %v", err)
 		}
 	case o.onlyNew:
 		if m, err = releaseManifest(ctx, d, o.repo); err != nil {

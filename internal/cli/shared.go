@@ -74,6 +74,21 @@ func (r renamed) Set(v string) error {
 	return nil
 }
 
+// pathList is a flag given once per path (--built a --built b), or with
+// paths separated by commas.
+type pathList []string
+
+func (l *pathList) String() string { return strings.Join(*l, ",") }
+
+func (l *pathList) Set(v string) error {
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
 // configFlag is the --config flag of the commands that read the config.
 type configFlag struct{ path string }
 

@@ -3,6 +3,7 @@ package manifest
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -91,4 +92,45 @@ func CellFiles(dir string) ([]string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// ReadBuilt reads what is built already from files and directories: a
+// release's manifest.json (or a spread release's index.json), a cell
+// manifest, or a directory of build output holding cell manifests at any
+// depth (and a release manifest at its top). Cell manifests name files
+// as build writes them; here each is named as its release asset, so the
+// same module built for two distros stays two entries. All are merged.
+func ReadBuilt(paths ...string) (*Manifest, error) {
+	out := &Manifest{Schema: Schema}
+	for _, p := range paths {
+		files := []string{p}
+		if fi, err := os.Stat(p); err != nil {
+			return nil, err
+		} else if fi.IsDir() {
+			if files, err = CellFiles(p); err != nil {
+				return nil, err
+			}
+			for _, top := range []string{"manifest.json", "index.json"} {
+				if _, err := os.Stat(filepath.Join(p, top)); err == nil {
+					files = append(files, filepath.Join(p, top))
+				}
+			}
+			if len(files) == 0 {
+				return nil, fmt.Errorf("%s: no manifest.json, index.json or cell manifest (manifest-*.json) in it", p)
+			}
+		}
+		for _, f := range files {
+			m, err := Read(f)
+			if err != nil {
+				return nil, err
+			}
+			if strings.HasPrefix(filepath.Base(f), "manifest-") {
+				for i := range m.Entries {
+					m.Entries[i].File = m.Entries[i].Asset()
+				}
+			}
+			out.Merge(m)
+		}
+	}
+	return out, nil
 }
