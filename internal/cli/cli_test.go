@@ -411,7 +411,9 @@ func TestPlanBuiltFromSeveralPlaces(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %v\n%s", r.code, r.err, r.stderr)
 	}
-	var m struct{ Include []struct{ Nginx, Distro string } }
+	var m struct {
+		Include []struct{ Nginx, Distro string }
+	}
 	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
 		t.Fatal(err)
 	}
