@@ -56,6 +56,8 @@ func (h *harness) releaseRepo() {
 	h.env["GITHUB_API_URL"] = h.gh.URL
 	h.env["GITHUB_TOKEN"] = "t0ken"
 	h.env["GITHUB_REPOSITORY"] = "acme/mod"
+	// The run's token must reach its API (and nothing else may pass).
+	h.gh.RequireToken("t0ken")
 }
 
 type result struct {

@@ -41,10 +41,7 @@ func (c Credentials) APIURL() string { return c.apiURL }
 // nginx/nginx is read from github.com anonymously, and an --upstream-url
 // elsewhere never sees it.
 func (c Credentials) For(apiURL string) string {
-	if apiURL == "" {
-		apiURL = DefaultAPIURL
-	}
-	if sameAPI(apiURL, c.apiURL) {
+	if apiURL == "" || sameAPI(apiURL, c.apiURL) {
 		return c.token
 	}
 	return ""

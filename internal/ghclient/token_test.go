@@ -17,6 +17,7 @@ func TestCredentials(t *testing.T) {
 		{"not to another host", map[string]string{"GITHUB_TOKEN": "job"}, "http://127.0.0.1:9/", ""},
 		{"GHES token stays on GHES", map[string]string{"GITHUB_TOKEN": "job", "GITHUB_API_URL": "https://ghe.example/api/v3"}, "https://api.github.com/", ""},
 		{"GHES token on its own API", map[string]string{"GITHUB_TOKEN": "job", "GITHUB_API_URL": "https://ghe.example/api/v3"}, "https://ghe.example/api/v3/", "job"},
+		{"GHES token for the run's own API", map[string]string{"GITHUB_TOKEN": "job", "GITHUB_API_URL": "https://ghe.example/api/v3"}, "", "job"},
 		{"no token", map[string]string{}, "", ""},
 	}
 	for _, tt := range tests {
