@@ -16,6 +16,7 @@ import (
 type releaseOptions struct {
 	repo     repoFlags
 	dist     string
+	dir      string
 	create   bool
 	json     bool
 	parallel int
@@ -23,13 +24,14 @@ type releaseOptions struct {
 }
 
 func releaseCommand() command {
-	return newCommand[releaseOptions]("release", "[--repo owner/name] [--tag v1.2.0 [--create]] [--dist dist] [--parallel 4] [--json]",
-		"attach built files to a GitHub release, idempotently, with manifest.json and SHA256SUMS", runRelease)
+	return newCommand[releaseOptions]("release", "[--repo owner/name] [--tag v1.2.0 [--create]] [--dist dist] [--parallel 4] [--json] | --dir DIR [--dist dist]",
+		"attach built files to a GitHub release (or write them to a directory, as the release would hold them), idempotently, with manifest.json and SHA256SUMS", runRelease)
 }
 
 func (o *releaseOptions) flags(fs *flag.FlagSet, d *Deps) {
 	o.repo.register(fs, d)
 	fs.StringVar(&o.dist, "dist", "dist", "directory of build output (.so files and cell manifests, in any subdirectories)")
+	fs.StringVar(&o.dir, "dir", "", "write the release into this directory instead of GitHub: the files, manifest.json, SHA256SUMS and NOTES.md, for a static host (install --from reads it)")
 	fs.BoolVar(&o.create, "create", false, "create the release for --tag when there is none")
 	fs.IntVar(&o.parallel, "parallel", 4, "concurrent uploads")
 	fs.StringVar(&o.spread, "spread", "", "spread the builds over one release per nginx line (line: TAG-nginx-1.26) or version (version: TAG-nginx-1.26.3), with index.json in the release TAG; for more than 1,000 files")
@@ -39,6 +41,14 @@ func (o *releaseOptions) flags(fs *flag.FlagSet, d *Deps) {
 func (o *releaseOptions) check(args []string, d *Deps) error {
 	if err := noArgs("release", args); err != nil {
 		return err
+	}
+	o.dist = absIn(d.Dir, o.dist)
+	if o.dir != "" {
+		o.dir = absIn(d.Dir, o.dir)
+		if o.create || o.spread != "" {
+			return usagef("release --dir: --create and --spread are for GitHub releases")
+		}
+		return nil
 	}
 	if _, _, err := o.repo.split(); err != nil {
 		return err
@@ -51,22 +61,13 @@ func (o *releaseOptions) check(args []string, d *Deps) error {
 	case o.spread != "" && o.repo.tag == "":
 		return usagef("release: --spread needs --tag (the index release)")
 	}
-	o.dist = absIn(d.Dir, o.dist)
 	return nil
 }
 
 func runRelease(ctx context.Context, o *releaseOptions, d *Deps) error {
-	owner, name, _ := o.repo.split()
-	gh, err := d.GitHub()
+	res, err := o.publish(ctx, d)
 	if err != nil {
 		return err
-	}
-	defer func() { d.logf("GitHub API: %d requests", gh.Requests()) }()
-	res, err := release.Sync(ctx, &release.API{C: gh, Owner: owner, Repo: name}, release.Options{
-		Tag: o.repo.tag, Create: o.create, Dist: o.dist, Parallel: o.parallel, Spread: o.spread, Logf: d.logf,
-	})
-	if err != nil {
-		return ghclient.Explain(err, "release "+cmp.Or(o.repo.tag, "(latest)")+" of "+o.repo.repo)
 	}
 	var names []string
 	for _, e := range res.Manifest.Entries {
@@ -87,6 +88,29 @@ func runRelease(ctx context.Context, o *releaseOptions, d *Deps) error {
 	releaseSummary(d.Summary, res)
 	printRelease(d.Stdout, res)
 	return nil
+}
+
+// publish syncs the GitHub release, or writes the directory.
+func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result, error) {
+	ro := release.Options{Tag: o.repo.tag, Create: o.create, Dist: o.dist, Parallel: o.parallel, Spread: o.spread, Logf: d.logf}
+	if o.dir != "" {
+		res, err := release.ToDir(o.dir, ro)
+		if err != nil {
+			return nil, fmt.Errorf("release into %s: %w", o.dir, err)
+		}
+		return res, nil
+	}
+	owner, name, _ := o.repo.split()
+	gh, err := d.GitHub()
+	if err != nil {
+		return nil, err
+	}
+	defer func() { d.logf("GitHub API: %d requests", gh.Requests()) }()
+	res, err := release.Sync(ctx, &release.API{C: gh, Owner: owner, Repo: name}, ro)
+	if err != nil {
+		return nil, ghclient.Explain(err, "release "+cmp.Or(o.repo.tag, "(latest)")+" of "+o.repo.repo)
+	}
+	return res, nil
 }
 
 func printRelease(w io.Writer, res *release.Result) {

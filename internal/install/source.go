@@ -33,13 +33,22 @@ func capFor(name string) int64 {
 }
 
 // Dir is a directory holding a release's files (manifest.json,
-// SHA256SUMS and the .so files), as a download of the release leaves it.
+// SHA256SUMS and the .so files), as release --dir writes it or a download
+// of a release leaves it; or, with no manifest.json, build output: the
+// cell manifests (at any depth) and the files beside each.
 type Dir string
 
 func (d Dir) Name() string { return "directory " + string(d) }
 
 func (d Dir) Manifest(ctx context.Context) (*manifest.Manifest, error) {
 	data, err := d.File(ctx, release.ManifestName)
+	if errors.Is(err, fs.ErrNotExist) {
+		m, _, berr := d.built()
+		if berr != nil {
+			return nil, fmt.Errorf("%w, and no build output: %w", err, berr)
+		}
+		return m, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +59,45 @@ func (d Dir) File(_ context.Context, name string) ([]byte, error) {
 	if !filepath.IsLocal(name) || strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("%q is not a file name", name)
 	}
-	return userfile.Read(filepath.Join(string(d), name), capFor(name))
+	data, err := userfile.Read(filepath.Join(string(d), name), capFor(name))
+	if !errors.Is(err, fs.ErrNotExist) || name == release.ManifestName || name == release.SumsName {
+		return data, err
+	}
+	// Build output names a file by its cell manifest.
+	_, paths, berr := d.built()
+	if p, ok := paths[name]; berr == nil && ok {
+		return userfile.Read(p, capFor(name))
+	}
+	return nil, err
+}
+
+// built reads build output: the cell manifests under d merged, with each
+// entry named as its release asset, and where each asset's file is.
+func (d Dir) built() (*manifest.Manifest, map[string]string, error) {
+	cells, err := manifest.CellFiles(string(d))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(cells) == 0 {
+		return nil, nil, fmt.Errorf("no cell manifests (manifest-*.json) under %s", string(d))
+	}
+	m := &manifest.Manifest{Schema: manifest.Schema}
+	paths := map[string]string{}
+	for _, c := range cells {
+		cm, err := manifest.Read(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, e := range cm.Entries {
+			if err := e.Check(); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", c, err)
+			}
+			cm.Entries[i].File = e.Asset()
+			paths[e.Asset()] = filepath.Join(filepath.Dir(c), e.File)
+		}
+		m.Merge(cm)
+	}
+	return m, paths, nil
 }
 
 // URL is a base URL serving a release's files.
