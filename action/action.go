@@ -66,6 +66,7 @@ var Inputs = []Input{
 	{"dist", "dist", false, []string{"release"}, "release: directory of build output (default dist)"},
 	{"parallel", "parallel", false, []string{"release"}, "release: concurrent uploads"},
 	{"spread", "spread", false, []string{"release"}, "release: spread the builds over one release per nginx line or version (line, version)"},
+	{"release-dir", "dir", false, []string{"release"}, "release: write the release into this directory (for a static host) instead of GitHub"},
 	{"dry-run", "dry-run", true, []string{"bump", "install"}, "bump: print the diff instead of pushing; install: print the plan"},
 	{"release-tag", "release-tag", false, []string{"bump"}, "bump: release whose manifest gives the compatibility table"},
 	{"json", "json", true, []string{"versions", "inspect", "check"}, "print JSON"},
