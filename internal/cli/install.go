@@ -21,12 +21,12 @@ type installOptions struct {
 	binary, from, forNginx, useDistro, conf string
 	modulesPath                             string
 	printLoad, dryRun, reload, checkOnly    bool
-	insecure, recoverOnly                   bool
+	insecure, recoverOnly, remove           bool
 	modules                                 []string
 }
 
 func installCommand() command {
-	return newCommand[installOptions]("install", "[--repo owner/name [--tag T] | --from DIR|URL] [--nginx-binary /usr/sbin/nginx] [--for-nginx V] [--distro D] [--dry-run] [--reload] [--print-load] [--check] MODULE...",
+	return newCommand[installOptions]("install", "[--repo owner/name [--tag T] | --from DIR|URL] [--nginx-binary /usr/sbin/nginx] [--for-nginx V] [--distro D] [--dry-run] [--reload] [--print-load] [--check] [--remove] MODULE...",
 		"put the matching build of modules under the nginx of this host: verified, atomically, tested with nginx -t, rolled back on failure", runInstall)
 }
 
@@ -44,12 +44,17 @@ func (o *installOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
 	fs.BoolVar(&o.reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
 	fs.BoolVar(&o.recoverOnly, "recover", false, "only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
+	fs.BoolVar(&o.remove, "remove", false, "take the named modules out again: the snippet, link and .so install placed; refused while the configuration uses them (nginx -t), rolled back like an install")
 	fs.BoolVar(&o.checkOnly, "check", false, "report, for every load_module of the configuration, whether the release has a build for --for-nginx")
 }
 
 func (o *installOptions) check(args []string, _ *Deps) error {
 	o.modules = args
 	switch {
+	case o.remove && (o.recoverOnly || o.checkOnly || o.printLoad || o.forNginx != ""):
+		return usagef("install --remove takes modules only (with --dry-run and --reload), not --recover, --check, --print-load or --for-nginx")
+	case o.remove && len(args) == 0:
+		return usagef("install --remove: name the modules to take out (ngx_http_echo_module or echo)")
 	case o.recoverOnly && (len(args) > 0 || o.checkOnly):
 		return usagef("install --recover takes no modules and no --check")
 	case o.recoverOnly:
@@ -75,8 +80,11 @@ func runInstall(ctx context.Context, o *installOptions, d *Deps) error {
 	}
 	h.ConfPath = cmp.Or(o.conf, h.ConfPath)
 	h.ModulesPath = cmp.Or(o.modulesPath, h.ModulesPath)
-	if o.recoverOnly {
+	switch {
+	case o.recoverOnly:
 		return recoverInstall(d, h)
+	case o.remove:
+		return o.removeModules(ctx, d, h)
 	}
 	src, err := installSource(d, o.repo, o.from, o.insecure)
 	if err != nil {
@@ -132,13 +140,44 @@ func (o *installOptions) report(ctx context.Context, d *Deps, h *install.Host, r
 		return nil
 	}
 	fmt.Fprintln(d.Stdout, "nginx -t: ok")
-	if o.reload {
-		how, err := install.Reload(ctx, o.binary, o.conf)
-		if err != nil {
-			return fmt.Errorf("installed, but the reload failed: %w", err)
-		}
-		fmt.Fprintf(d.Stdout, "reloaded (%s)\n", how)
+	return o.reloadIfAsked(ctx, d)
+}
+
+// removeModules takes out what install placed for the named modules.
+func (o *installOptions) removeModules(ctx context.Context, d *Deps, h *install.Host) error {
+	layout, err := install.DetectLayout(h.ConfPath)
+	if err != nil {
+		return fmt.Errorf("install --remove: %w", err)
 	}
+	res, err := install.Remove(ctx, install.Options{Host: h, Modules: o.modules, Layout: layout, DryRun: o.dryRun, Logf: d.logf,
+		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) }})
+	if err != nil {
+		return fmt.Errorf("install --remove: %w", err)
+	}
+	verb := "removed"
+	if o.dryRun {
+		verb = "would remove"
+	}
+	for _, it := range res.Items {
+		fmt.Fprintf(d.Stdout, "%s %s (%s, %s)\n", verb, it.Entry.Module, cmp.Or(it.Dest, "no .so"), it.Snippet)
+	}
+	if o.dryRun {
+		return nil
+	}
+	fmt.Fprintln(d.Stdout, "nginx -t: ok")
+	return o.reloadIfAsked(ctx, d)
+}
+
+// reloadIfAsked reloads nginx after a change, with --reload.
+func (o *installOptions) reloadIfAsked(ctx context.Context, d *Deps) error {
+	if !o.reload {
+		return nil
+	}
+	how, err := install.Reload(ctx, o.binary, o.conf)
+	if err != nil {
+		return fmt.Errorf("changed, but the reload failed: %w", err)
+	}
+	fmt.Fprintf(d.Stdout, "reloaded (%s)\n", how)
 	return nil
 }
 

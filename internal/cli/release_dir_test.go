@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,8 +60,12 @@ func TestReleaseDirAndInstallFromIt(t *testing.T) {
 	// Installed from the directory, a loopback URL of it and dist/.
 	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
 	defer srv.Close()
+	var first *installHost
 	for _, from := range [][]string{{"--from", pub}, {"--from", srv.URL, "--insecure"}, {"--from", filepath.Join(repo, "dist")}} {
 		host := newInstallHost(t)
+		if first == nil {
+			first = host
+		}
 		args := append([]string{"install", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules}, from...)
 		r := h.runIn(repo, append(args, "hello_world")...)
 		if r.code != 0 || !strings.Contains(r.stdout, "installed "+asset) || !strings.Contains(r.stdout, "nginx -t: ok") {
@@ -71,6 +76,8 @@ func TestReleaseDirAndInstallFromIt(t *testing.T) {
 			t.Errorf("install %v: nginx -t afterwards: %v", from, err)
 		}
 	}
+
+	removeInstalled(t, h, repo, nginx, first)
 
 	// A rebuilt cell: only its file and the indexes change.
 	src := filepath.Join(repo, "ngx_http_hello_world_module.c")
@@ -92,5 +99,67 @@ func TestReleaseDirAndInstallFromIt(t *testing.T) {
 	}
 	if r := h.runIn(repo, "release", "--dir", pub, "--spread", "line"); r.code != 2 {
 		t.Errorf("--dir with --spread: exit %d %v", r.code, r.err)
+	}
+}
+
+// removeInstalled is install --remove (issue 23): refused while the
+// configuration uses the module, with every file back; refused for a
+// module install did not place; then the snippet, its link and the .so go
+// and nginx -t passes.
+func removeInstalled(t *testing.T, h *harness, repo, nginx string, host *installHost) {
+	t.Helper()
+	rm := func(args ...string) result {
+		t.Helper()
+		return h.runIn(repo, append([]string{"install", "--remove", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules}, args...)...)
+	}
+	so := filepath.Join(host.modules, "ngx_http_hello_world_module.so")
+	enabled := filepath.Join(host.root, "etc", "nginx", "modules-enabled", "50-mod-http-hello-world.conf")
+	avail := filepath.Join(host.root, "etc", "nginx", "modules-available", "mod-http-hello-world.conf")
+	server := filepath.Join(host.root, "etc", "nginx", "conf.d", "hello.conf")
+	os.WriteFile(server, []byte(fmt.Sprintf("server { listen 127.0.0.1:%d; location = /hello { hello_world \"hi\"; } }\n", host.port)), 0o644)
+	// A distro package's snippet (a relative path) is not install's.
+	distro := filepath.Join(host.root, "etc", "nginx", "modules-enabled", "50-mod-http-echo.conf")
+	os.WriteFile(distro, []byte("load_module modules/ngx_http_echo_module.so;\n"), 0o644)
+	before := tree(t, host.root)
+	if r := rm("echo"); r.code != 1 || !strings.Contains(r.err.Error(), "no module \"echo\" placed by nginx-modbuild install") ||
+		!strings.Contains(r.err.Error(), "it placed: ngx_http_hello_world_module") {
+		t.Errorf("--remove a module install did not place: exit %d %v", r.code, r.err)
+	}
+	testenv.SameTree(t, "after refusing a distro package's module", before, tree(t, host.root))
+	// A load_module added by hand for the same .so: removing the file
+	// would break it.
+	hand := filepath.Join(host.root, "etc", "nginx", "modules-enabled", "99-by-hand.conf")
+	os.WriteFile(hand, []byte("load_module "+so+";\n"), 0o644)
+	before = tree(t, host.root)
+	if r := rm("hello_world"); r.code != 1 || !strings.Contains(r.err.Error(), hand+":1 loads "+so+" too") {
+		t.Errorf("--remove a module also loaded by hand: exit %d %v", r.code, r.err)
+	}
+	testenv.SameTree(t, "after refusing a module also loaded by hand", before, tree(t, host.root))
+	os.Remove(hand)
+	os.Remove(distro)
+	before = tree(t, host.root)
+	if r := rm("hello_world"); r.code != 1 || !strings.Contains(r.err.Error(), "nginx -t failed without the modules") ||
+		!strings.Contains(r.err.Error(), `unknown directive "hello_world"`) {
+		t.Errorf("--remove while the configuration uses it: exit %d %v", r.code, r.err)
+	}
+	if r := rm("--dry-run", "hello_world"); r.code != 0 || !strings.Contains(r.stdout, "would remove ngx_http_hello_world_module ("+so) {
+		t.Errorf("--remove --dry-run: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+	testenv.SameTree(t, "after refused removals and a dry run", before, tree(t, host.root))
+
+	os.Remove(server)
+	if r := rm("hello_world"); r.code != 0 || !strings.Contains(r.stdout, "removed ngx_http_hello_world_module") || !strings.Contains(r.stdout, "nginx -t: ok") {
+		t.Fatalf("--remove: exit %d %v\n%s%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	for _, p := range []string{so, enabled, avail} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("--remove left %s", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(host.modules, "README")); err != nil {
+		t.Errorf("--remove took a file that is not the module's: %v", err)
+	}
+	if err := exec.Command(nginx, "-t", "-q", "-c", host.conf).Run(); err != nil {
+		t.Errorf("nginx -t after --remove: %v", err)
 	}
 }

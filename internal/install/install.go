@@ -76,23 +76,11 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		o.Logf = func(string, ...any) {}
 	}
 	h := o.Host
-	// One install at a time on a host, and none over an interrupted one:
-	// its journal is played back first, so the host is as it was.
-	jdir := filepath.Dir(h.ConfPath)
-	unlock, err := lockDir(jdir)
+	unlock, err := takeHost(o)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	if o.DryRun {
-		if _, err := os.Lstat(filepath.Join(jdir, JournalName)); err == nil {
-			o.Logf("an interrupted install left %s: the next install (or install --recover) puts its changes back first", filepath.Join(jdir, JournalName))
-		}
-	} else if found, err := Recover(jdir); err != nil {
-		return nil, fmt.Errorf("an interrupted install left changes that could not be put back: %w", err)
-	} else if found {
-		o.Logf("an interrupted install had left changes (%s): every file is back as it was before it", filepath.Join(jdir, JournalName))
-	}
 	m, err := src.Manifest(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)
@@ -188,11 +176,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		return res, nil
 	}
 
-	var t tx
-	if err := t.begin(jdir); err != nil {
-		return nil, fmt.Errorf("start the install's journal in %s: %w (nothing was changed)", jdir, err)
-	}
-	apply := func() error {
+	apply := func(t *tx) error {
 		for _, it := range res.Items {
 			if err := t.write(it.Dest, it.data, 0o644); err != nil {
 				return err
@@ -218,31 +202,73 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		}
 		return nil
 	}
-	if err := apply(); err != nil {
+	test := o.Test
+	if o.Stage || o.PrintLoad {
+		test = nil
+	}
+	res.Changes, err = change(ctx, o, apply, test, "with the new modules", func(err error) string { return requiresHint(res.Items, err) })
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// takeHost makes this the only install on the host until the returned
+// function is called, and none runs over an interrupted one: its journal
+// is played back first, so the host is as it was.
+func takeHost(o Options) (func(), error) {
+	jdir := filepath.Dir(o.Host.ConfPath)
+	unlock, err := lockDir(jdir)
+	if err != nil {
+		return nil, err
+	}
+	if o.DryRun {
+		if _, err := os.Lstat(filepath.Join(jdir, JournalName)); err == nil {
+			o.Logf("an interrupted install left %s: the next install (or install --recover) puts its changes back first", filepath.Join(jdir, JournalName))
+		}
+	} else if found, err := Recover(jdir); err != nil {
+		unlock()
+		return nil, fmt.Errorf("an interrupted install left changes that could not be put back: %w", err)
+	} else if found {
+		o.Logf("an interrupted install had left changes (%s): every file is back as it was before it", filepath.Join(jdir, JournalName))
+	}
+	return unlock, nil
+}
+
+// change makes apply's changes under a journal, then runs test (nginx -t;
+// nil for none): on any failure every file is put back as it was. what
+// says of which modules ("with the new modules"), hint adds advice for a
+// failed test.
+func change(ctx context.Context, o Options, apply func(*tx) error, test func(context.Context) error, what string, hint func(error) string) ([]string, error) {
+	jdir := filepath.Dir(o.Host.ConfPath)
+	var t tx
+	if err := t.begin(jdir); err != nil {
+		return nil, fmt.Errorf("start the install's journal in %s: %w (nothing was changed)", jdir, err)
+	}
+	if err := apply(&t); err != nil {
 		if rerr := t.rollback(); rerr != nil {
-			return nil, fmt.Errorf("%w; and restoring the previous files failed: %v (check %s)", err, rerr, h.ModulesPath)
+			return nil, fmt.Errorf("%w; and restoring the previous files failed: %v (check %s)", err, rerr, o.Host.ModulesPath)
 		}
 		return nil, fmt.Errorf("%w (nothing was changed)", err)
 	}
-	if !o.Stage && !o.PrintLoad && o.Test != nil {
-		o.Logf("nginx -t with the new modules")
-		if err := o.Test(ctx); err != nil {
+	if test != nil {
+		o.Logf("nginx -t %s", what)
+		if err := test(ctx); err != nil {
 			rerr := t.rollback()
-			msg := fmt.Sprintf("nginx -t failed with the new modules, so every file was put back as it was:\n%v", err)
-			if hint := requiresHint(res.Items, err); hint != "" {
-				msg += "\n" + hint
+			msg := fmt.Sprintf("nginx -t failed %s, so every file was put back as it was:\n%v", what, err)
+			if h := hint(err); h != "" {
+				msg += "\n" + h
 			}
 			if rerr != nil {
-				msg += fmt.Sprintf("\nrestoring the previous files failed: %v (check %s and %s)", rerr, h.ModulesPath, o.Layout.Dir)
+				msg += fmt.Sprintf("\nrestoring the previous files failed: %v (check %s and %s)", rerr, o.Host.ModulesPath, o.Layout.Dir)
 			}
 			return nil, errors.New(msg)
 		}
 	}
-	res.Changes = t.Log
 	if err := t.commit(); err != nil {
-		return nil, fmt.Errorf("the modules are installed and nginx -t passed, but finishing the journal failed: %w (install --recover cleans up)", err)
+		return nil, fmt.Errorf("the change is made and nginx -t passed, but finishing the journal failed: %w (install --recover cleans up)", err)
 	}
-	return res, nil
+	return t.Log, nil
 }
 
 // judge refuses a build the target nginx would refuse, in nginx's words,

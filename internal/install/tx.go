@@ -138,6 +138,19 @@ func (t *tx) write(path string, data []byte, perm fs.FileMode) error {
 	return nil
 }
 
+// remove takes path (a file or a link) away; rollback puts the same
+// inode back.
+func (t *tx) remove(path string) error {
+	if err := t.keep(path); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	t.Log = append(t.Log, "removed "+path)
+	return nil
+}
+
 // symlink makes path a symbolic link to target, atomically.
 func (t *tx) symlink(target, path string) error {
 	if err := t.mkdir(filepath.Dir(path)); err != nil {
