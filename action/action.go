@@ -67,6 +67,7 @@ var Inputs = []Input{
 	{"parallel", "parallel", false, []string{"release"}, "release: concurrent uploads"},
 	{"spread", "spread", false, []string{"release"}, "release: spread the builds over one release per nginx line or version (line, version)"},
 	{"release-dir", "dir", false, []string{"release"}, "release: write the release into this directory (for a static host) instead of GitHub"},
+	{"repositories", "repositories", true, []string{"release"}, "release, with release-dir: also make the signed apt repositories of the packages (repo-signing-key signs them)"},
 	{"dry-run", "dry-run", true, []string{"bump", "install"}, "bump: print the diff instead of pushing; install: print the plan"},
 	{"release-tag", "release-tag", false, []string{"bump"}, "bump: release whose manifest gives the compatibility table"},
 	{"json", "json", true, []string{"versions", "inspect", "check"}, "print JSON"},
@@ -151,7 +152,7 @@ func withoutCommands(out string) string {
 // secrets are the values never to appear in the summary.
 func secrets(d *cli.Deps) []string {
 	var out []string
-	for _, k := range ghclient.TokenVars {
+	for _, k := range append([]string{cli.SigningKeyVar}, ghclient.TokenVars...) {
 		if v := d.Getenv(k); len(v) >= 4 {
 			out = append(out, v)
 		}

@@ -99,7 +99,7 @@ func TestActionYAMLInSync(t *testing.T) {
 			t.Errorf("the run step passes %s as %q", key, env[key])
 		}
 	}
-	if len(a.Inputs) != len(Inputs)+3 { // + command, token, api-url
+	if len(a.Inputs) != len(Inputs)+4 { // + command, token, api-url, repo-signing-key
 		t.Errorf("action.yml has %d inputs, the package knows %d", len(a.Inputs), len(Inputs)+3)
 	}
 	for _, o := range []string{"matrix", "has-work", "versions", "assets", "pull-request"} {
@@ -246,7 +246,7 @@ func TestReadmeListsEveryInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range append(Inputs, Input{Name: "command"}, Input{Name: "token"}, Input{Name: "api-url"}) {
+	for _, in := range append(Inputs, Input{Name: "command"}, Input{Name: "token"}, Input{Name: "api-url"}, Input{Name: "repo-signing-key"}) {
 		if !strings.Contains(string(readme), "| `"+in.Name+"` |") {
 			t.Errorf("README.md's input table lacks %s", in.Name)
 		}
@@ -265,7 +265,7 @@ func TestExampleWorkflowsUseRealInputs(t *testing.T) {
 	if len(files) != 2 {
 		t.Fatalf("example workflows: %v", files)
 	}
-	commands := map[string][]string{"command": Commands, "token": Commands, "api-url": Commands}
+	commands := map[string][]string{"command": Commands, "token": Commands, "api-url": Commands, "repo-signing-key": {"release"}}
 	for _, in := range Inputs {
 		commands[in.Name] = in.Commands
 	}

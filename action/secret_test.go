@@ -22,6 +22,7 @@ import (
 // ::add-mask:: that release and bump print put the token there in clear).
 func TestSummaryHoldsNoSecret(t *testing.T) {
 	const token = "ghp_s3cretTOKENvalue"
+	const signingKey = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nnot-a-real-key-s3cret\n-----END PGP PRIVATE KEY BLOCK-----\n"
 	gh := ghfake.New(t)
 	gh.CreateRepo("acme/mod", "main")
 	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
@@ -55,12 +56,14 @@ func TestSummaryHoldsNoSecret(t *testing.T) {
 		{"INPUT_COMMAND": "build", "INPUT_NGINX": "1.26.3", "INPUT_MIRROR": t.TempDir(), "INPUT_OUT": filepath.Join(t.TempDir(), "out")},
 		{"INPUT_COMMAND": "release", "INPUT_TAG": "modules", "INPUT_CREATE": "true", "INPUT_DIST": dist},
 		{"INPUT_COMMAND": "bump", "INPUT_UPSTREAM_URL": gh.URL, "INPUT_DRY_RUN": "true"},
+		// A key that does not parse: the error names the input, not the key.
+		{"INPUT_COMMAND": "release", "INPUT_RELEASE_DIR": t.TempDir(), "INPUT_REPOSITORIES": "true", "INPUT_DIST": dist},
 	} {
 		summary := filepath.Join(t.TempDir(), "summary.md")
 		os.WriteFile(summary, nil, 0o644)
 		vars := map[string]string{"GITHUB_STEP_SUMMARY": summary, "GITHUB_ACTIONS": "true", "NGINX_MODBUILD_TOKEN": token,
 			"GITHUB_API_URL": gh.URL, "NGINX_MODBUILD_UPLOAD_URL": gh.Uploads.URL, "GITHUB_REPOSITORY": "acme/mod",
-			"NGINX_MODBUILD_CACHE": t.TempDir()}
+			"NGINX_MODBUILD_CACHE": t.TempDir(), "NGINX_MODBUILD_SIGNING_KEY": signingKey}
 		for k, v := range step {
 			vars[k] = v
 		}
@@ -72,8 +75,14 @@ func TestSummaryHoldsNoSecret(t *testing.T) {
 		if len(got) == 0 {
 			t.Errorf("%s: no summary written", step["INPUT_COMMAND"])
 		}
-		if strings.Contains(string(got), token) || strings.Contains(string(got), "::") {
+		if strings.Contains(string(got), token) || strings.Contains(string(got), "::") || strings.Contains(string(got), "not-a-real-key-s3cret") {
 			t.Errorf("%s: the summary holds the token or a workflow command:\n%s", step["INPUT_COMMAND"], got)
+		}
+		if step["INPUT_REPOSITORIES"] != "" {
+			if err == nil || !strings.Contains(err.Error(), "read the signing key") {
+				t.Errorf("a key that does not parse: %v", err)
+			}
+			continue
 		}
 		for _, want := range reports[step["INPUT_COMMAND"]] {
 			if !strings.Contains(string(got), want) {

@@ -75,6 +75,7 @@ func (d *Deps) complete() {
 		d.Workflow = workflow.New(d.Getenv, d.Stdout)
 	}
 	d.Workflow.Mask(d.credentials().Token())
+	d.Workflow.Mask(d.Getenv(SigningKeyVar))
 }
 
 // credentials are the run's GitHub token and the API it belongs to.

@@ -43,7 +43,7 @@ func newHarness(t *testing.T) *harness {
 		"XDG_CACHE_HOME":       "", "RUNNER_TOOL_CACHE": "", "HOME": "",
 		"GITHUB_API_URL": "", "GITHUB_TOKEN": "", "GITHUB_OUTPUT": "", "GITHUB_ACTIONS": "",
 		"GITHUB_REPOSITORY": "", "NGINX_MODBUILD_TOKEN": "", "GITHUB_EVENT_NAME": "", "GITHUB_EVENT_PATH": "",
-		"NGINX_MODBUILD_UPLOAD_URL": "", "GITHUB_RUN_ID": "", "GITHUB_SERVER_URL": "",
+		"NGINX_MODBUILD_UPLOAD_URL": "", "GITHUB_RUN_ID": "", "GITHUB_SERVER_URL": "", "NGINX_MODBUILD_SIGNING_KEY": "",
 		// The PATH the commands' programs (cc, make, git) run with.
 		"PATH": os.Getenv("PATH"),
 	}}

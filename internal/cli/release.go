@@ -9,14 +9,21 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/repos"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 type releaseOptions struct {
 	repo     repoFlags
 	dist     string
 	dir      string
+	repos    bool
+	keyFile  string
+	key      *openpgp.Entity
 	create   bool
 	json     bool
 	parallel int
@@ -32,6 +39,8 @@ func (o *releaseOptions) flags(fs *flag.FlagSet, d *Deps) {
 	o.repo.register(fs, d)
 	fs.StringVar(&o.dist, "dist", "dist", "directory of build output (.so files and cell manifests, in any subdirectories)")
 	fs.StringVar(&o.dir, "dir", "", "write the release into this directory instead of GitHub: the files, manifest.json, SHA256SUMS and NOTES.md, for a static host (install --from reads it)")
+	fs.BoolVar(&o.repos, "repositories", false, "with --dir: also make the signed package repositories of the directory's packages (apt: dists/<distro>/), with the public key beside them")
+	fs.StringVar(&o.keyFile, "signing-key", "", "with --repositories: the armored OpenPGP private key file that signs them (default $"+SigningKeyVar+", the Action's repo-signing-key input)")
 	fs.BoolVar(&o.create, "create", false, "create the release for --tag when there is none")
 	fs.IntVar(&o.parallel, "parallel", 4, "concurrent uploads")
 	fs.StringVar(&o.spread, "spread", "", "spread the builds over one release per nginx line (line: TAG-nginx-1.26) or version (version: TAG-nginx-1.26.3), with index.json in the release TAG; for more than 1,000 files")
@@ -48,7 +57,10 @@ func (o *releaseOptions) check(args []string, d *Deps) error {
 		if o.create || o.spread != "" {
 			return usagef("release --dir: --create and --spread are for GitHub releases")
 		}
-		return nil
+		return o.readKey(d)
+	}
+	if o.repos {
+		return usagef("release --repositories needs --dir: the repositories are files for a static host")
 	}
 	if _, _, err := o.repo.split(); err != nil {
 		return err
@@ -90,6 +102,34 @@ func runRelease(ctx context.Context, o *releaseOptions, d *Deps) error {
 	return nil
 }
 
+// SigningKeyVar holds the repositories' signing key (armored), as the
+// Action passes its repo-signing-key input: never on a command line, and
+// masked in Actions like the token.
+const SigningKeyVar = "NGINX_MODBUILD_SIGNING_KEY"
+
+// readKey reads the repositories' signing key, when they are asked for.
+func (o *releaseOptions) readKey(d *Deps) error {
+	if !o.repos {
+		return nil
+	}
+	armored := []byte(d.Getenv(SigningKeyVar))
+	if o.keyFile != "" {
+		var err error
+		if armored, err = userfile.Read(absIn(d.Dir, o.keyFile), 1<<20); err != nil {
+			return usagef("release --signing-key: %v", err)
+		}
+	}
+	if len(armored) == 0 {
+		return usagef("release --repositories signs them: give --signing-key FILE or $%s (in the Action: the repo-signing-key input, from a secret)", SigningKeyVar)
+	}
+	key, err := repos.ReadKey(armored)
+	if err != nil {
+		return usagef("release: %v", err)
+	}
+	o.key = key
+	return nil
+}
+
 // publish syncs the GitHub release, or writes the directory.
 func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result, error) {
 	ro := release.Options{Tag: o.repo.tag, Create: o.create, Dist: o.dist, Parallel: o.parallel, Spread: o.spread, Logf: d.logf}
@@ -97,6 +137,14 @@ func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result,
 		res, err := release.ToDir(o.dir, ro)
 		if err != nil {
 			return nil, fmt.Errorf("release into %s: %w", o.dir, err)
+		}
+		if o.repos {
+			wrote, err := repos.Write(o.dir, res.Manifest, o.key)
+			if err != nil {
+				return nil, fmt.Errorf("package repositories in %s: %w", o.dir, err)
+			}
+			d.logf("package repositories in %s: %d files written", o.dir, len(wrote))
+			res.Wrote = append(res.Wrote, wrote...)
 		}
 		return res, nil
 	}

@@ -77,7 +77,7 @@ func ToDir(dir string, o Options) (*Result, error) {
 		{ManifestName, merged.Encode()},
 		{NotesName, []byte(Notes(string(notes), merged, "."))},
 	} {
-		wrote, err := writeChanged(filepath.Join(dir, f.name), f.data)
+		wrote, err := atomicfile.WriteChanged(filepath.Join(dir, f.name), f.data, 0o644)
 		if err != nil {
 			return res, err
 		}
@@ -137,18 +137,6 @@ func readOptional(path string) ([]byte, error) {
 		return nil, nil
 	}
 	return data, err
-}
-
-// writeChanged writes data to path unless it holds data already.
-func writeChanged(path string, data []byte) (bool, error) {
-	old, err := readOptional(path)
-	if err != nil {
-		return false, err
-	}
-	if old != nil && bytes.Equal(old, data) {
-		return false, nil
-	}
-	return true, atomicfile.Write(path, data, 0o644)
 }
 
 // lockDir holds dir's publish lock until the returned function is called.

@@ -1,0 +1,153 @@
+// Package repos makes the package repositories of a release directory
+// (release --dir): an apt repository over its .deb files, signed, with
+// the public key beside it. One suite per distro release (debian-12);
+// in it, component main holds the builds for that release's own nginx
+// (the version its nginx package ships), and nginx-X.Y the builds for
+// upstream nginx X.Y.z (nginx.org's packages, say). rpm and apk
+// repositories are not made yet.
+package repos
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/aptrepo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
+)
+
+// KeyName is the public key's file beside the repositories: KeyName+".gpg"
+// (a binary keyring, for apt's signed-by=) and KeyName+".asc" (armored).
+const KeyName = "nginx-modbuild"
+
+// ReadKey reads an armored OpenPGP private key (the repo-signing-key
+// secret). A passphrase-protected key is refused: give it decrypted.
+func ReadKey(armored []byte) (*openpgp.Entity, error) {
+	list, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
+	if err != nil {
+		return nil, fmt.Errorf("read the signing key: %w (want an armored private key: gpg --export-secret-keys --armor KEYID)", err)
+	}
+	for _, e := range list {
+		if e.PrivateKey != nil {
+			if e.PrivateKey.Encrypted {
+				return nil, errors.New("the signing key is passphrase-protected: give it without a passphrase (a dedicated signing key, kept as a secret)")
+			}
+			return e, nil
+		}
+	}
+	return nil, errors.New("the signing key holds no private key (that is a public key: export the secret key)")
+}
+
+// Component is where a build of nginx v for d goes in d's suite.
+func Component(d distro.Distro, v string) string {
+	if d.Packaged == v {
+		return "main"
+	}
+	pv, err := nginxver.Parse(v)
+	if err != nil {
+		return "nginx-" + v
+	}
+	s := pv.Segments()
+	return fmt.Sprintf("nginx-%d.%d", s[0], s[1])
+}
+
+// Write makes the repositories of the release directory dir, whose
+// manifest is m, signed with key. It writes only what changed: the same
+// packages leave every file as it was (signatures included). It returns
+// the paths written, relative to dir.
+func Write(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, error) {
+	var debs []aptrepo.Deb
+	var newest time.Time
+	for _, e := range m.Entries {
+		if e.Kind != "deb" {
+			continue
+		}
+		d, ok := distro.Lookup(e.Distro)
+		if ok && d.Family != distro.Apt {
+			continue
+		}
+		data, err := userfile.Read(filepath.Join(dir, e.File), 256<<20)
+		if err != nil {
+			return nil, err
+		}
+		debs = append(debs, aptrepo.Deb{Filename: e.File, Data: data, Suite: e.Distro, Component: Component(d, e.Nginx), Arch: e.Arch})
+		if t, err := time.Parse(time.RFC3339, e.BuiltAt); err == nil && t.After(newest) {
+			newest = t
+		}
+	}
+	if len(debs) == 0 {
+		return nil, nil
+	}
+	files, err := aptrepo.Indexes(debs, aptrepo.Options{Origin: "nginx-modbuild", Label: "nginx-modbuild", Date: newest})
+	if err != nil {
+		return nil, err
+	}
+	var wrote []string
+	put := func(f aptrepo.File) error {
+		changed, err := atomicfile.WriteChanged(filepath.Join(dir, filepath.FromSlash(f.Path)), f.Data, 0o644)
+		if changed {
+			wrote = append(wrote, f.Path)
+		}
+		return err
+	}
+	for _, f := range files {
+		if err := put(f); err != nil {
+			return wrote, err
+		}
+		if filepath.Base(f.Path) != "Release" {
+			continue
+		}
+		suite := filepath.Dir(filepath.FromSlash(f.Path))
+		old, _ := os.ReadFile(filepath.Join(dir, suite, "InRelease"))
+		if _, err := os.Stat(filepath.Join(dir, suite, "Release.gpg")); err == nil && aptrepo.Verify(old, f.Data, key) {
+			continue // still signed by this key
+		}
+		in, det, err := aptrepo.Sign(f.Data, key)
+		if err != nil {
+			return wrote, err
+		}
+		for _, s := range []aptrepo.File{{Path: filepath.ToSlash(filepath.Join(suite, "InRelease")), Data: in}, {Path: filepath.ToSlash(filepath.Join(suite, "Release.gpg")), Data: det}} {
+			if err := put(s); err != nil {
+				return wrote, err
+			}
+		}
+	}
+	pub, armored, err := publicKey(key)
+	if err != nil {
+		return wrote, err
+	}
+	for _, f := range []aptrepo.File{{Path: KeyName + ".gpg", Data: pub}, {Path: KeyName + ".asc", Data: armored}} {
+		if err := put(f); err != nil {
+			return wrote, err
+		}
+	}
+	return wrote, nil
+}
+
+// publicKey is key's public part, binary and armored.
+func publicKey(key *openpgp.Entity) (bin, armored []byte, err error) {
+	var b bytes.Buffer
+	if err := key.Serialize(&b); err != nil {
+		return nil, nil, err
+	}
+	var a bytes.Buffer
+	w, err := armor.Encode(&a, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	w.Write(b.Bytes())
+	if err := w.Close(); err != nil {
+		return nil, nil, err
+	}
+	return b.Bytes(), append(a.Bytes(), '\n'), nil
+}
