@@ -70,7 +70,7 @@ func TestPCRE1ModuleOnDebian12(t *testing.T) {
 	so := "/work/trap/ngx_http_subs_filter_module_1.22.1.so"
 	c.Shell(ctx, "mkdir -p /tmp/t && printf 'load_module "+so+";\\nevents {}\\n' > /tmp/t/nginx.conf")
 	testOut, terr := c.Exec(ctx, nil, "nginx", "-t", "-c", "/tmp/t/nginx.conf")
-	checkOut, cerr := c.Exec(ctx, nil, "nginx-modbuild", "check", "--conf", "/tmp/t/nginx.conf", "--nginx", "/usr/sbin/nginx")
+	checkOut, cerr := c.Exec(ctx, nil, "nginx-modbuild", "check", "--conf", "/tmp/t/nginx.conf", "--nginx-binary", "/usr/sbin/nginx")
 	if terr == nil || !strings.Contains(testOut, "undefined symbol: pcre_fullinfo") {
 		t.Errorf("Debian 12's nginx -t accepted the .so: %v\n%s", terr, testOut)
 	}

@@ -99,6 +99,13 @@ func StartContainer(t testing.TB, image string, mounts ...Mount) *Container {
 		// Stopped by its ID; --rm removes it.
 		exec.Command(docker, "rm", "-f", c.ID).Run()
 	})
+	// No package's service starts (Docker's own Debian images ship this
+	// policy-rc.d): the containers share the host's network, and
+	// installing nginx would otherwise start it on the host's port 80.
+	if out, err := exec.Command(docker, "exec", c.ID, "sh", "-c",
+		"printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d").CombinedOutput(); err != nil {
+		t.Fatalf("policy-rc.d in %s: %v\n%s", image, err, out)
+	}
 	return c
 }
 
