@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -304,5 +305,76 @@ func TestShownHidesCredentials(t *testing.T) {
 	got := shown([]string{"install", "--from=https://user:s3cret@example.com/rel/", "--tag=modules", "--", "echo"})
 	if strings.Contains(got, "s3cret") || !strings.Contains(got, "--from=https://user:xxxxx@example.com/rel/") {
 		t.Errorf("shown = %q", got)
+	}
+}
+
+// TestWatchWorkflowPublishesPages: the example watch workflow deploys
+// the package repositories with upload-pages-artifact and deploy-pages,
+// after the release, with pages: write and id-token: write on that job
+// only (least privilege), from the release's own files.
+func TestWatchWorkflowPublishesPages(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Permissions map[string]string `yaml:"permissions"`
+		Jobs        map[string]struct {
+			Needs       any               `yaml:"needs"` // a name or a list
+			If          string            `yaml:"if"`
+			Permissions map[string]string `yaml:"permissions"`
+			Steps       []struct {
+				Uses string            `yaml:"uses"`
+				Run  string            `yaml:"run"`
+				With map[string]string `yaml:"with"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &wf); err != nil {
+		t.Fatal(err)
+	}
+	for k := range wf.Permissions {
+		if k != "contents" || wf.Permissions[k] != "read" {
+			t.Errorf("workflow-level permission %s: %s (only contents: read belongs there)", k, wf.Permissions[k])
+		}
+	}
+	pages, ok := wf.Jobs["pages"]
+	if !ok {
+		t.Fatal("no pages job")
+	}
+	if !strings.Contains(fmt.Sprint(pages.Needs), "release") || !strings.Contains(pages.If, "needs.release.result == 'success'") {
+		t.Errorf("pages runs without a successful release: needs %v, if %q", pages.Needs, pages.If)
+	}
+	want := map[string]string{"contents": "read", "pages": "write", "id-token": "write"}
+	if fmt.Sprint(pages.Permissions) != fmt.Sprint(want) {
+		t.Errorf("pages permissions %v, want %v", pages.Permissions, want)
+	}
+	for name, j := range wf.Jobs {
+		if name != "pages" && (j.Permissions["pages"] != "" || j.Permissions["id-token"] != "") {
+			t.Errorf("job %s has pages or id-token permissions", name)
+		}
+	}
+	var order []string
+	for _, st := range pages.Steps {
+		switch {
+		case strings.HasPrefix(st.Uses, "nginx-modbuild/nginx-modbuild@"):
+			if st.With["command"] != "release" || st.With["release-dir"] != "site" || st.With["repositories"] != "true" ||
+				!strings.Contains(st.With["repo-signing-key"], "secrets.") {
+				t.Errorf("the repositories step: %v", st.With)
+			}
+			order = append(order, "repositories")
+		case strings.HasPrefix(st.Uses, "actions/upload-pages-artifact@"):
+			if st.With["path"] != "site" {
+				t.Errorf("upload-pages-artifact path %q", st.With["path"])
+			}
+			order = append(order, "upload")
+		case strings.HasPrefix(st.Uses, "actions/deploy-pages@"):
+			order = append(order, "deploy")
+		case strings.Contains(st.Run, "gh release download"):
+			order = append(order, "download")
+		}
+	}
+	if strings.Join(order, ",") != "download,repositories,upload,deploy" {
+		t.Errorf("pages steps in order %v", order)
 	}
 }

@@ -82,7 +82,10 @@ type local struct {
 }
 
 // Collect finds the built files of every cell manifest under dist and
-// checks each against its SHA-256; it returns them with the cells.
+// checks each against its SHA-256; it returns them with the cells. A dist
+// with no cell manifest but a release's manifest.json at its top (a
+// release downloaded, or written by release --dir) gives the files that
+// manifest lists.
 func Collect(dist string) ([]local, []manifest.Cell, error) {
 	var out []local
 	var cells []manifest.Cell
@@ -90,6 +93,11 @@ func Collect(dist string) ([]local, []manifest.Cell, error) {
 	files, err := manifest.CellFiles(dist)
 	if err != nil {
 		return nil, nil, err
+	}
+	if top := filepath.Join(dist, ManifestName); len(files) == 0 {
+		if _, err := os.Stat(top); err == nil {
+			files = []string{top}
+		}
 	}
 	for _, p := range files {
 		m, err := manifest.Read(p)
