@@ -23,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -108,7 +110,7 @@ func release(suite string, files []File, o Options) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\n", o.Origin, o.Label, suite, suite)
 	fmt.Fprintf(&b, "Date: %s\n", o.Date.UTC().Format(time.RFC1123))
-	fmt.Fprintf(&b, "Architectures: %s\nComponents: %s\n", strings.Join(keys(arches), " "), strings.Join(keys(comps), " "))
+	fmt.Fprintf(&b, "Architectures: %s\nComponents: %s\n", strings.Join(slices.Sorted(maps.Keys(arches)), " "), strings.Join(slices.Sorted(maps.Keys(comps)), " "))
 	fmt.Fprintf(&b, "Description: nginx modules built by nginx-modbuild for %s\n", suite)
 	b.WriteString("SHA256:\n")
 	for _, f := range files {
@@ -232,13 +234,4 @@ func gzipped(data []byte) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -6,9 +6,10 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
@@ -160,7 +161,7 @@ func bumpLocal(ctx context.Context, d *Deps, bo bump.Options) error {
 			res.Diff, len(res.Files), res.Branch, res.Title, indentLines(res.Body))
 		return nil
 	}
-	for _, c := range sortedKeys(res.Files) {
+	for _, c := range slices.Sorted(maps.Keys(res.Files)) {
 		if err := replaceFile(filepath.Join(d.Dir, filepath.FromSlash(c)), res.Files[c]); err != nil {
 			return fmt.Errorf("bump: %w", err)
 		}
@@ -181,15 +182,6 @@ func replaceFile(path string, data []byte) error {
 		return fmt.Errorf("%s: not a regular file", path)
 	}
 	return atomicfile.Write(path, data, fi.Mode().Perm())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func indentLines(s string) string {

@@ -2,11 +2,11 @@ package modconf
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 )
 
 // Hints is what can be read from a module's config files before configure
@@ -106,17 +106,8 @@ func ReadHints(dir string) (*Hints, error) {
 		}
 	}
 	h.Sets, h.Uses = own(sets), own(uses)
-	h.Libs, h.Headers, h.Reads, h.Enables, h.Switches = keys(libs), keys(headers), keys(reads), keys(en), keys(sw)
+	h.Libs, h.Headers, h.Reads, h.Enables, h.Switches = slices.Sorted(maps.Keys(libs)), slices.Sorted(maps.Keys(headers)), slices.Sorted(maps.Keys(reads)), slices.Sorted(maps.Keys(en)), slices.Sorted(maps.Keys(sw))
 	return h, nil
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // HintDeps lists, for each module, the other modules its config needs to
