@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
@@ -29,6 +31,7 @@ type buildOptions struct {
 	config                          configFlag
 	nginx, distro, arch             string
 	mirror, out, cache, targetNginx string
+	keyFile                         string
 	smoke, insecure, keepWork       bool
 	installDeps, noCompat, packages bool
 	jobs                            int
@@ -54,6 +57,7 @@ func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the build directory (for debugging)")
 	fs.BoolVar(&o.installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
 	fs.BoolVar(&o.packages, "packages", false, "also make each built module a native package of the distro (.deb, .rpm, .apk; packages.enabled in the config)")
+	fs.StringVar(&o.keyFile, "signing-key", "", "with --packages: the armored OpenPGP private key that signs .rpm packages (default $"+SigningKeyVar+", the Action's repo-signing-key input)")
 	fs.StringVar(&o.targetNginx, "target-nginx", "auto", "the distro's own nginx the modules must also load into: a path, none, or auto (for a cell of this distro's packaged nginx version: its nginx, installed with --install-deps when missing)")
 	fs.BoolVar(&o.noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 }
@@ -91,8 +95,9 @@ type builder struct {
 	d         *Deps
 	cfg       *config.Config
 	mods      []modsrc.Source
-	pkgDistro distro.Distro // the packages' distro, with --packages
-	host      distro.Distro // this machine's, with --install-deps
+	pkgDistro distro.Distro   // the packages' distro, with --packages
+	signer    *openpgp.Entity // signs the rpm packages, when given
+	host      distro.Distro   // this machine's, with --install-deps
 	compiler  machine.Compiler
 	keyring   *source.Keyring
 	log       *compile.Log
@@ -142,6 +147,9 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 		if b.pkgDistro, ok = cellDistro(cfg, o.distro); !ok {
 			return nil, usagef("build: --packages needs a known distro (%s, or a custom one in the config), not %q", distro.Names(), o.distro)
 		}
+		if b.signer, err = signingKey(d, o.keyFile); err != nil {
+			return nil, usagef("build: %v", err)
+		}
 	}
 	if o.installDeps {
 		if b.host, err = installBuildDeps(ctx, d, o.versions); err != nil {
@@ -183,7 +191,7 @@ func (b *builder) cell(ctx context.Context, v string) (cellErr, err error) {
 	}
 	if b.o.packages && len(res.Manifest.Cells) > 0 && len(res.Manifest.Entries) > 0 {
 		mtime := b.d.Now().UTC().Truncate(time.Second)
-		if perr := packageCell(b.d.Stderr, b.cfg, b.pkgDistro, b.mods, b.o.out, &res.Manifest, mtime); perr != nil {
+		if perr := packageCell(b.d.Stderr, b.cfg, b.pkgDistro, b.mods, b.o.out, &res.Manifest, mtime, b.signer); perr != nil {
 			return nil, fmt.Errorf("package the nginx %s builds: %w", v, perr)
 		}
 	}

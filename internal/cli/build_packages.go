@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
@@ -21,7 +23,7 @@ import (
 
 // packageCell makes the native package of every .so a cell built, writes
 // each beside the .so and adds it to the cell manifest.
-func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc.Source, out string, cell *manifest.Manifest, mtime time.Time) error {
+func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc.Source, out string, cell *manifest.Manifest, mtime time.Time, signer *openpgp.Entity) error {
 	var added []manifest.Entry
 	for _, e := range cell.Entries {
 		if e.Kind != "" {
@@ -33,7 +35,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 		}
 		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires,
 			Version: cfg.Packages.Version, Maintainer: cfg.Packages.Maintainer, Homepage: cfg.Packages.Homepage,
-			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime}
+			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime, Signer: signer}
 		if spec.Version == "" {
 			spec.Version = "0.0.0"
 			if c := strings.TrimSuffix(e.Commit, "-dirty"); len(c) >= 7 {

@@ -14,7 +14,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/repos"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 type releaseOptions struct {
@@ -102,29 +101,17 @@ func runRelease(ctx context.Context, o *releaseOptions, d *Deps) error {
 	return nil
 }
 
-// SigningKeyVar holds the repositories' signing key (armored), as the
-// Action passes its repo-signing-key input: never on a command line, and
-// masked in Actions like the token.
-const SigningKeyVar = "NGINX_MODBUILD_SIGNING_KEY"
-
 // readKey reads the repositories' signing key, when they are asked for.
 func (o *releaseOptions) readKey(d *Deps) error {
 	if !o.repos {
 		return nil
 	}
-	armored := []byte(d.Getenv(SigningKeyVar))
-	if o.keyFile != "" {
-		var err error
-		if armored, err = userfile.Read(absIn(d.Dir, o.keyFile), 1<<20); err != nil {
-			return usagef("release --signing-key: %v", err)
-		}
-	}
-	if len(armored) == 0 {
-		return usagef("release --repositories signs them: give --signing-key FILE or $%s (in the Action: the repo-signing-key input, from a secret)", SigningKeyVar)
-	}
-	key, err := repos.ReadKey(armored)
+	key, err := signingKey(d, o.keyFile)
 	if err != nil {
 		return usagef("release: %v", err)
+	}
+	if key == nil {
+		return usagef("release --repositories signs them: give --signing-key FILE or $%s (in the Action: the repo-signing-key input, from a secret)", SigningKeyVar)
 	}
 	o.key = key
 	return nil
@@ -139,7 +126,8 @@ func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result,
 			return nil, fmt.Errorf("release into %s: %w", o.dir, err)
 		}
 		if o.repos {
-			wrote, err := repos.Write(o.dir, res.Manifest, o.key)
+			createrepo, _ := d.Machine.LookPath("createrepo_c")
+			wrote, err := repos.Write(ctx, o.dir, res.Manifest, o.key, repos.Options{CreateRepo: createrepo})
 			if err != nil {
 				return nil, fmt.Errorf("package repositories in %s: %w", o.dir, err)
 			}

@@ -14,9 +14,13 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/repos"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // flagSet makes a flag set that reports errors as usage errors and prints
@@ -269,4 +273,26 @@ func joinOr(ss []string, none string) string {
 		return none
 	}
 	return strings.Join(ss, ",")
+}
+
+// SigningKeyVar holds the packages' and repositories' signing key
+// (armored), as the Action passes its repo-signing-key input: never on a
+// command line, and masked in Actions like the token.
+const SigningKeyVar = "NGINX_MODBUILD_SIGNING_KEY"
+
+// signingKey reads the OpenPGP private key that signs packages and
+// repositories: the file given, else $NGINX_MODBUILD_SIGNING_KEY; nil
+// when there is neither.
+func signingKey(d *Deps, file string) (*openpgp.Entity, error) {
+	armored := []byte(d.Getenv(SigningKeyVar))
+	if file != "" {
+		var err error
+		if armored, err = userfile.Read(absIn(d.Dir, file), 1<<20); err != nil {
+			return nil, fmt.Errorf("--signing-key: %w", err)
+		}
+	}
+	if len(armored) == 0 {
+		return nil, nil
+	}
+	return repos.ReadKey(armored)
 }

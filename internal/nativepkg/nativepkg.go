@@ -8,12 +8,16 @@ package nativepkg
 
 import (
 	"bytes"
+	"crypto"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/apk" // registers the apk packager
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
@@ -47,6 +51,10 @@ type Spec struct {
 	Maintainer, Homepage, License, Description string
 	// MTime stamps the files (reproducible packages).
 	MTime time.Time
+	// Signer, when set, signs an rpm (header and payload, as rpm
+	// --addsign does), so dnf's gpgcheck=1 accepts it. Debian packages
+	// are not signed one by one: apt checks the repository's signature.
+	Signer *openpgp.Entity
 }
 
 // Package is a built package.
@@ -179,6 +187,13 @@ func Build(s Spec) (*Package, error) {
 	if format == "rpm" {
 		// Release is part of the version there: 0.63+nginx1.22.1-1.
 		info.RPM.Summary = info.Description
+		if s.Signer != nil {
+			info.RPM.Signature.SignFn = func(data io.Reader) ([]byte, error) {
+				var sig bytes.Buffer
+				err := openpgp.DetachSign(&sig, s.Signer, data, &packet.Config{DefaultHash: crypto.SHA256})
+				return sig.Bytes(), err
+			}
+		}
 	}
 	if format == "apk" {
 		info.Release = "r1"

@@ -1,14 +1,18 @@
 // Package repos makes the package repositories of a release directory
-// (release --dir): an apt repository over its .deb files, signed, with
-// the public key beside it. One suite per distro release (debian-12);
-// in it, component main holds the builds for that release's own nginx
-// (the version its nginx package ships), and nginx-X.Y the builds for
-// upstream nginx X.Y.z (nginx.org's packages, say). rpm and apk
-// repositories are not made yet.
+// (release --dir), signed, with the public key beside them:
+//   - apt over its .deb files: one suite per distro release (debian-12);
+//     in it, component main holds the builds for that release's own nginx
+//     (the version its nginx package ships), and nginx-X.Y the builds for
+//     upstream nginx X.Y.z (nginx.org's packages, say);
+//   - rpm over its .rpm files: rpm/<distro>/<arch>/ with repodata/.
+//
+// apk repositories are not made yet.
 package repos
 
 import (
 	"bytes"
+	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +21,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/aptrepo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
@@ -61,11 +66,45 @@ func Component(d distro.Distro, v string) string {
 	return fmt.Sprintf("nginx-%d.%d", s[0], s[1])
 }
 
+// signConfig signs with SHA-256: apt and dnf refuse SHA-1.
+var signConfig = &packet.Config{DefaultHash: crypto.SHA256}
+
+// Options are the tools the repositories are made with.
+type Options struct {
+	// CreateRepo is createrepo_c's path, needed for .rpm packages.
+	CreateRepo string
+}
+
 // Write makes the repositories of the release directory dir, whose
-// manifest is m, signed with key. It writes only what changed: the same
-// packages leave every file as it was (signatures included). It returns
-// the paths written, relative to dir.
-func Write(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, error) {
+// manifest is m, signed with key: apt (dists/) and rpm (rpm/). It writes
+// only what changed: the same packages leave every file as it was
+// (signatures included). It returns the paths written, relative to dir.
+func Write(ctx context.Context, dir string, m *manifest.Manifest, key *openpgp.Entity, o Options) ([]string, error) {
+	wrote, err := writeApt(dir, m, key)
+	if err != nil {
+		return wrote, err
+	}
+	rpm, err := writeRPM(ctx, dir, m, key, o.CreateRepo)
+	wrote = append(wrote, rpm...)
+	if err != nil || !hasPackages(m) {
+		return wrote, err
+	}
+	keys, err := writeKey(dir, key)
+	return append(wrote, keys...), err
+}
+
+// hasPackages reports whether the manifest lists any package.
+func hasPackages(m *manifest.Manifest) bool {
+	for _, e := range m.Entries {
+		if e.Kind == "deb" || e.Kind == "rpm" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeApt makes the apt repository of the manifest's .deb files.
+func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, error) {
 	var debs []aptrepo.Deb
 	var newest time.Time
 	for _, e := range m.Entries {
@@ -122,12 +161,22 @@ func Write(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, err
 			}
 		}
 	}
+	return wrote, nil
+}
+
+// writeKey publishes key's public part beside the repositories.
+func writeKey(dir string, key *openpgp.Entity) ([]string, error) {
 	pub, armored, err := publicKey(key)
 	if err != nil {
-		return wrote, err
+		return nil, err
 	}
+	var wrote []string
 	for _, f := range []aptrepo.File{{Path: KeyName + ".gpg", Data: pub}, {Path: KeyName + ".asc", Data: armored}} {
-		if err := put(f); err != nil {
+		changed, err := atomicfile.WriteChanged(filepath.Join(dir, f.Path), f.Data, 0o644)
+		if changed {
+			wrote = append(wrote, f.Path)
+		}
+		if err != nil {
 			return wrote, err
 		}
 	}

@@ -2,6 +2,7 @@ package repos
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -78,7 +79,7 @@ func TestWriteIsIdempotent(t *testing.T) {
 	add("debian-12", "1.26.3", deb(t, "1.0+nginx1.26.3"))
 	add("rocky-9", "1.26.3", deb(t, "1.0+nginx1.26.3")) // not an apt distro
 
-	wrote, err := Write(dir, m, key)
+	wrote, err := Write(context.Background(), dir, m, key, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestWriteIsIdempotent(t *testing.T) {
 		t.Errorf("a rocky-9 .deb went into an apt suite: %v", wrote)
 	}
 	before := snapshot(t, dir)
-	if again, err := Write(dir, m, key); err != nil || len(again) != 0 {
+	if again, err := Write(context.Background(), dir, m, key, Options{}); err != nil || len(again) != 0 {
 		t.Errorf("the same packages again: wrote %v, %v", again, err)
 	}
 	if after := snapshot(t, dir); len(after) != len(before) {
@@ -107,7 +108,7 @@ func TestWriteIsIdempotent(t *testing.T) {
 	}
 	// A rebuilt package: only its suite's indexes and signatures change.
 	add("debian-13", "1.26.3", deb(t, "1.1+nginx1.26.3"))
-	wrote, err = Write(dir, m, key)
+	wrote, err = Write(context.Background(), dir, m, key, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
