@@ -17,7 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/repos"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
@@ -294,5 +294,5 @@ func signingKey(d *Deps, file string) (*openpgp.Entity, error) {
 	if len(armored) == 0 {
 		return nil, nil
 	}
-	return repos.ReadKey(armored)
+	return signkey.Read(armored)
 }

@@ -8,7 +8,6 @@ package nativepkg
 
 import (
 	"bytes"
-	"crypto"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/apk" // registers the apk packager
 	_ "github.com/goreleaser/nfpm/v2/deb" // registers the deb packager
@@ -26,6 +24,7 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
 )
 
 // Spec describes one module package.
@@ -52,8 +51,9 @@ type Spec struct {
 	// MTime stamps the files (reproducible packages).
 	MTime time.Time
 	// Signer, when set, signs an rpm (header and payload, as rpm
-	// --addsign does), so dnf's gpgcheck=1 accepts it. Debian packages
-	// are not signed one by one: apt checks the repository's signature.
+	// --addsign does), so dnf's gpgcheck=1 accepts it, and, when it is an
+	// RSA key, an apk (as abuild-sign does). Debian packages are not
+	// signed one by one: apt checks the repository's signature.
 	Signer *openpgp.Entity
 }
 
@@ -190,13 +190,23 @@ func Build(s Spec) (*Package, error) {
 		if s.Signer != nil {
 			info.RPM.Signature.SignFn = func(data io.Reader) ([]byte, error) {
 				var sig bytes.Buffer
-				err := openpgp.DetachSign(&sig, s.Signer, data, &packet.Config{DefaultHash: crypto.SHA256})
+				err := openpgp.DetachSign(&sig, s.Signer, data, signkey.Config)
 				return sig.Bytes(), err
 			}
 		}
 	}
 	if format == "apk" {
 		info.Release = "r1"
+		if k, err := signkey.RSA(s.Signer); err == nil {
+			info.APK.Signature.KeyName = signkey.APKName
+			info.APK.Signature.SignFn = func(digest io.Reader) ([]byte, error) {
+				d, err := io.ReadAll(digest)
+				if err != nil {
+					return nil, err
+				}
+				return signkey.SignAPKDigest(k, d)
+			}
+		}
 	}
 	info = nfpm.WithDefaults(info)
 	packager, err := nfpm.Get(format)

@@ -4,54 +4,28 @@
 //     in it, component main holds the builds for that release's own nginx
 //     (the version its nginx package ships), and nginx-X.Y the builds for
 //     upstream nginx X.Y.z (nginx.org's packages, say);
-//   - rpm over its .rpm files: rpm/<distro>/<arch>/ with repodata/.
-//
-// apk repositories are not made yet.
+//   - rpm over its .rpm files: rpm/<distro>/<arch>/ with repodata/;
+//   - apk over its .apk files: apk/<distro>/<arch>/ with APKINDEX.tar.gz
+//     (an RSA key signs it: apk knows no other).
 package repos
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/aptrepo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
-
-// KeyName is the public key's file beside the repositories: KeyName+".gpg"
-// (a binary keyring, for apt's signed-by=) and KeyName+".asc" (armored).
-const KeyName = "nginx-modbuild"
-
-// ReadKey reads an armored OpenPGP private key (the repo-signing-key
-// secret). A passphrase-protected key is refused: give it decrypted.
-func ReadKey(armored []byte) (*openpgp.Entity, error) {
-	list, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(armored))
-	if err != nil {
-		return nil, fmt.Errorf("read the signing key: %w (want an armored private key: gpg --export-secret-keys --armor KEYID)", err)
-	}
-	for _, e := range list {
-		if e.PrivateKey != nil {
-			if e.PrivateKey.Encrypted {
-				return nil, errors.New("the signing key is passphrase-protected: give it without a passphrase (a dedicated signing key, kept as a secret)")
-			}
-			return e, nil
-		}
-	}
-	return nil, errors.New("the signing key holds no private key (that is a public key: export the secret key)")
-}
 
 // Component is where a build of nginx v for d goes in d's suite.
 func Component(d distro.Distro, v string) string {
@@ -65,9 +39,6 @@ func Component(d distro.Distro, v string) string {
 	s := pv.Segments()
 	return fmt.Sprintf("nginx-%d.%d", s[0], s[1])
 }
-
-// signConfig signs with SHA-256: apt and dnf refuse SHA-1.
-var signConfig = &packet.Config{DefaultHash: crypto.SHA256}
 
 // Options are the tools the repositories are made with.
 type Options struct {
@@ -86,6 +57,11 @@ func Write(ctx context.Context, dir string, m *manifest.Manifest, key *openpgp.E
 	}
 	rpm, err := writeRPM(ctx, dir, m, key, o.CreateRepo)
 	wrote = append(wrote, rpm...)
+	if err != nil {
+		return wrote, err
+	}
+	apk, err := writeAPK(dir, m, key)
+	wrote = append(wrote, apk...)
 	if err != nil || !hasPackages(m) {
 		return wrote, err
 	}
@@ -96,7 +72,7 @@ func Write(ctx context.Context, dir string, m *manifest.Manifest, key *openpgp.E
 // hasPackages reports whether the manifest lists any package.
 func hasPackages(m *manifest.Manifest) bool {
 	for _, e := range m.Entries {
-		if e.Kind == "deb" || e.Kind == "rpm" {
+		if e.Kind == "deb" || e.Kind == "rpm" || e.Kind == "apk" {
 			return true
 		}
 	}
@@ -166,12 +142,12 @@ func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, 
 
 // writeKey publishes key's public part beside the repositories.
 func writeKey(dir string, key *openpgp.Entity) ([]string, error) {
-	pub, armored, err := publicKey(key)
+	pub, armored, err := signkey.Public(key)
 	if err != nil {
 		return nil, err
 	}
 	var wrote []string
-	for _, f := range []aptrepo.File{{Path: KeyName + ".gpg", Data: pub}, {Path: KeyName + ".asc", Data: armored}} {
+	for _, f := range []aptrepo.File{{Path: signkey.Name + ".gpg", Data: pub}, {Path: signkey.Name + ".asc", Data: armored}} {
 		changed, err := atomicfile.WriteChanged(filepath.Join(dir, f.Path), f.Data, 0o644)
 		if changed {
 			wrote = append(wrote, f.Path)
@@ -181,22 +157,4 @@ func writeKey(dir string, key *openpgp.Entity) ([]string, error) {
 		}
 	}
 	return wrote, nil
-}
-
-// publicKey is key's public part, binary and armored.
-func publicKey(key *openpgp.Entity) (bin, armored []byte, err error) {
-	var b bytes.Buffer
-	if err := key.Serialize(&b); err != nil {
-		return nil, nil, err
-	}
-	var a bytes.Buffer
-	w, err := armor.Encode(&a, openpgp.PublicKeyType, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	w.Write(b.Bytes())
-	if err := w.Close(); err != nil {
-		return nil, nil, err
-	}
-	return b.Bytes(), append(a.Bytes(), '\n'), nil
 }

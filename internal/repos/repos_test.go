@@ -12,13 +12,13 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/goreleaser/nfpm/v2"
 	_ "github.com/goreleaser/nfpm/v2/deb"
 	"github.com/goreleaser/nfpm/v2/files"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
 )
 
 func deb(t *testing.T, version string) []byte {
@@ -85,7 +85,7 @@ func TestWriteIsIdempotent(t *testing.T) {
 	}
 	sort.Strings(wrote)
 	for _, want := range []string{"dists/debian-12/InRelease", "dists/debian-12/Release.gpg", "dists/debian-12/main/binary-amd64/Packages",
-		"dists/debian-12/nginx-1.26/binary-amd64/Packages.gz", "dists/debian-13/main/binary-amd64/Packages", KeyName + ".gpg", KeyName + ".asc"} {
+		"dists/debian-12/nginx-1.26/binary-amd64/Packages.gz", "dists/debian-13/main/binary-amd64/Packages", signkey.Name + ".gpg", signkey.Name + ".asc"} {
 		if !strings.Contains(strings.Join(wrote, " "), want) {
 			t.Errorf("wrote %v: no %s", wrote, want)
 		}
@@ -116,36 +116,5 @@ func TestWriteIsIdempotent(t *testing.T) {
 	if got := strings.Join(wrote, " "); got != "dists/debian-13/InRelease dists/debian-13/Release dists/debian-13/Release.gpg "+
 		"dists/debian-13/main/binary-amd64/Packages dists/debian-13/main/binary-amd64/Packages.gz" {
 		t.Errorf("a rebuilt debian-13 package wrote: %s", got)
-	}
-}
-
-func TestReadKey(t *testing.T) {
-	t.Parallel()
-	e, _ := openpgp.NewEntity("repo", "", "repo@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	var priv, pub bytes.Buffer
-	w, _ := armor.Encode(&priv, openpgp.PrivateKeyType, nil)
-	e.SerializePrivate(w, nil)
-	w.Close()
-	w, _ = armor.Encode(&pub, openpgp.PublicKeyType, nil)
-	e.Serialize(w)
-	w.Close()
-	if k, err := ReadKey(priv.Bytes()); err != nil || k.PrimaryKey.Fingerprint == nil {
-		t.Errorf("a private key: %v", err)
-	}
-	if _, err := ReadKey(pub.Bytes()); err == nil || !strings.Contains(err.Error(), "no private key") {
-		t.Errorf("a public key: %v", err)
-	}
-	if err := e.PrivateKey.Encrypt([]byte("pass")); err != nil {
-		t.Fatal(err)
-	}
-	var enc bytes.Buffer
-	w, _ = armor.Encode(&enc, openpgp.PrivateKeyType, nil)
-	e.SerializePrivateWithoutSigning(w, nil)
-	w.Close()
-	if _, err := ReadKey(enc.Bytes()); err == nil || !strings.Contains(err.Error(), "passphrase") {
-		t.Errorf("a passphrase-protected key: %v", err)
-	}
-	if _, err := ReadKey([]byte("not a key")); err == nil || !strings.Contains(err.Error(), "armored private key") {
-		t.Errorf("not a key: %v", err)
 	}
 }

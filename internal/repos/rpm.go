@@ -16,6 +16,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
 )
 
 // stampName records, in an rpm repository's directory, the packages its
@@ -115,7 +116,7 @@ func rpmRepo(ctx context.Context, dir, rd string, entries []manifest.Entry, key 
 		return nil, err
 	}
 	var asc bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&asc, key, bytes.NewReader(data), signConfig); err != nil {
+	if err := openpgp.ArmoredDetachSign(&asc, key, bytes.NewReader(data), signkey.Config); err != nil {
 		return nil, err
 	}
 	if err := atomicfile.Write(repomd+".asc", asc.Bytes(), 0o644); err != nil {
@@ -136,21 +137,8 @@ func placeRPMs(dir, repo string, entries []manifest.Entry) error {
 	want := map[string]bool{}
 	for _, e := range entries {
 		want[e.File] = true
-		src, dst := filepath.Join(dir, e.File), filepath.Join(repo, e.File)
-		if a, err := os.Stat(src); err == nil {
-			if b, err := os.Stat(dst); err == nil && os.SameFile(a, b) {
-				continue
-			}
-		}
-		os.Remove(dst)
-		if err := os.Link(src, dst); err != nil {
-			data, err := os.ReadFile(src)
-			if err != nil {
-				return err
-			}
-			if err := atomicfile.Write(dst, data, 0o644); err != nil {
-				return err
-			}
+		if err := linkOrCopy(filepath.Join(dir, e.File), filepath.Join(repo, e.File)); err != nil {
+			return err
 		}
 	}
 	have, _ := filepath.Glob(filepath.Join(repo, "*.rpm"))
