@@ -266,7 +266,7 @@ func TestExampleWorkflowsUseRealInputs(t *testing.T) {
 	if len(files) != 2 {
 		t.Fatalf("example workflows: %v", files)
 	}
-	commands := map[string][]string{"command": Commands, "token": Commands, "api-url": Commands, "repo-signing-key": {"release"}}
+	commands := map[string][]string{"command": Commands, "token": Commands, "api-url": Commands, "repo-signing-key": {"build", "release"}}
 	for _, in := range Inputs {
 		commands[in.Name] = in.Commands
 	}
@@ -376,5 +376,8 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 	}
 	if strings.Join(order, ",") != "download,repositories,upload,deploy" {
 		t.Errorf("pages steps in order %v", order)
+	}
+	if !strings.Contains(string(data), "apt-get install -y -q createrepo-c") {
+		t.Error("the pages job does not install createrepo-c, which indexes the .rpm files")
 	}
 }
