@@ -50,12 +50,21 @@ func TestAptRepositoryInBareDebian(t *testing.T) {
 			writeConfig(t, filepath.Join(work, "hello.yml"), []module{{name: "hello-world"}},
 				`location = /t { hello_world "hi"; }`, "/t", "")
 			c := toolContainer(t, r.image, mirror, src, work)
-			if out, err := build(c, "hello.yml", r.nginx, r.distro, "dist", "--packages"); err != nil {
+			keyFile := filepath.Join(work, "key.asc")
+			os.WriteFile(keyFile, key, 0o600)
+			// The packages are signed too (debsigs' _gpgorigin): dpkg
+			// installs such a .deb.
+			if out, err := build(c, "hello.yml", r.nginx, r.distro, "dist", "--packages", "--signing-key", "/work/key.asc"); err != nil {
 				t.Fatalf("build --packages: %v\n%s", err, testenv.Tail(out, 40))
 			}
+			debs, _ := filepath.Glob(filepath.Join(work, "dist", "*.deb"))
+			if len(debs) != 1 {
+				t.Fatalf("packages built: %v", debs)
+			}
+			if deb, _ := os.ReadFile(debs[0]); !bytes.Contains(deb, []byte("_gpgorigin")) || !bytes.Contains(deb, []byte("BEGIN PGP SIGNATURE")) {
+				t.Errorf("%s carries no _gpgorigin signature", debs[0])
+			}
 			pub := filepath.Join(t.TempDir(), "pub")
-			keyFile := filepath.Join(t.TempDir(), "key.asc")
-			os.WriteFile(keyFile, key, 0o600)
 			cmd := exec.Command(testenv.ToolBinary(t), "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", keyFile)
 			cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
 			if out, err := cmd.CombinedOutput(); err != nil {

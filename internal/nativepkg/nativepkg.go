@@ -50,10 +50,10 @@ type Spec struct {
 	Maintainer, Homepage, License, Description string
 	// MTime stamps the files (reproducible packages).
 	MTime time.Time
-	// Signer, when set, signs an rpm (header and payload, as rpm
-	// --addsign does), so dnf's gpgcheck=1 accepts it, and, when it is an
-	// RSA key, an apk (as abuild-sign does). Debian packages are not
-	// signed one by one: apt checks the repository's signature.
+	// Signer, when set, signs the package: an rpm's header and payload
+	// (as rpm --addsign does: dnf's gpgcheck=1), a .deb with debsigs'
+	// origin signature (apt itself checks the repository's), and, when it
+	// is an RSA key, an apk (as abuild-sign does).
 	Signer *openpgp.Entity
 }
 
@@ -183,6 +183,15 @@ func Build(s Spec) (*Package, error) {
 			},
 			Scripts: scripts,
 		},
+	}
+	if format == "deb" && s.Signer != nil {
+		// debsigs' origin signature (_gpgorigin): debsig-verify checks it;
+		// apt checks the repository's.
+		info.Deb.Signature.SignFn = func(data io.Reader) ([]byte, error) {
+			var sig bytes.Buffer
+			err := openpgp.ArmoredDetachSign(&sig, s.Signer, data, signkey.Config)
+			return sig.Bytes(), err
+		}
 	}
 	if format == "rpm" {
 		// Release is part of the version there: 0.63+nginx1.22.1-1.
