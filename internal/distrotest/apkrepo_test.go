@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,32 +30,11 @@ func TestAPKRepositoryVerifiedWithOpenSSL(t *testing.T) {
 	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
 	testenv.Tool(t, "cc", "gcc")
 	ctx := context.Background()
-	work := t.TempDir()
-	src := filepath.Join(work, "src", "hello-world")
-	os.MkdirAll(src, 0o755)
-	for _, f := range []string{"config", "ngx_http_hello_world_module.c"} {
-		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "examples", "hello-world", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(src, f), b, 0o644)
-	}
-	cfg := filepath.Join(work, "hello.yml")
-	os.WriteFile(cfg, []byte("nginx:\n  sha256:\n"+pinnedSHA256+"modules: [{path: "+src+"}]\npackages: {version: 1.2.3}\n"), 0o644)
-	key := filepath.Join(work, "key.asc")
-	os.WriteFile(key, rsaKey(t), 0o600)
+	work, cfg, key := helloOnHost(t)
 	pub := filepath.Join(work, "pub")
-	for _, args := range [][]string{
-		{"build", "--config", cfg, "--nginx", "1.26.3", "--distro", "alpine-3.22", "--arch", "amd64", "--mirror", mirror, "--smoke=false",
-			"--target-nginx", "none", "--packages", "--signing-key", key, "--out", filepath.Join(work, "dist"), "--cache-dir", t.TempDir()},
-		{"release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", key},
-	} {
-		cmd := exec.Command(testenv.ToolBinary(t), args...)
-		cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("nginx-modbuild %s: %v\n%s", args[0], err, testenv.Tail(string(out), 30))
-		}
-	}
+	runTool(t, "build", "--config", cfg, "--nginx", "1.26.3", "--distro", "alpine-3.22", "--arch", "amd64", "--mirror", mirror, "--smoke=false",
+		"--target-nginx", "none", "--packages", "--signing-key", key, "--out", filepath.Join(work, "dist"), "--cache-dir", t.TempDir())
+	runTool(t, "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", key)
 	repo := filepath.Join(pub, "apk", "alpine-3.22", "x86_64")
 	index, err := os.ReadFile(filepath.Join(repo, "APKINDEX.tar.gz"))
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,14 +38,7 @@ func TestAptRepositoryInBareDebian(t *testing.T) {
 		t.Run(r.distro, func(t *testing.T) {
 			work := t.TempDir()
 			src := filepath.Join(work, "src")
-			os.MkdirAll(filepath.Join(src, "hello-world"), 0o755)
-			for _, f := range []string{"config", "ngx_http_hello_world_module.c"} {
-				b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "examples", "hello-world", f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				os.WriteFile(filepath.Join(src, "hello-world", f), b, 0o644)
-			}
+			copyHello(t, filepath.Join(src, "hello-world"))
 			writeConfig(t, filepath.Join(work, "hello.yml"), []module{{name: "hello-world"}},
 				`location = /t { hello_world "hi"; }`, "/t", "")
 			c := toolContainer(t, r.image, mirror, src, work)
@@ -65,11 +57,7 @@ func TestAptRepositoryInBareDebian(t *testing.T) {
 				t.Errorf("%s carries no _gpgorigin signature", debs[0])
 			}
 			pub := filepath.Join(t.TempDir(), "pub")
-			cmd := exec.Command(testenv.ToolBinary(t), "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", keyFile)
-			cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("release --dir --repositories: %v\n%s", err, out)
-			}
+			runTool(t, "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", keyFile)
 			srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
 			defer srv.Close()
 			installFromRepository(t, r.image, r.distro, srv.URL)

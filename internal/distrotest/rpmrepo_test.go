@@ -28,31 +28,8 @@ func TestRPMRepositoryWithDebianTools(t *testing.T) {
 	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
 	testenv.Tool(t, "cc", "gcc")
 	ctx := context.Background()
-	work := t.TempDir()
-	src := filepath.Join(work, "src", "hello-world")
-	os.MkdirAll(src, 0o755)
-	for _, f := range []string{"config", "ngx_http_hello_world_module.c"} {
-		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "examples", "hello-world", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(src, f), b, 0o644)
-	}
-	cfg := filepath.Join(work, "hello.yml")
-	os.WriteFile(cfg, []byte("nginx:\n  sha256:\n"+pinnedSHA256+"modules: [{path: "+src+"}]\npackages: {version: 1.2.3}\n"), 0o644)
-	key := filepath.Join(work, "key.asc")
-	os.WriteFile(key, rsaKey(t), 0o600)
-	tool := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(testenv.ToolBinary(t), args...)
-		cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("nginx-modbuild %v: %v\n%s", args, err, testenv.Tail(string(out), 30))
-		}
-		return string(out)
-	}
-	tool("build", "--config", cfg, "--nginx", "1.22.1", "--distro", "rocky-9", "--arch", "amd64", "--mirror", mirror,
+	work, cfg, key := helloOnHost(t)
+	runTool(t, "build", "--config", cfg, "--nginx", "1.22.1", "--distro", "rocky-9", "--arch", "amd64", "--mirror", mirror,
 		"--smoke=false", "--target-nginx", "none", "--packages", "--signing-key", key, "--out", filepath.Join(work, "dist"), "--cache-dir", t.TempDir())
 
 	pub := filepath.Join(work, "pub")
@@ -124,4 +101,44 @@ func rsaKey(t *testing.T) []byte {
 	}
 	w.Close()
 	return b.Bytes()
+}
+
+// helloOnHost sets up a build of the hello-world example on this host:
+// its sources, a config (the pinned nginx checksums, package version
+// 1.2.3) and a fresh RSA signing key, under a new work directory.
+func helloOnHost(t *testing.T) (work, cfg, key string) {
+	t.Helper()
+	work = t.TempDir()
+	src := filepath.Join(work, "src", "hello-world")
+	copyHello(t, src)
+	cfg = filepath.Join(work, "hello.yml")
+	os.WriteFile(cfg, []byte("nginx:\n  sha256:\n"+pinnedSHA256+"modules: [{path: "+src+"}]\npackages: {version: 1.2.3}\n"), 0o644)
+	key = filepath.Join(work, "key.asc")
+	os.WriteFile(key, rsaKey(t), 0o600)
+	return work, cfg, key
+}
+
+// copyHello copies examples/hello-world into dir.
+func copyHello(t *testing.T, dir string) {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	for _, f := range []string{"config", "ngx_http_hello_world_module.c"} {
+		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "examples", "hello-world", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o644)
+	}
+}
+
+// runTool runs the tool's static binary on this host.
+func runTool(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(testenv.ToolBinary(t), args...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("nginx-modbuild %v: %v\n%s", args, err, testenv.Tail(string(out), 30))
+	}
+	return string(out)
 }

@@ -37,17 +37,9 @@ func apkArch(arch string) string { return rpmArch(arch) }
 // the format is small (a signature tar member, then the index), so it is
 // written here.
 func writeAPK(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, error) {
-	groups := map[string][]manifest.Entry{}
-	for _, e := range m.Entries {
-		if e.Kind != "apk" {
-			continue
-		}
-		if d, ok := distro.Lookup(e.Distro); ok && d.Family != distro.Apk {
-			continue
-		}
-		rd := filepath.ToSlash(filepath.Join("apk", e.Distro, apkArch(e.Arch)))
-		groups[rd] = append(groups[rd], e)
-	}
+	groups := byRepo(m, "apk", []distro.Family{distro.Apk}, func(d, arch string) string {
+		return filepath.ToSlash(filepath.Join("apk", d, apkArch(arch)))
+	})
 	if len(groups) == 0 {
 		return nil, nil
 	}
@@ -55,18 +47,11 @@ func writeAPK(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	var wrote []string
-	names := make([]string, 0, len(groups))
-	for rd := range groups {
-		names = append(names, rd)
-	}
-	sort.Strings(names)
-	for _, rd := range names {
-		w, err := apkRepo(dir, rd, groups[rd], k)
-		wrote = append(wrote, w...)
-		if err != nil {
-			return wrote, fmt.Errorf("apk repository %s: %w", rd, err)
-		}
+	wrote, err := eachRepo(groups, "apk", func(rd string, es []manifest.Entry) ([]string, error) {
+		return apkRepo(dir, rd, es, k)
+	})
+	if err != nil {
+		return wrote, err
 	}
 	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	if err != nil {

@@ -12,8 +12,10 @@ package repos
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -154,6 +156,36 @@ func writeKey(dir string, key *openpgp.Entity) ([]string, error) {
 		}
 		if err != nil {
 			return wrote, err
+		}
+	}
+	return wrote, nil
+}
+
+// byRepo groups the manifest's packages of one kind (rpm, apk) for one
+// family by their repository directory, dir(distro, arch); a distro of
+// another known family is left out.
+func byRepo(m *manifest.Manifest, kind string, families []distro.Family, dir func(distro, arch string) string) map[string][]manifest.Entry {
+	groups := map[string][]manifest.Entry{}
+	for _, e := range m.Entries {
+		if e.Kind != kind {
+			continue
+		}
+		if d, ok := distro.Lookup(e.Distro); ok && !slices.Contains(families, d.Family) {
+			continue
+		}
+		groups[dir(e.Distro, e.Arch)] = append(groups[dir(e.Distro, e.Arch)], e)
+	}
+	return groups
+}
+
+// eachRepo makes every group's repository, in order of their paths.
+func eachRepo(groups map[string][]manifest.Entry, what string, build func(rd string, entries []manifest.Entry) ([]string, error)) ([]string, error) {
+	var wrote []string
+	for _, rd := range slices.Sorted(maps.Keys(groups)) {
+		w, err := build(rd, groups[rd])
+		wrote = append(wrote, w...)
+		if err != nil {
+			return wrote, fmt.Errorf("%s repository %s: %w", what, rd, err)
 		}
 	}
 	return wrote, nil

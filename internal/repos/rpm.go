@@ -47,37 +47,16 @@ func RPMDir(distroName, arch string) string {
 // (repomd.xml.asc, for dnf's repo_gpgcheck=1). createrepo is the path of
 // createrepo_c; it is needed only when there are .rpm files.
 func writeRPM(ctx context.Context, dir string, m *manifest.Manifest, key *openpgp.Entity, createrepo string) ([]string, error) {
-	groups := map[string][]manifest.Entry{}
-	for _, e := range m.Entries {
-		if e.Kind != "rpm" {
-			continue
-		}
-		if d, ok := distro.Lookup(e.Distro); ok && d.Family != distro.Dnf && d.Family != distro.Yum {
-			continue
-		}
-		rd := RPMDir(e.Distro, e.Arch)
-		groups[rd] = append(groups[rd], e)
-	}
+	groups := byRepo(m, "rpm", []distro.Family{distro.Dnf, distro.Yum}, RPMDir)
 	if len(groups) == 0 {
 		return nil, nil
 	}
 	if createrepo == "" {
 		return nil, fmt.Errorf("the release has .rpm packages, and indexing them needs createrepo_c: apt-get install createrepo-c (or dnf install createrepo_c)")
 	}
-	var wrote []string
-	names := make([]string, 0, len(groups))
-	for rd := range groups {
-		names = append(names, rd)
-	}
-	sort.Strings(names)
-	for _, rd := range names {
-		w, err := rpmRepo(ctx, dir, rd, groups[rd], key, createrepo)
-		wrote = append(wrote, w...)
-		if err != nil {
-			return wrote, fmt.Errorf("rpm repository %s: %w", rd, err)
-		}
-	}
-	return wrote, nil
+	return eachRepo(groups, "rpm", func(rd string, es []manifest.Entry) ([]string, error) {
+		return rpmRepo(ctx, dir, rd, es, key, createrepo)
+	})
 }
 
 // rpmRepo makes one rpm repository, unless its packages are the ones its
