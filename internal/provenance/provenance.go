@@ -1,0 +1,130 @@
+// Package provenance verifies GitHub artifact attestations: a Sigstore
+// bundle (an in-toto statement in a DSSE envelope, signed by a short-lived
+// Fulcio certificate issued to a GitHub Actions workflow, logged in Rekor)
+// for a file's SHA-256, against a trusted root and a policy saying which
+// repository (and, optionally, which workflow) must have built it.
+// Verification is sigstore-go's, as gh attestation verify does it.
+package provenance
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+)
+
+// Issuer is GitHub Actions' OIDC issuer: the only one whose certificates
+// say which workflow ran.
+const Issuer = "https://token.actions.githubusercontent.com"
+
+// Policy is who must have built the file.
+type Policy struct {
+	// Repo is owner/name: the workflow must be in that repository.
+	Repo string
+	// Workflow, when set, is the workflow file's path in it
+	// (.github/workflows/nginx-modbuild.yml).
+	Workflow string
+}
+
+// Provenance is what a verified certificate says of the build.
+type Provenance struct {
+	// Identity is the certificate's subject: the workflow's URL at a ref.
+	Identity string `json:"identity"`
+	Issuer   string `json:"issuer"`
+}
+
+// san is the certificate subject a policy accepts: the workflow file of
+// the repository, at any ref.
+func (p Policy) san() (string, error) {
+	owner, name, ok := strings.Cut(p.Repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", fmt.Errorf("the signer repository %q is not owner/name", p.Repo)
+	}
+	wf := `\.github/workflows/[^@]+`
+	if p.Workflow != "" {
+		wf = regexp.QuoteMeta(strings.TrimPrefix(p.Workflow, "/"))
+	}
+	return "^https://github\\.com/" + regexp.QuoteMeta(owner) + "/" + regexp.QuoteMeta(name) + "/" + wf + "@", nil
+}
+
+// Errors that say what did not match, before or after the cryptography.
+var (
+	// ErrOtherBytes: the statement's subjects do not include the file's
+	// digest.
+	ErrOtherBytes = errors.New("the attestation is for other bytes")
+	// ErrOtherSigner: a valid attestation, by a workflow the policy does
+	// not name.
+	ErrOtherSigner = errors.New("attested by another signer")
+)
+
+// Verify checks bundleJSON for the file whose SHA-256 is sha256Hex: the
+// statement names that digest; sigstore-go verifies the certificate
+// chain to tm's Fulcio roots, the transparency log entry (inclusion in
+// tm's Rekor log), a timestamp and the signature over the statement; then
+// the certificate's issuer and subject must be the policy's.
+func Verify(bundleJSON []byte, sha256Hex string, tm root.TrustedMaterial, p Policy) (*Provenance, error) {
+	digest, err := hex.DecodeString(sha256Hex)
+	if err != nil || len(digest) != 32 {
+		return nil, fmt.Errorf("%q is not a SHA-256", sha256Hex)
+	}
+	san, err := p.san()
+	if err != nil {
+		return nil, err
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(bundleJSON); err != nil {
+		return nil, fmt.Errorf("not a Sigstore bundle: %w", err)
+	}
+	if err := namesDigest(&b, sha256Hex); err != nil {
+		return nil, err
+	}
+	v, err := verify.NewVerifier(tm, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+	if err != nil {
+		return nil, err
+	}
+	res, err := v.Verify(&b, verify.NewPolicy(verify.WithArtifactDigest("sha256", digest), verify.WithoutIdentitiesUnsafe()))
+	if err != nil {
+		return nil, fmt.Errorf("the attestation does not verify: %w", err)
+	}
+	if res.Signature == nil || res.Signature.Certificate == nil {
+		return nil, errors.New("the attestation has no certificate: not a GitHub workflow's")
+	}
+	c := res.Signature.Certificate
+	out := &Provenance{Identity: c.SubjectAlternativeName, Issuer: c.Issuer}
+	if c.Issuer != Issuer || !regexp.MustCompile(san).MatchString(c.SubjectAlternativeName) {
+		who := p.Repo
+		if p.Workflow != "" {
+			who += "'s workflow " + p.Workflow
+		}
+		return out, fmt.Errorf("%w: %s (issuer %s), not %s", ErrOtherSigner, c.SubjectAlternativeName, c.Issuer, who)
+	}
+	return out, nil
+}
+
+// namesDigest checks that the in-toto statement's subjects include the
+// digest.
+func namesDigest(b *bundle.Bundle, sha256Hex string) error {
+	env, err := b.Envelope()
+	if err != nil {
+		return fmt.Errorf("not an attestation (no DSSE envelope): %w", err)
+	}
+	st, err := env.Statement()
+	if err != nil {
+		return fmt.Errorf("not an in-toto statement: %w", err)
+	}
+	var have []string
+	for _, s := range st.Subject {
+		if d := s.Digest["sha256"]; d != "" {
+			if strings.EqualFold(d, sha256Hex) {
+				return nil
+			}
+			have = append(have, s.Name+" "+d[:min(12, len(d))])
+		}
+	}
+	return fmt.Errorf("%w: its subjects are %s, the file's SHA-256 is %s", ErrOtherBytes, strings.Join(have, ", "), sha256Hex)
+}
