@@ -19,6 +19,7 @@ type repo struct {
 	labels        []*label
 	issues        []*issue
 	nextNumber    int
+	attestations  []attestation
 }
 
 // repo returns a repository, creating it empty on first use.
@@ -133,6 +134,10 @@ func (s *Server) route(w http.ResponseWriter, req *http.Request, host string, bo
 		}
 	case "labels":
 		if s.routeLabels(w, req, r, rest[1:], body) {
+			return
+		}
+	case "attestations":
+		if s.routeAttestations(w, req, r, rest[1:], body) {
 			return
 		}
 	}

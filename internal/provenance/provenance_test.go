@@ -1,6 +1,7 @@
 package provenance
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,6 +17,9 @@ import (
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -137,5 +141,37 @@ func TestVerify(t *testing.T) {
 	t.Logf("an untrusted Sigstore: %v", err)
 	if _, err := Verify([]byte("{}"), digest, vs, policy); err == nil {
 		t.Error("an empty bundle verified")
+	}
+}
+
+// TestFetchFromTheFake reads bundles through the real go-github client
+// from the fake GitHub's attestations endpoint, and verifies them.
+func TestFetchFromTheFake(t *testing.T) {
+	t.Parallel()
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := ghfake.New(t)
+	gh.CreateRepo("acme/mod", "main")
+	so := []byte("\x7fELF the module")
+	sum := sha256.Sum256(so)
+	digest := hex.EncodeToString(sum[:])
+	gh.AddAttestation("acme/mod", "sha256:"+digest, attest(t, vs, "https://github.com/acme/mod/.github/workflows/w.yml@refs/heads/main", so))
+	gc, err := ghclient.New(ghclient.Options{APIURL: gh.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := gc.Client
+	bundles, err := Fetch(context.Background(), c, "acme", "mod", digest)
+	if err != nil || len(bundles) != 1 {
+		t.Fatalf("fetch: %d bundles, %v", len(bundles), err)
+	}
+	if _, err := Verify(bundles[0], digest, vs, Policy{Repo: "acme/mod"}); err != nil {
+		t.Errorf("the fetched bundle: %v", err)
+	}
+	none, err := Fetch(context.Background(), c, "acme", "mod", strings.Repeat("0", 64))
+	if err != nil || len(none) != 0 {
+		t.Errorf("a digest with no attestation: %d, %v", len(none), err)
 	}
 }
