@@ -128,3 +128,49 @@ func namesDigest(b *bundle.Bundle, sha256Hex string) error {
 	}
 	return fmt.Errorf("%w: its subjects are %s, the file's SHA-256 is %s", ErrOtherBytes, strings.Join(have, ", "), sha256Hex)
 }
+
+// TrustedRoot reads a trusted root file: what `gh attestation
+// trusted-root` prints (Sigstore's public-good instance, and GitHub's own
+// for private repositories), one JSON document per line; the first line
+// that parses is taken unless more are given, in which case all are
+// tried in turn by VerifyAny.
+func TrustedRoot(data []byte) ([]root.TrustedMaterial, error) {
+	var out []root.TrustedMaterial
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		tr, err := root.NewTrustedRootFromJSON([]byte(line))
+		if err != nil {
+			return nil, fmt.Errorf("trusted root: %w (want the output of gh attestation trusted-root)", err)
+		}
+		out = append(out, tr)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("trusted root: the file is empty (want the output of gh attestation trusted-root)")
+	}
+	return out, nil
+}
+
+// VerifyAny verifies the first of bundles that holds under one of the
+// trusted roots; the errors of all when none does. No bundle at all is
+// its own error: nothing attests the file.
+func VerifyAny(bundles [][]byte, sha256Hex string, roots []root.TrustedMaterial, p Policy) (*Provenance, error) {
+	if len(bundles) == 0 {
+		return nil, ErrNone
+	}
+	var errs []error
+	for _, b := range bundles {
+		for _, tm := range roots {
+			prov, err := Verify(b, sha256Hex, tm, p)
+			if err == nil {
+				return prov, nil
+			}
+			errs = append(errs, err)
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// ErrNone: no attestation names the file at all.
+var ErrNone = errors.New("no attestation for it")

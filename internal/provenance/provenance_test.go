@@ -16,6 +16,7 @@ import (
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
@@ -173,5 +174,58 @@ func TestFetchFromTheFake(t *testing.T) {
 	none, err := Fetch(context.Background(), c, "acme", "mod", strings.Repeat("0", 64))
 	if err != nil || len(none) != 0 {
 		t.Errorf("a digest with no attestation: %d, %v", len(none), err)
+	}
+}
+
+// TestTrustedRootFile: the virtual Sigstore's trusted root written as
+// `gh attestation trusted-root` prints one (JSON lines) verifies its
+// bundles; an empty or foreign file does not.
+func TestTrustedRootFile(t *testing.T) {
+	t.Parallel()
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ca.NewVirtualSigstore()
+	line := func(v *ca.VirtualSigstore) string {
+		// The virtual Sigstore keeps a log's ID as the hex text's bytes;
+		// a trusted root file holds the raw key ID.
+		logs := map[string]*root.TransparencyLog{}
+		for k, l := range v.RekorLogs() {
+			c := *l
+			c.ID, _ = hex.DecodeString(k)
+			logs[k] = &c
+		}
+		tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, v.FulcioCertificateAuthorities(), v.CTLogs(), v.TimestampingAuthorities(), logs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := tr.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	so := []byte("\x7fELF the module")
+	sum := sha256.Sum256(so)
+	digest := hex.EncodeToString(sum[:])
+	b := attest(t, vs, "https://github.com/acme/mod/.github/workflows/w.yml@refs/heads/main", so)
+
+	roots, err := TrustedRoot([]byte(line(other) + "\n" + line(vs) + "\n"))
+	if err != nil || len(roots) != 2 {
+		t.Fatalf("two roots: %d, %v", len(roots), err)
+	}
+	if _, err := VerifyAny([][]byte{b}, digest, roots, Policy{Repo: "acme/mod"}); err != nil {
+		t.Errorf("under the second root: %v", err)
+	}
+	only, _ := TrustedRoot([]byte(line(other)))
+	if _, err := VerifyAny([][]byte{b}, digest, only, Policy{Repo: "acme/mod"}); err == nil {
+		t.Error("verified under a foreign root")
+	}
+	if _, err := VerifyAny(nil, digest, roots, Policy{Repo: "acme/mod"}); !errors.Is(err, ErrNone) {
+		t.Errorf("no bundle: %v", err)
+	}
+	if _, err := TrustedRoot([]byte("\n")); err == nil {
+		t.Error("an empty trusted root file was taken")
 	}
 }
