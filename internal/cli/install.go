@@ -22,6 +22,8 @@ type installOptions struct {
 	modulesPath                             string
 	printLoad, dryRun, reload, checkOnly    bool
 	insecure, recoverOnly, remove           bool
+	signerRepo, signerWorkflow, trustedRoot string
+	noProvenance                            bool
 	modules                                 []string
 }
 
@@ -44,6 +46,10 @@ func (o *installOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
 	fs.BoolVar(&o.reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
 	fs.BoolVar(&o.recoverOnly, "recover", false, "only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
+	fs.StringVar(&o.signerRepo, "signer-repo", "", "the repository (owner/name) whose workflow must have built the files: required attestation for a --from source (with --repo it is that repository)")
+	fs.StringVar(&o.signerWorkflow, "signer-workflow", "", "the workflow file (.github/workflows/x.yml) that must have built them")
+	fs.StringVar(&o.trustedRoot, "trusted-root", "", "the Sigstore trusted root to verify attestations against (gh attestation trusted-root > FILE; default: fetched)")
+	fs.BoolVar(&o.noProvenance, "no-provenance", false, "install without verifying attestations (DANGEROUS: whoever can write the release decides what nginx loads)")
 	fs.BoolVar(&o.remove, "remove", false, "take the named modules out again: the snippet, link and .so install placed; refused while the configuration uses them (nginx -t), rolled back like an install")
 	fs.BoolVar(&o.checkOnly, "check", false, "report, for every load_module of the configuration, whether the release has a build for --for-nginx")
 }
@@ -99,7 +105,11 @@ func runInstall(ctx context.Context, o *installOptions, d *Deps) error {
 	if err != nil {
 		return fmt.Errorf("install: %w", err)
 	}
-	opts := install.Options{Host: h, Modules: o.modules, Nginx: h.Target.Nginx, UseDistro: o.useDistro, Layout: layout,
+	prov, err := o.provenanceCheck(d)
+	if err != nil {
+		return err
+	}
+	opts := install.Options{Host: h, Modules: o.modules, Nginx: h.Target.Nginx, UseDistro: o.useDistro, Layout: layout, Provenance: prov,
 		PrintLoad: o.printLoad, DryRun: o.dryRun,
 		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) },
 		Logf: d.logf}

@@ -49,6 +49,9 @@ type Options struct {
 	DryRun    bool
 	// Test runs nginx -t; its error carries nginx's message.
 	Test func(ctx context.Context) error
+	// Provenance, when set, proves who built a file before anything
+	// changes (its attestation); its error refuses the install.
+	Provenance func(ctx context.Context, src Source, e manifest.Entry) (string, error)
 	// Logf reports progress.
 	Logf func(format string, args ...any)
 }
@@ -144,6 +147,13 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		}
 		if err := sameModule(e, f); err != nil {
 			return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		}
+		if o.Provenance != nil {
+			who, err := o.Provenance(ctx, src, e)
+			if err != nil {
+				return nil, fmt.Errorf("refusing %s from %s: its provenance does not hold: %w; nothing was changed", e.File, src.Name(), err)
+			}
+			o.Logf("%s: built by %s (attested)", e.File, who)
 		}
 		base := e.Module + ".so"
 		if o.Stage {
