@@ -350,7 +350,7 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 		t.Errorf("pages permissions %v, want %v", pages.Permissions, want)
 	}
 	for name, j := range wf.Jobs {
-		if name != "pages" && (j.Permissions["pages"] != "" || j.Permissions["id-token"] != "") {
+		if name != "pages" && j.Permissions["pages"] != "" || name != "pages" && name != "attest" && j.Permissions["id-token"] != "" {
 			t.Errorf("job %s has pages or id-token permissions", name)
 		}
 	}
@@ -380,4 +380,81 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 	if !strings.Contains(string(data), "apt-get install -y -q createrepo-c") {
 		t.Error("the pages job does not install createrepo-c, which indexes the .rpm files")
 	}
+}
+
+// TestWatchWorkflowAttests: the watch workflow's attest job runs after
+// the release with exactly the permissions actions/attest's README asks
+// for (id-token: write among them: without it the step cannot get a
+// Sigstore certificate), and gives actions/attest only inputs its own
+// action.yml (a copy in testdata) has.
+func TestWatchWorkflowAttests(t *testing.T) {
+	wf := readWorkflow(t, filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml"))
+	var attestIn struct {
+		Inputs map[string]any `yaml:"inputs"`
+	}
+	if err := yaml.Unmarshal(mustRead(t, filepath.Join("testdata", "actions-attest", "action.yml")), &attestIn); err != nil || len(attestIn.Inputs) == 0 {
+		t.Fatalf("actions/attest's action.yml: %v", err)
+	}
+	if problems := attestProblems(wf, attestIn.Inputs); len(problems) > 0 {
+		t.Errorf("watch.yml: %v", problems)
+	}
+	// The lint catches a missing id-token: write.
+	broken := readWorkflow(t, filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml"))
+	delete(broken.Jobs["attest"].Permissions, "id-token")
+	if problems := attestProblems(broken, attestIn.Inputs); len(problems) == 0 {
+		t.Error("a missing id-token: write went unnoticed")
+	}
+}
+
+type workflowFile struct {
+	Jobs map[string]struct {
+		Needs       any               `yaml:"needs"`
+		If          string            `yaml:"if"`
+		Permissions map[string]string `yaml:"permissions"`
+		Steps       []struct {
+			Uses string            `yaml:"uses"`
+			Run  string            `yaml:"run"`
+			With map[string]string `yaml:"with"`
+		} `yaml:"steps"`
+	} `yaml:"jobs"`
+}
+
+func readWorkflow(t *testing.T, path string) workflowFile {
+	t.Helper()
+	var wf workflowFile
+	if err := yaml.Unmarshal(mustRead(t, path), &wf); err != nil {
+		t.Fatal(err)
+	}
+	return wf
+}
+
+// attestProblems lints the attest steps of a workflow.
+func attestProblems(wf workflowFile, inputs map[string]any) []string {
+	var out []string
+	found := false
+	for name, j := range wf.Jobs {
+		for _, st := range j.Steps {
+			if !strings.HasPrefix(st.Uses, "actions/attest@") {
+				continue
+			}
+			found = true
+			for k := range st.With {
+				if _, ok := inputs[k]; !ok {
+					out = append(out, fmt.Sprintf("job %s: actions/attest has no input %s", name, k))
+				}
+			}
+			for _, p := range []string{"id-token", "attestations", "artifact-metadata"} {
+				if j.Permissions[p] != "write" {
+					out = append(out, fmt.Sprintf("job %s: attest needs %s: write", name, p))
+				}
+			}
+			if !strings.Contains(fmt.Sprint(j.Needs), "release") || !strings.Contains(j.If, "needs.release.result == 'success'") {
+				out = append(out, fmt.Sprintf("job %s: attests without a successful release", name))
+			}
+		}
+	}
+	if !found {
+		out = append(out, "no actions/attest step")
+	}
+	return out
 }

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // inspected is one file in inspect's JSON output.
@@ -20,17 +22,18 @@ type inspected struct {
 }
 
 type inspectOptions struct {
-	json  bool
-	paths []string
+	json, provenance bool
+	paths            []string
 }
 
 func inspectCommand() command {
-	return newCommand[inspectOptions]("inspect", "[--json] FILE...",
-		"print the modules in .so files (and nginx binaries): name, nginx version built for, signature", runInspect)
+	return newCommand[inspectOptions]("inspect", "[--json] [--provenance] FILE...",
+		"print the modules in .so files (and nginx binaries): name, nginx version built for, signature; with --provenance, who built the files an attestation bundle names", runInspect)
 }
 
 func (o *inspectOptions) flags(fs *flag.FlagSet, _ *Deps) {
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&o.provenance, "provenance", false, "the files are attestation bundles (FILE.sigstore.json, or what gh attestation download writes): print the repository, workflow, commit and run that built what they name (read, not verified: install verifies)")
 }
 
 func (o *inspectOptions) check(args []string, _ *Deps) error {
@@ -42,6 +45,9 @@ func (o *inspectOptions) check(args []string, _ *Deps) error {
 }
 
 func runInspect(_ context.Context, o *inspectOptions, d *Deps) error {
+	if o.provenance {
+		return inspectProvenance(o, d)
+	}
 	var out []inspected
 	failed := 0
 	for _, p := range o.paths {
@@ -95,4 +101,35 @@ func compatWord(sig string) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// inspectProvenance prints who built what, from attestation bundles.
+func inspectProvenance(o *inspectOptions, d *Deps) error {
+	var out []*provenance.Described
+	for _, p := range o.paths {
+		data, err := userfile.Read(absIn(d.Dir, p), 16<<20)
+		if err != nil {
+			return fmt.Errorf("inspect --provenance: %w", err)
+		}
+		desc, err := provenance.Describe(data)
+		if err != nil {
+			return fmt.Errorf("inspect --provenance %s: %w", p, err)
+		}
+		out = append(out, desc)
+	}
+	if o.json {
+		return printJSON(d.Stdout, out)
+	}
+	for i, desc := range out {
+		fmt.Fprintf(d.Stdout, "%s:\n  built by   %s\n  issuer     %s\n", o.paths[i], desc.Identity, desc.Issuer)
+		for _, kv := range [][2]string{{"repository", desc.Repository}, {"workflow", desc.Workflow}, {"commit", desc.Commit}, {"run", desc.Run}} {
+			if kv[1] != "" {
+				fmt.Fprintf(d.Stdout, "  %-10s %s\n", kv[0], kv[1])
+			}
+		}
+		for _, s := range desc.Subjects {
+			fmt.Fprintf(d.Stdout, "  subject    %s\n", s)
+		}
+	}
+	return nil
 }

@@ -90,3 +90,23 @@ func TestInstallProvenance(t *testing.T) {
 		t.Errorf("--no-provenance: exit %d %v\n%s", r.code, r.err, r.stderr)
 	}
 }
+
+func TestInspectProvenance(t *testing.T) {
+	t.Parallel()
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const watch = "https://github.com/acme/mod/.github/workflows/nginx-modbuild.yml@refs/heads/main"
+	file := filepath.Join(t.TempDir(), "x.so.sigstore.json")
+	os.WriteFile(file, provenancetest.Attest(t, vs, watch, []byte("x")), 0o644)
+	h := newHarness(t)
+	r := h.run("inspect", "--provenance", file)
+	sum := sha256.Sum256([]byte("x"))
+	if r.code != 0 || !strings.Contains(r.stdout, "built by   "+watch) || !strings.Contains(r.stdout, "sha256:"+hex.EncodeToString(sum[:])) {
+		t.Errorf("inspect --provenance: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+	if r := h.run("inspect", "--provenance", filepath.Join(t.TempDir(), "none.json")); r.code != 1 {
+		t.Errorf("a missing bundle: exit %d", r.code)
+	}
+}

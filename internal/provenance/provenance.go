@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 )
@@ -174,3 +175,49 @@ func VerifyAny(bundles [][]byte, sha256Hex string, roots []root.TrustedMaterial,
 
 // ErrNone: no attestation names the file at all.
 var ErrNone = errors.New("no attestation for it")
+
+// Described is what a bundle's certificate says of the build, read without
+// verifying it (install verifies; inspect tells).
+type Described struct {
+	// Identity is the workflow at a ref; Issuer the OIDC issuer.
+	Identity string `json:"identity"`
+	Issuer   string `json:"issuer"`
+	// Repository, Workflow (the signer's workflow at a ref), Commit and
+	// Run come from the certificate's Fulcio extensions (GitHub sets them).
+	Repository string `json:"repository,omitempty"`
+	Workflow   string `json:"workflow,omitempty"`
+	Commit     string `json:"commit,omitempty"`
+	Run        string `json:"run,omitempty"`
+	// Subjects are the statement's file names with their SHA-256.
+	Subjects []string `json:"subjects,omitempty"`
+}
+
+// Describe reads who built what from a bundle.
+func Describe(bundleJSON []byte) (*Described, error) {
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(bundleJSON); err != nil {
+		return nil, fmt.Errorf("not a Sigstore bundle: %w", err)
+	}
+	vc, err := b.VerificationContent()
+	if err != nil {
+		return nil, err
+	}
+	cert := vc.Certificate()
+	if cert == nil {
+		return nil, errors.New("the bundle holds a public key, not a certificate: not a GitHub workflow's attestation")
+	}
+	s, err := certificate.SummarizeCertificate(cert)
+	if err != nil {
+		return nil, err
+	}
+	d := &Described{Identity: s.SubjectAlternativeName, Issuer: s.Issuer, Repository: s.SourceRepositoryURI,
+		Workflow: s.BuildSignerURI, Commit: s.SourceRepositoryDigest, Run: s.RunInvocationURI}
+	if env, err := b.Envelope(); err == nil {
+		if st, err := env.Statement(); err == nil {
+			for _, sub := range st.Subject {
+				d.Subjects = append(d.Subjects, sub.Name+" sha256:"+sub.Digest["sha256"])
+			}
+		}
+	}
+	return d, nil
+}

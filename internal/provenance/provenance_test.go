@@ -146,3 +146,23 @@ func TestTrustedRootFile(t *testing.T) {
 		t.Error("an empty trusted root file was taken")
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	t.Parallel()
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const watch = "https://github.com/acme/mod/.github/workflows/w.yml@refs/heads/main"
+	d, err := provenance.Describe(provenancetest.Attest(t, vs, watch, []byte("x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("x"))
+	if d.Identity != watch || d.Issuer != provenance.Issuer || len(d.Subjects) != 1 || !strings.HasSuffix(d.Subjects[0], hex.EncodeToString(sum[:])) {
+		t.Errorf("described %+v", d)
+	}
+	if _, err := provenance.Describe([]byte("{}")); err == nil {
+		t.Error("an empty bundle was described")
+	}
+}
