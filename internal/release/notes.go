@@ -21,7 +21,7 @@ const (
 // Notes returns body with its compatibility table regenerated from m
 // (packages linked under download, the release's download URL prefix).
 func Notes(body string, m *manifest.Manifest, download string) string {
-	table := notesBegin + "\n" + TableLinked(m, download) + notesEnd
+	table := notesBegin + "\n" + TableLinked(m, download) + verifyLine(download) + notesEnd
 	if i := strings.Index(body, notesBegin); i >= 0 {
 		if j := strings.Index(body[i:], notesEnd); j >= 0 {
 			return body[:i] + table + body[i+j+len(notesEnd):]
@@ -199,4 +199,17 @@ func FailureTable(cells []manifest.Cell) string {
 		}
 	}
 	return markdown.Table([]string{"cell", "module", "phase", "reason"}, rows)
+}
+
+// verifyLine tells how to check a file's provenance by hand, for a
+// release on GitHub (download is https://github.com/OWNER/REPO/releases/
+// download/TAG); "" elsewhere.
+func verifyLine(download string) string {
+	rest, ok := strings.CutPrefix(download, "https://github.com/")
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) < 4 || parts[2] != "releases" {
+		return ""
+	}
+	return fmt.Sprintf("\nEvery file is attested by the workflow that built it (when the workflow has the attest job). Check one by hand with `gh attestation verify FILE --repo %s/%s`; `nginx-modbuild install --repo %s/%s` checks it before installing.\n",
+		parts[0], parts[1], parts[0], parts[1])
 }

@@ -406,7 +406,9 @@ func TestNotesKeepText(t *testing.T) {
 	}}
 	body := Notes("Intro\n\n"+notesBegin+"\nold table\n"+notesEnd+"\n\nOutro", m, "https://github.com/o/r/releases/download/modules")
 	want := "Intro\n\n" + notesBegin + "\n### Compatibility\n\n| module | built from | nginx | debian-12/amd64 | debian-12/arm64 |\n|---|---|---|---|---|\n" +
-		"| ngx_http_a_module | ? | 1.27.4 |  | ✓ [deb](https://github.com/o/r/releases/download/modules/ngx_http_a_module_1.27.4_debian-12_arm64.deb) |\n| ngx_http_a_module | ? | 1.26.3 (NGINX Plus R33) | ✓ |  |\n" + notesEnd + "\n\nOutro"
+		"| ngx_http_a_module | ? | 1.27.4 |  | ✓ [deb](https://github.com/o/r/releases/download/modules/ngx_http_a_module_1.27.4_debian-12_arm64.deb) |\n| ngx_http_a_module | ? | 1.26.3 (NGINX Plus R33) | ✓ |  |\n" +
+		"\nEvery file is attested by the workflow that built it (when the workflow has the attest job). Check one by hand with `gh attestation verify FILE --repo o/r`; `nginx-modbuild install --repo o/r` checks it before installing.\n" +
+		notesEnd + "\n\nOutro"
 	if body != want {
 		t.Errorf("notes:\n%s\nwant:\n%s", body, want)
 	}
