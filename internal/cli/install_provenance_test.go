@@ -86,6 +86,9 @@ func TestInstallProvenance(t *testing.T) {
 	fresh := newInstallHost(t)
 	host, before = fresh, tree(t, fresh.root)
 	refused("a bundle for other bytes", "the attestation is for other bytes", "--from", dir, "--signer-repo", "acme/mod", "hello_world")
+	os.WriteFile(filepath.Join(dir, manifest.AssetName("ngx_http_hello_world_module", "1.22.1", "debian-12", "amd64")+".sigstore.json"),
+		provenancetest.BreakProof(t, provenancetest.Attest(t, vs, watch, so)), 0o644)
+	refused("a broken log proof", "failed to verify log inclusion", "--from", dir, "--signer-repo", "acme/mod", "hello_world")
 	if r := inst("--from", dir, "--no-provenance", "hello_world"); r.code != 0 || !strings.Contains(r.stderr, "WARNING: --no-provenance") {
 		t.Errorf("--no-provenance: exit %d %v\n%s", r.code, r.err, r.stderr)
 	}

@@ -8,14 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance/provenancetest"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 func TestVerify(t *testing.T) {
@@ -57,13 +55,7 @@ func TestVerify(t *testing.T) {
 		t.Errorf("a bundle for other bytes: %v", err)
 	}
 	// A broken log proof: the entry's inclusion proof no longer matches.
-	var pb protobundle.Bundle
-	if err := protojson.Unmarshal(good, &pb); err != nil {
-		t.Fatal(err)
-	}
-	proof := pb.VerificationMaterial.TlogEntries[0].InclusionProof
-	proof.RootHash[0] ^= 1
-	broken, _ := protojson.Marshal(&pb)
+	broken := provenancetest.BreakProof(t, good)
 	_, err = provenance.Verify(broken, digest, vs, policy)
 	if err == nil || errors.Is(err, provenance.ErrOtherSigner) || errors.Is(err, provenance.ErrOtherBytes) {
 		t.Errorf("a broken log proof: %v", err)

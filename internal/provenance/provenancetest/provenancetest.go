@@ -103,3 +103,19 @@ func Root(t testing.TB, v *ca.VirtualSigstore) string {
 	}
 	return string(b)
 }
+
+// BreakProof returns the bundle with its log entry's inclusion proof
+// broken (one bit of the root hash flipped).
+func BreakProof(t testing.TB, bundleJSON []byte) []byte {
+	t.Helper()
+	var pb protobundle.Bundle
+	if err := protojson.Unmarshal(bundleJSON, &pb); err != nil {
+		t.Fatal(err)
+	}
+	pb.VerificationMaterial.TlogEntries[0].InclusionProof.RootHash[0] ^= 1
+	b, err := protojson.Marshal(&pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
