@@ -313,26 +313,8 @@ func TestShownHidesCredentials(t *testing.T) {
 // after the release, with pages: write and id-token: write on that job
 // only (least privilege), from the release's own files.
 func TestWatchWorkflowPublishesPages(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wf struct {
-		Permissions map[string]string `yaml:"permissions"`
-		Jobs        map[string]struct {
-			Needs       any               `yaml:"needs"` // a name or a list
-			If          string            `yaml:"if"`
-			Permissions map[string]string `yaml:"permissions"`
-			Steps       []struct {
-				Uses string            `yaml:"uses"`
-				Run  string            `yaml:"run"`
-				With map[string]string `yaml:"with"`
-			} `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	if err := yaml.Unmarshal(data, &wf); err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml")
+	wf := readWorkflow(t, path)
 	for k := range wf.Permissions {
 		if k != "contents" || wf.Permissions[k] != "read" {
 			t.Errorf("workflow-level permission %s: %s (only contents: read belongs there)", k, wf.Permissions[k])
@@ -377,7 +359,7 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 	if strings.Join(order, ",") != "download,repositories,upload,deploy" {
 		t.Errorf("pages steps in order %v", order)
 	}
-	if !strings.Contains(string(data), "apt-get install -y -q createrepo-c") {
+	if !strings.Contains(string(mustRead(t, path)), "apt-get install -y -q createrepo-c") {
 		t.Error("the pages job does not install createrepo-c, which indexes the .rpm files")
 	}
 }
@@ -407,8 +389,9 @@ func TestWatchWorkflowAttests(t *testing.T) {
 }
 
 type workflowFile struct {
-	Jobs map[string]struct {
-		Needs       any               `yaml:"needs"`
+	Permissions map[string]string `yaml:"permissions"`
+	Jobs        map[string]struct {
+		Needs       any               `yaml:"needs"` // a name or a list
 		If          string            `yaml:"if"`
 		Permissions map[string]string `yaml:"permissions"`
 		Steps       []struct {
