@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -367,24 +368,48 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 // TestWatchWorkflowAttests: the watch workflow's attest job runs after
 // the release with exactly the permissions actions/attest's README asks
 // for (id-token: write among them: without it the step cannot get a
-// Sigstore certificate), and gives actions/attest only inputs its own
-// action.yml (a copy in testdata) has.
+// Sigstore certificate), gives actions/attest only inputs its own
+// action.yml (a copy in testdata) has, and attests the file the job
+// downloaded. The end-to-end flow act runs (testdata/e2e) has the same
+// attest step, and the same permissions but artifact-metadata, which
+// act's schema does not know.
 func TestWatchWorkflowAttests(t *testing.T) {
-	wf := readWorkflow(t, filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml"))
+	watchPath := filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml")
+	wf := readWorkflow(t, watchPath)
 	var attestIn struct {
 		Inputs map[string]any `yaml:"inputs"`
 	}
 	if err := yaml.Unmarshal(mustRead(t, filepath.Join("testdata", "actions-attest", "action.yml")), &attestIn); err != nil || len(attestIn.Inputs) == 0 {
 		t.Fatalf("actions/attest's action.yml: %v", err)
 	}
-	if problems := attestProblems(wf, attestIn.Inputs); len(problems) > 0 {
+	all := []string{"id-token", "attestations", "artifact-metadata"}
+	if problems := attestProblems(wf, attestIn.Inputs, all); len(problems) > 0 {
 		t.Errorf("watch.yml: %v", problems)
 	}
-	// The lint catches a missing id-token: write.
-	broken := readWorkflow(t, filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml"))
+	e2e := readWorkflow(t, filepath.Join("testdata", "e2e", ".github", "workflows", "e2e.yml"))
+	if problems := attestProblems(e2e, attestIn.Inputs, all[:2]); len(problems) > 0 {
+		t.Errorf("e2e.yml: %v", problems)
+	}
+	watchStep, e2eStep := attestStep(wf), attestStep(e2e)
+	if fmt.Sprint(watchStep.With) != fmt.Sprint(e2eStep.With) || watchStep.Uses != e2eStep.Uses {
+		t.Errorf("e2e.yml attests with %s %v, watch.yml with %s %v", e2eStep.Uses, e2eStep.With, watchStep.Uses, watchStep.With)
+	}
+	wantPerms := maps.Clone(wf.Jobs["attest"].Permissions)
+	delete(wantPerms, "artifact-metadata")
+	if fmt.Sprint(e2e.Jobs["attest"].Permissions) != fmt.Sprint(wantPerms) {
+		t.Errorf("e2e.yml's attest permissions %v, watch.yml's (without artifact-metadata) %v", e2e.Jobs["attest"].Permissions, wantPerms)
+	}
+	// The lint catches a missing id-token: write, and checksums from a
+	// file the job did not download.
+	broken := readWorkflow(t, watchPath)
 	delete(broken.Jobs["attest"].Permissions, "id-token")
-	if problems := attestProblems(broken, attestIn.Inputs); len(problems) == 0 {
+	if problems := attestProblems(broken, attestIn.Inputs, all); len(problems) == 0 {
 		t.Error("a missing id-token: write went unnoticed")
+	}
+	broken = readWorkflow(t, watchPath)
+	attestStep(broken).With["subject-checksums"] = "dist/SHA256SUMS"
+	if problems := attestProblems(broken, attestIn.Inputs, all); len(problems) == 0 {
+		t.Error("subject-checksums of a file nothing downloaded went unnoticed")
 	}
 }
 
@@ -394,12 +419,14 @@ type workflowFile struct {
 		Needs       any               `yaml:"needs"` // a name or a list
 		If          string            `yaml:"if"`
 		Permissions map[string]string `yaml:"permissions"`
-		Steps       []struct {
-			Uses string            `yaml:"uses"`
-			Run  string            `yaml:"run"`
-			With map[string]string `yaml:"with"`
-		} `yaml:"steps"`
+		Steps       []workflowStep    `yaml:"steps"`
 	} `yaml:"jobs"`
+}
+
+type workflowStep struct {
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
 }
 
 func readWorkflow(t *testing.T, path string) workflowFile {
@@ -411,12 +438,27 @@ func readWorkflow(t *testing.T, path string) workflowFile {
 	return wf
 }
 
-// attestProblems lints the attest steps of a workflow.
-func attestProblems(wf workflowFile, inputs map[string]any) []string {
+// attestStep is the first actions/attest step of a workflow (an empty
+// one if there is none).
+func attestStep(wf workflowFile) *workflowStep {
+	for _, name := range slices.Sorted(maps.Keys(wf.Jobs)) {
+		for i, st := range wf.Jobs[name].Steps {
+			if strings.HasPrefix(st.Uses, "actions/attest@") {
+				return &wf.Jobs[name].Steps[i]
+			}
+		}
+	}
+	return &workflowStep{}
+}
+
+// attestProblems lints the attest steps of a workflow: inputs the action
+// has, the permissions it needs, after a successful release, and
+// subject-checksums naming a file an earlier step of the job downloads.
+func attestProblems(wf workflowFile, inputs map[string]any, perms []string) []string {
 	var out []string
 	found := false
 	for name, j := range wf.Jobs {
-		for _, st := range j.Steps {
+		for i, st := range j.Steps {
 			if !strings.HasPrefix(st.Uses, "actions/attest@") {
 				continue
 			}
@@ -426,13 +468,18 @@ func attestProblems(wf workflowFile, inputs map[string]any) []string {
 					out = append(out, fmt.Sprintf("job %s: actions/attest has no input %s", name, k))
 				}
 			}
-			for _, p := range []string{"id-token", "attestations", "artifact-metadata"} {
+			for _, p := range perms {
 				if j.Permissions[p] != "write" {
 					out = append(out, fmt.Sprintf("job %s: attest needs %s: write", name, p))
 				}
 			}
 			if !strings.Contains(fmt.Sprint(j.Needs), "release") || !strings.Contains(j.If, "needs.release.result == 'success'") {
 				out = append(out, fmt.Sprintf("job %s: attests without a successful release", name))
+			}
+			if sums := st.With["subject-checksums"]; sums != "" && !slices.ContainsFunc(j.Steps[:i], func(s workflowStep) bool {
+				return strings.Contains(s.Run, "--pattern "+sums) || strings.Contains(s.Run, "-o "+sums)
+			}) {
+				out = append(out, fmt.Sprintf("job %s: subject-checksums %s is no file an earlier step downloads", name, sums))
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,8 +118,15 @@ func commitAll(t *testing.T, ws string) {
 
 func act(t *testing.T, bin, ws, workflow string, env ...string) (string, error) {
 	t.Helper()
+	return actWith(t, bin, ws, workflow, nil, env...)
+}
+
+// actWith runs act with more flags.
+func actWith(t *testing.T, bin, ws, workflow string, flags []string, env ...string) (string, error) {
+	t.Helper()
 	args := []string{"push", "-W", ".github/workflows/" + workflow, "-P", "ubuntu-latest=-self-hosted", "--pull=false",
 		"-s", "GITHUB_TOKEN=e2e-token"}
+	args = append(args, flags...)
 	for _, e := range env {
 		args = append(args, "--env", e)
 	}
@@ -136,7 +144,9 @@ func act(t *testing.T, bin, ws, workflow string, env ...string) (string, error) 
 // jobs with nektos/act on the host: a plan job's matrix output feeds the
 // build job's strategy.matrix, the build cells compile the example module
 // against nginx 1.22.1 and 1.26.3 from the local mirror, a release job
-// uploads to the GitHub fake and a bump job opens its pull request there.
+// uploads to the GitHub fake and a bump job opens its pull request there;
+// an attest job runs actions/attest on the release's files as the watch
+// workflow does, as far as it gets without the network (checkAttestJob).
 // It asserts the fake's final state. A second workflow builds a module that
 // does not compile and must fail with an annotation on its file and line.
 func TestEndToEndWithAct(t *testing.T) {
@@ -164,10 +174,12 @@ func TestEndToEndWithAct(t *testing.T) {
 	gh.CommitFiles("acme/mod", "main", "the module", files)
 	shared := t.TempDir()
 
-	out, err := act(t, bin, ws, "e2e.yml", "FAKE_API="+gh.URL, "NGINX_MODBUILD_UPLOAD_URL="+gh.Uploads.URL, "MIRROR="+mirror, "SHARED="+shared)
-	if err != nil {
+	flags, env := attestArgs(t, gh, "acme/mod")
+	out, err := actWith(t, bin, ws, "e2e.yml", flags, append(env, "FAKE_API="+gh.URL, "NGINX_MODBUILD_UPLOAD_URL="+gh.Uploads.URL, "MIRROR="+mirror, "SHARED="+shared)...)
+	if err != nil && !slices.Equal(failedJobNames(out), []string{"attest"}) {
 		t.Fatalf("act: %v\n%s", err, out)
 	}
+	checkAttestJob(t, gh, out)
 
 	// The release holds both builds, a manifest that lists them, checksums
 	// and the compatibility table.

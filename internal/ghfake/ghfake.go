@@ -47,7 +47,7 @@ type Tag struct {
 // Request is one request the fake answered, for tests to assert on.
 type Request struct {
 	Method string
-	// Host is "api", "uploads" or "storage".
+	// Host is "api", "uploads", "storage" or "oidc".
 	Host string
 	// Path is the path and query.
 	Path   string
@@ -76,13 +76,16 @@ type Fault struct {
 	seen int
 }
 
-// Server is the fake: the API host, plus Uploads for release uploads and
-// Storage for asset downloads.
+// Server is the fake: the API host, plus Uploads for release uploads,
+// Storage for asset downloads and OIDC for a workflow job's ID tokens.
 type Server struct {
 	*httptest.Server
 	Uploads *httptest.Server
 	Storage *httptest.Server
-	t       T
+	// OIDC is the Actions runtime's token service: its IDTokenURL is what
+	// a job with id-token: write finds in ACTIONS_ID_TOKEN_REQUEST_URL.
+	OIDC *httptest.Server
+	t    T
 
 	mu sync.Mutex
 	// Token, when set, is required on every API and uploads request.
@@ -112,6 +115,8 @@ func New(t T) *Server {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "api") }))
 	s.Uploads = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "uploads") }))
 	s.Storage = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "storage") }))
+	s.OIDC = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, "oidc") }))
+	t.Cleanup(s.OIDC.Close)
 	t.Cleanup(s.Close)
 	t.Cleanup(s.Uploads.Close)
 	t.Cleanup(s.Storage.Close)
@@ -244,7 +249,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, host string) {
 	if s.fault(sw, r, host) {
 		return
 	}
-	if host != "storage" && s.token != "" {
+	if host != "storage" && host != "oidc" && s.token != "" {
 		auth := r.Header.Get("Authorization")
 		if auth != "token "+s.token && auth != "Bearer "+s.token {
 			writeJSON(sw, http.StatusUnauthorized, map[string]any{

@@ -2,6 +2,8 @@ package ghfake
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -136,5 +138,40 @@ func TestETagAnd304(t *testing.T) {
 	resp.Body.Close()
 	if etag == "" || resp.StatusCode != http.StatusNotModified {
 		t.Errorf("etag %q, conditional status %d", etag, resp.StatusCode)
+	}
+}
+
+// TestIDToken: the OIDC host answers a job's token request as the Actions
+// runtime does (the runtime token required, the audience asked for in the
+// claims), and the API's token is no substitute for the runtime's.
+func TestIDToken(t *testing.T) {
+	s := New(t)
+	s.RequireToken("api-token")
+	get := func(auth string) (int, map[string]any) {
+		req, _ := http.NewRequest(http.MethodGet, s.IDTokenURL("acme/mod")+"&audience=sigstore", nil)
+		req.Header.Set("Authorization", auth)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Value string }
+		json.NewDecoder(resp.Body).Decode(&body)
+		parts := strings.Split(body.Value, ".")
+		if len(parts) != 3 {
+			return resp.StatusCode, nil
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var claims map[string]any
+		json.Unmarshal(raw, &claims)
+		return resp.StatusCode, claims
+	}
+	if code, _ := get("Bearer api-token"); code != http.StatusUnauthorized {
+		t.Errorf("the API token got an ID token: %d", code)
+	}
+	code, claims := get("Bearer " + RuntimeToken)
+	if code != http.StatusOK || claims["aud"] != "sigstore" || claims["repository"] != "acme/mod" ||
+		claims["iss"] != "https://token.actions.githubusercontent.com" {
+		t.Errorf("%d %v", code, claims)
 	}
 }

@@ -51,6 +51,9 @@ func (s *Server) route(w http.ResponseWriter, req *http.Request, host string, bo
 	case "storage":
 		s.download(w, req, parts)
 		return
+	case "oidc":
+		s.idToken(w, req)
+		return
 	case "uploads":
 		// /repos/{owner}/{repo}/releases/{id}/assets
 		if req.Method == http.MethodPost && len(parts) == 6 && parts[0] == "repos" && parts[3] == "releases" && parts[5] == "assets" {

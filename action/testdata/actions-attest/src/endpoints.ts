@@ -1,0 +1,1 @@
+export const SEARCH_PUBLIC_GOOD_URL = 'https://search.sigstore.dev'
