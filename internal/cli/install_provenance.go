@@ -85,7 +85,7 @@ func (o *installOptions) bundles(ctx context.Context, d *Deps, src install.Sourc
 			return nil, err
 		}
 		owner, name, _ := strings.Cut(signer, "/")
-		return provenance.Fetch(ctx, gh.Client, owner, name, e.SHA256)
+		return provenance.Fetch(ctx, gh.Client, d.HTTP, owner, name, e.SHA256)
 	}
 	b, err := src.File(ctx, e.File+bundleSuffix)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -73,9 +73,21 @@ func TestInstallProvenance(t *testing.T) {
 	refused("the repository's other workflow", "not acme/mod's workflow .github/workflows/by-hand.yml",
 		"--tag", "modules", "--signer-workflow", ".github/workflows/by-hand.yml", "hello_world")
 
+	// GitHub's newer listing: bundles by bundle_url, fetched without the
+	// token from storage.
+	gh.ListBundlesByURL()
 	r := inst("--tag", "modules", "--signer-workflow", ".github/workflows/nginx-modbuild.yml", "hello_world")
 	if r.code != 0 || !strings.Contains(r.stderr, "built by "+watch+" (attested)") || !strings.Contains(r.stdout, "nginx -t: ok") {
 		t.Fatalf("an attested build: exit %d %v\n%s%s", r.code, r.err, r.stdout, r.stderr)
+	}
+	var byURL int
+	for _, req := range gh.Log() {
+		if req.Host == "storage" && strings.HasPrefix(req.Path, "/att/") && !req.Authorized && req.Status == 200 {
+			byURL++
+		}
+	}
+	if byURL == 0 {
+		t.Error("no bundle was fetched by its bundle_url")
 	}
 
 	// A --from directory with a bundle beside the file, for other bytes.

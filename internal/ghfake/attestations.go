@@ -2,8 +2,12 @@ package ghfake
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+
+	"github.com/klauspost/compress/snappy"
 )
 
 // attestation is one stored attestation: a Sigstore bundle (JSON) for a
@@ -22,6 +26,16 @@ func (s *Server) AddAttestation(repo, digest string, bundle []byte) {
 	r.attestations = append(r.attestations, attestation{digest: digest, bundle: append(json.RawMessage{}, bundle...)})
 }
 
+// ListBundlesByURL makes the attestations listing answer in GitHub's
+// newer form: "bundle": null and a pre-signed "bundle_url" on the storage
+// host, which serves the bundle snappy-compressed (and refuses a request
+// that carries a token, as GitHub's blob storage does).
+func (s *Server) ListBundlesByURL() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bundlesByURL = true
+}
+
 // routeAttestations serves GET /repos/{o}/{r}/attestations/{subject_digest}
 // as GitHub does: {"attestations": [{"bundle": ..., "repository_id": N}]},
 // newest first; 404 when the repository has none for the digest. POST
@@ -38,7 +52,12 @@ func (s *Server) routeAttestations(w http.ResponseWriter, req *http.Request, r *
 		var list []map[string]any
 		for i := len(r.attestations) - 1; i >= 0; i-- {
 			if a := r.attestations[i]; a.digest == digest {
-				list = append(list, map[string]any{"bundle": a.bundle, "repository_id": r.id})
+				entry := map[string]any{"bundle": a.bundle, "repository_id": r.id}
+				if s.bundlesByURL {
+					entry["bundle"] = nil
+					entry["bundle_url"] = fmt.Sprintf("%s/att/%s/%d?sig=fake", s.Storage.URL, r.name, i)
+				}
+				list = append(list, entry)
 			}
 		}
 		if len(list) == 0 {
@@ -89,4 +108,17 @@ func bundleSubjects(bundle []byte) []string {
 		}
 	}
 	return out
+}
+
+// downloadBundle serves /att/{owner}/{repo}/{index} on the storage host:
+// the bundle, snappy-compressed.
+func (s *Server) downloadBundle(w http.ResponseWriter, parts []string) {
+	r, ok := s.repos[parts[1]+"/"+parts[2]]
+	i, err := strconv.Atoi(parts[3])
+	if !ok || err != nil || i < 0 || i >= len(r.attestations) {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(snappy.Encode(nil, r.attestations[i].bundle))
 }

@@ -98,6 +98,8 @@ type Server struct {
 	requests []Request
 	now      time.Time
 	latency  time.Duration
+	// bundlesByURL lists attestations by bundle_url (ListBundlesByURL).
+	bundlesByURL bool
 }
 
 // SetLatency delays every answer, as a network would (benchmarks).

@@ -413,6 +413,10 @@ func (s *Server) download(w http.ResponseWriter, req *http.Request, parts []stri
 		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified</Message></Error>`)
 		return
 	}
+	if req.Method == http.MethodGet && len(parts) == 4 && parts[0] == "att" {
+		s.downloadBundle(w, parts)
+		return
+	}
 	// /dl/{owner}/{repo}/{id}/{name}
 	if req.Method != http.MethodGet || len(parts) != 5 || parts[0] != "dl" {
 		s.unexpected(w, req)

@@ -3,8 +3,12 @@ package provenance_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -74,34 +78,85 @@ func TestVerify(t *testing.T) {
 }
 
 // TestFetchFromTheFake reads bundles through the real go-github client
-// from the fake GitHub's attestations endpoint, and verifies them.
+// from the fake GitHub's attestations endpoint, and verifies them: listed
+// inline, and listed by bundle_url (GitHub's newer form: downloaded from
+// storage without the token, snappy-decoded).
 func TestFetchFromTheFake(t *testing.T) {
 	t.Parallel()
 	vs, err := ca.NewVirtualSigstore()
 	if err != nil {
 		t.Fatal(err)
 	}
-	gh := ghfake.New(t)
-	gh.CreateRepo("acme/mod", "main")
-	so := []byte("\x7fELF the module")
-	sum := sha256.Sum256(so)
-	digest := hex.EncodeToString(sum[:])
-	gh.AddAttestation("acme/mod", "sha256:"+digest, provenancetest.Attest(t, vs, "https://github.com/acme/mod/.github/workflows/w.yml@refs/heads/main", so))
-	gc, err := ghclient.New(ghclient.Options{APIURL: gh.URL})
-	if err != nil {
-		t.Fatal(err)
+	for _, byURL := range []bool{false, true} {
+		gh := ghfake.New(t)
+		gh.RequireToken("t0ken")
+		gh.CreateRepo("acme/mod", "main")
+		if byURL {
+			gh.ListBundlesByURL()
+		}
+		so := []byte("\x7fELF the module")
+		sum := sha256.Sum256(so)
+		digest := hex.EncodeToString(sum[:])
+		gh.AddAttestation("acme/mod", "sha256:"+digest, provenancetest.Attest(t, vs, "https://github.com/acme/mod/.github/workflows/w.yml@refs/heads/main", so))
+		gc, err := ghclient.New(ghclient.Options{APIURL: gh.URL, Token: "t0ken"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundles, err := provenance.Fetch(context.Background(), gc.Client, http.DefaultClient, "acme", "mod", digest)
+		if err != nil || len(bundles) != 1 {
+			t.Fatalf("by URL %v: fetch: %d bundles, %v", byURL, len(bundles), err)
+		}
+		if _, err := provenance.Verify(bundles[0], digest, vs, provenance.Policy{Repo: "acme/mod"}); err != nil {
+			t.Errorf("by URL %v: the fetched bundle: %v", byURL, err)
+		}
+		none, err := provenance.Fetch(context.Background(), gc.Client, http.DefaultClient, "acme", "mod", strings.Repeat("0", 64))
+		if err != nil || len(none) != 0 {
+			t.Errorf("by URL %v: a digest with no attestation: %d, %v", byURL, len(none), err)
+		}
+		var storage int
+		for _, r := range gh.Log() {
+			if r.Host == "storage" {
+				storage++
+				if r.Authorized || r.Status != http.StatusOK {
+					t.Errorf("a bundle download %+v", r)
+				}
+			}
+		}
+		if byURL != (storage == 1) {
+			t.Errorf("by URL %v: %d bundle downloads", byURL, storage)
+		}
 	}
-	c := gc.Client
-	bundles, err := provenance.Fetch(context.Background(), c, "acme", "mod", digest)
-	if err != nil || len(bundles) != 1 {
-		t.Fatalf("fetch: %d bundles, %v", len(bundles), err)
-	}
-	if _, err := provenance.Verify(bundles[0], digest, vs, provenance.Policy{Repo: "acme/mod"}); err != nil {
-		t.Errorf("the fetched bundle: %v", err)
-	}
-	none, err := provenance.Fetch(context.Background(), c, "acme", "mod", strings.Repeat("0", 64))
-	if err != nil || len(none) != 0 {
-		t.Errorf("a digest with no attestation: %d, %v", len(none), err)
+}
+
+// TestFetchRefusesHostileBundleURL: a listing whose bundle_url answers
+// with an error, bytes that are no snappy block, or a block that claims
+// to decode to more than a bundle can be is an error naming the
+// attestation, not a crash or an allocation of what the block claims.
+func TestFetchRefusesHostileBundleURL(t *testing.T) {
+	t.Parallel()
+	huge := binary.AppendUvarint(nil, 1<<30) // a snappy block's length header
+	for name, body := range map[string][]byte{"not found": nil, "no snappy": []byte("{\"mediaType\": 1}"), "bomb": append(huge, 0, 0, 0)} {
+		blob := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if body == nil {
+				http.NotFound(w, r)
+				return
+			}
+			w.Write(body)
+		}))
+		api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"attestations": [{"bundle": null, "bundle_url": %q}]}`, blob.URL+"/b")
+		}))
+		gc, err := ghclient.New(ghclient.Options{APIURL: api.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = provenance.Fetch(context.Background(), gc.Client, http.DefaultClient, "acme", "mod", strings.Repeat("a", 64))
+		if err == nil || !strings.Contains(err.Error(), "attestation 1 of acme/mod") {
+			t.Errorf("%s: %v", name, err)
+		}
+		t.Logf("%s: %v", name, err)
+		blob.Close()
+		api.Close()
 	}
 }
 
