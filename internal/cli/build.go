@@ -34,6 +34,8 @@ type buildOptions struct {
 	keyFile                         string
 	smoke, insecure, keepWork       bool
 	installDeps, noCompat, packages bool
+	test                            bool
+	testNginx                       string
 	jobs                            int
 	versions                        []string
 }
@@ -59,6 +61,8 @@ func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.packages, "packages", false, "also make each built module a native package of the distro (.deb, .rpm, .apk; packages.enabled in the config)")
 	fs.StringVar(&o.keyFile, "signing-key", "", "with --packages: the armored OpenPGP private key that signs .rpm packages (default $"+SigningKeyVar+", the Action's repo-signing-key input)")
 	fs.StringVar(&o.targetNginx, "target-nginx", "auto", "the distro's own nginx the modules must also load into: a path, none, or auto (for a cell of this distro's packaged nginx version: its nginx, installed with --install-deps when missing)")
+	fs.BoolVar(&o.test, "test", false, "run each module's own test suite (test: in its config entry) against the nginx built with it, with every .so loaded; needs --smoke")
+	fs.StringVar(&o.testNginx, "test-nginx", "", "with --test: a Test::Nginx checkout or its lib directory (default: what perl finds on its @INC and PERL5LIB)")
 	fs.BoolVar(&o.noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 }
 
@@ -80,6 +84,16 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 			return usagef("build: --nginx: %v", err)
 		}
 		o.versions = append(o.versions, strings.TrimSpace(v))
+	}
+	if o.test && !o.smoke {
+		return usagef("build: --test runs the tests against the nginx the smoke test builds: leave --smoke on")
+	}
+	if o.testNginx != "" {
+		lib, err := testNginxLib(absIn(d.Dir, o.testNginx))
+		if err != nil {
+			return usagef("build: --test-nginx: %v", err)
+		}
+		o.testNginx = lib
 	}
 	o.cache = cacheOrTemp(o.cache)
 	o.out = absIn(d.Dir, o.out)
@@ -212,7 +226,13 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	}
 	for _, m := range b.mods {
 		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
-			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires})
+			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
+	}
+	if b.o.test {
+		o.Tests = &compile.Tests{Env: testEnv(b.d)}
+		if b.o.testNginx != "" {
+			o.Tests.PerlLib = []string{b.o.testNginx}
+		}
 	}
 	if d, ok := distro.Lookup(b.o.distro); ok {
 		o.Family = d.Family
@@ -281,6 +301,30 @@ func (b *builder) targetFor(ctx context.Context, v string) (string, error) {
 	}
 	b.d.logf("nginx %s cell: proven against %s's own nginx too (%s)", v, name, machine.PackagedNginx)
 	return machine.PackagedNginx, nil
+}
+
+// testNginxLib is the directory holding Test/Nginx/Socket.pm: dir
+// itself, or its lib/ (a checkout or an unpacked CPAN distribution).
+func testNginxLib(dir string) (string, error) {
+	for _, lib := range []string{filepath.Join(dir, "lib"), dir} {
+		if _, err := os.Stat(filepath.Join(lib, "Test", "Nginx", "Socket.pm")); err == nil {
+			return lib, nil
+		}
+	}
+	return "", fmt.Errorf("%s holds no Test/Nginx/Socket.pm (nor does its lib/): give a Test::Nginx checkout (github.com/openresty/test-nginx) or its lib directory", dir)
+}
+
+// testEnv is the environment a module's tests start from: the shell's
+// basics and Perl's library path, never the run's tokens or keys (a
+// pull request's tests are its author's code).
+func testEnv(d *Deps) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TERM", "PERL5LIB", "TEST_NGINX_SLEEP", "TEST_NGINX_TIMEOUT"} {
+		if v := d.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // nginxVersionOf reads the version an nginx binary was built as.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
@@ -48,6 +49,17 @@ type Module struct {
 	Packages map[distro.Family][]string
 	// Requires are IDs of other modules whose configs must run first.
 	Requires []string
+	// Test is the module's own test suite, run with Options.Tests.
+	Test *config.Test
+}
+
+// Tests configures running the modules' own test suites (build --test).
+type Tests struct {
+	// PerlLib are directories with Test::Nginx (and its dependencies)
+	// when perl's own @INC lacks them.
+	PerlLib []string
+	// Env is the environment the suites start from.
+	Env []string
 }
 
 // Smoke configures the smoke test; Config and Request may be empty (then
@@ -74,6 +86,11 @@ type Options struct {
 	// run as the modules) and proves the modules load (and answer
 	// Smoke.Request).
 	Smoke *Smoke
+	// Tests, when set (needs Smoke: the tests run against the nginx
+	// built with the modules), runs each Module.Test after the smoke
+	// test, with every .so that loads; nginx's modules the suites need
+	// are configured in.
+	Tests *Tests
 	// Compiler is the build machine's C compiler (machine.Compiler, asked
 	// after its build dependencies are installed): recorded in the cell
 	// manifest, part of the smoke cache's key, and its loader's symbols
@@ -121,6 +138,8 @@ type Result struct {
 	// Converted names the .so files declared for old-style configs (for
 	// which nginx alone would build none).
 	Converted []string
+	// Nginx is the nginx binary the modules' tests ran against.
+	Nginx string
 }
 
 // ModulesFailed reports modules that did not build; the others did.
@@ -212,6 +231,7 @@ var (
 	collectStep   = step{"collect", manifest.PhaseCompile}
 	checkStep     = step{"check", manifest.PhaseSymbols}
 	smokeStep     = step{"smoke", manifest.PhaseSmoke}
+	testStep      = step{"test", manifest.PhaseTest}
 	writeStep     = step{"write", manifest.PhaseCompile}
 )
 
@@ -345,6 +365,10 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 	if err := b.phase(writeStep, "write", func() error { return b.write(sos) }); err != nil {
 		return res, err
+	}
+	if o.Tests != nil && o.Smoke != nil && len(sos) > 0 {
+		res.Nginx = filepath.Join(groups[0].builddir, "nginx")
+		b.tests(ctx, res.Nginx, sos)
 	}
 	res.Files, res.Converted = b.files, b.converted
 	b.c.Failures = b.failed
@@ -592,7 +616,7 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 			}
 			g.wrappers = append(g.wrappers, w)
 		}
-		args := ConfigureArgs(builddir, b.o.NoCompat, b.o.Configure, g.wrappers)
+		args := ConfigureArgs(builddir, b.o.NoCompat, b.configureExtra(), g.wrappers)
 		b.c.Configure = append(append([]string{}, args[1:len(args)-len(g.wrappers)]...), prefixed("--add-dynamic-module=", dirsOf(mods))...)
 		out, err := run(ctx, root, args)
 		g.record = readRecord(rec)

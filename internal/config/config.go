@@ -128,9 +128,41 @@ type Module struct {
 	Packages map[distro.Family][]string `json:"packages,omitempty"`
 	// Requires names other modules (by ID) to configure and load first.
 	Requires []string `json:"requires,omitempty"`
+	// Test is how the module's own test suite runs (build --test).
+	Test *Test `json:"test,omitempty"`
 	// Pos is where the entry is in the config file, for error messages.
 	Pos         Pos `json:"-"`
 	RequiresPos Pos `json:"-"`
+}
+
+// Test is a module's own test suite: Test::Nginx files run with prove
+// semantics, or a command.
+type Test struct {
+	// Prove is a directory (every *.t under it) or one .t file of the
+	// module, relative to its directory: t/.
+	Prove string `json:"prove,omitempty"`
+	// Run is a shell command run in a copy of the module's directory,
+	// with NGINX_BINARY, NGINX_MODULES and NGINX_LOAD_MODULE set.
+	Run string `json:"run,omitempty"`
+	// Skip are files or blocks a cell cannot run, each with its reason.
+	Skip []TestSkip `json:"skip,omitempty"`
+	// Packages the tests need (Perl modules, clients), per family.
+	Packages map[distro.Family][]string `json:"packages,omitempty"`
+	// Needs are nginx's own modules the suite uses (image_filter,
+	// stream, realip): the cell's nginx is configured with them.
+	Needs []string `json:"needs,omitempty"`
+	// Required says a failing test fails the cell (default true).
+	Required bool `json:"required"`
+	Pos      Pos  `json:"-"`
+}
+
+// TestSkip is one declared skip: a whole file (Block 0) or one block
+// ("=== TEST 13") of it.
+type TestSkip struct {
+	File   string `json:"file"`
+	Block  int    `json:"block,omitempty"`
+	Reason string `json:"reason"`
+	Pos    Pos    `json:"-"`
 }
 
 // ID names the module source in plans and manifests: its git URL, or its

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 )
 
 const repo = "testdata/repo"
@@ -71,6 +73,37 @@ smoke:
 	v := mustVersion(t, "1.22.1")
 	if cfg.Nginx.Allows(v) {
 		t.Error("constraint >= 1.24 allows 1.22.1")
+	}
+}
+
+// TestModuleTest reads a module's test: with its skips, in order, with
+// the reason each gives.
+func TestModuleTest(t *testing.T) {
+	t.Parallel()
+	src := `modules:
+  - path: mod
+    test:
+      prove: t/
+      needs: [dav, stream]
+      packages: {apt: [libtest-nginx-perl]}
+      skip:
+        t/eval.t: needs the eval module
+        "t/bug.t TEST 13": needs lua-nginx-module
+  - path: .
+    test: {run: make test, required: false}
+`
+	cfg, err := Parse("nginx-modbuild.yml", repo, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Test{Prove: "t", Needs: []string{"dav", "stream"}, Packages: map[distro.Family][]string{distro.Apt: {"libtest-nginx-perl"}},
+		Skip: []TestSkip{{File: "t/eval.t", Reason: "needs the eval module", Pos: Pos{8, 9}}, {File: "t/bug.t", Block: 13, Reason: "needs lua-nginx-module", Pos: Pos{9, 9}}},
+		Required: true, Pos: Pos{4, 7}}
+	if diff := cmp.Diff(want, cfg.Modules[0].Test); diff != "" {
+		t.Errorf("test (-want +got):\n%s", diff)
+	}
+	if got := cfg.Modules[1].Test; got == nil || got.Run != "make test" || got.Required {
+		t.Errorf("run test %+v", got)
 	}
 }
 
@@ -191,6 +224,13 @@ func TestBadConfig(t *testing.T) {
 		{"repeated key", "arch: [amd64]\narch: [arm64]\n", `bad.yml:`},
 		{"yaml syntax", "nginx:\n  lines: [stable\n", `bad.yml:`},
 		{"tab indent", "nginx:\n\tlatest: 1\n", `bad.yml:2: YAML syntax: found character that cannot start any token`},
+		{"test prove and run", "modules:\n  - {path: ., test: {prove: t/, run: make test}}\n", `bad.yml:2:21: a module's test needs either prove (Test::Nginx files, e.g. prove: t/) or run (a command), not both or neither`},
+		{"test neither", "modules:\n  - {path: ., test: {required: false}}\n", `bad.yml:2:21: a module's test needs either prove`},
+		{"test prove outside", "modules:\n  - {path: ., test: {prove: ../t}}\n", `bad.yml:2:29: test prove "../t" must be a path inside the module's directory`},
+		{"test skip key", "modules:\n  - {path: ., test: {prove: t/, skip: {\"t/x.t TEST one\": lua}}}\n", `bad.yml:2:40: test skip: "t/x.t TEST one" is not a test file (t/x.t) or a block of one (t/x.t TEST 13)`},
+		{"test skip no reason", "modules:\n  - {path: ., test: {prove: t/, skip: {t/x.t: \"\"}}}\n", `bad.yml:2:47: test skip "t/x.t": say why it is skipped`},
+		{"test needs", "modules:\n  - {path: ., test: {prove: t/, needs: [--with-debug]}}\n", `bad.yml:2:41: test needs: "--with-debug" is not the name of an nginx module`},
+		{"test required", "modules:\n  - {path: ., test: {prove: t/, required: maybe}}\n", `bad.yml:2:43: test required must be true or false, not "maybe"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -319,6 +319,7 @@ func (d *decoder) modules(n *yaml.Node, root string) []Module {
 				m.Requires = d.strList(n, "module requires", "[../ngx_devel_kit]")
 				m.RequiresPos = Pos{n.Line, n.Column}
 			},
+			"test": func(n *yaml.Node) { m.Test = d.moduleTest(n) },
 		})
 		if item.Kind != yaml.MappingNode {
 			continue
@@ -458,6 +459,79 @@ func (d *decoder) modulePackages(n *yaml.Node) map[distro.Family][]string {
 			}
 			out[f] = append(out[f], p)
 		}
+	}
+	return out
+}
+
+var (
+	// skipKey is "t/x.t" or "t/x.t TEST 13".
+	skipKey = regexp.MustCompile(`^([A-Za-z0-9_./-]+\.t)(?:\s+TEST\s+(\d+))?$`)
+	// needName is one of nginx's own modules (image_filter, stream,
+	// stream_realip, mail): configure decides whether it exists.
+	needName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+)
+
+// moduleTest reads a module's test: {prove: t/ | run: CMD, skip: {...},
+// packages: {...}, needs: [...], required: true}.
+func (d *decoder) moduleTest(n *yaml.Node) *Test {
+	t := &Test{Required: true, Pos: Pos{n.Line, n.Column}}
+	d.mapping(n, "a module's test", map[string]func(*yaml.Node){
+		"prove":    func(n *yaml.Node) { t.Prove = d.relPath(n, "test prove") },
+		"run":      func(n *yaml.Node) { t.Run, _ = d.str(n, "test run") },
+		"skip":     func(n *yaml.Node) { t.Skip = d.testSkips(n) },
+		"packages": func(n *yaml.Node) { t.Packages = d.modulePackages(n) },
+		"needs": func(n *yaml.Node) {
+			for _, item := range d.list(n, "test needs", "[image_filter, stream]") {
+				if s, ok := d.str(item, "each entry of test needs"); ok && !needName.MatchString(s) {
+					d.errorf(item, "test needs: %q is not the name of an nginx module (image_filter, stream, realip: what --with-http_NAME_module or --with-NAME takes)", s)
+				} else if ok {
+					t.Needs = append(t.Needs, s)
+				}
+			}
+		},
+		"required": func(n *yaml.Node) { d.boolean(n, &t.Required, "test required must be true or false") },
+	})
+	if n.Kind == yaml.MappingNode && (t.Prove == "") == (t.Run == "") {
+		d.errorf(n, "a module's test needs either prove (Test::Nginx files, e.g. prove: t/) or run (a command), not both or neither")
+	}
+	return t
+}
+
+// relPath is a path inside a module's directory: relative, no "..".
+func (d *decoder) relPath(n *yaml.Node, what string) string {
+	v, ok := d.str(n, what)
+	if !ok {
+		return ""
+	}
+	c := filepath.Clean(v)
+	if filepath.IsAbs(v) || c == ".." || strings.HasPrefix(c, "../") {
+		// Kept, so that only this error is said of it.
+		d.errorf(n, "%s %q must be a path inside the module's directory (like t/)", what, v)
+	}
+	return c
+}
+
+// testSkips reads skip: {"t/eval.t": reason, "t/bug.t TEST 13": reason}.
+func (d *decoder) testSkips(n *yaml.Node) []TestSkip {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "test skip must map a file or a block to the reason, e.g. {\"t/eval.t\": needs lua-nginx-module, \"t/bug.t TEST 13\": needs lua-nginx-module}")
+		return nil
+	}
+	var out []TestSkip
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		m := skipKey.FindStringSubmatch(k.Value)
+		if m == nil || strings.Contains(m[1], "..") {
+			d.errorf(k, "test skip: %q is not a test file (t/x.t) or a block of one (t/x.t TEST 13)", k.Value)
+			continue
+		}
+		reason, ok := d.str(v, "a skip's reason")
+		if ok && strings.TrimSpace(reason) == "" {
+			d.errorf(v, "test skip %q: say why it is skipped", k.Value)
+			continue
+		}
+		block, _ := strconv.Atoi(m[2])
+		out = append(out, TestSkip{File: filepath.Clean(m[1]), Block: block, Reason: reason, Pos: Pos{k.Line, k.Column}})
 	}
 	return out
 }

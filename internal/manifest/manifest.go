@@ -38,6 +38,71 @@ type Cell struct {
 	// Seconds is the wall time of each phase.
 	Seconds  map[string]float64 `json:"seconds"`
 	Failures []Failure          `json:"failures,omitempty"`
+	// Tests are the modules' own test suites run in the cell (build
+	// --test), one per module with a test: in the config.
+	Tests []Tests `json:"tests,omitempty"`
+}
+
+// Tests is one module's suite in a cell: counts as prove sums them.
+type Tests struct {
+	Module string `json:"module"`
+	// Required says a failed test fails the cell (test.required).
+	Required bool `json:"required"`
+	// Ran is every test line; Passed excludes skips and TODOs.
+	Ran         int        `json:"ran"`
+	Passed      int        `json:"passed"`
+	Failed      int        `json:"failed"`
+	Skipped     int        `json:"skipped"`
+	Todo        int        `json:"todo,omitempty"`
+	FailedFiles int        `json:"failed_files,omitempty"`
+	Files       []TestFile `json:"files,omitempty"`
+	// Skips are the config's declared skips, with their reasons.
+	Skips   []TestSkip `json:"skips,omitempty"`
+	Seconds float64    `json:"seconds"`
+	// Error says why the suite could not run at all.
+	Error string `json:"error,omitempty"`
+}
+
+// OK says the suite ran and nothing failed.
+func (t Tests) OK() bool { return t.Error == "" && t.Failed == 0 && t.FailedFiles == 0 }
+
+// TestFile is one test file's result.
+type TestFile struct {
+	File string `json:"file"`
+	// Planned is the file's plan (-1: none).
+	Planned  int           `json:"planned"`
+	Ran      int           `json:"ran"`
+	Passed   int           `json:"passed"`
+	Failed   int           `json:"failed"`
+	Skipped  int           `json:"skipped"`
+	Todo     int           `json:"todo,omitempty"`
+	Failures []TestFailure `json:"failures,omitempty"`
+	// Problem is why the file failed beyond failed tests: a bail out, a
+	// plan not kept, an exit status.
+	Problem string `json:"problem,omitempty"`
+	// Output is the end of what the file printed, when Problem is set.
+	Output  string  `json:"output,omitempty"`
+	Seconds float64 `json:"seconds"`
+}
+
+// TestFailure is one failed test, at its block of the .t file.
+type TestFailure struct {
+	// Number is the test's TAP number (0 for a bail out).
+	Number int    `json:"number,omitempty"`
+	Desc   string `json:"desc"`
+	// Block, Name and Line are the Test::Nginx block it belongs to
+	// ("=== TEST 3: name" at Line), when found.
+	Block int    `json:"block,omitempty"`
+	Name  string `json:"name,omitempty"`
+	Line  int    `json:"line,omitempty"`
+	Diag  string `json:"diag,omitempty"`
+}
+
+// TestSkip is a skip the config declared.
+type TestSkip struct {
+	File   string `json:"file"`
+	Block  int    `json:"block,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Failure is a module that did not build in a cell.
@@ -96,6 +161,7 @@ const (
 	PhaseCompile   Phase = "compile"   // make, and collecting the .so files
 	PhaseSymbols   Phase = "symbols"   // resolving every symbol the .so needs
 	PhaseSmoke     Phase = "smoke"     // loading into nginx and answering a request
+	PhaseTest      Phase = "test"      // the module's own test suite
 )
 
 // Transient reports whether a failure in the phase is the environment's
