@@ -202,7 +202,11 @@ func (b *builder) cell(ctx context.Context, v string) (cellErr, err error) {
 	res, cellErr := compile.Run(ctx, o)
 	if b.d.Workflow.On() {
 		annotate(b.d, res.Diagnostics, b.mods)
+		for _, c := range res.Manifest.Cells {
+			annotateTests(b.d, c, b.mods)
+		}
 	}
+	testsSummary(b.d.Summary, res.Manifest.Cells)
 	if b.o.packages && len(res.Manifest.Cells) > 0 && len(res.Manifest.Entries) > 0 {
 		mtime := b.d.Now().UTC().Truncate(time.Second)
 		if perr := packageCell(b.d.Stderr, b.cfg, b.pkgDistro, b.mods, b.o.out, &res.Manifest, mtime, b.signer); perr != nil {

@@ -215,7 +215,7 @@ func runFile(ctx context.Context, perl, dir, file string, i int, random bool, o 
 	for _, l := range o.PerlLib {
 		args = append(args, "-I"+l)
 	}
-	cmd := reaped(ctx, perl, append(append([]string{perl}, args...), file)...)
+	cmd := Reaped(ctx, perl, append(append([]string{perl}, args...), file)...)
 	cmd.Dir, cmd.Env = dir, env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out // one stream, in order: diagnostics follow their test
@@ -352,8 +352,9 @@ exit($st & 127 ? 128 + ($st & 127) : $st >> 8);
 // command without the reaper.
 var prctlSyscall = map[string]int{"amd64": 157, "arm64": 167, "386": 172, "arm": 172, "ppc64le": 171, "s390x": 172, "riscv64": 167}
 
-// reaped runs command under perl as the reaper.
-func reaped(ctx context.Context, perl string, command ...string) *exec.Cmd {
+// Reaped is command run under perl as a child subreaper (reaperScript):
+// how a test suite, or a hand-run prove, should run Test::Nginx here.
+func Reaped(ctx context.Context, perl string, command ...string) *exec.Cmd {
 	argv := append([]string{"-e", reaperScript, strconv.Itoa(prctlSyscall[runtime.GOARCH])}, command...)
 	cmd := exec.CommandContext(ctx, perl, argv...)
 	cmd.WaitDelay = 10 * time.Second
@@ -372,7 +373,7 @@ func runCommand(ctx context.Context, s Suite, o Options, dir string, res *manife
 	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", s.Test.Run)
 	if perl, err := exec.LookPath("perl"); err == nil {
-		cmd = reaped(ctx, perl, "/bin/sh", "-c", s.Test.Run)
+		cmd = Reaped(ctx, perl, "/bin/sh", "-c", s.Test.Run)
 	}
 	cmd.Dir = dir
 	cmd.Env = append(slices.Clone(o.Env), "NGINX_BINARY="+o.Nginx, "NGINX_MODULES="+strings.Join(o.Modules, " "), "NGINX_LOAD_MODULE="+load)
