@@ -19,8 +19,9 @@ import (
 )
 
 // suiteModules unpacks the modules of testdata/suites.yml from Debian's
-// orig tarballs under one root and reads the config there.
-func suiteModules(t *testing.T, mirror string) []Module {
+// orig tarballs under one root and reads the config there: the modules
+// and the configure arguments.
+func suiteModules(t *testing.T, mirror string) ([]Module, []string) {
 	t.Helper()
 	root := t.TempDir()
 	for name, tarball := range map[string]string{
@@ -52,7 +53,7 @@ func suiteModules(t *testing.T, mirror string) []Module {
 	for _, m := range cfg.Modules {
 		mods = append(mods, Module{ID: m.Path, Dir: filepath.Join(root, m.Path), Requires: m.Requires, Test: m.Test})
 	}
-	return mods
+	return mods, cfg.Configure
 }
 
 // proveSummary is what a hand-run prove says at its end.
@@ -103,9 +104,9 @@ func TestModuleSuitesMatchProve(t *testing.T) {
 	testenv.Mirror(t, "nginx-1.22.1.tar.gz")
 	for _, v := range []string{"1.22.1", "1.26.3"} {
 		t.Run(v, func(t *testing.T) {
-			mods := suiteModules(t, mirror)
+			mods, configure := suiteModules(t, mirror)
 			work := t.TempDir()
-			res, err := Run(context.Background(), Options{Nginx: v, Distro: "debian-12", Arch: "amd64", Modules: mods,
+			res, err := Run(context.Background(), Options{Nginx: v, Distro: "debian-12", Arch: "amd64", Modules: mods, Configure: configure,
 				Source: celltest.Source(t, mirror), WorkDir: work, Out: t.TempDir(), Jobs: 4, Compiler: celltest.Compiler(t),
 				Smoke: &Smoke{}, Tests: &Tests{PerlLib: []string{lib}, Env: os.Environ()}, Log: &Log{W: testWriter{t}}})
 			if len(res.Manifest.Cells) != 1 {

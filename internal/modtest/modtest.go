@@ -95,7 +95,7 @@ func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = runFile(ctx, perl, dir, f, i, jobs > 1, o)
+			results[i] = runFile(ctx, perl, dir, s.Dir, f, i, jobs > 1, o)
 			if o.Progress != nil {
 				r := results[i]
 				o.Progress(f, tap.Counts{Ran: r.Ran, Passed: r.Passed, Failed: r.Failed, Skipped: r.Skipped}, r.Seconds)
@@ -199,8 +199,11 @@ func applySkips(dir string, files []string, skips []config.TestSkip, res *manife
 }
 
 // runFile runs one .t file as prove would (perl FILE in the module's
-// directory, HARNESS_ACTIVE set) under a reaper, and reads its TAP.
-func runFile(ctx context.Context, perl, dir, file string, i int, random bool, o Options) manifest.TestFile {
+// directory, HARNESS_ACTIVE set) under a reaper, and reads its TAP. dir is
+// the suite's copy, orig the module's own directory: failures are placed
+// at their block's line in the module's file, which a skip's "--- SKIP"
+// line in the copy does not move.
+func runFile(ctx context.Context, perl, dir, orig, file string, i int, random bool, o Options) manifest.TestFile {
 	start := time.Now()
 	servroot := filepath.Join(o.WorkDir, "servroot", strconv.Itoa(i))
 	env := append(slices.Clone(o.Env),
@@ -235,7 +238,7 @@ func runFile(ctx context.Context, perl, dir, file string, i int, random bool, o 
 	if tf.Problem != "" && !r.Bailed {
 		tf.Output = tailLines(out.String(), 20)
 	}
-	blocks := blockLines(filepath.Join(dir, file))
+	blocks := blockLines(filepath.Join(orig, file))
 	for _, t := range r.Tests {
 		if !t.Failed() {
 			continue
