@@ -97,7 +97,7 @@ func TestModuleTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Test{Prove: "t", Needs: []string{"dav", "stream"}, Packages: map[distro.Family][]string{distro.Apt: {"libtest-nginx-perl"}},
-		Skip: []TestSkip{{File: "t/eval.t", Reason: "needs the eval module", Pos: Pos{8, 9}}, {File: "t/bug.t", Block: 13, Reason: "needs lua-nginx-module", Pos: Pos{9, 9}}},
+		Skip:     []TestSkip{{File: "t/eval.t", Reason: "needs the eval module", Pos: Pos{8, 9}}, {File: "t/bug.t", Block: 13, Reason: "needs lua-nginx-module", Pos: Pos{9, 9}}},
 		Required: true, Pos: Pos{4, 7}}
 	if diff := cmp.Diff(want, cfg.Modules[0].Test); diff != "" {
 		t.Errorf("test (-want +got):\n%s", diff)
