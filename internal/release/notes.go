@@ -50,6 +50,8 @@ func TableLinked(m *manifest.Manifest, download string) string {
 	plus := map[string][]string{}
 	cols := map[string]bool{}
 	from := map[row][]string{}
+	tests := testMarks(m)
+	source := map[row]string{}
 	for _, e := range m.Entries {
 		r := row{e.Module, e.Nginx}
 		if e.Kind != "" {
@@ -73,6 +75,7 @@ func TableLinked(m *manifest.Manifest, download string) string {
 		col := e.Distro + "/" + e.Arch
 		rows[r][col] = true
 		cols[col] = true
+		source[r] = e.Source
 		if len(e.Plus) > 0 {
 			plus[e.Nginx] = e.Plus
 		}
@@ -133,6 +136,9 @@ func TableLinked(m *manifest.Manifest, download string) string {
 		for _, c := range colNames {
 			if rows[k][c] {
 				cell := "✓"
+				if t := tests[testKey{source[k], k.nginx, c}]; t != "" {
+					cell += " " + t
+				}
 				if p := pkgs[k][c]; len(p) > 0 {
 					sort.Strings(p)
 					cell += " " + strings.Join(p, " ")
@@ -154,7 +160,32 @@ func TableLinked(m *manifest.Manifest, download string) string {
 	if len(failed) > 0 {
 		b.WriteString("\n✓ built · ✗ failed to build (phase: reason) · empty: not built\n")
 	}
+	if len(tests) > 0 {
+		b.WriteString("\ntests N/M: the module's own tests that passed, of those that ran (skips declared in the config not counted)\n")
+	}
 	return b.String()
+}
+
+// testKey is a module source's tests in one cell.
+type testKey struct{ source, nginx, col string }
+
+// testMarks are the notes' words for each suite a cell ran: "tests
+// 824/884", with ✗ when one failed.
+func testMarks(m *manifest.Manifest) map[testKey]string {
+	out := map[testKey]string{}
+	for _, c := range m.Cells {
+		for _, t := range c.Tests {
+			mark := fmt.Sprintf("tests %d/%d", t.Passed, t.Ran-t.Skipped)
+			if !t.OK() {
+				mark = "✗ " + mark
+			}
+			if t.Error != "" {
+				mark = "✗ tests did not run"
+			}
+			out[testKey{t.Module, c.Nginx, c.Distro + "/" + c.Arch}] = mark
+		}
+	}
+	return out
 }
 
 // shortSource names the module content an entry was built from: its

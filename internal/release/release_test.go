@@ -498,3 +498,25 @@ func TestTableShowsFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestTableShowsTests: a cell whose modules' own tests ran says how many
+// passed of those that ran, ✗ when one failed.
+func TestTableShowsTests(t *testing.T) {
+	m := &manifest.Manifest{
+		Entries: []manifest.Entry{
+			{Module: "ngx_http_headers_more_filter_module", Source: "hm", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64"},
+			{Module: "ngx_http_headers_more_filter_module", Source: "hm", Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64"},
+			{Module: "ngx_http_echo_module", Source: "echo", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64"}},
+		Cells: []manifest.Cell{
+			{Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Tests: []manifest.Tests{{Module: "hm", Ran: 884, Passed: 824, Skipped: 60}}},
+			{Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64", Tests: []manifest.Tests{{Module: "hm", Ran: 884, Passed: 820, Failed: 4, Skipped: 60, FailedFiles: 1}}}},
+	}
+	got := Table(m)
+	for _, want := range []string{"| ngx_http_headers_more_filter_module | ? | 1.26.3 | ✓ tests 824/824 |",
+		"| ngx_http_headers_more_filter_module | ? | 1.22.1 | ✓ ✗ tests 820/824 |", "| ngx_http_echo_module | ? | 1.26.3 | ✓ |",
+		"tests N/M: the module's own tests"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+}
