@@ -126,7 +126,13 @@ func actWith(t *testing.T, bin, ws, workflow string, flags []string, env ...stri
 	t.Helper()
 	args := []string{"push", "-W", ".github/workflows/" + workflow, "-P", "ubuntu-latest=-self-hosted", "--pull=false",
 		"-s", "GITHUB_TOKEN=e2e-token"}
-	args = append(args, flags...)
+	return runAct(t, bin, ws, workflow, append(args, flags...), env)
+}
+
+// runAct runs act with args and each of env as --env in ws, and returns
+// what it printed.
+func runAct(t *testing.T, bin, ws, label string, args, env []string) (string, error) {
+	t.Helper()
 	for _, e := range env {
 		args = append(args, "--env", e)
 	}
@@ -136,7 +142,7 @@ func actWith(t *testing.T, bin, ws, workflow string, flags []string, env ...stri
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err := cmd.Run()
-	t.Logf("act %s: %s, %v", workflow, time.Since(start).Round(time.Second), err)
+	t.Logf("act %s: %s, %v", label, time.Since(start).Round(time.Second), err)
 	return out.String(), err
 }
 

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
@@ -56,18 +54,8 @@ func TestPullRequestRunsModuleTests(t *testing.T) {
 	run := func() (string, error) {
 		t.Helper()
 		os.RemoveAll(filepath.Join(shared, "dist"))
-		args := []string{"pull_request", "-W", ".github/workflows/pr.yml", "-e", "event.json", "-P", "ubuntu-latest=-self-hosted", "--pull=false"}
-		for _, e := range env {
-			args = append(args, "--env", e)
-		}
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = ws
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		err := cmd.Run()
-		t.Logf("act pull_request: %s, %v", time.Since(start).Round(time.Second), err)
-		return out.String(), err
+		return runAct(t, bin, ws, "pull_request pr.yml",
+			[]string{"pull_request", "-W", ".github/workflows/pr.yml", "-e", "event.json", "-P", "ubuntu-latest=-self-hosted", "--pull=false"}, env)
 	}
 
 	// The pull request: one line changed.
