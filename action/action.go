@@ -53,6 +53,7 @@ var Inputs = []Input{
 	{"smoke", "smoke", true, []string{"build"}, "build: smoke-test the modules in a real nginx (default true)"},
 	{"install-deps", "install-deps", true, []string{"build"}, "build: install compiler and libraries with the package manager"},
 	{"without-compat", "without-compat", true, []string{"build"}, "build: leave out --with-compat"},
+	{"incremental", "incremental", true, []string{"build"}, "build: keep each cell's configured tree in cache-dir; an unchanged configure is skipped and make rebuilds only what changed"},
 	{"test", "test", true, []string{"build"}, "build: run each module's own test suite (test: in the config) against the nginx built with it"},
 	{"test-nginx", "test-nginx", false, []string{"build"}, "build: a Test::Nginx checkout or lib directory for test (default: what perl finds)"},
 	{"target-nginx", "target-nginx", false, []string{"build"}, "build: the distro's own nginx the modules must also load into: a path, none, or auto (default: for a cell of the container's distro and its packaged nginx version, that nginx, installed with install-deps)"},

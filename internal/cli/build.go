@@ -34,7 +34,7 @@ type buildOptions struct {
 	keyFile                         string
 	smoke, insecure, keepWork       bool
 	installDeps, noCompat, packages bool
-	test                            bool
+	test, incremental               bool
 	testNginx                       string
 	jobs                            int
 	versions                        []string
@@ -62,6 +62,7 @@ func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.StringVar(&o.keyFile, "signing-key", "", "with --packages: the armored OpenPGP private key that signs .rpm packages (default $"+SigningKeyVar+", the Action's repo-signing-key input)")
 	fs.StringVar(&o.targetNginx, "target-nginx", "auto", "the distro's own nginx the modules must also load into: a path, none, or auto (for a cell of this distro's packaged nginx version: its nginx, installed with --install-deps when missing)")
 	fs.BoolVar(&o.test, "test", false, "run each module's own test suite (test: in its config entry) against the nginx built with it, with every .so loaded; needs --smoke")
+	fs.BoolVar(&o.incremental, "incremental", false, "keep each cell's configured and built tree under the cache directory (cells/): a cell whose configure inputs did not change skips configure and make rebuilds only what changed (pull-request checks)")
 	fs.StringVar(&o.testNginx, "test-nginx", "", "with --test: a Test::Nginx checkout or its lib directory (default: what perl finds on its @INC and PERL5LIB)")
 	fs.BoolVar(&o.noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 }
@@ -231,6 +232,10 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	for _, m := range b.mods {
 		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
 			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
+	}
+	if b.o.incremental {
+		o.Incremental = filepath.Join(b.o.cache, "cells")
+		o.PackageState = b.d.Machine.PackageState()
 	}
 	if b.o.test {
 		o.Tests = &compile.Tests{Env: testEnv(b.d)}

@@ -96,6 +96,14 @@ type Options struct {
 	// manifest, part of the smoke cache's key, and its loader's symbols
 	// are available to every module.
 	Compiler machine.Compiler
+	// Incremental is a directory keeping each cell's configured and built
+	// tree (pull-request checks): a cell whose configure inputs are the
+	// same as a kept tree's skips configure and lets make rebuild what
+	// changed; "" builds every cell from clean in WorkDir.
+	Incremental string
+	// PackageState names the state of the build machine's installed
+	// packages (machine.PackageState), part of Incremental's key.
+	PackageState string
 	// SmokeCache is a directory keeping smoke nginx binaries by what
 	// they are built from (see smokeKey): a cell whose key is there
 	// builds only the modules. "" builds the binary every time.
@@ -165,6 +173,9 @@ type prepared struct {
 
 type cell struct {
 	o Options
+	// tree holds the nginx source, the build directories, the wrappers
+	// and their records: WorkDir, or a directory of Incremental.
+	tree string
 	// stage is the phase running now.
 	stage     manifest.Phase
 	c         manifest.Cell
@@ -190,7 +201,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Compiler.Version == "" {
 		return Result{}, errors.New("compile: Options.Compiler is not set (ask machine.Compiler after installing the build dependencies)")
 	}
-	b := &cell{o: o, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}},
+	b := &cell{o: o, tree: o.WorkDir, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}},
 		installed: map[string]bool{}, unresolved: map[string][]string{}}
 	res, err := b.run(ctx)
 	if err != nil {
@@ -275,19 +286,6 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 	b.c.SourceSHA256, b.c.Verified = tb.SHA256, tb.Verified
 
-	var root string
-	if err := b.phase(extractStep, "extract", func() error {
-		f, err := os.Open(tb.Path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		root, err = source.Extract(f, filepath.Join(o.WorkDir, "src"))
-		return err
-	}); err != nil {
-		return res, fmt.Errorf("nginx %s: %w", o.Nginx, err)
-	}
-
 	var mods []prepared
 	b.phase(readStep, "read module configs", func() error {
 		mods = b.prepare()
@@ -303,17 +301,43 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 	b.c.Compiler = o.Compiler.Version
 
+	// A warm cell: the tree configured for exactly these inputs before.
+	var root string
 	var groups []group
-	if err := b.phase(configureStep, "configure", func() (err error) {
-		groups, err = b.configure(ctx, root, mods)
-		return err
-	}); err != nil {
-		return res, err
+	warm := false
+	if o.Incremental != "" {
+		var unlock func()
+		var err error
+		if warm, root, groups, unlock, err = b.warm(mods, tb.SHA256); err != nil {
+			o.Log.Printf("incremental: %v: building this cell from clean", err)
+			b.tree = o.WorkDir
+		}
+		defer unlock()
+	}
+	if !warm {
+		if err := b.phase(extractStep, "extract", func() error {
+			f, err := os.Open(tb.Path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			root, err = source.Extract(f, filepath.Join(b.tree, "src"))
+			return err
+		}); err != nil {
+			return res, fmt.Errorf("nginx %s: %w", o.Nginx, err)
+		}
+		if err := b.phase(configureStep, "configure", func() (err error) {
+			groups, err = b.configure(ctx, root, mods)
+			return err
+		}); err != nil {
+			return res, err
+		}
+		b.keep(root, groups)
 	}
 
 	makeLog := ""
 	smokeKey, cached := "", false
-	if o.Smoke != nil && o.SmokeCache != "" {
+	if o.Smoke != nil && o.SmokeCache != "" && !warm {
 		if k, err := smokeKeyOf(root, groups[0].builddir, b.c); err == nil {
 			smokeKey = k
 			var why string
@@ -326,6 +350,16 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 			}
 		} else {
 			o.Log.Printf("smoke nginx: not cached: %v", err)
+		}
+	}
+	if warm {
+		// A module that no longer compiles must not leave the last
+		// build's .so behind for collect: make links them again (the
+		// objects that did not change are kept).
+		for _, g := range groups {
+			for _, so := range g.makefile.SOs {
+				os.Remove(so.Path)
+			}
 		}
 	}
 	b.phase(makeStep, "make modules", func() error {
@@ -566,7 +600,7 @@ func dirsOf(mods []prepared) []string {
 // When modules collide on object paths they are split into groups, each
 // configured into a build directory of its own.
 func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]group, error) {
-	g, err := b.configureGroup(ctx, root, filepath.Join(b.o.WorkDir, "objs"), mods)
+	g, err := b.configureGroup(ctx, root, filepath.Join(b.tree, "objs"), mods)
 	if err != nil || len(g.mods) == 0 {
 		return nil, err
 	}
@@ -587,7 +621,7 @@ func (b *cell) configure(ctx context.Context, root string, mods []prepared) ([]g
 		for _, i := range idx {
 			sub = append(sub, g.mods[i])
 		}
-		sg, err := b.configureGroup(ctx, root, filepath.Join(b.o.WorkDir, fmt.Sprintf("objs-%d", n+1)), sub)
+		sg, err := b.configureGroup(ctx, root, filepath.Join(b.tree, fmt.Sprintf("objs-%d", n+1)), sub)
 		if err != nil {
 			return nil, err
 		}
@@ -607,10 +641,10 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 		if len(mods) == 0 {
 			return group{builddir: builddir}, nil
 		}
-		rec := filepath.Join(b.o.WorkDir, fmt.Sprintf("record-%s-%d", filepath.Base(builddir), attempt))
+		rec := filepath.Join(b.tree, fmt.Sprintf("record-%s-%d", filepath.Base(builddir), attempt))
 		g := group{builddir: builddir, mods: mods}
 		for _, m := range mods {
-			w, err := writeWrapper(b.o.WorkDir, m.index, m.Module, rec)
+			w, err := writeWrapper(b.tree, m.index, m.Module, rec)
 			if err != nil {
 				return group{}, err
 			}

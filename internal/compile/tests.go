@@ -53,6 +53,13 @@ func (b *cell) tests(ctx context.Context, nginx string, sos []*linked) {
 		if m.Test == nil {
 			continue
 		}
+		if f := b.failureOf(m); f != nil {
+			// No .so of it loaded: its suite could only fail again.
+			b.c.Tests = append(b.c.Tests, manifest.Tests{Module: m.ID, Required: m.Test.Required,
+				Error: fmt.Sprintf("not run: the module failed in phase %s", f.Phase)})
+			b.o.Log.Printf("%s: its tests are not run: it failed in phase %s", m.ID, f.Phase)
+			continue
+		}
 		title := "test " + filepath.Base(m.Dir)
 		b.phase(testStep, title, func() error {
 			if err := b.installTestPackages(ctx, m); err != nil {
@@ -75,6 +82,16 @@ func (b *cell) tests(ctx context.Context, nginx string, sos []*linked) {
 			return nil
 		})
 	}
+}
+
+// failureOf is the module's failure in this cell so far, if any.
+func (b *cell) failureOf(m Module) *manifest.Failure {
+	for i, f := range b.failed {
+		if f.Source == m.ID {
+			return &b.failed[i]
+		}
+	}
+	return nil
 }
 
 func (b *cell) installTestPackages(ctx context.Context, m Module) error {

@@ -7,8 +7,11 @@ package machine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,4 +151,29 @@ func (m *Machine) Compiler(ctx context.Context) (Compiler, error) {
 	}
 	first, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
 	return Compiler{Version: first, Loader: ldso.Interpreter(m.file(cc))}, nil
+}
+
+// packageDatabases are the files each package manager rewrites when a
+// package is installed or removed.
+var packageDatabases = []string{"/var/lib/dpkg/status", "/var/lib/rpm/rpmdb.sqlite", "/var/lib/rpm/Packages", "/lib/apk/db/installed"}
+
+// PackageState names the installed packages' state: the SHA-256 of the
+// package manager's database, "" when there is none. Two builds with the
+// same state saw the same libraries and headers.
+func (m *Machine) PackageState() string {
+	h := sha256.New()
+	found := false
+	for _, p := range packageDatabases {
+		f, err := os.Open(m.file(p))
+		if err != nil {
+			continue
+		}
+		io.Copy(h, f)
+		f.Close()
+		found = true
+	}
+	if !found {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

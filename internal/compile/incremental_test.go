@@ -1,0 +1,166 @@
+package compile
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// headersMoreChange is a one-line behaviour change in headers-more 0.34:
+// a header it adds gets its name as its value.
+var headersMoreChange = [3]string{"src/ngx_http_headers_more_headers_out.c",
+	"    h->key = hv->key;\n    h->value = *value;\n\n    h->lowcase_key",
+	"    h->key = hv->key;\n    h->value = hv->key;\n\n    h->lowcase_key"}
+
+// editFile replaces from with to in dir/file, once; the file must have it.
+func editFile(t *testing.T, dir, file, from, to string) {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	data, err := os.ReadFile(p)
+	if err != nil || !bytes.Contains(data, []byte(from)) {
+		t.Fatalf("%s: %v, or it lacks %q", file, err, from)
+	}
+	if err := os.WriteFile(p, bytes.Replace(data, []byte(from), []byte(to), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIncrementalCell is issue 25's incremental cells: echo and
+// headers-more (Debian's sources) with headers-more's sanity.t. A second
+// check with nothing changed skips configure; a one-line change in a .c
+// file is rebuilt warm and its .so behaves as a cold build's with the
+// same change (the same tests pass and fail); a change that does not
+// compile leaves no .so of the last build behind; a change to the
+// module's config builds from clean.
+func TestIncrementalCell(t *testing.T) {
+	mirror := prerequisites(t)
+	lib := testenv.TestNginx(t)
+	testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+	root := t.TempDir()
+	echo := filepath.Join(root, "echo")
+	hm := filepath.Join(root, "headers-more")
+	copyDir(t, celltest.Module(t, mirror, "libnginx-mod-http-echo_0.63.orig.tar.gz"), echo)
+	copyDir(t, celltest.Module(t, mirror, "libnginx-mod-http-headers-more-filter_0.34.orig.tar.gz"), hm)
+	mods := []Module{{ID: "echo", Dir: echo}, {ID: "headers-more", Dir: hm, Test: &config.Test{Prove: "t/sanity.t", Required: true}}}
+	src := celltest.Source(t, mirror)
+	cells := t.TempDir()
+	cell := func(incremental string) (Result, string) {
+		t.Helper()
+		var log bytes.Buffer
+		res, _ := Run(context.Background(), Options{Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Modules: mods, Source: src,
+			WorkDir: t.TempDir(), Out: t.TempDir(), Jobs: 2, Compiler: celltest.Compiler(t), Smoke: &Smoke{},
+			Tests: &Tests{PerlLib: []string{lib}, Env: os.Environ()}, Incremental: incremental, PackageState: "test", Log: &Log{W: &log}})
+		if len(res.Manifest.Cells) == 1 {
+			sec := res.Manifest.Cells[0].Seconds
+			t.Logf("cell (incremental %v): configure %.1f s, make %.1f s, test %.1f s", incremental != "", sec["configure"], sec["make"], sec["test"])
+		}
+		return res, log.String()
+	}
+	tests := func(res Result) manifest.Tests {
+		t.Helper()
+		if len(res.Manifest.Cells) != 1 || len(res.Manifest.Cells[0].Tests) != 1 {
+			t.Fatalf("no test result: %+v", res.Manifest)
+		}
+		return res.Manifest.Cells[0].Tests[0]
+	}
+
+	res, log := cell(cells)
+	if !strings.Contains(log, "incremental: no kept tree") || !tests(res).OK() {
+		t.Fatalf("the first check:\n%s", log)
+	}
+	res, log = cell(cells)
+	if !strings.Contains(log, "configure skipped") || strings.Contains(log, "==> configure") || !tests(res).OK() || tests(res).Passed != 226 {
+		t.Fatalf("the unchanged check was not warm, or its tests differ:\n%s", log)
+	}
+
+	// The one-line change: warm, and as a cold build with it.
+	editFile(t, hm, headersMoreChange[0], headersMoreChange[1], headersMoreChange[2])
+	warm, log := cell(cells)
+	if !strings.Contains(log, "configure skipped") {
+		t.Fatalf("a .c change was not rebuilt warm:\n%s", log)
+	}
+	cold, _ := cell("")
+	w, c := tests(warm), tests(cold)
+	if w.OK() || w.Passed != c.Passed || w.Failed != c.Failed || w.Ran != c.Ran || failedNumbers(w) != failedNumbers(c) {
+		t.Errorf("warm %d passed %d failed, cold %d passed %d failed; failed tests warm:\n%s\ncold:\n%s", w.Passed, w.Failed, c.Passed, c.Failed, failedNumbers(w), failedNumbers(c))
+	}
+	t.Logf("the change: warm and cold both %d passed, %d failed", w.Passed, w.Failed)
+
+	// A change that does not compile: no .so of the last build.
+	editFile(t, hm, headersMoreChange[0], headersMoreChange[2], "    h->key = hv->key;\n    h->value = no_such_symbol;\n\n    h->lowcase_key")
+	res, log = cell(cells)
+	for _, f := range res.Files {
+		if strings.Contains(f, "headers_more") {
+			t.Errorf("a module that does not compile left %s:\n%s", f, log)
+		}
+	}
+	if c := res.Manifest.Cells[0]; len(c.Failures) != 1 || c.Failures[0].Phase != manifest.PhaseCompile || len(c.Tests) != 1 ||
+		c.Tests[0].Error != "not run: the module failed in phase compile" {
+		t.Errorf("failures %+v, tests %+v", c.Failures, c.Tests)
+	}
+	editFile(t, hm, headersMoreChange[0], "h->value = no_such_symbol;", "h->value = *value;")
+
+	// The module's config changed: from clean.
+	cfg := filepath.Join(hm, "config")
+	data := mustReadFile(t, cfg)
+	os.WriteFile(cfg, append(data, []byte("\n# a comment configure reads all the same\n")...), 0o644)
+	res, log = cell(cells)
+	if !strings.Contains(log, "incremental: no kept tree") || !strings.Contains(log, "==> configure") || !tests(res).OK() {
+		t.Errorf("a config change did not build from clean, or its tests fail:\n%s", log)
+	}
+}
+
+// failedNumbers lists a suite's failed tests by block and check, sorted
+// (Test::Nginx shuffles its blocks: TAP numbers differ from run to run).
+func failedNumbers(s manifest.Tests) string {
+	var out []string
+	for _, f := range s.Files {
+		for _, x := range f.Failures {
+			out = append(out, fmt.Sprintf("%s:%d %s", f.File, x.Line, x.Desc))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustReadFile(t *testing.T, p string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
