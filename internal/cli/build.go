@@ -235,7 +235,7 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	}
 	if b.o.incremental {
 		o.Incremental = filepath.Join(b.o.cache, "cells")
-		o.PackageState = b.d.Machine.PackageState()
+		o.PackageState = b.d.Machine.PackageState
 	}
 	if b.o.test {
 		o.Tests = &compile.Tests{Env: testEnv(b.d)}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
@@ -38,11 +39,18 @@ const keptStateFile = "nginx-modbuild-cell.json"
 // version, the configure arguments, each module's directory, env, libs,
 // requirements and every file of it but its C sources (its config,
 // sourced sub-configs, config.make, headers), the distro, arch, compiler
-// and the installed packages. Tests (t/) are not read by configure.
+// and the installed packages. Left out, as configure does not read them:
+// tests (t/), hidden directories (.git, .github, a cache directory such as
+// .nginx-modbuild-cache in the module's own repository) and this build's
+// output and cache directories.
 func (b *cell) incrementalKey(mods []prepared, sourceSHA string) (string, error) {
 	h := sha256.New()
+	state := ""
+	if b.o.PackageState != nil {
+		state = b.o.PackageState()
+	}
 	fmt.Fprintf(h, "nginx-modbuild incremental 1\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s\x00%v\x00%q\n",
-		b.o.Nginx, sourceSHA, b.o.Distro, b.o.Arch, b.o.Compiler.Version, b.o.Compiler.Loader, b.o.PackageState, b.o.NoCompat, b.configureExtra())
+		b.o.Nginx, sourceSHA, b.o.Distro, b.o.Arch, b.o.Compiler.Version, b.o.Compiler.Loader, state, b.o.NoCompat, b.configureExtra())
 	for _, m := range mods {
 		env := make([]string, 0, len(m.Env))
 		for k, v := range m.Env {
@@ -55,7 +63,8 @@ func (b *cell) incrementalKey(mods []prepared, sourceSHA string) (string, error)
 				return err
 			}
 			rel, _ := filepath.Rel(m.Dir, p)
-			if d.IsDir() && (d.Name() == ".git" || rel == "t" || d.Name() == "servroot") {
+			if d.IsDir() && rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == "t" || d.Name() == "servroot" ||
+				p == b.o.Out || p == filepath.Dir(b.o.Incremental) || p == b.o.WorkDir) {
 				return filepath.SkipDir
 			}
 			if !d.Type().IsRegular() || cSource(p) {

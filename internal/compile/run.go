@@ -102,8 +102,9 @@ type Options struct {
 	// changed; "" builds every cell from clean in WorkDir.
 	Incremental string
 	// PackageState names the state of the build machine's installed
-	// packages (machine.PackageState), part of Incremental's key.
-	PackageState string
+	// packages (machine.PackageState), part of Incremental's key: asked
+	// after the cell's dependencies are installed.
+	PackageState func() string
 	// SmokeCache is a directory keeping smoke nginx binaries by what
 	// they are built from (see smokeKey): a cell whose key is there
 	// builds only the modules. "" builds the binary every time.
@@ -184,6 +185,9 @@ type cell struct {
 	files     []string
 	installed map[string]bool
 	converted []string
+	// testPackagesErr are, by module ID, why its tests' packages did not
+	// install.
+	testPackagesErr map[string]error
 	// unresolved are, by module directory, the libraries its config
 	// hints at that no package in the index provides (said again if its
 	// configure fails).
@@ -294,6 +298,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	if o.Packages != nil {
 		if err := b.phase(depsStep, "deps", func() (err error) {
 			mods, err = b.installHinted(ctx, mods)
+			b.installTestPackages(ctx)
 			return err
 		}); err != nil {
 			return res, err

@@ -62,7 +62,7 @@ func (b *cell) tests(ctx context.Context, nginx string, sos []*linked) {
 		}
 		title := "test " + filepath.Base(m.Dir)
 		b.phase(testStep, title, func() error {
-			if err := b.installTestPackages(ctx, m); err != nil {
+			if err := b.testPackagesErr[m.ID]; err != nil {
 				b.recordTests(m, manifest.Tests{Module: m.ID, Required: m.Test.Required, Error: err.Error()})
 				return nil
 			}
@@ -94,15 +94,24 @@ func (b *cell) failureOf(m Module) *manifest.Failure {
 	return nil
 }
 
-func (b *cell) installTestPackages(ctx context.Context, m Module) error {
-	pkgs := m.Test.Packages[b.o.Family]
-	if len(pkgs) == 0 || b.o.Packages == nil {
-		return nil
+// installTestPackages installs what the modules' tests need (test.
+// packages) with the build's dependencies, before configure: a library
+// of a module the tests need configured in (image_filter's libgd) too.
+// A module whose packages do not install has its tests not run.
+func (b *cell) installTestPackages(ctx context.Context) {
+	if b.o.Tests == nil || b.o.Packages == nil {
+		return
 	}
-	if err := b.o.Packages.Install(ctx, pkgs); err != nil {
-		return fmt.Errorf("install the packages its tests need (%s): %w", strings.Join(pkgs, " "), err)
+	b.testPackagesErr = map[string]error{}
+	for _, m := range b.o.Modules {
+		if m.Test == nil || len(m.Test.Packages[b.o.Family]) == 0 {
+			continue
+		}
+		pkgs := m.Test.Packages[b.o.Family]
+		if err := b.o.Packages.Install(ctx, pkgs); err != nil {
+			b.testPackagesErr[m.ID] = fmt.Errorf("install the packages its tests need (%s): %w", strings.Join(pkgs, " "), err)
+		}
 	}
-	return nil
 }
 
 // recordTests puts a suite's result in the cell, logs its failures and

@@ -410,14 +410,15 @@ func tailLines(s string, n int) string {
 }
 
 // copyTree copies a module's directory (regular files and directories;
-// symlinks as links) leaving out servroot directories and .git.
+// symlinks as links) leaving out servroot directories and hidden ones
+// (.git, a cache directory of the module's repository).
 func copyTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() && (d.Name() == "servroot" || d.Name() == ".git") && rel != "." {
+		if d.IsDir() && (d.Name() == "servroot" || strings.HasPrefix(d.Name(), ".")) && rel != "." {
 			return filepath.SkipDir
 		}
 		target := filepath.Join(dst, rel)
