@@ -27,7 +27,8 @@ const (
 // runs its own Test::Nginx suite under act, on the pull_request event. A
 // one-line behaviour change makes the check red, with each failed test
 // annotated at its block's line in t/*.t and named in the log; the
-// change reverted, the check is green again.
+// change reverted, the check is green again, and warm: the cell's
+// configured tree was kept (incremental: true), so configure is skipped.
 func TestPullRequestRunsModuleTests(t *testing.T) {
 	bin := actBin(t)
 	testenv.Tool(t, "go", "golang")
@@ -87,5 +88,8 @@ func TestPullRequestRunsModuleTests(t *testing.T) {
 	}
 	if annotation.MatchString(out) || !strings.Contains(out, "0 failed") {
 		t.Errorf("the reverted run still reports failures:\n%s", testenv.Tail(out, 60))
+	}
+	if !strings.Contains(out, "configure skipped") {
+		t.Errorf("the re-check was not warm:\n%s", testenv.Tail(out, 60))
 	}
 }

@@ -62,3 +62,21 @@ func TestCompilerOfThisMachine(t *testing.T) {
 		t.Errorf("no cc on PATH: %v", err)
 	}
 }
+
+// TestPackageState: the state follows the package database's bytes; a
+// machine with none has none.
+func TestPackageState(t *testing.T) {
+	root := t.TempDir()
+	m := &Machine{Root: root}
+	if s := m.PackageState(); s != "" {
+		t.Errorf("no database: %q", s)
+	}
+	db := filepath.Join(root, "var", "lib", "dpkg", "status")
+	os.MkdirAll(filepath.Dir(db), 0o755)
+	os.WriteFile(db, []byte("Package: nginx\nStatus: install ok installed\n"), 0o644)
+	before := m.PackageState()
+	os.WriteFile(db, []byte("Package: nginx\nStatus: install ok installed\n\nPackage: libgd-dev\nStatus: install ok installed\n"), 0o644)
+	if after := m.PackageState(); before == "" || after == before {
+		t.Errorf("state %q, then %q", before, after)
+	}
+}
