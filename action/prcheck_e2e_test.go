@@ -27,8 +27,7 @@ const (
 // runs its own Test::Nginx suite under act, on the pull_request event. A
 // one-line behaviour change makes the check red, with each failed test
 // annotated at its block's line in t/*.t and named in the log; the
-// change reverted, the check is green again, and warm: the cell's
-// configured tree was kept (incremental: true), so configure is skipped.
+// change reverted, the check is green again.
 func TestPullRequestRunsModuleTests(t *testing.T) {
 	bin := actBin(t)
 	testenv.Tool(t, "go", "golang")
@@ -89,7 +88,11 @@ func TestPullRequestRunsModuleTests(t *testing.T) {
 	if annotation.MatchString(out) || !strings.Contains(out, "0 failed") {
 		t.Errorf("the reverted run still reports failures:\n%s", testenv.Tail(out, 60))
 	}
-	if !strings.Contains(out, "configure skipped") {
-		t.Errorf("the re-check was not warm:\n%s", testenv.Tail(out, 60))
+	// incremental: true reached the build. Under act each run copies the
+	// workspace to a new directory (its host executor), and the module's
+	// path is part of the key (configure writes it into the Makefile), so
+	// every act run is cold; TestIncrementalCell shows the warm re-check.
+	if !strings.Contains(out, "incremental: no kept tree for these inputs") {
+		t.Errorf("the build did not keep its tree:\n%s", testenv.Tail(out, 60))
 	}
 }
