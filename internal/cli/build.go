@@ -234,7 +234,7 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
 	}
 	if b.o.incremental {
-		o.Incremental = filepath.Join(b.o.cache, "cells")
+		o.Incremental = absIn(b.d.Dir, filepath.Join(b.o.cache, "cells"))
 		o.PackageState = b.d.Machine.PackageState
 	}
 	if b.o.test {

@@ -107,8 +107,13 @@ func (b *cell) warm(mods []prepared, sourceSHA string) (warm bool, root string, 
 		return false, "", nil, unlock, err
 	}
 	prefix := fmt.Sprintf("%s-%s-%s-", b.o.Nginx, b.o.Distro, b.o.Arch)
-	dir := filepath.Join(b.o.Incremental, prefix+key[:16])
-	if err := os.MkdirAll(b.o.Incremental, 0o755); err != nil {
+	// configure runs in the nginx tree: every path it is given is absolute.
+	base, err := filepath.Abs(b.o.Incremental)
+	if err != nil {
+		return false, "", nil, unlock, err
+	}
+	dir := filepath.Join(base, prefix+key[:16])
+	if err := os.MkdirAll(base, 0o755); err != nil {
 		return false, "", nil, unlock, err
 	}
 	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
@@ -128,7 +133,7 @@ func (b *cell) warm(mods []prepared, sourceSHA string) (warm bool, root string, 
 		}
 	}
 	b.o.Log.Printf("incremental: no kept tree for these inputs (%s): building from clean, kept for the next check", filepath.Base(dir))
-	old, _ := filepath.Glob(filepath.Join(b.o.Incremental, prefix+"*"))
+	old, _ := filepath.Glob(filepath.Join(base, prefix+"*"))
 	for _, o := range old {
 		if o != dir+".lock" {
 			os.RemoveAll(o)

@@ -3,6 +3,7 @@ package compile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -163,4 +164,26 @@ func mustReadFile(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestEveryModuleFailsConfigure: a cell whose every module fails in
+// configure, with the smoke cache and incremental cells on, reports the
+// failure (and keeps no tree) instead of crashing.
+func TestEveryModuleFailsConfigure(t *testing.T) {
+	mirror := prerequisites(t)
+	testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config"), []byte("echo 'this module needs something it does not find' >&2\nexit 1\n"), 0o644)
+	cells := t.TempDir()
+	res, err := Run(context.Background(), Options{Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64",
+		Modules: []Module{{ID: "broken", Dir: dir}}, Source: celltest.Source(t, mirror), WorkDir: t.TempDir(), Out: t.TempDir(), Jobs: 2,
+		Compiler: celltest.Compiler(t), Smoke: &Smoke{}, SmokeCache: t.TempDir(), Incremental: cells, Log: &Log{W: testWriter{t}}})
+	var mf *ModulesFailed
+	if !errors.As(err, &mf) || len(mf.Failures) != 1 || mf.Failures[0].Phase != manifest.PhaseConfigure || len(res.Files) != 0 {
+		t.Fatalf("err %v, files %v", err, res.Files)
+	}
+	kept, _ := filepath.Glob(filepath.Join(cells, "*", keptStateFile))
+	if len(kept) != 0 {
+		t.Errorf("a tree whose configure dropped its module was kept: %v", kept)
+	}
 }

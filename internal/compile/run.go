@@ -342,7 +342,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 
 	makeLog := ""
 	smokeKey, cached := "", false
-	if o.Smoke != nil && o.SmokeCache != "" && !warm {
+	if o.Smoke != nil && o.SmokeCache != "" && !warm && len(groups) > 0 {
 		if k, err := smokeKeyOf(root, groups[0].builddir, b.c); err == nil {
 			smokeKey = k
 			var why string
