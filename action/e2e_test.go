@@ -34,31 +34,7 @@ func actBin(t *testing.T) string {
 // copyTree copies src into dst, skipping what keep rejects.
 func copyTree(t *testing.T, src, dst string, keep func(rel string, d fs.DirEntry) bool) {
 	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if rel != "." && !keep(rel, d) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		info, _ := d.Info()
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testenv.CopyTree(t, src, dst, keep)
 }
 
 // workspace makes the module repository act runs in: the example module

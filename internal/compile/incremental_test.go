@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,8 +50,8 @@ func TestIncrementalCell(t *testing.T) {
 	root := t.TempDir()
 	echo := filepath.Join(root, "echo")
 	hm := filepath.Join(root, "headers-more")
-	copyDir(t, celltest.Module(t, mirror, "libnginx-mod-http-echo_0.63.orig.tar.gz"), echo)
-	copyDir(t, celltest.Module(t, mirror, "libnginx-mod-http-headers-more-filter_0.34.orig.tar.gz"), hm)
+	testenv.CopyTree(t, celltest.Module(t, mirror, "libnginx-mod-http-echo_0.63.orig.tar.gz"), echo, nil)
+	testenv.CopyTree(t, celltest.Module(t, mirror, "libnginx-mod-http-headers-more-filter_0.34.orig.tar.gz"), hm, nil)
 	mods := []Module{{ID: "echo", Dir: echo}, {ID: "headers-more", Dir: hm, Test: &config.Test{Prove: "t/sanity.t", Required: true}}}
 	src := celltest.Source(t, mirror)
 	cells := t.TempDir()
@@ -133,28 +132,6 @@ func failedNumbers(s manifest.Tests) string {
 	}
 	slices.Sort(out)
 	return strings.Join(out, "\n")
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func mustReadFile(t *testing.T, p string) []byte {

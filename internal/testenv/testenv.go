@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,5 +88,36 @@ func SameTree(t testing.TB, when string, before, after map[string]string) {
 		if _, ok := before[p]; !ok {
 			t.Errorf("%s: %s was left behind", when, p)
 		}
+	}
+}
+
+// CopyTree copies src into dst (directories and regular files, with their
+// permission bits), leaving out what keep rejects (nil keeps everything).
+func CopyTree(t testing.TB, src, dst string, keep func(rel string, d fs.DirEntry) bool) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if rel != "." && keep != nil && !keep(rel, d) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(target, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
