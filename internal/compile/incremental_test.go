@@ -164,3 +164,36 @@ func TestEveryModuleFailsConfigure(t *testing.T) {
 		t.Errorf("a tree whose configure dropped its module was kept: %v", kept)
 	}
 }
+
+// TestWarmCellKeepsCachedSmokeNginx: a kept tree whose smoke nginx came
+// from the smoke cache (the binary without nginx's objects) is warm
+// without compiling nginx again: make builds the modules only.
+func TestWarmCellKeepsCachedSmokeNginx(t *testing.T) {
+	mirror := prerequisites(t)
+	testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+	src := celltest.Source(t, mirror)
+	smoke := t.TempDir()
+	cell := func(cells string) string {
+		t.Helper()
+		var log bytes.Buffer
+		res, err := Run(context.Background(), Options{Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Modules: []Module{helloWorld()},
+			Source: src, WorkDir: t.TempDir(), Out: t.TempDir(), Jobs: 2, Compiler: celltest.Compiler(t), Smoke: &Smoke{},
+			SmokeCache: smoke, Incremental: cells, Log: &Log{W: &log}})
+		if err != nil || len(res.Files) != 1 || !strings.Contains(log.String(), "nginx -t: 1 .so file(s) load") {
+			t.Fatalf("%v %v\n%s", err, res.Files, log.String())
+		}
+		return log.String()
+	}
+	cell(t.TempDir()) // fills the smoke cache
+	cells := t.TempDir()
+	if log := cell(cells); !strings.Contains(log, "smoke nginx: from the cache") || !strings.Contains(log, "incremental: no kept tree") {
+		t.Fatalf("the second cell did not restore the smoke nginx into a new kept tree:\n%s", log)
+	}
+	if log := cell(cells); !strings.Contains(log, "configure skipped") {
+		t.Fatalf("not warm:\n%s", log)
+	}
+	core, _ := filepath.Glob(filepath.Join(cells, "*", "objs", "src", "core", "*.o"))
+	if len(core) != 0 {
+		t.Errorf("the warm cell compiled nginx's core again (%d objects, e.g. %s)", len(core), core[0])
+	}
+}

@@ -370,7 +370,12 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	b.phase(makeStep, "make modules", func() error {
 		for i, g := range groups {
 			targets := []string{"modules"}
-			if o.Smoke != nil && i == 0 && !cached {
+			// A kept tree has its smoke nginx already (built there, or
+			// restored from the smoke cache without nginx's objects, which
+			// make would otherwise compile all again): it does not
+			// depend on the modules.
+			_, kept := os.Stat(filepath.Join(g.builddir, "nginx"))
+			if o.Smoke != nil && i == 0 && !cached && !(warm && kept == nil) {
 				// The smoke nginx is built in the same make run, so both
 				// keep every core busy.
 				targets = append(targets, "binary")
