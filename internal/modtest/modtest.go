@@ -41,7 +41,8 @@ type Options struct {
 	PerlLib []string
 	// Env is the environment the tests start from (os.Environ()).
 	Env []string
-	// Progress, when set, is told each file's result as it ends.
+	// Progress, when set, is told each file's result as it ends, one
+	// file at a time (the files run in parallel).
 	Progress func(file string, c tap.Counts, seconds float64)
 }
 
@@ -90,6 +91,7 @@ func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest
 	results := make([]manifest.TestFile, len(files))
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
+	var progress sync.Mutex
 	for i, f := range files {
 		wg.Add(1)
 		sem <- struct{}{}
@@ -97,6 +99,8 @@ func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest
 			defer func() { <-sem; wg.Done() }()
 			results[i] = runFile(ctx, perl, dir, s.Dir, f, i, jobs > 1, o)
 			if o.Progress != nil {
+				progress.Lock()
+				defer progress.Unlock()
 				r := results[i]
 				o.Progress(f, tap.Counts{Ran: r.Ran, Passed: r.Passed, Failed: r.Failed, Skipped: r.Skipped}, r.Seconds)
 			}
