@@ -81,9 +81,9 @@ var Inputs = []Input{
 	{"prefix", "prefix", false, []string{"check"}, "check: nginx prefix for relative load_module paths"},
 	{"from", "from", false, []string{"install"}, "install: a directory or URL with a release's files, instead of repo"},
 	{"for-nginx", "for-nginx", false, []string{"install"}, "install: stage builds for this nginx version"},
-	{"signer-repo", "signer-repo", false, []string{"install"}, "install: the repository whose workflow must have attested the files (for a from source)"},
-	{"signer-workflow", "signer-workflow", false, []string{"install"}, "install: the workflow file that must have attested them"},
-	{"trusted-root", "trusted-root", false, []string{"install"}, "install: the Sigstore trusted root file (gh attestation trusted-root; default fetched)"},
+	{"signer-repo", "signer-repo", false, []string{"release", "install"}, "install: the repository whose workflow must have attested the files (for a from source); release, with repositories: index only the packages it attested"},
+	{"signer-workflow", "signer-workflow", false, []string{"release", "install"}, "install, release: the workflow file that must have attested them"},
+	{"trusted-root", "trusted-root", false, []string{"release", "install"}, "install, release: the Sigstore trusted root file (gh attestation trusted-root; default fetched)"},
 	{"no-provenance", "no-provenance", true, []string{"install"}, "install: skip verifying attestations (dangerous)"},
 	{"files", "", false, []string{"inspect", "install"}, "inspect: .so files and nginx binaries; install: module names; whitespace-separated"},
 }

@@ -104,7 +104,7 @@ func TestActionYAMLInSync(t *testing.T) {
 	if len(a.Inputs) != len(Inputs)+4 { // + command, token, api-url, repo-signing-key
 		t.Errorf("action.yml has %d inputs, the package knows %d", len(a.Inputs), len(Inputs)+3)
 	}
-	for _, o := range []string{"matrix", "has-work", "versions", "assets", "pull-request"} {
+	for _, o := range []string{"matrix", "has-work", "versions", "assets", "subjects", "pull-request"} {
 		if a.Outputs[o].Value != "${{ steps.run.outputs."+o+" }}" {
 			t.Errorf("output %s = %q", o, a.Outputs[o].Value)
 		}
@@ -253,7 +253,7 @@ func TestReadmeListsEveryInput(t *testing.T) {
 			t.Errorf("README.md's input table lacks %s", in.Name)
 		}
 	}
-	for _, o := range []string{"matrix", "has-work", "versions", "assets", "pull-request"} {
+	for _, o := range []string{"matrix", "has-work", "versions", "assets", "subjects", "pull-request"} {
 		if !strings.Contains(string(readme), "| `"+o+"` |") {
 			t.Errorf("README.md's output table lacks %s", o)
 		}
@@ -267,7 +267,7 @@ func TestExampleWorkflowsUseRealInputs(t *testing.T) {
 	if len(files) != 2 {
 		t.Fatalf("example workflows: %v", files)
 	}
-	commands := map[string][]string{"command": Commands, "token": Commands, "api-url": Commands, "repo-signing-key": {"build", "release"}}
+	commands := map[string][]string{"command": Commands, "token": Commands, "api-url": Commands, "repo-signing-key": {"release"}}
 	for _, in := range Inputs {
 		commands[in.Name] = in.Commands
 	}
@@ -328,7 +328,11 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 	if !strings.Contains(fmt.Sprint(pages.Needs), "release") || !strings.Contains(pages.If, "needs.release.result == 'success'") {
 		t.Errorf("pages runs without a successful release: needs %v, if %q", pages.Needs, pages.If)
 	}
-	want := map[string]string{"contents": "read", "pages": "write", "id-token": "write"}
+	// It indexes what this workflow attested: after the attest job.
+	if !strings.Contains(fmt.Sprint(pages.Needs), "attest") || !strings.Contains(pages.If, "needs.attest.result == 'success'") {
+		t.Errorf("pages runs without a successful attest job: needs %v, if %q", pages.Needs, pages.If)
+	}
+	want := map[string]string{"attestations": "read", "contents": "read", "pages": "write", "id-token": "write"}
 	if fmt.Sprint(pages.Permissions) != fmt.Sprint(want) {
 		t.Errorf("pages permissions %v, want %v", pages.Permissions, want)
 	}
@@ -342,7 +346,8 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 		switch {
 		case strings.HasPrefix(st.Uses, "nginx-modbuild/nginx-modbuild@"):
 			if st.With["command"] != "release" || st.With["release-dir"] != "site" || st.With["repositories"] != "true" ||
-				!strings.Contains(st.With["repo-signing-key"], "secrets.") {
+				!strings.Contains(st.With["repo-signing-key"], "secrets.") || st.With["signer-repo"] != "${{ github.repository }}" ||
+				st.With["signer-workflow"] != ".github/workflows/nginx-modbuild.yml" {
 				t.Errorf("the repositories step: %v", st.With)
 			}
 			order = append(order, "repositories")
@@ -363,6 +368,78 @@ func TestWatchWorkflowPublishesPages(t *testing.T) {
 	if !strings.Contains(string(mustRead(t, path)), "apt-get install -y -q createrepo-c") {
 		t.Error("the pages job does not install createrepo-c, which indexes the .rpm files")
 	}
+}
+
+// TestBuildJobsHoldNoSecret is issue 30's first item for the workflows
+// (the examples, which init writes): a job that builds runs module code,
+// so no step of it is given a secret or the token, and it has no
+// id-token: write (the OIDC token Sigstore would certify as this
+// workflow); the signing key goes to the release step.
+func TestBuildJobsHoldNoSecret(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "examples", "workflows", "*.yml"))
+	builds := 0
+	for _, f := range files {
+		var wf struct {
+			Jobs map[string]struct {
+				Env         map[string]string `yaml:"env"`
+				Permissions map[string]string `yaml:"permissions"`
+				Steps       []struct {
+					Uses string            `yaml:"uses"`
+					With map[string]string `yaml:"with"`
+					Env  map[string]string `yaml:"env"`
+				} `yaml:"steps"`
+			} `yaml:"jobs"`
+		}
+		if err := yaml.Unmarshal(mustRead(t, f), &wf); err != nil {
+			t.Fatal(err)
+		}
+		for name, j := range wf.Jobs {
+			building := false
+			for _, st := range j.Steps {
+				building = building || strings.HasPrefix(st.Uses, "nginx-modbuild/nginx-modbuild@") && st.With["command"] == "build"
+			}
+			if !building {
+				continue
+			}
+			builds++
+			where := filepath.Base(f) + " job " + name
+			if j.Permissions["id-token"] != "" {
+				t.Errorf("%s: id-token: %s", where, j.Permissions["id-token"])
+			}
+			for k, v := range j.Env {
+				if strings.Contains(v, "secrets.") || strings.Contains(v, "github.token") {
+					t.Errorf("%s: env %s: %s", where, k, v)
+				}
+			}
+			for _, st := range j.Steps {
+				for k, v := range mergeMaps(st.With, st.Env) {
+					if strings.Contains(v, "secrets.") || strings.Contains(v, "github.token") || k == "token" || k == "repo-signing-key" {
+						t.Errorf("%s: step %s is given %s: %s", where, st.Uses, k, v)
+					}
+				}
+			}
+		}
+	}
+	if builds < 2 {
+		t.Errorf("%d build jobs found in %v: want the watch's and the pull-request check's", builds, files)
+	}
+	wf := readWorkflow(t, filepath.Join(testenv.RepoRoot(), "examples", "workflows", "watch.yml"))
+	var signed bool
+	for _, st := range wf.Jobs["release"].Steps {
+		signed = signed || st.With["command"] == "release" && strings.Contains(st.With["repo-signing-key"], "secrets.")
+	}
+	if !signed {
+		t.Error("watch.yml's release step is not given the signing key (it signs the packages now)")
+	}
+}
+
+func mergeMaps(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, b)
+	return out
 }
 
 // TestWatchWorkflowAttests: the watch workflow's attest job runs after
@@ -399,17 +476,24 @@ func TestWatchWorkflowAttests(t *testing.T) {
 	if fmt.Sprint(e2e.Jobs["attest"].Permissions) != fmt.Sprint(wantPerms) {
 		t.Errorf("e2e.yml's attest permissions %v, watch.yml's (without artifact-metadata) %v", e2e.Jobs["attest"].Permissions, wantPerms)
 	}
-	// The lint catches a missing id-token: write, and checksums from a
-	// file the job did not download.
+	// The lint catches a missing id-token: write, the release's own
+	// checksums as subjects, and a step that downloads them.
 	broken := readWorkflow(t, watchPath)
 	delete(broken.Jobs["attest"].Permissions, "id-token")
 	if problems := attestProblems(broken, attestIn.Inputs, all); len(problems) == 0 {
 		t.Error("a missing id-token: write went unnoticed")
 	}
 	broken = readWorkflow(t, watchPath)
-	attestStep(broken).With["subject-checksums"] = "dist/SHA256SUMS"
+	attestStep(broken).With["subject-checksums"] = "SHA256SUMS"
 	if problems := attestProblems(broken, attestIn.Inputs, all); len(problems) == 0 {
-		t.Error("subject-checksums of a file nothing downloaded went unnoticed")
+		t.Error("the release's SHA256SUMS as subjects went unnoticed")
+	}
+	broken = readWorkflow(t, watchPath)
+	j := broken.Jobs["attest"]
+	j.Steps = append([]workflowStep{{Run: "gh release download modules --pattern SHA256SUMS"}}, j.Steps...)
+	broken.Jobs["attest"] = j
+	if problems := attestProblems(broken, attestIn.Inputs, all); len(problems) == 0 {
+		t.Error("a step downloading from the release in the attest job went unnoticed")
 	}
 }
 
@@ -417,6 +501,7 @@ type workflowFile struct {
 	Permissions map[string]string `yaml:"permissions"`
 	Jobs        map[string]struct {
 		Needs       any               `yaml:"needs"` // a name or a list
+		Outputs     map[string]string `yaml:"outputs"`
 		If          string            `yaml:"if"`
 		Permissions map[string]string `yaml:"permissions"`
 		Steps       []workflowStep    `yaml:"steps"`
@@ -452,13 +537,13 @@ func attestStep(wf workflowFile) *workflowStep {
 }
 
 // attestProblems lints the attest steps of a workflow: inputs the action
-// has, the permissions it needs, after a successful release, and
-// subject-checksums naming a file an earlier step of the job downloads.
+// has, the permissions it needs, after a successful release, subjects
+// from the release job's output (this run's files) and no other step.
 func attestProblems(wf workflowFile, inputs map[string]any, perms []string) []string {
 	var out []string
 	found := false
 	for name, j := range wf.Jobs {
-		for i, st := range j.Steps {
+		for _, st := range j.Steps {
 			if !strings.HasPrefix(st.Uses, "actions/attest@") {
 				continue
 			}
@@ -476,10 +561,17 @@ func attestProblems(wf workflowFile, inputs map[string]any, perms []string) []st
 			if !strings.Contains(fmt.Sprint(j.Needs), "release") || !strings.Contains(j.If, "needs.release.result == 'success'") {
 				out = append(out, fmt.Sprintf("job %s: attests without a successful release", name))
 			}
-			if sums := st.With["subject-checksums"]; sums != "" && !slices.ContainsFunc(j.Steps[:i], func(s workflowStep) bool {
-				return strings.Contains(s.Run, "--pattern "+sums) || strings.Contains(s.Run, "-o "+sums)
-			}) {
-				out = append(out, fmt.Sprintf("job %s: subject-checksums %s is no file an earlier step downloads", name, sums))
+			// What this run built, from the release job's output; never a
+			// file downloaded from the release (its SHA256SUMS holds what
+			// anyone who can write the release put there).
+			if sums := st.With["subject-checksums"]; sums != "${{ needs.release.outputs.subjects }}" {
+				out = append(out, fmt.Sprintf("job %s: subject-checksums %s is not the release job's subjects output (this run's files)", name, sums))
+			}
+			if len(j.Steps) != 1 {
+				out = append(out, fmt.Sprintf("job %s: runs %d steps besides actions/attest (the attesting job runs nothing else)", name, len(j.Steps)-1))
+			}
+			if rel, ok := wf.Jobs["release"]; !ok || !strings.HasPrefix(rel.Outputs["subjects"], "${{ steps.") || !strings.HasSuffix(rel.Outputs["subjects"], ".outputs.subjects }}") {
+				out = append(out, "job release: no subjects output from its nginx-modbuild release step")
 			}
 		}
 	}

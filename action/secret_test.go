@@ -57,13 +57,13 @@ func TestSummaryHoldsNoSecret(t *testing.T) {
 		{"INPUT_COMMAND": "release", "INPUT_TAG": "modules", "INPUT_CREATE": "true", "INPUT_DIST": dist},
 		{"INPUT_COMMAND": "bump", "INPUT_UPSTREAM_URL": gh.URL, "INPUT_DRY_RUN": "true"},
 		// A key that does not parse: the error names the input, not the key.
-		{"INPUT_COMMAND": "release", "INPUT_RELEASE_DIR": t.TempDir(), "INPUT_REPOSITORIES": "true", "INPUT_DIST": dist},
+		{"INPUT_COMMAND": "release", "INPUT_RELEASE_DIR": t.TempDir(), "INPUT_REPOSITORIES": "true", "INPUT_DIST": dist, "NGINX_MODBUILD_SIGNING_KEY": signingKey},
 	} {
 		summary := filepath.Join(t.TempDir(), "summary.md")
 		os.WriteFile(summary, nil, 0o644)
 		vars := map[string]string{"GITHUB_STEP_SUMMARY": summary, "GITHUB_ACTIONS": "true", "NGINX_MODBUILD_TOKEN": token,
 			"GITHUB_API_URL": gh.URL, "NGINX_MODBUILD_UPLOAD_URL": gh.Uploads.URL, "GITHUB_REPOSITORY": "acme/mod",
-			"NGINX_MODBUILD_CACHE": t.TempDir(), "NGINX_MODBUILD_SIGNING_KEY": signingKey}
+			"NGINX_MODBUILD_CACHE": t.TempDir()}
 		for k, v := range step {
 			vars[k] = v
 		}

@@ -5,15 +5,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/action"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
 )
 
@@ -21,6 +24,10 @@ import (
 var version = "dev"
 
 func main() {
+	if err := dropSecrets(os.Args, os.Environ(), os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "nginx-modbuild: %v\n", err)
+		os.Exit(1)
+	}
 	// A hangup (a dropped SSH session) and SIGQUIT stop a command as
 	// SIGTERM does: install then puts every file back.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
@@ -56,4 +63,28 @@ func main() {
 		}
 		os.Exit(code)
 	}
+}
+
+// dropSecrets starts a command that runs module code (build) again
+// without the secrets of its environment: the module's config, Makefile
+// and tests run as its descendants, and can read this process's
+// /proc/PID/environ, which no Unsetenv changes. Build needs none of them:
+// it calls no GitHub API, and packages and repositories are signed by
+// release. It returns only when nothing was dropped, or with the error
+// that kept it from starting again (then it must not run at all).
+func dropSecrets(argv, environ []string, getenv func(string) string, stderr io.Writer) error {
+	if !modenv.RunsModuleCode(argv[1:], getenv) {
+		return nil
+	}
+	env, dropped := modenv.WithoutSecrets(environ)
+	if len(dropped) == 0 {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("build runs module code and must not hold %s, but cannot start itself again without them: %w", strings.Join(dropped, ", "), err)
+	}
+	fmt.Fprintf(stderr, "nginx-modbuild: build runs module code, so it holds no secret: started again without %s\n", strings.Join(dropped, ", "))
+	err = syscall.Exec(exe, argv, env)
+	return fmt.Errorf("build runs module code and must not hold %s, but cannot start itself again without them: exec %s: %w", strings.Join(dropped, ", "), exe, err)
 }

@@ -11,13 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
@@ -59,7 +58,7 @@ func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.keepWork, "keep-work", false, "keep the build directory (for debugging)")
 	fs.BoolVar(&o.installDeps, "install-deps", false, "install the compiler, make, PCRE, zlib and OpenSSL headers and module-declared libraries with the system's package manager (needs root)")
 	fs.BoolVar(&o.packages, "packages", false, "also make each built module a native package of the distro (.deb, .rpm, .apk; packages.enabled in the config)")
-	fs.StringVar(&o.keyFile, "signing-key", "", "with --packages: the armored OpenPGP private key that signs .rpm packages (default $"+SigningKeyVar+", the Action's repo-signing-key input)")
+	fs.StringVar(&o.keyFile, "signing-key", "", "refused: build runs module code and holds no key; release signs the packages (release --signing-key)")
 	fs.StringVar(&o.targetNginx, "target-nginx", "auto", "the distro's own nginx the modules must also load into: a path, none, or auto (for a cell of this distro's packaged nginx version: its nginx, installed with --install-deps when missing)")
 	fs.BoolVar(&o.test, "test", false, "run each module's own test suite (test: in its config entry) against the nginx built with it, with every .so loaded; needs --smoke")
 	fs.BoolVar(&o.incremental, "incremental", false, "keep each cell's configured and built tree under the cache directory (cells/): a cell whose configure inputs did not change skips configure and make rebuilds only what changed (pull-request checks)")
@@ -73,6 +72,9 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 	}
 	if o.nginx == "" {
 		return usagef("build: --nginx X.Y.Z is required (e.g. the nginx field of a plan job)")
+	}
+	if o.keyFile != "" {
+		return usagef("build --signing-key: build runs module code (configure, make, tests), so it holds no key; it makes the packages unsigned and release signs them: give the key to release (--signing-key, or the Action's repo-signing-key on the release step)")
 	}
 	if err := manifest.CheckName("--distro", o.distro); err != nil {
 		return usagef("build: %v", err)
@@ -110,9 +112,8 @@ type builder struct {
 	d         *Deps
 	cfg       *config.Config
 	mods      []modsrc.Source
-	pkgDistro distro.Distro   // the packages' distro, with --packages
-	signer    *openpgp.Entity // signs the rpm packages, when given
-	host      distro.Distro   // this machine's, with --install-deps
+	pkgDistro distro.Distro // the packages' distro, with --packages
+	host      distro.Distro // this machine's, with --install-deps
 	compiler  machine.Compiler
 	keyring   *source.Keyring
 	log       *compile.Log
@@ -162,9 +163,6 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 		if b.pkgDistro, ok = cellDistro(cfg, o.distro); !ok {
 			return nil, usagef("build: --packages needs a known distro (%s, or a custom one in the config), not %q", distro.Names(), o.distro)
 		}
-		if b.signer, err = signingKey(d, o.keyFile); err != nil {
-			return nil, usagef("build: %v", err)
-		}
 	}
 	if o.installDeps {
 		if b.host, err = installBuildDeps(ctx, d, o.versions); err != nil {
@@ -210,7 +208,7 @@ func (b *builder) cell(ctx context.Context, v string) (cellErr, err error) {
 	testsSummary(b.d.Summary, res.Manifest.Cells)
 	if b.o.packages && len(res.Manifest.Cells) > 0 && len(res.Manifest.Entries) > 0 {
 		mtime := b.d.Now().UTC().Truncate(time.Second)
-		if perr := packageCell(b.d.Stderr, b.cfg, b.pkgDistro, b.mods, b.o.out, &res.Manifest, mtime, b.signer); perr != nil {
+		if perr := packageCell(b.d.Stderr, b.cfg, b.pkgDistro, b.mods, b.o.out, &res.Manifest, mtime); perr != nil {
 			return nil, fmt.Errorf("package the nginx %s builds: %w", v, perr)
 		}
 	}
@@ -323,18 +321,10 @@ func testNginxLib(dir string) (string, error) {
 	return "", fmt.Errorf("%s holds no Test/Nginx/Socket.pm (nor does its lib/): give a Test::Nginx checkout (github.com/openresty/test-nginx) or its lib directory", dir)
 }
 
-// testEnv is the environment a module's tests start from: the shell's
-// basics and Perl's library path, never the run's tokens or keys (a
-// pull request's tests are its author's code).
-func testEnv(d *Deps) []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "TERM", "PERL5LIB", "TEST_NGINX_SLEEP", "TEST_NGINX_TIMEOUT"} {
-		if v := d.Getenv(k); v != "" {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
-}
+// testEnv is the environment a module's tests start from: modenv's
+// allowlist, never the run's tokens or keys (a pull request's tests are
+// its author's code).
+func testEnv(d *Deps) []string { return modenv.Env(d.Getenv) }
 
 // nginxVersionOf reads the version an nginx binary was built as.
 func nginxVersionOf(path string) (string, error) {

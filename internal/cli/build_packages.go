@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
@@ -22,8 +20,9 @@ import (
 )
 
 // packageCell makes the native package of every .so a cell built, writes
-// each beside the .so and adds it to the cell manifest.
-func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc.Source, out string, cell *manifest.Manifest, mtime time.Time, signer *openpgp.Entity) error {
+// each beside the .so and adds it to the cell manifest. They are unsigned:
+// build runs module code and holds no key; release signs them.
+func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc.Source, out string, cell *manifest.Manifest, mtime time.Time) error {
 	var added []manifest.Entry
 	for _, e := range cell.Entries {
 		if e.Kind != "" {
@@ -35,7 +34,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 		}
 		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires,
 			Version: cfg.Packages.Version, Maintainer: cfg.Packages.Maintainer, Homepage: cfg.Packages.Homepage,
-			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime, Signer: signer}
+			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime}
 		if spec.Version == "" {
 			spec.Version = "0.0.0"
 			if c := strings.TrimSuffix(e.Commit, "-dirty"); len(c) >= 7 {

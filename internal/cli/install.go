@@ -22,8 +22,8 @@ type installOptions struct {
 	modulesPath                             string
 	printLoad, dryRun, reload, checkOnly    bool
 	insecure, recoverOnly, remove           bool
-	signerRepo, signerWorkflow, trustedRoot string
-	noProvenance                            bool
+	signers                                 signerFlags
+	repoSet, noProvenance                   bool
 	modules                                 []string
 }
 
@@ -46,9 +46,8 @@ func (o *installOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
 	fs.BoolVar(&o.reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
 	fs.BoolVar(&o.recoverOnly, "recover", false, "only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
-	fs.StringVar(&o.signerRepo, "signer-repo", "", "the repository (owner/name) whose workflow must have built the files: required attestation for a --from source (with --repo it is that repository)")
-	fs.StringVar(&o.signerWorkflow, "signer-workflow", "", "the workflow file (.github/workflows/x.yml) that must have built them")
-	fs.StringVar(&o.trustedRoot, "trusted-root", "", "the Sigstore trusted root to verify attestations against (gh attestation trusted-root > FILE; default: fetched)")
+	markSet(fs, "repo", &o.repoSet)
+	o.signers.register(fs, "the repository (owner/name) whose workflow must have built the files (default: --repo's; for a --from source, none unless --repo or this names one)")
 	fs.BoolVar(&o.noProvenance, "no-provenance", false, "install without verifying attestations (DANGEROUS: whoever can write the release decides what nginx loads)")
 	fs.BoolVar(&o.remove, "remove", false, "take the named modules out again: the snippet, link and .so install placed; refused while the configuration uses them (nginx -t), rolled back like an install")
 	fs.BoolVar(&o.checkOnly, "check", false, "report, for every load_module of the configuration, whether the release has a build for --for-nginx")
@@ -75,6 +74,12 @@ func (o *installOptions) check(args []string, _ *Deps) error {
 		if _, err := nginxver.Parse(o.forNginx); err != nil {
 			return usagef("--for-nginx: %v", err)
 		}
+	}
+	if o.noProvenance && (o.signers.repo != "" || o.signers.workflow != "") {
+		return usagef("install --no-provenance with --signer-repo or --signer-workflow: either verify attestations or do not")
+	}
+	if !o.noProvenance {
+		return o.signers.checkSigner("install", o.signer())
 	}
 	return nil
 }

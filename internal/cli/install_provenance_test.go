@@ -125,3 +125,36 @@ func TestInspectProvenance(t *testing.T) {
 		t.Errorf("a missing bundle: exit %d", r.code)
 	}
 }
+
+// TestVerificationFlagNeedsSigner is issue 30's item 5: a flag that
+// verifies attestations with no signer named (--from without
+// --signer-repo) is a usage error, not an install with nothing verified;
+// --repo with --from names the signer.
+func TestVerificationFlagNeedsSigner(t *testing.T) {
+	h := newHarness(t)
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--from", dir, "--signer-workflow", ".github/workflows/x.yml", "echo"}, "no signer is named"},
+		{[]string{"--from", dir, "--trusted-root", "root.json", "echo"}, "no signer is named"},
+		{[]string{"--from", dir, "--signer-workflow", "w.yml", "--trusted-root", "r.json", "echo"}, "--signer-workflow and --trusted-root"},
+		{[]string{"--from", dir, "--signer-repo", "acme", "echo"}, "want owner/name"},
+		{[]string{"--from", dir, "--no-provenance", "--signer-repo", "acme/mod", "echo"}, "either verify attestations or do not"},
+	} {
+		r := h.run(append([]string{"install", "--nginx-binary", "/bin/true"}, c.args...)...)
+		if r.code != 2 || r.err == nil || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("install %v: exit %d %v, want a usage error saying %q", c.args, r.code, r.err, c.want)
+		}
+	}
+	// --repo with --from: the repository named is the signer.
+	o := &installOptions{from: dir, repo: repoFlags{repo: "acme/mod"}, repoSet: true}
+	if got := o.signer(); got != "acme/mod" {
+		t.Errorf("--repo acme/mod --from DIR: signer %q", got)
+	}
+	o = &installOptions{from: dir, repo: repoFlags{repo: "acme/mod"}} // $GITHUB_REPOSITORY only
+	if got := o.signer(); got != "" {
+		t.Errorf("--from DIR in acme/mod's workflow: signer %q (a --from source is nobody's unless named)", got)
+	}
+}

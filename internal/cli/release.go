@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nativepkg"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/repos"
 )
@@ -27,6 +29,7 @@ type releaseOptions struct {
 	json     bool
 	parallel int
 	spread   string
+	signers  signerFlags
 }
 
 func releaseCommand() command {
@@ -39,7 +42,8 @@ func (o *releaseOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.StringVar(&o.dist, "dist", "dist", "directory of build output (.so files and cell manifests, in any subdirectories)")
 	fs.StringVar(&o.dir, "dir", "", "write the release into this directory instead of GitHub: the files, manifest.json, SHA256SUMS and NOTES.md, for a static host (install --from reads it)")
 	fs.BoolVar(&o.repos, "repositories", false, "with --dir: also make the signed package repositories of the directory's packages (apt: dists/<distro>/), with the public key beside them")
-	fs.StringVar(&o.keyFile, "signing-key", "", "with --repositories: the armored OpenPGP private key file that signs them (default $"+SigningKeyVar+", the Action's repo-signing-key input)")
+	fs.StringVar(&o.keyFile, "signing-key", "", "the armored OpenPGP private key file that signs the packages before they are published (build makes them unsigned) and, with --repositories, the repositories (default $"+SigningKeyVar+", the Action's repo-signing-key input)")
+	o.signers.register(fs, "with --repositories: index only packages this repository's workflow attested (with the bytes the manifest says); the others are left out and the command fails")
 	fs.BoolVar(&o.create, "create", false, "create the release for --tag when there is none")
 	fs.IntVar(&o.parallel, "parallel", 4, "concurrent uploads")
 	fs.StringVar(&o.spread, "spread", "", "spread the builds over one release per nginx line (line: TAG-nginx-1.26) or version (version: TAG-nginx-1.26.3), with index.json in the release TAG; for more than 1,000 files")
@@ -51,12 +55,21 @@ func (o *releaseOptions) check(args []string, d *Deps) error {
 		return err
 	}
 	o.dist = absIn(d.Dir, o.dist)
+	if err := o.readKey(d); err != nil {
+		return err
+	}
+	if !o.repos && (o.signers != signerFlags{}) {
+		return usagef("release: --signer-repo, --signer-workflow and --trusted-root check the packages --repositories indexes: give --dir DIR --repositories")
+	}
+	if err := o.signers.checkSigner("release", o.signers.repo); err != nil {
+		return err
+	}
 	if o.dir != "" {
 		o.dir = absIn(d.Dir, o.dir)
 		if o.create || o.spread != "" {
 			return usagef("release --dir: --create and --spread are for GitHub releases")
 		}
-		return o.readKey(d)
+		return nil
 	}
 	if o.repos {
 		return usagef("release --repositories needs --dir: the repositories are files for a static host")
@@ -89,6 +102,10 @@ func runRelease(ctx context.Context, o *releaseOptions, d *Deps) error {
 		return err
 	}
 	d.Workflow.SetOutput("assets", string(assets))
+	// What this run built, for the attest job: never the release's whole
+	// SHA256SUMS, which holds what earlier runs (or anyone who can write
+	// the release) put there.
+	d.Workflow.SetOutput("subjects", string(res.Subjects()))
 	if o.json {
 		return printJSON(d.Stdout, map[string]any{
 			"release": res.Release.Tag, "url": res.Release.HTMLURL, "uploaded": nonNil(res.Uploaded),
@@ -101,16 +118,14 @@ func runRelease(ctx context.Context, o *releaseOptions, d *Deps) error {
 	return nil
 }
 
-// readKey reads the repositories' signing key, when they are asked for.
+// readKey reads the signing key: it signs the packages whenever it is
+// given, and the repositories need it.
 func (o *releaseOptions) readKey(d *Deps) error {
-	if !o.repos {
-		return nil
-	}
 	key, err := signingKey(d, o.keyFile)
 	if err != nil {
 		return usagef("release: %v", err)
 	}
-	if key == nil {
+	if key == nil && o.repos {
 		return usagef("release --repositories signs them: give --signing-key FILE or $%s (in the Action: the repo-signing-key input, from a secret)", SigningKeyVar)
 	}
 	o.key = key
@@ -120,19 +135,21 @@ func (o *releaseOptions) readKey(d *Deps) error {
 // publish syncs the GitHub release, or writes the directory.
 func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result, error) {
 	ro := release.Options{Tag: o.repo.tag, Create: o.create, Dist: o.dist, Parallel: o.parallel, Spread: o.spread, Logf: d.logf}
+	if o.key != nil {
+		ro.Sign = func(format string, data []byte, built time.Time) ([]byte, error) {
+			if signed, err := nativepkg.Signed(format, data); err != nil || signed {
+				return nil, err
+			}
+			return nativepkg.Sign(format, data, o.key, built)
+		}
+	}
 	if o.dir != "" {
 		res, err := release.ToDir(o.dir, ro)
 		if err != nil {
 			return nil, fmt.Errorf("release into %s: %w", o.dir, err)
 		}
 		if o.repos {
-			createrepo, _ := d.Machine.LookPath("createrepo_c")
-			wrote, err := repos.Write(ctx, o.dir, res.Manifest, o.key, repos.Options{CreateRepo: createrepo})
-			if err != nil {
-				return nil, fmt.Errorf("package repositories in %s: %w", o.dir, err)
-			}
-			d.logf("package repositories in %s: %d files written", o.dir, len(wrote))
-			res.Wrote = append(res.Wrote, wrote...)
+			return res, o.writeRepositories(ctx, d, res)
 		}
 		return res, nil
 	}
@@ -147,6 +164,47 @@ func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result,
 		return nil, ghclient.Explain(err, "release "+cmp.Or(o.repo.tag, "(latest)")+" of "+o.repo.repo)
 	}
 	return res, nil
+}
+
+// writeRepositories indexes and signs the directory's packages: with
+// --signer-repo, only those whose bytes that repository's workflow
+// attested; the others are left out, named, and the command fails.
+func (o *releaseOptions) writeRepositories(ctx context.Context, d *Deps, res *release.Result) error {
+	m := res.Manifest
+	var left []string
+	if o.signers.repo != "" {
+		verify, err := o.signers.verifier(d, "release", o.signers.repo)
+		if err != nil {
+			return err
+		}
+		kept := *m
+		kept.Entries = nil
+		for _, e := range m.Entries {
+			switch e.Kind {
+			case "deb", "rpm", "apk":
+				id, err := verify(ctx, e.SHA256, apiBundles(d, o.signers.repo, e.SHA256))
+				if err != nil {
+					left = append(left, fmt.Sprintf("%s (%v)", e.File, err))
+					continue
+				}
+				d.logf("%s: attested by %s", e.File, id)
+			}
+			kept.Entries = append(kept.Entries, e)
+		}
+		m = &kept
+	}
+	createrepo, _ := d.Machine.LookPath("createrepo_c")
+	wrote, err := repos.Write(ctx, o.dir, m, o.key, repos.Options{CreateRepo: createrepo})
+	if err != nil {
+		return fmt.Errorf("package repositories in %s: %w", o.dir, err)
+	}
+	d.logf("package repositories in %s: %d files written", o.dir, len(wrote))
+	res.Wrote = append(res.Wrote, wrote...)
+	if len(left) > 0 {
+		return fmt.Errorf("%d package(s) left out of the repositories in %s, not attested by %s's workflow with these bytes (replaced in the release, or built before it attested): %s",
+			len(left), o.dir, o.signers.repo, strings.Join(left, "; "))
+	}
+	return nil
 }
 
 func printRelease(w io.Writer, res *release.Result) {

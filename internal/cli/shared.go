@@ -6,6 +6,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,8 +16,10 @@ import (
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
@@ -295,4 +298,114 @@ func signingKey(d *Deps, file string) (*openpgp.Entity, error) {
 		return nil, nil
 	}
 	return signkey.Read(armored)
+}
+
+// signerFlags name who must have attested a file (install, and release
+// when it indexes packages): the repository, optionally its workflow,
+// and the Sigstore root the attestations chain to.
+type signerFlags struct {
+	repo, workflow, trustedRoot string
+}
+
+func (s *signerFlags) register(fs *flag.FlagSet, repoHelp string) {
+	fs.StringVar(&s.repo, "signer-repo", "", repoHelp)
+	fs.StringVar(&s.workflow, "signer-workflow", "", "the workflow file (.github/workflows/x.yml) that must have built them")
+	fs.StringVar(&s.trustedRoot, "trusted-root", "", "the Sigstore trusted root to verify attestations against (gh attestation trusted-root > FILE; default: fetched)")
+}
+
+// checkSigner refuses a verification flag that names no signer: without
+// one, nothing would be verified, and the flag would read as if it were.
+func (s *signerFlags) checkSigner(cmd, signer string) error {
+	if s.repo != "" {
+		if owner, name, ok := strings.Cut(s.repo, "/"); !ok || !repoPart.MatchString(owner) || !repoPart.MatchString(name) {
+			return usagef("%s --signer-repo %s: want owner/name", cmd, quoteShort(s.repo))
+		}
+	}
+	if signer != "" {
+		return nil
+	}
+	var given []string
+	if s.workflow != "" {
+		given = append(given, "--signer-workflow")
+	}
+	if s.trustedRoot != "" {
+		given = append(given, "--trusted-root")
+	}
+	if len(given) > 0 {
+		return usagef("%s %s verifies attestations, but no signer is named, so nothing would be: give --signer-repo OWNER/NAME (the repository whose workflow built the files)", cmd, strings.Join(given, " and "))
+	}
+	return nil
+}
+
+// roots are the Sigstore roots attestations must chain to: the
+// --trusted-root file, or Sigstore's public-good root fetched (TUF).
+func (s *signerFlags) roots(d *Deps, cmd string) ([]root.TrustedMaterial, error) {
+	if s.trustedRoot != "" {
+		data, err := userfile.Read(absIn(d.Dir, s.trustedRoot), 16<<20)
+		if err != nil {
+			return nil, usagef("%s --trusted-root: %v", cmd, err)
+		}
+		roots, err := provenance.TrustedRoot(data)
+		if err != nil {
+			return nil, usagef("%s --trusted-root %s: %v", cmd, s.trustedRoot, err)
+		}
+		return roots, nil
+	}
+	tr, err := root.FetchTrustedRoot()
+	if err != nil {
+		return nil, fmt.Errorf("fetch Sigstore's trusted root (offline?): %w; give --trusted-root FILE (gh attestation trusted-root > FILE)", err)
+	}
+	return []root.TrustedMaterial{tr}, nil
+}
+
+// verifier checks that signer's workflow attested a SHA-256, with
+// bundles from find; it returns who built it.
+type verifier func(ctx context.Context, sha256Hex string, find func(context.Context) ([][]byte, error)) (string, error)
+
+func (s *signerFlags) verifier(d *Deps, cmd, signer string) (verifier, error) {
+	roots, err := s.roots(d, cmd)
+	if err != nil {
+		return nil, err
+	}
+	policy := provenance.Policy{Repo: signer, Workflow: s.workflow}
+	return func(ctx context.Context, sum string, find func(context.Context) ([][]byte, error)) (string, error) {
+		bundles, err := find(ctx)
+		if err != nil {
+			return "", err
+		}
+		p, err := provenance.VerifyAny(bundles, sum, roots, policy)
+		if errors.Is(err, provenance.ErrNone) {
+			return "", fmt.Errorf("%w: %s has no attestation for sha256:%s", err, signer, sum)
+		}
+		if err != nil {
+			return "", err
+		}
+		return p.Identity, nil
+	}, nil
+}
+
+// apiBundles are signer's attestations of a SHA-256 on GitHub.
+func apiBundles(d *Deps, signer, sum string) func(context.Context) ([][]byte, error) {
+	return func(ctx context.Context) ([][]byte, error) {
+		gh, err := d.GitHub()
+		if err != nil {
+			return nil, err
+		}
+		owner, name, _ := strings.Cut(signer, "/")
+		return provenance.Fetch(ctx, gh.Client, d.HTTP, owner, name, sum)
+	}
+}
+
+// setFlag records that a flag was given on the command line (its default
+// may equal what was given).
+type setFlag struct {
+	flag.Value
+	set *bool
+}
+
+func (f setFlag) Set(s string) error { *f.set = true; return f.Value.Set(s) }
+
+func markSet(fs *flag.FlagSet, name string, set *bool) {
+	fl := fs.Lookup(name)
+	fl.Value = setFlag{fl.Value, set}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
@@ -1033,10 +1034,14 @@ func (b *cell) write(sos []*linked) error {
 	return nil
 }
 
-// run runs argv in dir and returns its combined output.
+// run runs argv in dir and returns its combined output. argv runs module
+// code (configure sources each module's config, make its rules, nginx
+// loads its .so), so it gets the allowlisted environment only: no token,
+// key or Actions request token, whatever the tool itself was started with.
 func run(ctx context.Context, dir string, argv []string) (string, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
+	cmd.Env = modenv.Env(os.Getenv)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

@@ -33,7 +33,7 @@ func TestAPKRepositoryVerifiedWithOpenSSL(t *testing.T) {
 	work, cfg, key := helloOnHost(t)
 	pub := filepath.Join(work, "pub")
 	runTool(t, "build", "--config", cfg, "--nginx", "1.26.3", "--distro", "alpine-3.22", "--arch", "amd64", "--mirror", mirror, "--smoke=false",
-		"--target-nginx", "none", "--packages", "--signing-key", key, "--out", filepath.Join(work, "dist"), "--cache-dir", t.TempDir())
+		"--target-nginx", "none", "--packages", "--out", filepath.Join(work, "dist"), "--cache-dir", t.TempDir())
 	runTool(t, "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", key)
 	repo := filepath.Join(pub, "apk", "alpine-3.22", "x86_64")
 	index, err := os.ReadFile(filepath.Join(repo, "APKINDEX.tar.gz"))

@@ -19,7 +19,7 @@ import (
 // TestRPMRepositoryWithDebianTools is issue 23's rpm check, with the real
 // tools Debian 12 has (in its bare container, nothing on the host): the
 // hello-world module is packaged as a signed .rpm for rocky-9 (build
-// --packages --signing-key), release --dir --repositories indexes it with
+// --packages, unsigned; release signs it), release --dir --repositories indexes it with
 // createrepo_c and signs repomd.xml; rpm --checksig accepts the package
 // with the published key, dnf (--repofrompath, an empty --installroot,
 // gpgcheck and repo_gpgcheck on) finds it; a second publish changes no
@@ -30,7 +30,7 @@ func TestRPMRepositoryWithDebianTools(t *testing.T) {
 	ctx := context.Background()
 	work, cfg, key := helloOnHost(t)
 	runTool(t, "build", "--config", cfg, "--nginx", "1.22.1", "--distro", "rocky-9", "--arch", "amd64", "--mirror", mirror,
-		"--smoke=false", "--target-nginx", "none", "--packages", "--signing-key", key, "--out", filepath.Join(work, "dist"), "--cache-dir", t.TempDir())
+		"--smoke=false", "--target-nginx", "none", "--packages", "--out", filepath.Join(work, "dist"), "--cache-dir", t.TempDir())
 
 	pub := filepath.Join(work, "pub")
 	c := testenv.StartContainer(t, "debian:12",

@@ -82,6 +82,25 @@ func (s *Server) AddAsset(name string, releaseID int64, assetName, label string,
 	return 0
 }
 
+// ReplaceAsset puts other bytes behind a release's asset, as someone who
+// can write the release would (delete and upload again): a test's attack.
+func (s *Server) ReplaceAsset(name, tag, assetName string, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rel := range s.repo(name).releases {
+		if rel.tag != tag {
+			continue
+		}
+		for _, a := range rel.assets {
+			if a.name == assetName {
+				a.data, a.id, a.updated = append([]byte(nil), data...), s.id("asset"), s.timestamp()
+				return
+			}
+		}
+	}
+	s.t.Errorf("ghfake: ReplaceAsset: no asset %s in release %s of %s", assetName, tag, name)
+}
+
 // Releases returns a repository's releases, oldest first.
 func (s *Server) Releases(name string) []Release {
 	s.mu.Lock()

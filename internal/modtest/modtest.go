@@ -22,6 +22,7 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/tap"
 )
 
@@ -39,7 +40,8 @@ type Options struct {
 	// PerlLib are directories holding Test::Nginx (and its Perl
 	// dependencies) when perl's own @INC lacks them.
 	PerlLib []string
-	// Env is the environment the tests start from (os.Environ()).
+	// Env is the environment the tests start from; only what modenv
+	// allows of it reaches them (a token given here is dropped).
 	Env []string
 	// Progress, when set, is told each file's result as it ends, one
 	// file at a time (the files run in parallel).
@@ -210,7 +212,7 @@ func applySkips(dir string, files []string, skips []config.TestSkip, res *manife
 func runFile(ctx context.Context, perl, dir, orig, file string, i int, random bool, o Options) manifest.TestFile {
 	start := time.Now()
 	servroot := filepath.Join(o.WorkDir, "servroot", strconv.Itoa(i))
-	env := append(slices.Clone(o.Env),
+	env := append(modenv.Filter(o.Env),
 		"TEST_NGINX_BINARY="+o.Nginx,
 		"TEST_NGINX_LOAD_MODULES="+strings.Join(o.Modules, " "),
 		"TEST_NGINX_SERVROOT="+servroot,
@@ -383,7 +385,7 @@ func runCommand(ctx context.Context, s Suite, o Options, dir string, res *manife
 		cmd = Reaped(ctx, perl, "/bin/sh", "-c", s.Test.Run)
 	}
 	cmd.Dir = dir
-	cmd.Env = append(slices.Clone(o.Env), "NGINX_BINARY="+o.Nginx, "NGINX_MODULES="+strings.Join(o.Modules, " "), "NGINX_LOAD_MODULE="+load)
+	cmd.Env = append(modenv.Filter(o.Env), "NGINX_BINARY="+o.Nginx, "NGINX_MODULES="+strings.Join(o.Modules, " "), "NGINX_LOAD_MODULE="+load)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()

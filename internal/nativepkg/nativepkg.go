@@ -170,6 +170,15 @@ func Build(s Spec) (*Package, error) {
 	if mtime.IsZero() {
 		mtime = time.Unix(0, 0).UTC()
 	}
+	// apk's control segment stamps the maintainer scripts with their
+	// files' times: theirs are MTime too, or no two builds are the same.
+	for _, f := range []string{scripts.PostInstall, scripts.PreRemove, scripts.PostRemove, scripts.PreInstall} {
+		if f != "" {
+			if err := os.Chtimes(f, mtime, mtime); err != nil {
+				return nil, err
+			}
+		}
+	}
 	info := &nfpm.Info{
 		Name: name, Arch: s.Arch, Platform: "linux", Version: pkgVersion, VersionSchema: "none", Release: "1",
 		Maintainer: nonEmpty(s.Maintainer, "nginx-modbuild <nobody@localhost>"), Homepage: s.Homepage,
@@ -184,12 +193,14 @@ func Build(s Spec) (*Package, error) {
 			Scripts: scripts,
 		},
 	}
+	// Signatures made at MTime: the same package signs to the same bytes.
+	sigCfg := signkey.At(s.Signer, mtime)
 	if format == "deb" && s.Signer != nil {
 		// debsigs' origin signature (_gpgorigin): debsig-verify checks it;
 		// apt checks the repository's.
 		info.Deb.Signature.SignFn = func(data io.Reader) ([]byte, error) {
 			var sig bytes.Buffer
-			err := openpgp.ArmoredDetachSign(&sig, s.Signer, data, signkey.Config)
+			err := openpgp.ArmoredDetachSign(&sig, s.Signer, data, sigCfg)
 			return sig.Bytes(), err
 		}
 	}
@@ -199,7 +210,7 @@ func Build(s Spec) (*Package, error) {
 		if s.Signer != nil {
 			info.RPM.Signature.SignFn = func(data io.Reader) ([]byte, error) {
 				var sig bytes.Buffer
-				err := openpgp.DetachSign(&sig, s.Signer, data, signkey.Config)
+				err := openpgp.DetachSign(&sig, s.Signer, data, sigCfg)
 				return sig.Bytes(), err
 			}
 		}

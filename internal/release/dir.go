@@ -32,7 +32,7 @@ func ToDir(dir string, o Options) (*Result, error) {
 	if o.Spread != "" {
 		return nil, errors.New("--spread works around GitHub's 1,000 assets per release; a directory has no such limit: leave --spread out")
 	}
-	locals, cells, err := Collect(o.Dist)
+	locals, cells, err := o.collect()
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +123,22 @@ func putFiles(dir string, locals []local, merged *manifest.Manifest, res *Result
 
 // readDirManifest is the manifest.json in dir, or an empty one.
 func readDirManifest(dir string) (*manifest.Manifest, error) {
-	m, err := manifest.Read(filepath.Join(dir, ManifestName))
+	p := filepath.Join(dir, ManifestName)
+	m, err := manifest.Read(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &manifest.Manifest{Schema: manifest.Schema}, nil
 	}
-	return m, err
+	if err != nil {
+		return nil, err
+	}
+	// Its entries become paths (the files, the repositories' suites and
+	// directories): names only, never "../".
+	for i, e := range m.Entries {
+		if err := e.Check(); err != nil {
+			return nil, fmt.Errorf("%s entry %d (%s): %w: refused (an entry names a file in the directory, never a path)", p, i+1, e.File, err)
+		}
+	}
+	return m, nil
 }
 
 // readOptional reads a regular file; nil when there is none.

@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 )
@@ -52,6 +53,11 @@ type Options struct {
 	// its manifest and checksums; the release TAG then holds index.json,
 	// the merged manifest every reader uses. "" is one release.
 	Spread string
+
+	// Sign, when set, signs every unsigned package of dist (build holds
+	// no key: it runs module code) before it is published, made at built
+	// (the build's time); the release holds the signed bytes.
+	Sign func(format string, data []byte, built time.Time) ([]byte, error)
 
 	// only, when set, keeps the built files (and cells) of one spread
 	// release.
@@ -135,6 +141,58 @@ func Collect(dist string) ([]local, []manifest.Cell, error) {
 	return out, cells, nil
 }
 
+// collect is Collect with every unsigned package signed, when o.Sign is
+// set.
+func (o Options) collect() ([]local, []manifest.Cell, error) {
+	locals, cells, err := Collect(o.Dist)
+	if err != nil || o.Sign == nil {
+		return locals, cells, err
+	}
+	for i, l := range locals {
+		switch l.entry.Kind {
+		case "deb", "rpm", "apk":
+		default:
+			continue
+		}
+		built, err := time.Parse(time.RFC3339, l.entry.BuiltAt)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: built_at %q: %w", l.path, l.entry.BuiltAt, err)
+		}
+		data, err := o.Sign(l.entry.Kind, l.data, built)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sign %s: %w", l.path, err)
+		}
+		if data == nil { // signed already
+			continue
+		}
+		sum := sha256.Sum256(data)
+		locals[i].data, locals[i].entry.SHA256 = data, hex.EncodeToString(sum[:])
+	}
+	return locals, cells, nil
+}
+
+// Subjects are the checksum lines ("SHA256  name", as sha256sum prints
+// them) of the files this release took from its own dist and holds with
+// those bytes: what this run built, never what the release already held
+// (a file another run, or anyone who can write the release, put there).
+// An attestation of the run covers these and only these.
+func (r *Result) Subjects() []byte {
+	sums := map[string]string{}
+	for _, e := range r.Manifest.Entries {
+		sums[e.File] = e.SHA256
+	}
+	var names []string
+	names = append(append(append(names, r.Uploaded...), r.Replaced...), r.Unchanged...)
+	sort.Strings(names)
+	var b bytes.Buffer
+	for _, n := range names {
+		if s, ok := sums[n]; ok {
+			fmt.Fprintf(&b, "%s  %s\n", s, n)
+		}
+	}
+	return b.Bytes()
+}
+
 // Sync makes the release hold exactly the files of dist (and whatever
 // else it held), with a merged manifest, checksums and notes.
 func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
@@ -152,7 +210,7 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	if o.Spread != "" {
 		return syncSpread(ctx, gh, o)
 	}
-	locals, cells, err := Collect(o.Dist)
+	locals, cells, err := o.collect()
 	if err != nil {
 		return nil, err
 	}

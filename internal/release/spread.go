@@ -58,7 +58,7 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	if o.Tag == "" {
 		return nil, errors.New("spreading needs the index release's tag (--tag)")
 	}
-	locals, cells, err := Collect(o.Dist)
+	locals, cells, err := o.collect()
 	if err != nil {
 		return nil, err
 	}

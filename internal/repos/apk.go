@@ -24,7 +24,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 // apkArch is the apk name of an architecture.
@@ -77,7 +76,7 @@ func apkRepo(dir, rd string, entries []manifest.Entry, k *rsa.PrivateKey) ([]str
 	newest := time.Unix(0, 0).UTC()
 	var wrote []string
 	for _, e := range entries {
-		data, err := userfile.Read(filepath.Join(dir, e.File), 256<<20)
+		data, err := readPackage(dir, e)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,8 @@ package repos
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"os"
@@ -52,7 +54,16 @@ type Options struct {
 // manifest is m, signed with key: apt (dists/) and rpm (rpm/). It writes
 // only what changed: the same packages leave every file as it was
 // (signatures included). It returns the paths written, relative to dir.
+//
+// Every entry must name a file beside the manifest (Entry.Check: names,
+// never paths) and every package must have the bytes its entry says: a
+// package replaced in dir is refused, never indexed and signed.
 func Write(ctx context.Context, dir string, m *manifest.Manifest, key *openpgp.Entity, o Options) ([]string, error) {
+	for i, e := range m.Entries {
+		if err := e.Check(); err != nil {
+			return nil, fmt.Errorf("%s entry %d (%s): %w: refused (an entry names a file in the directory, never a path)", filepath.Join(dir, "manifest.json"), i+1, e.File, err)
+		}
+	}
 	wrote, err := writeApt(dir, m, key)
 	if err != nil {
 		return wrote, err
@@ -69,6 +80,19 @@ func Write(ctx context.Context, dir string, m *manifest.Manifest, key *openpgp.E
 	}
 	keys, err := writeKey(dir, key)
 	return append(wrote, keys...), err
+}
+
+// readPackage reads an entry's package and checks it has the entry's
+// SHA-256.
+func readPackage(dir string, e manifest.Entry) ([]byte, error) {
+	data, err := userfile.Read(filepath.Join(dir, e.File), 256<<20)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != e.SHA256 {
+		return nil, fmt.Errorf("%s has SHA-256 %x, but the manifest says %s: the package was replaced since it was published; refused (nothing indexed or signed): restore it, or publish it again from its build", filepath.Join(dir, e.File), sum, e.SHA256)
+	}
+	return data, nil
 }
 
 // hasPackages reports whether the manifest lists any package.
@@ -93,7 +117,7 @@ func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, 
 		if ok && d.Family != distro.Apt {
 			continue
 		}
-		data, err := userfile.Read(filepath.Join(dir, e.File), 256<<20)
+		data, err := readPackage(dir, e)
 		if err != nil {
 			return nil, err
 		}

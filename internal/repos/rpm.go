@@ -116,6 +116,9 @@ func placeRPMs(dir, repo string, entries []manifest.Entry) error {
 	want := map[string]bool{}
 	for _, e := range entries {
 		want[e.File] = true
+		if _, err := readPackage(dir, e); err != nil {
+			return err
+		}
 		if err := linkOrCopy(filepath.Join(dir, e.File), filepath.Join(repo, e.File)); err != nil {
 			return err
 		}

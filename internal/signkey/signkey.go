@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -19,6 +20,20 @@ import (
 
 // Config signs with SHA-256: apt and dnf refuse SHA-1.
 var Config = &packet.Config{DefaultHash: crypto.SHA256}
+
+// At is Config for signatures made at when (a package's build time). With
+// an RSA key they are deterministic: the same package signs to the same
+// bytes, so a rebuilt cell's package does not replace its released one.
+// Other keys keep go-crypto's salt notation, which shields EdDSA from
+// fault attacks that a repeated signature would expose.
+func At(key *openpgp.Entity, when time.Time) *packet.Config {
+	c := &packet.Config{DefaultHash: Config.DefaultHash, Time: func() time.Time { return when }}
+	if _, err := RSA(key); err == nil {
+		deterministic := false
+		c.NonDeterministicSignaturesViaNotation = &deterministic
+	}
+	return c
+}
 
 // Name is the public key's file beside the repositories: Name+".gpg"
 // (a binary keyring, for apt's signed-by=) and Name+".asc" (armored).
