@@ -23,6 +23,11 @@ import (
 // say which workflow ran.
 const Issuer = "https://token.actions.githubusercontent.com"
 
+// PredicateSLSA is the predicate of a build provenance attestation
+// (actions/attest-build-provenance, actions/attest's default): the only
+// one that says the workflow built the file (an SBOM, say, does not).
+const PredicateSLSA = "https://slsa.dev/provenance/v1"
+
 // Policy is who must have built the file.
 type Policy struct {
 	// Repo is owner/name: the workflow must be in that repository.
@@ -61,6 +66,8 @@ var (
 	// ErrOtherSigner: a valid attestation, by a workflow the policy does
 	// not name.
 	ErrOtherSigner = errors.New("attested by another signer")
+	// ErrNotProvenance: an attestation of something else (an SBOM).
+	ErrNotProvenance = errors.New("not a build provenance attestation")
 )
 
 // Verify checks bundleJSON for the file whose SHA-256 is sha256Hex: the
@@ -81,10 +88,17 @@ func Verify(bundleJSON []byte, sha256Hex string, tm root.TrustedMaterial, p Poli
 	if err := b.UnmarshalJSON(bundleJSON); err != nil {
 		return nil, fmt.Errorf("not a Sigstore bundle: %w", err)
 	}
-	if err := namesDigest(&b, sha256Hex); err != nil {
+	if err := checkStatement(&b, sha256Hex); err != nil {
 		return nil, err
 	}
-	v, err := verify.NewVerifier(tm, verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
+	opts := []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1)}
+	if len(tm.CTLogs()) > 0 {
+		// Sigstore's public-good Fulcio logs every certificate it issues
+		// in its CT log, and gh and cosign require that proof; GitHub's
+		// own instance (private repositories) has no CT log.
+		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
+	}
+	v, err := verify.NewVerifier(tm, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -97,19 +111,35 @@ func Verify(bundleJSON []byte, sha256Hex string, tm root.TrustedMaterial, p Poli
 	}
 	c := res.Signature.Certificate
 	out := &Provenance{Identity: c.SubjectAlternativeName, Issuer: c.Issuer}
+	who := p.Repo
+	if p.Workflow != "" {
+		who += "'s workflow " + p.Workflow
+	}
 	if c.Issuer != Issuer || !regexp.MustCompile(san).MatchString(c.SubjectAlternativeName) {
-		who := p.Repo
-		if p.Workflow != "" {
-			who += "'s workflow " + p.Workflow
-		}
 		return out, fmt.Errorf("%w: %s (issuer %s), not %s", ErrOtherSigner, c.SubjectAlternativeName, c.Issuer, who)
+	}
+	// The subject is the workflow file that ran, which may be a reusable
+	// workflow of p.Repo called from any repository: the run's own
+	// repository and owner must be p.Repo's too (gh attestation verify
+	// --repo checks the same).
+	owner, _, _ := strings.Cut(p.Repo, "/")
+	if !strings.EqualFold(c.SourceRepositoryURI, "https://github.com/"+p.Repo) || !strings.EqualFold(c.SourceRepositoryOwnerURI, "https://github.com/"+owner) {
+		return out, fmt.Errorf("%w: %s ran in %s (owner %s), not in %s", ErrOtherSigner, c.SubjectAlternativeName,
+			orNone(c.SourceRepositoryURI), orNone(c.SourceRepositoryOwnerURI), who)
 	}
 	return out, nil
 }
 
-// namesDigest checks that the in-toto statement's subjects include the
-// digest.
-func namesDigest(b *bundle.Bundle, sha256Hex string) error {
+func orNone(s string) string {
+	if s == "" {
+		return "(none named)"
+	}
+	return s
+}
+
+// checkStatement checks that the in-toto statement is build provenance
+// and that its subjects include the digest.
+func checkStatement(b *bundle.Bundle, sha256Hex string) error {
 	env, err := b.Envelope()
 	if err != nil {
 		return fmt.Errorf("not an attestation (no DSSE envelope): %w", err)
@@ -117,6 +147,9 @@ func namesDigest(b *bundle.Bundle, sha256Hex string) error {
 	st, err := env.Statement()
 	if err != nil {
 		return fmt.Errorf("not an in-toto statement: %w", err)
+	}
+	if st.PredicateType != PredicateSLSA {
+		return fmt.Errorf("%w: its predicate is %s, not build provenance (%s): it does not say this workflow built the file", ErrNotProvenance, st.PredicateType, PredicateSLSA)
 	}
 	var have []string
 	for _, s := range st.Subject {

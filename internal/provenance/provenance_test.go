@@ -213,3 +213,59 @@ func TestDescribe(t *testing.T) {
 		t.Error("an empty bundle was described")
 	}
 }
+
+// TestPolicyAsStrictAsGh is issue 30's items 6 and 9: a certificate whose
+// subject is acme/mod's workflow but whose run was in evil/fork (a
+// reusable workflow of acme/mod called from elsewhere) is refused, as gh
+// attestation verify --repo acme/mod refuses it; so is a certificate with
+// no signed certificate timestamp under a root that has a CT log (the
+// public-good one), and an attestation whose predicate is not build
+// provenance (an SPDX SBOM does not say who built the file).
+func TestPolicyAsStrictAsGh(t *testing.T) {
+	t.Parallel()
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := []byte("\x7fELF the module")
+	sum := sha256.Sum256(so)
+	digest := hex.EncodeToString(sum[:])
+	const watch = "https://github.com/acme/mod/.github/workflows/nginx-modbuild.yml@refs/heads/main"
+	policy := provenance.Policy{Repo: "acme/mod"}
+	if _, err := provenance.Verify(provenancetest.Attest(t, vs, watch, so), digest, vs, policy); err != nil {
+		t.Fatalf("acme/mod's own run: %v", err)
+	}
+	for _, c := range []struct {
+		what   string
+		claims provenancetest.Claims
+		want   error
+		text   string
+	}{
+		{"a reusable workflow of acme/mod run in evil/fork", provenancetest.Claims{Identity: watch, SourceRepo: "https://github.com/evil/fork", SourceOwner: "https://github.com/evil"},
+			provenance.ErrOtherSigner, "ran in https://github.com/evil/fork"},
+		{"a run in another repository of the same owner", provenancetest.Claims{Identity: watch, SourceRepo: "https://github.com/acme/other"},
+			provenance.ErrOtherSigner, "ran in https://github.com/acme/other"},
+		{"a certificate naming no source repository", provenancetest.Claims{Identity: watch, SourceRepo: "-", SourceOwner: "-"},
+			provenance.ErrOtherSigner, "ran in -"},
+		{"an SPDX SBOM", provenancetest.Claims{Identity: watch, PredicateType: "https://spdx.dev/Document/v2.3"},
+			provenance.ErrNotProvenance, "https://spdx.dev/Document/v2.3"},
+	} {
+		_, err := provenance.Verify(provenancetest.AttestWith(t, vs, c.claims, so), digest, vs, policy)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%s: %v", c.what, err)
+		}
+	}
+	noSCT := provenancetest.AttestWith(t, vs, provenancetest.Claims{Identity: watch, NoSCT: true}, so)
+	if _, err := provenance.Verify(noSCT, digest, vs, policy); err == nil || !strings.Contains(err.Error(), "certificate timestamp") {
+		t.Errorf("no SCT under a root with a CT log: %v", err)
+	}
+	// A root without CT logs (GitHub's own instance, for private
+	// repositories) asks for none.
+	roots, err := provenance.TrustedRoot([]byte(provenancetest.RootWithoutCTLogs(t, vs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provenance.Verify(noSCT, digest, roots[0], policy); err != nil {
+		t.Errorf("no SCT under a root without CT logs: %v", err)
+	}
+}
