@@ -115,6 +115,7 @@ func runInstall(ctx context.Context, o *installOptions, d *Deps) error {
 		return err
 	}
 	opts := install.Options{Host: h, Modules: o.modules, Nginx: h.Target.Nginx, UseDistro: o.useDistro, Layout: layout, Provenance: prov,
+		Owner: hostOwner(ctx),
 		PrintLoad: o.printLoad, DryRun: o.dryRun,
 		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) },
 		Logf: d.logf}
@@ -164,7 +165,7 @@ func (o *installOptions) removeModules(ctx context.Context, d *Deps, h *install.
 	if err != nil {
 		return fmt.Errorf("install --remove: %w", err)
 	}
-	res, err := install.Remove(ctx, install.Options{Host: h, Modules: o.modules, Layout: layout, DryRun: o.dryRun, Logf: d.logf,
+	res, err := install.Remove(ctx, install.Options{Host: h, Modules: o.modules, Layout: layout, DryRun: o.dryRun, Logf: d.logf, Owner: hostOwner(ctx),
 		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) }})
 	if err != nil {
 		return fmt.Errorf("install --remove: %w", err)
@@ -265,4 +266,9 @@ func redactURL(s string) string {
 		return u.Redacted()
 	}
 	return s
+}
+
+// hostOwner names the package owning a file on this host.
+func hostOwner(ctx context.Context) func(string) string {
+	return func(path string) string { return install.Owner(ctx, "/", path) }
 }

@@ -52,6 +52,10 @@ type Options struct {
 	// Provenance, when set, proves who built a file before anything
 	// changes (its attestation); its error refuses the install.
 	Provenance func(ctx context.Context, src Source, e manifest.Entry) (string, error)
+	// Owner names the package that owns a file on the host (Owner); ""
+	// for none. Install never replaces a package's file: the package
+	// manager would not know, and a later remove would break the package.
+	Owner func(path string) string
 	// Logf reports progress.
 	Logf func(format string, args ...any)
 }
@@ -161,6 +165,11 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		}
 		it.Dest = filepath.Join(h.ModulesPath, base)
 		it.Load = "load_module " + it.Dest + ";"
+		if _, err := os.Lstat(it.Dest); err == nil && o.Owner != nil {
+			if pkg := o.Owner(it.Dest); pkg != "" {
+				return nil, fmt.Errorf("refusing to replace %s: it is the package %s's file, installed by the package manager; nothing was changed: use the package (or remove it first), or install this build for another name", it.Dest, pkg)
+			}
+		}
 		if err := judge(target, it, f, h.ConfPath); err != nil {
 			return nil, err
 		}
@@ -236,7 +245,7 @@ func takeHost(o Options) (func(), error) {
 		if _, err := os.Lstat(filepath.Join(jdir, JournalName)); err == nil {
 			o.Logf("an interrupted install left %s: the next install (or install --recover) puts its changes back first", filepath.Join(jdir, JournalName))
 		}
-	} else if found, err := Recover(jdir); err != nil {
+	} else if found, err := Recover(jdir, o.Host.Roots(o.Layout)); err != nil {
 		unlock()
 		return nil, fmt.Errorf("an interrupted install left changes that could not be put back: %w", err)
 	} else if found {

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -58,15 +59,65 @@ func (t *tx) begin(dir string) error {
 	return t.j.save()
 }
 
+// Roots are the directories an install changes files in: the modules
+// directory, the configuration's directory and the snippet directories
+// it includes. A journal step anywhere else is not one install made.
+func (h *Host) Roots(l Layout) []string {
+	var roots []string
+	for _, d := range []string{h.ModulesPath, filepath.Dir(h.ConfPath), l.Dir, l.Available} {
+		if d != "" && filepath.IsAbs(d) {
+			roots = append(roots, filepath.Clean(d))
+		}
+	}
+	return roots
+}
+
+// within reports whether p is a clean absolute path inside (or equal to,
+// for a directory) one of roots.
+func within(p string, roots []string) bool {
+	if !filepath.IsAbs(p) || filepath.Clean(p) != p {
+		return false
+	}
+	for _, r := range roots {
+		if p == r || strings.HasPrefix(p, r+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// readJournal reads the journal at path, refusing one that is not a
+// regular file owned by root (or by this user) and writable by no one
+// else: whoever can write it decides which files Recover removes and
+// renames, as root.
+func readJournal(path string) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file: refused (not a journal install wrote)", path)
+	case ok && st.Uid != 0 && int(st.Uid) != os.Geteuid():
+		return nil, fmt.Errorf("%s is owned by uid %d, not root: refused (install writes its journal as root; remove it if no install of yours was interrupted)", path, st.Uid)
+	case fi.Mode().Perm()&0o022 != 0:
+		return nil, fmt.Errorf("%s is writable by others (mode %v): refused (install writes its journal 0600; remove it if no install of yours was interrupted)", path, fi.Mode().Perm())
+	}
+	return userfile.Read(path, 8<<20)
+}
+
 // Recover undoes what an install killed midway (SIGKILL, a lost session)
-// left in modulesDir, as its journal says, exactly: every replaced file
-// back from its backup (same inode, bytes, mode, times), every new file
-// and directory gone, directory times as they were. A journal that says
-// "committed" only has its backups removed. It reports whether there was
-// a journal; with an error the journal stays, for another try.
-func Recover(modulesDir string) (bool, error) {
-	path := filepath.Join(modulesDir, JournalName)
-	b, err := userfile.Read(path, 8<<20)
+// left, as its journal in dir says, exactly: every replaced file back
+// from its backup (same inode, bytes, mode, times), every new file and
+// directory gone, directory times as they were. A journal that says
+// "committed" only has its backups removed. Every path the journal names
+// must be under roots (Host.Roots), and the journal root's own file. It
+// reports whether there was a journal; with an error the journal stays,
+// for another try.
+func Recover(dir string, roots []string) (bool, error) {
+	path := filepath.Join(dir, JournalName)
+	b, err := readJournal(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -78,8 +129,15 @@ func Recover(modulesDir string) (bool, error) {
 		return true, fmt.Errorf("%s: %w (an interrupted install's record, unreadable: restore by hand from the *%s files beside the changed ones)", path, err, backupSuffix)
 	}
 	for _, s := range j.Steps {
-		if !filepath.IsAbs(s.Path) || (s.Backup != "" && s.Backup != backupOf(s.Path)) {
-			return true, fmt.Errorf("%s: step %+v is not one install makes: refusing to act on it", path, s)
+		if !within(s.Path, roots) || (s.Backup != "" && s.Backup != backupOf(s.Path)) {
+			return true, fmt.Errorf("%s: step %+v is not one install makes (install changes files in %s only): refusing to act on it", path, s, strings.Join(roots, ", "))
+		}
+	}
+	for d := range j.Dirs {
+		// A directory whose entries change: in a root, or a root's parent
+		// (where the root itself was made).
+		if !within(d, roots) && !slices.ContainsFunc(roots, func(r string) bool { return filepath.Dir(r) == d }) {
+			return true, fmt.Errorf("%s: the directory %s is not one install changes (install changes files in %s only): refusing to act on it", path, d, strings.Join(roots, ", "))
 		}
 	}
 	var errs []error
@@ -179,5 +237,6 @@ func RecoverHost(h *Host) (bool, error) {
 		return false, err
 	}
 	defer unlock()
-	return Recover(dir)
+	l, _ := DetectLayout(h.ConfPath) // a config that does not parse: the modules and conf directories only
+	return Recover(dir, h.Roots(l))
 }

@@ -3,6 +3,7 @@ package install
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,12 +74,12 @@ func TestRecoverAfterKillAtEveryStep(t *testing.T) {
 				os.WriteFile(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".tmp-12345"), []byte("half"), 0o600)
 			}
 			// Killed: neither rollback nor commit ran.
-			found, err := Recover(conf)
+			found, err := Recover(conf, []string{conf, mods, filepath.Join(root, "modules-available")})
 			if err != nil || !found {
 				t.Fatalf("n=%d midway=%v: Recover = %v, %v", n, midway, found, err)
 			}
 			testenv.SameTree(t, "after a kill", before, snapshot(t, root))
-			if found, _ := Recover(conf); found {
+			if found, _ := Recover(conf, []string{conf, mods, filepath.Join(root, "modules-available")}); found {
 				t.Error("the journal is still there after recovering")
 			}
 		}
@@ -95,7 +96,7 @@ func TestCommittedJournalKeepsTheInstall(t *testing.T) {
 	x.write(filepath.Join(mods, "a.so"), []byte("new a"), 0o644)
 	x.j.State = "committed"
 	x.j.save()
-	if found, err := Recover(conf); !found || err != nil {
+	if found, err := Recover(conf, []string{conf, mods}); !found || err != nil {
 		t.Fatalf("Recover = %v, %v", found, err)
 	}
 	entries, _ := os.ReadDir(mods)
@@ -138,5 +139,55 @@ func TestOneInstallAtATime(t *testing.T) {
 		t.Errorf("the lock was not released: %v", err)
 	} else {
 		unlock2()
+	}
+}
+
+// TestForgedJournalMovesNothingOutside is issue 30's item 7: a journal
+// naming files outside the modules and configuration directories (to
+// delete, rename over, re-time) is refused whole, and so is one that is
+// not root's or is writable by others; nothing on the host changes.
+func TestForgedJournalMovesNothingOutside(t *testing.T) {
+	t.Parallel()
+	root, conf, mods, _ := hostTree(t)
+	outside := filepath.Join(root, "outside")
+	os.MkdirAll(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "victim"), []byte("precious"), 0o600)
+	os.WriteFile(filepath.Join(outside, "victim"+backupSuffix), []byte("attacker's"), 0o600)
+	roots := []string{conf, mods}
+	forge := func(j string, mode os.FileMode) {
+		t.Helper()
+		p := filepath.Join(conf, JournalName)
+		if err := os.WriteFile(p, []byte(j), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+	}
+	victim := filepath.Join(outside, "victim")
+	for _, c := range []struct {
+		what, journal string
+		mode          os.FileMode
+		want          string
+	}{
+		{"a new file outside", `{"state":"open","steps":[{"op":"new","path":"` + victim + `"}]}`, 0o600, "not one install makes"},
+		{"a backup renamed over a file outside", `{"state":"open","steps":[{"op":"keep","path":"` + victim + `","backup":"` + victim + backupSuffix + `"}]}`, 0o600, "not one install makes"},
+		{"a path climbing out", `{"state":"open","steps":[{"op":"new","path":"` + mods + `/../outside/victim"}]}`, 0o600, "not one install makes"},
+		{"a directory outside re-timed", `{"state":"open","steps":[],"dirs":{"` + outside + `":["2001-01-01T00:00:00Z","2001-01-01T00:00:00Z"]}}`, 0o600, "not one install changes"},
+		{"a journal others can write", `{"state":"open","steps":[]}`, 0o622, "writable by others"},
+	} {
+		forge(c.journal, c.mode)
+		before := snapshot(t, root)
+		found, err := Recover(conf, roots)
+		if !found || err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: Recover = %v, %v", c.what, found, err)
+		}
+		testenv.SameTree(t, c.what, before, snapshot(t, root))
+		os.Remove(filepath.Join(conf, JournalName))
+	}
+	if os.Geteuid() == 0 {
+		forge(`{"state":"open","steps":[]}`, 0o600)
+		os.Chown(filepath.Join(conf, JournalName), 1234, 1234)
+		if _, err := Recover(conf, roots); err == nil || !strings.Contains(err.Error(), "owned by uid 1234") {
+			t.Errorf("a journal of uid 1234: %v", err)
+		}
 	}
 }

@@ -76,3 +76,23 @@ func TestSameModuleNamedTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestOwner reads dpkg's file lists and apk's installed database.
+func TestOwner(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "var/lib/dpkg/info"), 0o755)
+	os.WriteFile(filepath.Join(root, "var/lib/dpkg/info/libnginx-mod-http-echo:amd64.list"), []byte("/.\n/usr/lib/nginx/modules\n/usr/lib/nginx/modules/ngx_http_echo_module.so\n"), 0o644)
+	os.MkdirAll(filepath.Join(root, "lib/apk/db"), 0o755)
+	os.WriteFile(filepath.Join(root, "lib/apk/db/installed"), []byte("P:nginx\nV:1.28.0-r0\nF:usr/sbin\nR:nginx\n\nP:nginx-mod-http-echo\nF:usr/lib/nginx/modules\nR:ngx_http_echo_module.so\n"), 0o644)
+	for path, want := range map[string]string{
+		"/usr/lib/nginx/modules/ngx_http_echo_module.so": "libnginx-mod-http-echo",
+		"/usr/sbin/nginx": "nginx",
+		"/usr/lib/nginx/modules/ngx_http_x_module.so": "",
+		"/usr/lib/nginx/modules":                      "libnginx-mod-http-echo",
+	} {
+		if got := Owner(context.Background(), root, path); got != want {
+			t.Errorf("Owner(%s) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -57,6 +57,11 @@ func Remove(ctx context.Context, o Options) (*Result, error) {
 		if err := loadedElsewhere(ctx, o.Host, p); err != nil {
 			return nil, err
 		}
+		if o.Owner != nil {
+			if pkg := o.Owner(p.so); pkg != "" {
+				return nil, fmt.Errorf("refusing to remove %s: it is the package %s's file (the package manager installed it, whatever placed the snippet); nothing was changed: remove the package with its package manager", p.so, pkg)
+			}
+		}
 		gone = append(gone, p)
 	}
 	res := &Result{}
