@@ -115,7 +115,7 @@ func runInstall(ctx context.Context, o *installOptions, d *Deps) error {
 		return err
 	}
 	opts := install.Options{Host: h, Modules: o.modules, Nginx: h.Target.Nginx, UseDistro: o.useDistro, Layout: layout, Provenance: prov,
-		Owner: hostOwner(ctx),
+		Owner:     hostOwner(ctx),
 		PrintLoad: o.printLoad, DryRun: o.dryRun,
 		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) },
 		Logf: d.logf}
