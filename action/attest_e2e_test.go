@@ -90,17 +90,15 @@ func failedJobNames(out string) []string {
 }
 
 // checkAttestJob asserts what the attest job of the end-to-end flow did
-// under act, where its last step cannot succeed: the job downloaded the
-// release's SHA256SUMS; actions/attest (the real action, built from its
-// sources) started with the job's inputs, saw the ID token service that
-// id-token: write gives a job (without it: "missing id-token
-// permission"), asked it for a token for the provenance's claims, and
-// failed where it needs the network: reading the keys of GitHub's OIDC
-// issuer, token.actions.githubusercontent.com. It is the only job that
-// failed. What this run cannot show: that subject-checksums names the
-// downloaded file (the action takes a name that is no file as checksum
-// text and skips its lines, then fails at the same place); attestProblems
-// checks that the names agree.
+// under act, where its last step cannot succeed: nothing downloaded the
+// release's SHA256SUMS (the subjects are the release job's output);
+// actions/attest (the real action, built from its sources) started with
+// the job's inputs, saw the ID token service that id-token: write gives a
+// job (without it: "missing id-token permission"), asked it for a token
+// for the provenance's claims, and failed where it needs the network:
+// reading the keys of GitHub's OIDC issuer,
+// token.actions.githubusercontent.com. It is the only job that failed.
+// checkSubjects checks what it was handed.
 func checkAttestJob(t *testing.T, gh *ghfake.Server, out string) {
 	t.Helper()
 	if got := failedJobNames(out); !slices.Equal(got, []string{"attest"}) {
@@ -111,8 +109,8 @@ func checkAttestJob(t *testing.T, gh *ghfake.Server, out string) {
 		downloaded = downloaded || r.Host == "storage" && strings.Contains(r.Path, "/SHA256SUMS") && r.Status == 200
 		asked = asked || r.Host == "oidc" && r.Status == 200
 	}
-	if !downloaded || !asked {
-		t.Errorf("attest job: SHA256SUMS downloaded %v, ID token asked for %v:\n%s\n%+v", downloaded, asked, jobLines(out, "attest"), gh.Log())
+	if downloaded || !asked {
+		t.Errorf("attest job: SHA256SUMS downloaded %v (never: its subjects are the release job's output), ID token asked for %v:\n%s\n%+v", downloaded, asked, jobLines(out, "attest"), gh.Log())
 	}
 	lines := jobLines(out, "attest")
 	for _, want := range []string{"Attestation type: Build Provenance", "Failed to get ID token: ", "token.actions.githubusercontent.com"} {
@@ -138,4 +136,25 @@ func jobLines(out, job string) string {
 		}
 	}
 	return b.String()
+}
+
+// checkSubjects: what the release job handed the attest job (the e2e
+// flow's subjects job writes it to SHARED/subjects) is a checksum line for
+// each module file the run released, with the bytes the release holds.
+func checkSubjects(t *testing.T, gh *ghfake.Server, shared string, files []string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(shared, "subjects"))
+	if err != nil {
+		t.Fatalf("the subjects job wrote nothing: %v", err)
+	}
+	var want []string
+	for _, a := range gh.Releases("acme/mod")[0].Assets {
+		if slices.Contains(files, a.Name) {
+			want = append(want, a.SHA256+"  "+a.Name)
+		}
+	}
+	slices.Sort(want)
+	if got := strings.Split(strings.TrimSpace(string(data)), "\n"); !slices.Equal(got, want) || len(want) != len(files) {
+		t.Errorf("the attest job was handed\n%s\nwant the run's files as released:\n%s", data, strings.Join(want, "\n"))
+	}
 }

@@ -100,10 +100,23 @@ func act(t *testing.T, bin, ws, workflow string, env ...string) (string, error) 
 // actWith runs act with more flags.
 func actWith(t *testing.T, bin, ws, workflow string, flags []string, env ...string) (string, error) {
 	t.Helper()
+	// Secrets from a file: a -s NAME=VALUE is in act's command line,
+	// which the module code in the jobs can read (no GitHub runner has
+	// one).
+	secrets := filepath.Join(t.TempDir(), "secrets")
+	if err := os.WriteFile(secrets, []byte("GITHUB_TOKEN="+e2eToken+"\nE2E_REPO_KEY="+e2eKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	args := []string{"push", "-W", ".github/workflows/" + workflow, "-P", "ubuntu-latest=-self-hosted", "--pull=false",
-		"-s", "GITHUB_TOKEN=e2e-token"}
+		"--secret-file", secrets}
 	return runAct(t, bin, ws, workflow, append(args, flags...), env)
 }
+
+// The e2e flow's secrets: its token, and a signing key it gives build.
+const (
+	e2eToken = "e2e-token"
+	e2eKey   = "e2e-signing-key-value-never-for-build"
+)
 
 // runAct runs act with args and each of env as --env in ws, and returns
 // what it printed.
@@ -142,8 +155,18 @@ func TestEndToEndWithAct(t *testing.T) {
 	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
 		t.Fatal(err)
 	}
-	gh.RequireToken("e2e-token")
-	ws := workspace(t)
+	gh.RequireToken(e2eToken)
+	shared := t.TempDir()
+	// The module's config reads its environment and its ancestors'.
+	dump := filepath.Join(shared, "spy")
+	ws := moduleWorkspace(t, "e2e")
+	config, err := os.ReadFile(filepath.Join(ws, "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, rest, _ := strings.Cut(string(config), "\n")
+	os.WriteFile(filepath.Join(ws, "config"), []byte(name+"\n"+testenv.SpyScript(dump)+rest), 0o644)
+	commitAll(t, ws)
 	gh.CreateRepo("acme/mod", "main")
 	files := map[string]string{}
 	for _, p := range []string{".github/nginx-modbuild.yml", "config", "ngx_http_hello_world_module.c"} {
@@ -154,7 +177,6 @@ func TestEndToEndWithAct(t *testing.T) {
 		files[p] = string(data)
 	}
 	gh.CommitFiles("acme/mod", "main", "the module", files)
-	shared := t.TempDir()
 
 	flags, env := attestArgs(t, gh, "acme/mod")
 	out, err := actWith(t, bin, ws, "e2e.yml", flags, append(env, "FAKE_API="+gh.URL, "NGINX_MODBUILD_UPLOAD_URL="+gh.Uploads.URL, "MIRROR="+mirror, "SHARED="+shared)...)
@@ -162,6 +184,11 @@ func TestEndToEndWithAct(t *testing.T) {
 		t.Fatalf("act: %v\n%s", err, out)
 	}
 	checkAttestJob(t, gh, out)
+	flowSecrets := map[string]string{"GITHUB_TOKEN": e2eToken, "E2E_REPO_KEY": e2eKey, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": ghfake.RuntimeToken,
+		"ACTIONS_ID_TOKEN_REQUEST_URL": gh.IDTokenURL("acme/mod")}
+	testenv.NoSecretsIn(t, dump, flowSecrets, 2) // the config, once per cell
+	checkSubjects(t, gh, shared, []string{manifest.AssetName("ngx_http_hello_world_module", "1.22.1", "debian-12", "amd64"),
+		manifest.AssetName("ngx_http_hello_world_module", "1.26.3", "debian-12", "amd64")})
 
 	// The release holds both builds, a manifest that lists them, checksums
 	// and the compatibility table.

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,8 +30,10 @@ func main() {
 		os.Exit(1)
 	}
 	// A hangup (a dropped SSH session) and SIGQUIT stop a command as
-	// SIGTERM does: install then puts every file back.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	// SIGTERM does: install then puts every file back. The signal is the
+	// context's cause: the exit status says it (130 for Ctrl-C, 143 for
+	// SIGTERM), and a second one is not caught.
+	ctx, stop := withSignals(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	dir := os.Getenv("GITHUB_WORKSPACE")
 	if dir == "" {
 		dir, _ = os.Getwd()
@@ -58,6 +61,10 @@ func main() {
 	stop()
 	if err != nil {
 		code := cli.ExitCode(err)
+		var sig signalled
+		if errors.As(context.Cause(ctx), &sig) {
+			code = 128 + int(sig.Signal)
+		}
 		if code != 0 {
 			fmt.Fprintf(os.Stderr, "nginx-modbuild: %v\n", err)
 		}
@@ -87,4 +94,27 @@ func dropSecrets(argv, environ []string, getenv func(string) string, stderr io.W
 	fmt.Fprintf(stderr, "nginx-modbuild: build runs module code, so it holds no secret: started again without %s\n", strings.Join(dropped, ", "))
 	err = syscall.Exec(exe, argv, env)
 	return fmt.Errorf("build runs module code and must not hold %s, but cannot start itself again without them: exec %s: %w", strings.Join(dropped, ", "), exe, err)
+}
+
+// signalled is the cause of a context a signal cancelled.
+type signalled struct{ Signal syscall.Signal }
+
+func (s signalled) Error() string { return "stopped by " + s.Signal.String() }
+
+// withSignals is signal.NotifyContext with the signal as the context's
+// cause.
+func withSignals(parent context.Context, sigs ...os.Signal) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch) // a second one stops the process at once
+			sig, _ := s.(syscall.Signal)
+			cancel(signalled{sig})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); cancel(nil) }
 }

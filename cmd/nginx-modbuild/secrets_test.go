@@ -12,22 +12,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
-// spyConfig is a module config (a shell program configure sources) that
-// writes down everything module code can read of the secrets: its own
-// environment and that of every ancestor process (/proc/PID/environ,
-// which no Unsetenv in an ancestor changes).
-const spyScript = `{
-  echo "== self $$"; tr '\0' '\n' </proc/$$/environ
-  p=$$
-  while [ "$p" -gt 1 ]; do
-    p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
-    [ -n "$p" ] && [ "$p" -gt 0 ] || break
-    echo "== ancestor $p $(tr '\0' ' ' </proc/$p/cmdline | cut -c1-120)"
-    tr '\0' '\n' </proc/$p/environ
-  done
-} >>DUMP 2>&1
-`
-
 // secrets are what a workflow step may hold; none may reach module code.
 var secrets = map[string]string{
 	"GITHUB_TOKEN":                   "ghs_issue30_github_token",
@@ -49,7 +33,7 @@ func spyRepo(t *testing.T, dump string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := strings.ReplaceAll(spyScript, "DUMP", dump)
+	script := testenv.SpyScript(dump)
 	files := map[string]string{
 		"spy/ngx_http_hello_world_module.c": string(src),
 		"spy/config": "ngx_addon_name=ngx_http_hello_world_module\n" + script +
@@ -79,37 +63,14 @@ smoke:
 	return repo
 }
 
-// checkDump fails the test when a secret's value is in the dump, and when
-// the dump does not show that the config, the test and the tool's own
-// process (an ancestor of both) were read.
+// checkDump fails the test when a secret is in the dump, or the dump
+// does not show that the config, the run: test and the tool's own
+// process were read.
 func checkDump(t *testing.T, dump string) {
 	t.Helper()
-	data, err := os.ReadFile(dump)
-	if err != nil {
-		t.Fatalf("module code wrote nothing: %v", err)
-	}
-	text := string(data)
-	for name, value := range secrets {
-		first, _, _ := strings.Cut(value, "\n")
-		if strings.Contains(text, first) || strings.Contains(text, "issue30-signing-key") && name == "NGINX_MODBUILD_SIGNING_KEY" {
-			i := strings.Index(text, first)
-			if i < 0 {
-				i = strings.Index(text, "issue30-signing-key")
-			}
-			head := text[:i]
-			where := head[strings.LastIndex(head, "== "):]
-			where, _, _ = strings.Cut(where, "\n")
-			t.Errorf("module code read %s (in %q)", name, where)
-		}
-	}
-	if !strings.Contains(text, "== test") {
-		t.Errorf("the run: test did not run:\n%s", testenv.Tail(text, 20))
-	}
-	if !strings.Contains(text, "nginx-modbuild") {
-		t.Errorf("the tool's own process is not among the ancestors read:\n%s", testenv.Tail(text, 20))
-	}
-	if n := strings.Count(text, "== self"); n < 2 {
-		t.Errorf("%d processes of module code wrote their environment, want the config's and the test's", n)
+	testenv.NoSecretsIn(t, dump, secrets, 2)
+	if data, _ := os.ReadFile(dump); !strings.Contains(string(data), "== test") {
+		t.Errorf("the run: test did not run:\n%s", testenv.Tail(string(data), 20))
 	}
 }
 

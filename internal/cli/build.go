@@ -133,6 +133,9 @@ func runBuild(ctx context.Context, o *buildOptions, d *Deps) error {
 		if err != nil {
 			return err
 		}
+		if errors.Is(cellErr, compile.ErrInterrupted) {
+			return cellErr // no other version either
+		}
 		// A failed cell is recorded in its manifest; the other versions
 		// still build.
 		var mf *compile.ModulesFailed
@@ -199,6 +202,9 @@ func (b *builder) cell(ctx context.Context, v string) (cellErr, err error) {
 		return nil, err
 	}
 	res, cellErr := compile.Run(ctx, o)
+	if errors.Is(cellErr, compile.ErrInterrupted) {
+		return cellErr, nil
+	}
 	if b.d.Workflow.On() {
 		annotate(b.d, res.Diagnostics, b.mods)
 		for _, c := range res.Manifest.Cells {

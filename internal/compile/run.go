@@ -209,6 +209,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	b := &cell{o: o, tree: o.WorkDir, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}},
 		installed: map[string]bool{}, unresolved: map[string][]string{}}
 	res, err := b.run(ctx)
+	if ctx.Err() != nil {
+		return Result{}, b.interrupted(ctx)
+	}
 	if err != nil {
 		// The cell as a whole failed: every module failed with it, and the
 		// cell manifest says so (a download that failed is transient).
@@ -228,6 +231,22 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return res, &ModulesFailed{Failures: b.failed}
 	}
 	return res, nil
+}
+
+// ErrInterrupted is a cell stopped before it ended (Ctrl-C, SIGTERM, a
+// cancelled job): what failed then failed because it was stopped.
+var ErrInterrupted = errors.New("interrupted")
+
+// interrupted ends a cell whose context was cancelled: nothing of it is
+// recorded (no cell manifest, none of its files), so a later plan builds
+// it again rather than reading the kill as a compile failure.
+func (b *cell) interrupted(ctx context.Context) error {
+	for _, f := range b.files {
+		os.Remove(f)
+	}
+	os.Remove(filepath.Join(b.o.Out, manifest.CellFileName(b.o.Nginx, b.o.Distro, b.o.Arch)))
+	b.o.Log.Printf("nginx %s cell: interrupted (%v); nothing recorded for it", b.o.Nginx, context.Cause(ctx))
+	return fmt.Errorf("nginx %s cell: %w (%w): nothing was recorded for it; build it again", b.o.Nginx, ErrInterrupted, context.Cause(ctx))
 }
 
 // step is one timed part of a cell: the key of its seconds in the cell
@@ -386,6 +405,9 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 		}
 		return nil
 	})
+	if ctx.Err() != nil {
+		return res, ctx.Err() // make was killed: what it left is no one's failure
+	}
 	if smokeKey != "" && !cached {
 		if err := storeSmoke(o.SmokeCache, smokeKey, groups[0].builddir); err != nil {
 			o.Log.Printf("smoke nginx: not cached: %v", err)

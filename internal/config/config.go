@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/hashicorp/go-version"
 
@@ -153,8 +154,14 @@ type Test struct {
 	Needs []string `json:"needs,omitempty"`
 	// Required says a failing test fails the cell (default true).
 	Required bool `json:"required"`
-	Pos      Pos  `json:"-"`
+	// Timeout bounds the whole suite (default DefaultTestTimeout): a
+	// test still running then is stopped, and fails.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	Pos     Pos           `json:"-"`
 }
+
+// DefaultTestTimeout bounds a module's suite when its test: names none.
+const DefaultTestTimeout = 30 * time.Minute
 
 // TestSkip is one declared skip: a whole file (Block 0) or one block
 // ("=== TEST 13") of it.

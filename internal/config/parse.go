@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-version"
 	"gopkg.in/yaml.v3"
@@ -490,6 +491,15 @@ func (d *decoder) moduleTest(n *yaml.Node) *Test {
 			}
 		},
 		"required": func(n *yaml.Node) { d.boolean(n, &t.Required, "test required must be true or false") },
+		"timeout": func(n *yaml.Node) {
+			if v, ok := d.str(n, "test timeout"); ok {
+				if dur, err := time.ParseDuration(v); err != nil || dur <= 0 {
+					d.errorf(n, "test timeout %q: want a duration such as 20m or 90s", v)
+				} else {
+					t.Timeout = dur
+				}
+			}
+		},
 	})
 	if n.Kind == yaml.MappingNode && (t.Prove == "") == (t.Run == "") {
 		d.errorf(n, "a module's test needs either prove (Test::Nginx files, e.g. prove: t/) or run (a command), not both or neither")

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
@@ -60,6 +61,12 @@ type Suite struct {
 // all (a missing file, no perl); test failures are in the result.
 func Run(ctx context.Context, s Suite, o Options) (manifest.Tests, error) {
 	start := time.Now()
+	timeout := s.Test.Timeout
+	if timeout <= 0 {
+		timeout = config.DefaultTestTimeout
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the suite ran past its %s timeout (test: timeout: in the config)", timeout))
+	defer cancel()
 	res := manifest.Tests{Module: s.Module, Required: s.Test.Required}
 	copyDir := filepath.Join(o.WorkDir, "module")
 	if err := copyTree(s.Dir, copyDir); err != nil {
@@ -238,6 +245,9 @@ func runFile(ctx context.Context, perl, dir, orig, file string, i int, random bo
 	if tf.Problem == "" && runErr != nil {
 		tf.Problem = "exited: " + runErr.Error()
 	}
+	if ctx.Err() != nil {
+		tf.Problem = "stopped: " + context.Cause(ctx).Error()
+	}
 	if tf.Problem != "" && r.Planned == 0 && r.SkipAll != "" {
 		tf.Problem = ""
 	}
@@ -336,22 +346,39 @@ func (b blockIndex) find(file, desc string) (num int, name string, line int) {
 // exits with the command's status. Test::Nginx starts nginx as a daemon
 // and waits for its pid to vanish (kill 0) after stopping it: where PID 1
 // reaps no orphans (a container, a sandbox), each stop waits out its
-// timeout as a zombie lingers, 7 times slower here. Leftover nginx
-// processes are stopped when the command ends.
+// timeout as a zombie lingers, 7 times slower here. Leftover processes
+// (a daemonized nginx has left the process group) are sent SIGTERM when
+// the command ends, and SIGKILL after the grace if they are still there;
+// a SIGTERM to perl itself (the suite's timeout, a cancelled build) goes
+// to the command the same way. Nothing it started outlives it.
 const reaperScript = `
-my ($nr, @cmd) = @ARGV;
+my ($nr, $grace, @cmd) = @ARGV;
 syscall($nr, 36, 1, 0, 0, 0) if $nr;
 my $pid = fork() // die "fork: $!";
-if (!$pid) { exec(@cmd) or die "exec $cmd[0]: $!\n" }
+if (!$pid) { setpgrp(0, 0); exec(@cmd) or die "exec $cmd[0]: $!\n" }
+sub children {
+    my @kids;
+    for my $stat (glob "/proc/[0-9]*/stat") {
+        open(my $fh, "<", $stat) or next;
+        my $l = <$fh> // "";
+        $l =~ s/^.*\) //s;  # past "(comm)", which may hold spaces
+        my @f = split / /, $l;
+        push @kids, ($stat =~ m{/proc/(\d+)/})[0] if @f > 1 && $f[1] == $$;
+    }
+    return @kids;
+}
+sub killall { kill "KILL", -$pid; kill "KILL", children() }
+$SIG{ALRM} = \&killall;
+$SIG{TERM} = sub { kill "TERM", -$pid, $pid; alarm($grace) };
 my $st = 0;
-while ((my $p = waitpid(-1, 0)) > 0) {
+while (1) {
+    my $p = waitpid(-1, 0);
+    if ($p == -1) { last if $!{ECHILD}; next }  # EINTR: a signal came
     if ($p == $pid) {
         $st = $?;
-        for my $stat (glob "/proc/[0-9]*/stat") {
-            open(my $fh, "<", $stat) or next;
-            my @f = split / /, (<$fh> // "");
-            kill "TERM", $f[0] if @f > 3 && $f[3] == $$;
-        }
+        my @left = children();
+        kill "TERM", @left;
+        alarm($grace) if @left;
     }
 }
 exit($st & 127 ? 128 + ($st & 127) : $st >> 8);
@@ -361,13 +388,38 @@ exit($st & 127 ? 128 + ($st & 127) : $st >> 8);
 // command without the reaper.
 var prctlSyscall = map[string]int{"amd64": 157, "arm64": 167, "386": 172, "arm": 172, "ppc64le": 171, "s390x": 172, "riscv64": 167}
 
+// Grace is how long a test process (and what it left running) has
+// between SIGTERM and SIGKILL.
+const Grace = 5 * time.Second
+
 // Reaped is command run under perl as a child subreaper (reaperScript):
 // how a test suite, or a hand-run prove, should run Test::Nginx here.
+// The command runs in a process group of its own; when ctx ends, perl
+// is sent SIGTERM (it stops the command, then kills what is left after
+// Grace), and Go kills perl and the group Grace later if it is still
+// there.
 func Reaped(ctx context.Context, perl string, command ...string) *exec.Cmd {
-	argv := append([]string{"-e", reaperScript, strconv.Itoa(prctlSyscall[runtime.GOARCH])}, command...)
+	argv := append([]string{"-e", reaperScript, strconv.Itoa(prctlSyscall[runtime.GOARCH]), strconv.Itoa(int(Grace / time.Second))}, command...)
 	cmd := exec.CommandContext(ctx, perl, argv...)
-	cmd.WaitDelay = 10 * time.Second
+	stopGroup(cmd)
 	return cmd
+}
+
+// stopGroup puts cmd in a process group of its own, stopped by SIGTERM
+// when its context ends and killed, the whole group, if it is not gone
+// Grace later.
+func stopGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		p := cmd.Process
+		err := p.Signal(syscall.SIGTERM)
+		go func() {
+			time.Sleep(2 * Grace)
+			syscall.Kill(-p.Pid, syscall.SIGKILL) // a no-op (ESRCH) once the group is gone
+		}()
+		return err
+	}
+	cmd.WaitDelay = 2*Grace + time.Second
 }
 
 // runCommand runs test.run in the module's copy with the cell's nginx.
@@ -381,6 +433,7 @@ func runCommand(ctx context.Context, s Suite, o Options, dir string, res *manife
 		return err
 	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", s.Test.Run)
+	stopGroup(cmd)
 	if perl, err := exec.LookPath("perl"); err == nil {
 		cmd = Reaped(ctx, perl, "/bin/sh", "-c", s.Test.Run)
 	}
@@ -398,6 +451,9 @@ func runCommand(ctx context.Context, s Suite, o Options, dir string, res *manife
 	if err != nil {
 		tf.Problem = "exited: " + err.Error()
 		tf.Output = tailLines(out.String(), 20)
+	}
+	if ctx.Err() != nil {
+		tf.Problem = "stopped: " + context.Cause(ctx).Error()
 	}
 	res.Files = append(res.Files, tf)
 	res.Ran, res.Passed, res.Failed, res.Skipped, res.Todo = tf.Ran, tf.Passed, tf.Failed, tf.Skipped, tf.Todo

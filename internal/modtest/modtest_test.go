@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
@@ -153,5 +154,66 @@ func TestRunCommand(t *testing.T) {
 	res, _ = modtest.Run(context.Background(), s, modtest.Options{Nginx: nginx, Modules: sos, WorkDir: t.TempDir(), Env: []string{"PATH=" + os.Getenv("PATH")}})
 	if res.OK() || !strings.Contains(res.Files[0].Problem, "exit status 3") || !strings.Contains(res.Files[0].Output, "not here") {
 		t.Errorf("a failing command: %+v", res)
+	}
+}
+
+// running reports whether a process whose command line holds marker is
+// alive (not a zombie).
+func running(marker string) []string {
+	var out []string
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, c := range cmdlines {
+		b, err := os.ReadFile(c)
+		if err != nil || !strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), marker) {
+			continue
+		}
+		if st, err := os.ReadFile(filepath.Join(filepath.Dir(c), "stat")); err == nil && strings.Contains(string(st), ") Z ") {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestHungTestIsStopped is issue 30's item 12: a test that ignores
+// SIGTERM and never ends is stopped at its suite's timeout (SIGTERM, then
+// SIGKILL for its whole process group after the grace), and fails saying
+// so; a daemon it left that ignores SIGTERM (in a session of its own) is
+// killed too. Run returns and nothing the test started is left running.
+func TestHungTestIsStopped(t *testing.T) {
+	testenv.Tool(t, "perl", "perl")
+	testenv.Tool(t, "setsid", "util-linux")
+	for _, c := range []struct {
+		what, run, marker, problem string
+		timeout                    time.Duration
+	}{
+		{"a test ignoring SIGTERM", `trap '' TERM; sleep 997.25; echo never`, "sleep 997.25", "ran past its 2s timeout", 2 * time.Second},
+		// The test ends (passing) once its daemon ignores SIGTERM.
+		{"a daemon ignoring SIGTERM", `setsid sh -c "trap '' TERM; touch up; exec sleep 998.5" </dev/null >/dev/null 2>&1 &
+			while [ ! -e up ]; do sleep 0.05; done; echo 1..1; echo ok 1`, "sleep 998.5", "", time.Minute},
+	} {
+		t.Run(c.what, func(t *testing.T) {
+			s := modtest.Suite{Module: "m", Dir: t.TempDir(), Test: config.Test{Run: c.run, Required: true, Timeout: c.timeout}}
+			done := make(chan manifest.Tests, 1)
+			go func() {
+				res, _ := modtest.Run(context.Background(), s, modtest.Options{Nginx: "/bin/true", WorkDir: t.TempDir(), Env: []string{"PATH=" + os.Getenv("PATH")}})
+				done <- res
+			}()
+			var res manifest.Tests
+			select {
+			case res = <-done:
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("Run has not returned after 2 minutes; still running: %v", running(c.marker))
+			}
+			if c.problem != "" && (res.OK() || len(res.Files) != 1 || !strings.Contains(res.Files[0].Problem, c.problem)) {
+				t.Errorf("the hung test: %+v", res)
+			}
+			if c.problem == "" && (!res.OK() || res.Passed != 1) {
+				t.Errorf("the test that left a daemon: %+v", res)
+			}
+			if left := running(c.marker); len(left) > 0 {
+				t.Errorf("still running after Run returned: %v", left)
+			}
+		})
 	}
 }
