@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
@@ -142,10 +142,6 @@ func (u URL) File(ctx context.Context, name string) ([]byte, error) {
 	if ref.Scheme != "https" && !u.Insecure {
 		return nil, fmt.Errorf("%s: %w", redacted(ref), ErrPlainHTTP)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ref.String(), nil)
-	if err != nil {
-		return nil, err
-	}
 	client := *u.HTTP
 	next := client.CheckRedirect
 	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
@@ -160,21 +156,10 @@ func (u URL) File(ctx context.Context, name string) ([]byte, error) {
 		}
 		return nil
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("%s: %w", ref, fs.ErrNotExist)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("GET %s: %s", ref, resp.Status)
-	}
 	limit := capFor(name)
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err == nil && int64(len(data)) > limit {
-		return nil, fmt.Errorf("GET %s: over %d MiB, more than a %s can be: refused", redacted(ref), limit>>20, name)
+	data, err := fetch.Get(ctx, &client, ref.String(), limit, nil)
+	if errors.Is(err, fetch.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: over %d MiB, more than a %s can be", err, limit>>20, name)
 	}
 	return data, err
 }

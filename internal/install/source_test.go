@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -64,5 +65,34 @@ func TestSourceCapsIndexFiles(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "over 32 MiB") {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestURLErrorsHoldNoPassword is issue 30's item 13: a --from URL with
+// credentials whose server answers 404 or 500 (or is not there) fails
+// naming the URL without its password; a 404 is a missing file.
+func TestURLErrorsHoldNoPassword(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/rel/SHA256SUMS" {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	base := strings.Replace(srv.URL, "https://", "https://user:s3cret@", 1) + "/rel"
+	src := URL{Base: base, HTTP: srv.Client()}
+	_, err := src.File(context.Background(), "x.so")
+	if !errors.Is(err, fs.ErrNotExist) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "user:xxxxx@") {
+		t.Errorf("404: %v", err)
+	}
+	_, err = src.File(context.Background(), "SHA256SUMS")
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "500") {
+		t.Errorf("500: %v", err)
+	}
+	_, err = URL{Base: "https://user:s3cret@127.0.0.1:1/rel", HTTP: srv.Client()}.File(context.Background(), "x.so")
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("no server: %v", err)
 	}
 }

@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/klauspost/compress/snappy"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/fetch"
 )
 
 // attestationsAPI is the part of go-github this package calls (v60 has
@@ -73,24 +74,9 @@ func Fetch(ctx context.Context, c attestationsAPI, storage *http.Client, owner, 
 
 // download fetches a snappy-compressed bundle from its bundle_url.
 func download(ctx context.Context, storage *http.Client, url string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("bundle_url %q: %w", url, err)
-	}
-	resp, err := storage.Do(req)
+	body, err := fetch.Get(ctx, storage, url, maxCompressedBundle, nil)
 	if err != nil {
 		return nil, fmt.Errorf("bundle_url: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("bundle_url %s: %s", req.URL.Redacted(), resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxCompressedBundle+1))
-	if err != nil {
-		return nil, fmt.Errorf("bundle_url: %w", err)
-	}
-	if len(body) > maxCompressedBundle {
-		return nil, fmt.Errorf("bundle_url: more than %d bytes", maxCompressedBundle)
 	}
 	n, err := snappy.DecodedLen(body)
 	if err != nil {

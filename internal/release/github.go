@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
 )
 
@@ -141,7 +141,7 @@ func (a *API) Download(ctx context.Context, assetID int64) ([]byte, error) {
 	if err := github.CheckResponse(resp); err != nil {
 		return nil, classify(err)
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, maxDownload))
+	return fetch.Body(resp, maxDownload)
 }
 
 var uploadTemplate = regexp.MustCompile(`\{[^}]*\}$`)

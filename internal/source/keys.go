@@ -12,6 +12,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/fetch"
 )
 
 // Signer is a person who signs nginx release tarballs.
@@ -133,25 +135,7 @@ func (k *Keyring) fetchAll(ctx context.Context) error {
 	return nil
 }
 
+// get downloads a key or a tarball (at most maxTarball bytes).
 func get(ctx context.Context, hc *http.Client, u string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, &statusError{url: u, status: resp.Status, code: resp.StatusCode}
-	}
-	return io.ReadAll(io.LimitReader(resp.Body, maxTarball))
+	return fetch.Get(ctx, hc, u, maxTarball, nil)
 }
-
-type statusError struct {
-	url, status string
-	code        int
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("GET %s: %s", e.url, e.status) }

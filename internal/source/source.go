@@ -101,8 +101,7 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 			version, name, t.SHA256, pinned, o.Mirror)
 	}
 	sig, sigErr := fetchFile(ctx, o, name+".asc")
-	var se *statusError
-	if sigErr != nil && (errors.Is(sigErr, os.ErrNotExist) || errors.As(sigErr, &se) && se.code == http.StatusNotFound) {
+	if errors.Is(sigErr, os.ErrNotExist) { // no .asc in the directory, or a 404
 		sig, sigErr = nil, nil
 	}
 	switch {

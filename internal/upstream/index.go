@@ -3,12 +3,12 @@ package upstream
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 )
 
@@ -25,21 +25,9 @@ func fromIndex(ctx context.Context, hc *http.Client, indexURL string) (Result, e
 		return fromDir(dir)
 	}
 	res := Result{Source: string(NginxOrg)}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, indexURL, nil)
-	if err != nil {
-		return res, fmt.Errorf("download index %s: %w", indexURL, err)
-	}
-	resp, err := hc.Do(req)
+	body, err := fetch.Get(ctx, hc, indexURL, maxIndexSize, nil)
 	if err != nil {
 		return res, fmt.Errorf("download index: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return res, fmt.Errorf("download index %s: %s", indexURL, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxIndexSize))
-	if err != nil {
-		return res, fmt.Errorf("download index %s: %w", indexURL, err)
 	}
 	var candidates []string
 	for _, m := range tarballLink.FindAllStringSubmatch(string(body), -1) {
@@ -47,7 +35,7 @@ func fromIndex(ctx context.Context, hc *http.Client, indexURL string) (Result, e
 	}
 	res.Releases, res.Ignored = collect(candidates)
 	if len(res.Releases) == 0 {
-		return res, fmt.Errorf("download index %s lists no nginx-X.Y.Z.tar.gz", indexURL)
+		return res, fmt.Errorf("download index %s lists no nginx-X.Y.Z.tar.gz", fetch.Redacted(indexURL))
 	}
 	return res, nil
 }
