@@ -13,6 +13,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nativepkg"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/repos"
@@ -144,12 +145,12 @@ func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result,
 		}
 	}
 	if o.dir != "" {
+		if o.repos {
+			ro.Index = func(m *manifest.Manifest) ([]string, error) { return o.writeRepositories(ctx, d, m) }
+		}
 		res, err := release.ToDir(o.dir, ro)
 		if err != nil {
-			return nil, fmt.Errorf("release into %s: %w", o.dir, err)
-		}
-		if o.repos {
-			return res, o.writeRepositories(ctx, d, res)
+			return res, fmt.Errorf("release into %s: %w", o.dir, err)
 		}
 		return res, nil
 	}
@@ -166,16 +167,16 @@ func (o *releaseOptions) publish(ctx context.Context, d *Deps) (*release.Result,
 	return res, nil
 }
 
-// writeRepositories indexes and signs the directory's packages: with
-// --signer-repo, only those whose bytes that repository's workflow
-// attested; the others are left out, named, and the command fails.
-func (o *releaseOptions) writeRepositories(ctx context.Context, d *Deps, res *release.Result) error {
-	m := res.Manifest
+// writeRepositories indexes and signs the directory's packages (m is its
+// manifest, under the directory's lock): with --signer-repo, only those
+// whose bytes that repository's workflow attested; the others are left
+// out, named, and the command fails.
+func (o *releaseOptions) writeRepositories(ctx context.Context, d *Deps, m *manifest.Manifest) ([]string, error) {
 	var left []string
 	if o.signers.repo != "" {
 		verify, err := o.signers.verifier(d, "release", o.signers.repo)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		kept := *m
 		kept.Entries = nil
@@ -196,15 +197,14 @@ func (o *releaseOptions) writeRepositories(ctx context.Context, d *Deps, res *re
 	createrepo, _ := d.Machine.LookPath("createrepo_c")
 	wrote, err := repos.Write(ctx, o.dir, m, o.key, repos.Options{CreateRepo: createrepo})
 	if err != nil {
-		return fmt.Errorf("package repositories in %s: %w", o.dir, err)
+		return wrote, fmt.Errorf("package repositories in %s: %w", o.dir, err)
 	}
 	d.logf("package repositories in %s: %d files written", o.dir, len(wrote))
-	res.Wrote = append(res.Wrote, wrote...)
 	if len(left) > 0 {
-		return fmt.Errorf("%d package(s) left out of the repositories in %s, not attested by %s's workflow with these bytes (replaced in the release, or built before it attested): %s",
+		return wrote, fmt.Errorf("%d package(s) left out of the repositories in %s, not attested by %s's workflow with these bytes (replaced in the release, or built before it attested): %s",
 			len(left), o.dir, o.signers.repo, strings.Join(left, "; "))
 	}
-	return nil
+	return wrote, nil
 }
 
 func printRelease(w io.Writer, res *release.Result) {

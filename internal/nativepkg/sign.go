@@ -25,8 +25,8 @@ import (
 // and holds no key; release signs): a .deb gets debsigs' origin
 // signature, an .rpm the header and header+payload signatures rpm
 // --addsign makes, an .apk abuild-sign's signature segment. The
-// signatures are made at when (the build's time), so signing the same
-// package again gives the same bytes; they are those nfpm makes when it
+// signatures are made at when (the build's time, or the key's making if
+// that is later), so signing the same package again gives the same bytes; they are those nfpm makes when it
 // signs at build (TestSignEqualsBuildSigned). A package that is already
 // signed is refused: its bytes are what they are.
 func Sign(format string, data []byte, key *openpgp.Entity, when time.Time) ([]byte, error) {
@@ -40,6 +40,13 @@ func Sign(format string, data []byte, key *openpgp.Entity, when time.Time) ([]by
 	if signed {
 		return nil, fmt.Errorf("the %s package is signed already", format)
 	}
+	// A key made after the build (the first release, a rotated key)
+	// signs as of its own making: a signature cannot predate its key.
+	for _, t := range append([]time.Time{key.PrimaryKey.CreationTime}, subkeyTimes(key)...) {
+		if when.Before(t) {
+			when = t
+		}
+	}
 	cfg := signkey.At(key, when)
 	switch format {
 	case "deb":
@@ -50,6 +57,14 @@ func Sign(format string, data []byte, key *openpgp.Entity, when time.Time) ([]by
 		return signAPK(data, key)
 	}
 	return nil, fmt.Errorf("no package format %q", format)
+}
+
+func subkeyTimes(key *openpgp.Entity) []time.Time {
+	var out []time.Time
+	for _, s := range key.Subkeys {
+		out = append(out, s.PublicKey.CreationTime)
+	}
+	return out
 }
 
 // Signed reports whether a package carries its format's signature.

@@ -85,6 +85,13 @@ func ToDir(dir string, o Options) (*Result, error) {
 			res.Wrote = append(res.Wrote, f.name)
 		}
 	}
+	if o.Index != nil {
+		wrote, err := o.Index(merged)
+		res.Wrote = append(res.Wrote, wrote...)
+		if err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
 

@@ -54,6 +54,11 @@ type Options struct {
 	// the merged manifest every reader uses. "" is one release.
 	Spread string
 
+	// Index, with ToDir, makes what is derived from the whole directory
+	// (the package repositories) from the manifest as it is then, while
+	// the directory's lock is held: a concurrent publish waits, so no
+	// index misses what another run added. It returns the files written.
+	Index func(m *manifest.Manifest) ([]string, error)
 	// Sign, when set, signs every unsigned package of dist (build holds
 	// no key: it runs module code) before it is published, made at built
 	// (the build's time); the release holds the signed bytes.
