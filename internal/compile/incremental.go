@@ -33,7 +33,109 @@ type keptGroup struct {
 	Makefile Makefile          `json:"makefile"`
 }
 
-const keptStateFile = "nginx-modbuild-cell.json"
+const (
+	keptStateFile = "nginx-modbuild-cell.json"
+	// keptSumsFile lists every file of a kept tree with its SHA-256, as
+	// the last build left it: a tree changed since (an object planted in
+	// a restored cache) is not reused.
+	keptSumsFile = "nginx-modbuild-cell.sha256"
+)
+
+// treeSums is the SHA-256 of every file under dir (a symlink's target),
+// one "SUM  PATH" line each in path order, but the kept tree's own
+// records.
+func treeSums(dir string) (string, error) {
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case d.IsDir() || rel == keptStateFile || rel == keptSumsFile:
+			return nil
+		case d.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "link:%s  %s\n", t, rel)
+			return nil
+		case !d.Type().IsRegular():
+			fmt.Fprintf(&b, "special  %s\n", rel)
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%x  %s\n", h.Sum(nil), rel)
+		return nil
+	})
+	return b.String(), err
+}
+
+// seal records the kept tree's files as this build leaves them.
+func (b *cell) seal() {
+	if b.o.Incremental == "" || b.tree == b.o.WorkDir {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(b.tree, keptStateFile)); err != nil {
+		return // not kept
+	}
+	sums, err := treeSums(b.tree)
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(b.tree, keptSumsFile), []byte(sums), 0o644)
+	}
+	if err != nil {
+		os.Remove(filepath.Join(b.tree, keptStateFile)) // unsealed: never reused
+		b.o.Log.Printf("incremental: not kept: %v", err)
+	}
+}
+
+// unchanged compares a kept tree with its sums: the first path (in
+// order) that differs, was added or is gone; "" when none.
+func unchanged(dir string) (string, error) {
+	want, err := os.ReadFile(filepath.Join(dir, keptSumsFile))
+	if err != nil {
+		return "", fmt.Errorf("no record of its files (%w)", err)
+	}
+	got, err := treeSums(dir)
+	if err != nil {
+		return "", err
+	}
+	index := func(text string) map[string]string {
+		m := map[string]string{}
+		for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
+			if sum, path, ok := strings.Cut(l, "  "); ok {
+				m[path] = sum
+			}
+		}
+		return m
+	}
+	w, g := index(string(want)), index(got)
+	var differ []string
+	for p, sum := range g {
+		if w[p] != sum {
+			differ = append(differ, p)
+		}
+	}
+	for p := range w {
+		if _, ok := g[p]; !ok {
+			differ = append(differ, p)
+		}
+	}
+	if len(differ) == 0 {
+		return "", nil
+	}
+	slices.Sort(differ)
+	return differ[0], nil
+}
 
 // incrementalKey hashes everything configure reads: the nginx source and
 // version, the configure arguments, each module's directory, env, libs,
@@ -126,7 +228,13 @@ func (b *cell) warm(mods []prepared, sourceSHA string) (warm bool, root string, 
 	}
 	unlock = func() { syscall.Flock(int(lock.Fd()), syscall.LOCK_UN); lock.Close() }
 	if st, err := readKept(dir); err == nil {
-		if groups, ok := b.restore(st, mods); ok {
+		if changed, err := unchanged(dir); err != nil || changed != "" {
+			why := fmt.Sprintf("%s differs from what the last build left", changed)
+			if err != nil {
+				why = err.Error()
+			}
+			b.o.Log.Printf("incremental: the kept tree %s is not reused: %s", filepath.Base(dir), why)
+		} else if groups, ok := b.restore(st, mods); ok {
 			b.tree, b.c.Configure = dir, st.Configure
 			b.o.Log.Printf("incremental: the tree configured for these inputs is kept (%s): configure skipped, make rebuilds what changed", filepath.Base(dir))
 			return true, st.Root, groups, unlock, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -195,5 +196,56 @@ func TestWarmCellKeepsCachedSmokeNginx(t *testing.T) {
 	core, _ := filepath.Glob(filepath.Join(cells, "*", "objs", "src", "core", "*.o"))
 	if len(core) != 0 {
 		t.Errorf("the warm cell compiled nginx's core again (%d objects, e.g. %s)", len(core), core[0])
+	}
+}
+
+// TestPlantedObjectIsNotReused is issue 30's item 8: an object planted in
+// a kept tree (a restored cache written by someone else), newer than its
+// source so make would not rebuild it, is noticed against the tree's
+// record: the tree is not reused, the cell builds from clean, and its .so
+// does not carry the planted bytes. The cell manifest says the build was
+// incremental, and release refuses it.
+func TestPlantedObjectIsNotReused(t *testing.T) {
+	mirror := prerequisites(t)
+	objcopy := testenv.Tool(t, "objcopy", "binutils")
+	hello := filepath.Join(t.TempDir(), "hello")
+	testenv.CopyTree(t, filepath.Join(testenv.RepoRoot(), "examples", "hello-world"), hello, nil)
+	cells := t.TempDir()
+	cell := func() (Result, string) {
+		t.Helper()
+		var log bytes.Buffer
+		o := options(t, mirror, "1.22.1", Module{ID: "hello", Dir: hello})
+		o.Incremental, o.PackageState, o.Log = cells, func() string { return "test" }, &Log{W: &log}
+		res, err := Run(context.Background(), o)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, log.String())
+		}
+		return res, log.String()
+	}
+	res, _ := cell()
+	if !res.Manifest.Cells[0].Incremental {
+		t.Errorf("the cell manifest does not say it was built incrementally: %+v", res.Manifest.Cells[0])
+	}
+	objs, _ := filepath.Glob(filepath.Join(cells, "*", "objs", "addon", "*", "ngx_http_hello_world_module.o"))
+	if len(objs) != 1 {
+		t.Fatalf("the kept object: %v", objs)
+	}
+	marker := filepath.Join(t.TempDir(), "marker")
+	os.WriteFile(marker, []byte("PLANTED-BY-SOMEONE-ELSE"), 0o644)
+	if out, err := exec.Command(objcopy, "--add-section", ".planted="+marker, "--set-section-flags", ".planted=alloc,load,readonly,data", objs[0]).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v\n%s", err, out)
+	}
+	res, log := cell()
+	if !strings.Contains(log, "is not reused") || !strings.Contains(log, "ngx_http_hello_world_module.o differs") || strings.Contains(log, "configure skipped") {
+		t.Errorf("the planted tree was reused:\n%s", log)
+	}
+	for _, f := range res.Files {
+		if data := mustReadFile(t, f); bytes.Contains(data, []byte("PLANTED-BY-SOMEONE-ELSE")) {
+			t.Errorf("%s carries the planted object", f)
+		}
+	}
+	// A warm check of an untouched tree still is one.
+	if _, log := cell(); !strings.Contains(log, "configure skipped") {
+		t.Errorf("the rebuilt tree was not reused:\n%s", log)
 	}
 }

@@ -206,7 +206,8 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Compiler.Version == "" {
 		return Result{}, errors.New("compile: Options.Compiler is not set (ask machine.Compiler after installing the build dependencies)")
 	}
-	b := &cell{o: o, tree: o.WorkDir, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{}},
+	b := &cell{o: o, tree: o.WorkDir, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{},
+		Incremental: o.Incremental != ""},
 		installed: map[string]bool{}, unresolved: map[string][]string{}}
 	res, err := b.run(ctx)
 	if ctx.Err() != nil {
@@ -438,6 +439,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 		b.tests(ctx, res.Nginx, sos)
 	}
 	res.Files, res.Converted = b.files, b.converted
+	b.seal()
 	b.c.Failures = b.failed
 	res.Manifest = manifest.Manifest{Schema: manifest.Schema, Entries: b.entries, Cells: []manifest.Cell{b.c}}
 	if err := writeJSON(filepath.Join(o.Out, manifest.CellFileName(o.Nginx, o.Distro, o.Arch)), res.Manifest); err != nil {

@@ -41,6 +41,10 @@ type Cell struct {
 	// Tests are the modules' own test suites run in the cell (build
 	// --test), one per module with a test: in the config.
 	Tests []Tests `json:"tests,omitempty"`
+	// Incremental says the cell was built in a kept tree (build
+	// --incremental, a pull-request check): release refuses it, as only
+	// a build from clean is published.
+	Incremental bool `json:"incremental,omitempty"`
 }
 
 // Tests is one module's suite in a cell: counts as prove sums them.

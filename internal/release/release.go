@@ -115,6 +115,11 @@ func Collect(dist string) ([]local, []manifest.Cell, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		for _, c := range m.Cells {
+			if c.Incremental {
+				return nil, nil, fmt.Errorf("%s: the nginx %s %s/%s cell was built incrementally (build --incremental: a pull-request check's kept tree, whose objects nothing proves): refused; release only builds from clean", p, c.Nginx, c.Distro, c.Arch)
+			}
+		}
 		cells = append(cells, m.Cells...)
 		for _, e := range m.Entries {
 			if err := e.Check(); err != nil {
