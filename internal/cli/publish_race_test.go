@@ -15,10 +15,12 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nativepkg"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance/provenancetest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
@@ -94,5 +96,91 @@ func TestConcurrentPublishesIndexBoth(t *testing.T) {
 				t.Fatalf("round %d: the signed Release lacks %s (another run's component):\n%s", round, c, rel)
 			}
 		}
+	}
+}
+
+// TestRepositoriesIndexOnlyAttested is issue 30's item 2 for the pages
+// job: release --dir --repositories --signer-repo indexes the packages
+// the signer's workflow attested; a package replaced in the release
+// after it was attested (its manifest entry rewritten to match) is left
+// out of the signed index, named, and the command fails.
+func TestRepositoriesIndexOnlyAttested(t *testing.T) {
+	const debSO = "debs/bookworm-amd64/libnginx-mod-http-echo/usr/lib/nginx/modules/ngx_http_echo_module.so"
+	so, err := os.ReadFile(filepath.Join(testenv.Mirror(t, debSO), debSO))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := openpgp.NewEntity("repo", "", "repo@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	var key bytes.Buffer
+	w, _ := armor.Encode(&key, openpgp.PrivateKeyType, nil)
+	e.SerializePrivate(w, nil)
+	w.Close()
+	keyFile := filepath.Join(t.TempDir(), "key.asc")
+	os.WriteFile(keyFile, key.Bytes(), 0o600)
+	vs, err := ca.NewVirtualSigstore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFile := filepath.Join(t.TempDir(), "root.jsonl")
+	os.WriteFile(rootFile, []byte(provenancetest.Root(t, vs)+"\n"), 0o644)
+	const watch = "https://github.com/acme/mod/.github/workflows/nginx-modbuild.yml@refs/heads/main"
+
+	h := newHarness(t)
+	h.releaseRepo()
+	site := filepath.Join(t.TempDir(), "site")
+	var files []string
+	// As the release job publishes (signing) and the attest job attests
+	// what it published.
+	for _, v := range []string{"1.26.3", "1.28.0"} {
+		dist := packageDist(t, so, v)
+		if r := h.run("release", "--dir", site, "--dist", dist, "--signing-key", keyFile); r.code != 0 {
+			t.Fatalf("release --dir: exit %d %v\n%s", r.code, r.err, r.stderr)
+		}
+		debs, _ := filepath.Glob(filepath.Join(dist, "*.deb"))
+		files = append(files, filepath.Base(debs[0]))
+		data := mustReadFile(t, filepath.Join(site, files[len(files)-1]))
+		sum := sha256.Sum256(data)
+		h.gh.AddAttestation("acme/mod", "sha256:"+hex.EncodeToString(sum[:]), provenancetest.Attest(t, vs, watch, data))
+	}
+	// The attack on the 1.28.0 package: another valid package (its own
+	// maintainer scripts), a manifest to match.
+	d, _ := distro.Lookup("debian-12")
+	p, err := nativepkg.Build(nativepkg.Spec{Module: "ngx_http_echo_module", SO: so, Nginx: "1.28.0", Distro: d, Arch: "amd64", Version: "6.6.6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, err := nativepkg.Sign("deb", p.Data, e, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(site, files[1]), evil, 0o644)
+	m, err := manifest.Read(filepath.Join(site, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(evil)
+	for i := range m.Entries {
+		if m.Entries[i].File == files[1] {
+			m.Entries[i].SHA256 = hex.EncodeToString(sum[:])
+		}
+	}
+	os.WriteFile(filepath.Join(site, "manifest.json"), m.Encode(), 0o644)
+
+	r := h.run("release", "--dir", site, "--dist", site, "--repositories", "--signing-key", keyFile,
+		"--signer-repo", "acme/mod", "--trusted-root", rootFile)
+	if r.code != 1 || r.err == nil || !strings.Contains(r.err.Error(), "left out") || !strings.Contains(r.err.Error(), files[1]) ||
+		strings.Contains(r.err.Error(), files[0]) {
+		t.Errorf("exit %d %v\n%s", r.code, r.err, r.stderr)
+	}
+	packages, _ := filepath.Glob(filepath.Join(site, "dists", "debian-12", "*", "binary-amd64", "Packages"))
+	var index string
+	for _, p := range packages {
+		index += string(mustReadFile(t, p))
+	}
+	if !strings.Contains(index, "Filename: "+files[0]) || strings.Contains(index, files[1]) {
+		t.Errorf("the signed index holds:\n%s", index)
+	}
+	if !strings.Contains(r.stderr, files[0]+": attested by "+watch) {
+		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
