@@ -153,8 +153,10 @@ func checkSubjects(t *testing.T, gh *ghfake.Server, shared string, files []strin
 			want = append(want, a.SHA256+"  "+a.Name)
 		}
 	}
+	got := strings.Split(strings.TrimSpace(string(data)), "\n")
 	slices.Sort(want)
-	if got := strings.Split(strings.TrimSpace(string(data)), "\n"); !slices.Equal(got, want) || len(want) != len(files) {
+	slices.Sort(got)
+	if !slices.Equal(got, want) || len(want) != len(files) {
 		t.Errorf("the attest job was handed\n%s\nwant the run's files as released:\n%s", data, strings.Join(want, "\n"))
 	}
 }
