@@ -121,7 +121,7 @@ func TestCheck(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "prefix", "modules"), 0o755)
 	os.Symlink(echo122, filepath.Join(dir, "prefix", "modules", "echo.so"))
 	r = h.run("check", "--conf", conf, "--nginx-v", "nginx version: nginx/1.22.1\nbuilt by gcc 12\nconfigure arguments: --prefix="+filepath.Join(dir, "prefix"))
-	if r.code != 1 || !strings.Contains(r.stdout, "NOT-BINARY-COMPATIBLE") || !strings.Contains(r.stdout, "--with-compat: module on, nginx off") {
+	if r.code != 1 || !strings.Contains(r.stdout, "NOT-BINARY-COMPATIBLE") || !strings.Contains(r.stdout, "(--with-compat): module on, nginx off") {
 		t.Errorf("-V without --with-compat: exit %d\n%s", r.code, r.stdout)
 	}
 

@@ -92,15 +92,69 @@ var features = [...]string{
 	34: "--with-compat",
 }
 
+// macros are the configure results each flag stands for
+// (src/core/ngx_module.h), where that is one macro.
+var macros = map[int]string{
+	1: "NGX_HAVE_KQUEUE", 2: "NGX_HAVE_IOCP", 3: "NGX_HAVE_FILE_AIO", 5: "NGX_HAVE_EVENTFD", 6: "NGX_HAVE_EPOLL",
+	7: "NGX_HAVE_KEEPALIVE_TUNABLE", 8: "NGX_HAVE_INET6", 13: "NGX_HAVE_SETFIB", 14: "NGX_HAVE_TCP_FASTOPEN",
+	15: "NGX_HAVE_UNIX_DOMAIN", 16: "NGX_HAVE_VARIADIC_MACROS", 19: "NGX_HAVE_OPENAT", 20: "NGX_HAVE_ATOMIC_OPS",
+	21: "NGX_HAVE_POSIX_SEM", 22: "NGX_THREADS", 23: "NGX_PCRE", 24: "NGX_HTTP_SSL", 26: "NGX_HTTP_GZIP",
+	28: "NGX_HTTP_X_FORWARDED_FOR", 29: "NGX_HTTP_REALIP", 30: "NGX_HTTP_HEADERS", 31: "NGX_HTTP_DAV",
+	32: "NGX_HTTP_CACHE", 33: "NGX_HTTP_UPSTREAM_ZONE", 34: "NGX_COMPAT",
+}
+
 // Difference is one feature on which a module and a binary disagree.
 type Difference struct {
+	// Bit is the flag's position in the signature (1-34), 0 for a size.
+	Bit     int    `json:"bit,omitempty"`
+	Macro   string `json:"macro,omitempty"`
 	Feature string `json:"feature"`
 	Module  string `json:"module"`
 	Binary  string `json:"binary"`
 }
 
 func (d Difference) String() string {
-	return fmt.Sprintf("%s: module %s, nginx %s", d.Feature, d.Module, d.Binary)
+	name := d.Feature
+	if d.Bit > 0 {
+		name = fmt.Sprintf("bit %d %s", d.Bit, d.Feature)
+		if d.Macro != "" {
+			name = fmt.Sprintf("bit %d %s (%s)", d.Bit, d.Macro, d.Feature)
+		}
+	}
+	return fmt.Sprintf("%s: module %s, nginx %s", name, d.Module, d.Binary)
+}
+
+// Fix says what makes a build of the module agree with the binary on d.
+func (d Difference) Fix() string {
+	on := d.Binary == "on"
+	switch d.Bit {
+	case 0:
+		return "build on the target's platform (its architecture and C library)"
+	case 23:
+		if on {
+			return "the target has PCRE, this build has none: install PCRE's headers (libpcre2-dev; libpcre3-dev for nginx before 1.21.5)"
+		}
+		return "the target has no PCRE: configure --without-pcre (build --like does)"
+	case 24:
+		if on {
+			return "configure --with-http_ssl_module with OpenSSL's headers installed (libssl-dev)"
+		}
+	case 26:
+		if on {
+			return "install zlib's headers (zlib1g-dev)"
+		}
+		return "configure --without-http_gzip_module (build --like does)"
+	case 32:
+		if !on {
+			return "configure --without-http-cache (build --like does)"
+		}
+	case 34:
+		if !on {
+			return "the target is built without --with-compat: configure exactly like it (build --like PATH)"
+		}
+		return "the target is built --with-compat: build with it too"
+	}
+	return "configure like the target: build --like PATH"
 }
 
 // Diff lists by name where a module's signature and a binary's differ;
@@ -127,7 +181,7 @@ func Diff(module, binary string, version uint64) []Difference {
 	}
 	for n := 1; n <= max(len(m.Flags), len(b.Flags)); n++ {
 		if mf, bf := flag(m.Flags, n), flag(b.Flags, n); mf != bf {
-			out = append(out, Difference{Feature: feature(n, version), Module: onOff(mf), Binary: onOff(bf)})
+			out = append(out, Difference{Bit: n, Macro: macros[n], Feature: feature(n, version), Module: onOff(mf), Binary: onOff(bf)})
 		}
 	}
 	return out

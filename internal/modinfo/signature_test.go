@@ -16,14 +16,14 @@ func TestDiffNamesFeatures(t *testing.T) {
 		got = append(got, d.String())
 	}
 	want := []string{
-		"file AIO: module off, nginx on",
-		"sendfile SF_NODISKIO: module off, nginx on",
-		"threads: module off, nginx on",
-		"HTTP SSL: module off, nginx on",
-		"HTTP realip: module off, nginx on",
-		"HTTP headers: module off, nginx on",
-		"HTTP DAV: module off, nginx on",
-		"--with-compat: module off, nginx on",
+		"bit 3 NGX_HAVE_FILE_AIO (file AIO): module off, nginx on",
+		"bit 4 sendfile SF_NODISKIO: module off, nginx on",
+		"bit 22 NGX_THREADS (threads): module off, nginx on",
+		"bit 24 NGX_HTTP_SSL (HTTP SSL): module off, nginx on",
+		"bit 29 NGX_HTTP_REALIP (HTTP realip): module off, nginx on",
+		"bit 30 NGX_HTTP_HEADERS (HTTP headers): module off, nginx on",
+		"bit 31 NGX_HTTP_DAV (HTTP DAV): module off, nginx on",
+		"bit 34 NGX_COMPAT (--with-compat): module off, nginx on",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Diff:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

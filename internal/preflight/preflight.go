@@ -336,7 +336,7 @@ func (t Target) compatible(m modinfo.Module) ([]modinfo.Difference, string) {
 	if sig.Compat() == t.Compat {
 		return nil, ""
 	}
-	d := []modinfo.Difference{{Feature: "--with-compat", Module: onOff(sig.Compat()), Binary: onOff(t.Compat)}}
+	d := []modinfo.Difference{{Bit: 34, Macro: "NGX_COMPAT", Feature: "--with-compat", Module: onOff(sig.Compat()), Binary: onOff(t.Compat)}}
 	if t.CompatKnown {
 		return d, "the module and nginx disagree on --with-compat"
 	}
