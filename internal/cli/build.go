@@ -14,6 +14,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/like"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
@@ -34,7 +35,8 @@ type buildOptions struct {
 	smoke, insecure, keepWork       bool
 	installDeps, noCompat, packages bool
 	test, incremental               bool
-	testNginx                       string
+	testNginx, likePath             string
+	like                            *like.Target
 	jobs                            int
 	versions                        []string
 }
@@ -63,6 +65,7 @@ func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.test, "test", false, "run each module's own test suite (test: in its config entry) against the nginx built with it, with every .so loaded; needs --smoke")
 	fs.BoolVar(&o.incremental, "incremental", false, "keep each cell's configured and built tree under the cache directory (cells/): a cell whose configure inputs did not change skips configure and make rebuilds only what changed (pull-request checks)")
 	fs.StringVar(&o.testNginx, "test-nginx", "", "with --test: a Test::Nginx checkout or its lib directory (default: what perl finds on its @INC and PERL5LIB)")
+	fs.StringVar(&o.likePath, "like", "", "build for this nginx binary: its version, its configure arguments (--with-compat only if it has it) and its module signature, which every .so must carry; it is the target the modules are checked against and loaded into")
 	fs.BoolVar(&o.noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 }
 
@@ -70,8 +73,13 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 	if err := noArgs("build", args); err != nil {
 		return err
 	}
+	if o.likePath != "" {
+		if err := o.readLike(d); err != nil {
+			return err
+		}
+	}
 	if o.nginx == "" {
-		return usagef("build: --nginx X.Y.Z is required (e.g. the nginx field of a plan job)")
+		return usagef("build: --nginx X.Y.Z is required (e.g. the nginx field of a plan job), or --like PATH (an nginx binary)")
 	}
 	if o.keyFile != "" {
 		return usagef("build --signing-key: build runs module code (configure, make, tests), so it holds no key; it makes the packages unsigned and release signs them: give the key to release (--signing-key, or the Action's repo-signing-key on the release step)")
@@ -102,6 +110,28 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 	o.out = absIn(d.Dir, o.out)
 	if dir, ok := source.LocalDir(o.mirror); ok {
 		o.mirror = absIn(d.Dir, dir)
+	}
+	return nil
+}
+
+// readLike reads --like's binary: its version is the cell's, its
+// configure arguments and signature the cell's too.
+func (o *buildOptions) readLike(d *Deps) error {
+	t, err := like.Read(absIn(d.Dir, o.likePath))
+	if err != nil {
+		return usagef("build --like: %v", err)
+	}
+	switch {
+	case o.nginx != "" && o.nginx != t.Nginx:
+		return usagef("build --like %s: that binary is nginx %s, not --nginx %s: leave --nginx out (--like builds for the binary's version)", t.Path, t.Nginx, o.nginx)
+	case o.noCompat:
+		return usagef("build --like: --without-compat comes from the binary (%s is built %s)", t.Path, map[bool]string{true: "--with-compat", false: "without --with-compat"}[t.Compat()])
+	case t.Fork():
+		return usagef("build --like %s: that binary is %s %s, not nginx.org's nginx: its source is not nginx.org's nginx-%s.tar.gz, and modules built from that would load into it only by chance (%s's structs differ); building from a fork's source is not supported yet: build on a machine with %s's module SDK, from its own source tree", t.Path, t.Product, t.Nginx, t.Nginx, t.Product, t.Product)
+	}
+	o.nginx, o.like, o.noCompat = t.Nginx, &t, !t.Compat()
+	if o.targetNginx == "auto" {
+		o.targetNginx = t.Path
 	}
 	return nil
 }
@@ -237,6 +267,14 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
 			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
 	}
+	if t := b.o.like; t != nil {
+		args, dropped := t.Args()
+		b.d.logf("--like %s: nginx %s, signature %s; configured with its %d arguments (%s), the config's configure: left out", t.Path, t.Nginx, t.Signature, len(args), map[bool]string{true: "with --with-compat", false: "without --with-compat, as it is"}[t.Compat()])
+		for _, x := range dropped {
+			b.d.logf("  left out %s", x)
+		}
+		o.Configure, o.Signature = args, t.Signature
+	}
 	if b.o.incremental {
 		o.Incremental = absIn(b.d.Dir, filepath.Join(b.o.cache, "cells"))
 		o.PackageState = b.d.Machine.PackageState
@@ -257,6 +295,12 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	var err error
 	if o.Target, err = b.targetFor(ctx, v); err != nil {
 		return o, err
+	}
+	if o.Target != "" && o.Signature == "" {
+		// The target judges: nginx loads only its own signature.
+		if f, err := modinfo.Open(o.Target); err == nil && f.Signature != "" {
+			o.Signature = f.Signature
+		}
 	}
 	if b.o.smoke {
 		o.Smoke = &compile.Smoke{Config: b.cfg.Smoke.Config, Request: b.cfg.Smoke.Request}

@@ -46,6 +46,28 @@ func packageDist(t *testing.T, so []byte, v string) string {
 	return dist
 }
 
+// echoAndKey are Debian's echo module .so and an armored signing key
+// (with its entity) in a file.
+func echoAndKey(t *testing.T) (so []byte, key *openpgp.Entity, keyFile string) {
+	t.Helper()
+	const debSO = "debs/bookworm-amd64/libnginx-mod-http-echo/usr/lib/nginx/modules/ngx_http_echo_module.so"
+	so, err := os.ReadFile(filepath.Join(testenv.Mirror(t, debSO), debSO))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err = openpgp.NewEntity("repo", "", "repo@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var armored bytes.Buffer
+	w, _ := armor.Encode(&armored, openpgp.PrivateKeyType, nil)
+	key.SerializePrivate(w, nil)
+	w.Close()
+	keyFile = filepath.Join(t.TempDir(), "key.asc")
+	os.WriteFile(keyFile, armored.Bytes(), 0o600)
+	return so, key, keyFile
+}
+
 // TestConcurrentPublishesIndexBoth is issue 30's item 11: two release
 // --dir --repositories at once, each with another nginx version's
 // package, leave a signed Release that lists both components: the
@@ -53,21 +75,7 @@ func packageDist(t *testing.T, so []byte, v string) string {
 // as it is then. Before, 3 of 32 pairs signed an InRelease missing the
 // other run's component.
 func TestConcurrentPublishesIndexBoth(t *testing.T) {
-	const debSO = "debs/bookworm-amd64/libnginx-mod-http-echo/usr/lib/nginx/modules/ngx_http_echo_module.so"
-	so, err := os.ReadFile(filepath.Join(testenv.Mirror(t, debSO), debSO))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := openpgp.NewEntity("repo", "", "repo@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var key bytes.Buffer
-	w, _ := armor.Encode(&key, openpgp.PrivateKeyType, nil)
-	e.SerializePrivate(w, nil)
-	w.Close()
-	keyFile := filepath.Join(t.TempDir(), "key.asc")
-	os.WriteFile(keyFile, key.Bytes(), 0o600)
+	so, _, keyFile := echoAndKey(t)
 	dists := []string{packageDist(t, so, "1.26.3"), packageDist(t, so, "1.28.0")}
 	bin := testenv.ToolBinary(t)
 	for round := 0; round < 32; round++ {
@@ -105,18 +113,7 @@ func TestConcurrentPublishesIndexBoth(t *testing.T) {
 // after it was attested (its manifest entry rewritten to match) is left
 // out of the signed index, named, and the command fails.
 func TestRepositoriesIndexOnlyAttested(t *testing.T) {
-	const debSO = "debs/bookworm-amd64/libnginx-mod-http-echo/usr/lib/nginx/modules/ngx_http_echo_module.so"
-	so, err := os.ReadFile(filepath.Join(testenv.Mirror(t, debSO), debSO))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _ := openpgp.NewEntity("repo", "", "repo@example.com", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
-	var key bytes.Buffer
-	w, _ := armor.Encode(&key, openpgp.PrivateKeyType, nil)
-	e.SerializePrivate(w, nil)
-	w.Close()
-	keyFile := filepath.Join(t.TempDir(), "key.asc")
-	os.WriteFile(keyFile, key.Bytes(), 0o600)
+	so, e, keyFile := echoAndKey(t)
 	vs, err := ca.NewVirtualSigstore()
 	if err != nil {
 		t.Fatal(err)

@@ -115,6 +115,11 @@ type Options struct {
 	// the smoke test, loaded into it too, nothing else enabled. A cell
 	// for a distro's own nginx version is proven by that nginx.
 	Target string
+	// Signature, when set, is the target nginx's module signature (build
+	// --like): every .so must carry exactly it (nginx refuses any other
+	// as "not binary compatible"), else its module fails in phase
+	// signature, each differing flag named with what fixes it.
+	Signature string
 	// LogURL links this build's log (the GitHub Actions run) in every
 	// failure recorded.
 	LogURL string
@@ -422,6 +427,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 		return nil
 	})
 	b.phase(checkStep, "check symbols", func() error {
+		sos = b.checkSignatures(sos)
 		sos = b.checkSymbols(ctx, root, groups, sos)
 		return nil
 	})
@@ -446,6 +452,39 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// checkSignatures keeps the .so files whose module signature is the
+// target's (Options.Signature): nginx compares them as strings.
+func (b *cell) checkSignatures(sos []*linked) []*linked {
+	if b.o.Signature == "" {
+		return sos
+	}
+	var keep []*linked
+	for _, s := range sos {
+		info, err := modinfo.Open(s.file)
+		if err != nil || len(info.Modules) == 0 {
+			m, _ := b.moduleOf(s)
+			b.fail(m, s.so.Name(), manifest.PhaseSignature, fmt.Sprintf("read its signature: %v", err))
+			continue
+		}
+		got := info.Modules[0].Signature
+		if got == b.o.Signature {
+			keep = append(keep, s)
+			continue
+		}
+		var why []string
+		for _, d := range modinfo.Diff(got, b.o.Signature, info.Modules[0].Version) {
+			why = append(why, d.String()+" — "+d.Fix())
+		}
+		m, _ := b.moduleOf(s)
+		b.fail(m, s.so.Name(), manifest.PhaseSignature, fmt.Sprintf("its module signature %s is not the target nginx's %s, so nginx would refuse it (\"is not binary compatible\"): %s",
+			got, b.o.Signature, strings.Join(why, "; ")))
+	}
+	if len(keep) > 0 {
+		b.o.Log.Printf("module signature %s: the target nginx's, in %d .so file(s)", b.o.Signature, len(keep))
+	}
+	return keep
 }
 
 // prepare reads every module's config files for hints and orders the

@@ -164,6 +164,7 @@ const (
 	PhaseConfigure Phase = "configure" // nginx's configure with the modules
 	PhaseCompile   Phase = "compile"   // make, and collecting the .so files
 	PhaseSymbols   Phase = "symbols"   // resolving every symbol the .so needs
+	PhaseSignature Phase = "signature" // the .so's module signature against the target nginx's
 	PhaseSmoke     Phase = "smoke"     // loading into nginx and answering a request
 	PhaseTest      Phase = "test"      // the module's own test suite
 )

@@ -1,0 +1,84 @@
+package distrotest
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+)
+
+// customNginx is the build of issue 31's acceptance: nginx 1.26.3
+// without --with-compat, with --without-http-cache --with-threads
+// --with-debug, installed under /opt/nginx, as a self-built nginx is.
+const customNginx = `set -e
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends gcc make libc6-dev libpcre2-dev zlib1g-dev >/dev/null
+mkdir -p /tmp/custom && tar -xzf /mirror/nginx-1.26.3.tar.gz -C /tmp/custom
+cd /tmp/custom/nginx-1.26.3
+./configure --prefix=/opt/nginx --without-http-cache --with-threads --with-debug >/tmp/custom/configure.log 2>&1
+make -j2 >/tmp/custom/make.log 2>&1 && make install >/dev/null
+/opt/nginx/sbin/nginx -V 2>&1 | tail -1
+`
+
+// loadConf is an nginx.conf for the custom nginx that loads one .so and
+// serves /t through it.
+func loadConf(so string) string {
+	return `load_module ` + so + `;
+events {}
+http { server { listen 127.0.0.1:8097; location = /t { hello_world "through the custom nginx"; } } }
+`
+}
+
+// TestBuildLikeACustomNginx is issue 31's acceptance for a binary built
+// otherwise than nginx.org's and the distros': build --like its path
+// builds a .so that loads into it and answers; the same module built the
+// version way (--nginx 1.26.3, --with-compat) is refused by that binary
+// ("is not binary compatible"), and both the tool's cell (with the
+// binary as --target-nginx) and check name bit 32 (the HTTP cache) and
+// bit 34 (--with-compat) first.
+func TestBuildLikeACustomNginx(t *testing.T) {
+	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+	ctx := context.Background()
+	work := t.TempDir()
+	src := filepath.Join(work, "src")
+	copyHello(t, filepath.Join(src, "hello-world"))
+	writeConfig(t, filepath.Join(work, "hello.yml"), []module{{name: "hello-world"}}, `location = /t { hello_world "hi"; }`, "/t", "")
+	c := toolContainer(t, "debian:12", mirror, src, work)
+	if out, err := c.Exec(ctx, nil, "sh", "-c", customNginx); err != nil || strings.Contains(out, "--with-compat") {
+		t.Fatalf("the custom nginx: %v\n%s", err, testenv.Tail(out, 20))
+	}
+	const bin = "/opt/nginx/sbin/nginx"
+
+	// For the binary.
+	out, err := build(c, "hello.yml", "", "debian-12", "like", "--like", bin)
+	if err != nil || !strings.Contains(out, "without --with-compat, as it is") || !strings.Contains(out, "the target nginx's, in 1 .so") {
+		t.Fatalf("build --like: %v\n%s", err, testenv.Tail(out, 40))
+	}
+	c.Shell(ctx, "mkdir -p /tmp/like && cat > /tmp/like/nginx.conf <<'EOF'\n"+loadConf("/work/like/ngx_http_hello_world_module_1.26.3.so")+"EOF")
+	if out, err := c.Exec(ctx, nil, bin, "-t", "-c", "/tmp/like/nginx.conf"); err != nil {
+		t.Fatalf("the custom nginx refuses the --like build: %v\n%s", err, out)
+	}
+	answer := c.Shell(ctx, bin+" -c /tmp/like/nginx.conf && sleep 0.5 && (command -v curl >/dev/null || apt-get install -y -q curl >/dev/null) && curl -fsS http://127.0.0.1:8097/t; "+bin+" -c /tmp/like/nginx.conf -s stop")
+	if !strings.Contains(answer, "through the custom nginx") {
+		t.Errorf("a request through the module: %s", answer)
+	}
+
+	// The version way: the binary refuses it, and the tool said why first.
+	out, err = build(c, "hello.yml", "1.26.3", "debian-12", "version", "--target-nginx", bin)
+	if err == nil || !strings.Contains(out, "bit 32 NGX_HTTP_CACHE") || !strings.Contains(out, "bit 34 NGX_COMPAT") || !strings.Contains(out, "(signature)") {
+		t.Errorf("the version-way cell with the binary as target did not name bits 32 and 34:\n%s", testenv.Tail(out, 30))
+	}
+	out, _ = build(c, "hello.yml", "1.26.3", "debian-12", "version", "--target-nginx", "none")
+	c.Shell(ctx, "mkdir -p /tmp/version && cat > /tmp/version/nginx.conf <<'EOF'\n"+loadConf("/work/version/ngx_http_hello_world_module_1.26.3.so")+"EOF")
+	nginxSays, err := c.Exec(ctx, nil, bin, "-t", "-c", "/tmp/version/nginx.conf")
+	if err == nil || !strings.Contains(nginxSays, "is not binary compatible") {
+		t.Errorf("the custom nginx loaded the version-way build: %v\n%s\n(build: %s)", err, nginxSays, testenv.Tail(out, 10))
+	}
+	check, err := c.Exec(ctx, nil, "nginx-modbuild", "check", "--conf", "/tmp/version/nginx.conf", "--nginx-binary", bin)
+	if err == nil || !strings.Contains(check, "bit 32 NGX_HTTP_CACHE") || !strings.Contains(check, "bit 34 NGX_COMPAT") || !strings.Contains(check, "is not binary compatible") {
+		t.Errorf("check:\n%s", check)
+	}
+	t.Logf("nginx -t: %s", strings.TrimSpace(testenv.Tail(nginxSays, 2)))
+}
