@@ -473,13 +473,16 @@ func (b *cell) checkSignatures(sos []*linked) []*linked {
 			keep = append(keep, s)
 			continue
 		}
-		var why []string
+		var why, fixes []string
 		for _, d := range modinfo.Diff(got, b.o.Signature, info.Modules[0].Version) {
-			why = append(why, d.String()+" — "+d.Fix())
+			why = append(why, d.String())
+			if f := d.Fix(); !slices.Contains(fixes, f) {
+				fixes = append(fixes, f)
+			}
 		}
 		m, _ := b.moduleOf(s)
-		b.fail(m, s.so.Name(), manifest.PhaseSignature, fmt.Sprintf("its module signature %s is not the target nginx's %s, so nginx would refuse it (\"is not binary compatible\"): %s",
-			got, b.o.Signature, strings.Join(why, "; ")))
+		b.fail(m, s.so.Name(), manifest.PhaseSignature, fmt.Sprintf("its module signature %s is not the target nginx's %s, so nginx would refuse it (\"is not binary compatible\"): %s. To fix: %s",
+			got, b.o.Signature, strings.Join(why, "; "), strings.Join(fixes, "; ")))
 	}
 	if len(keep) > 0 {
 		b.o.Log.Printf("module signature %s: the target nginx's, in %d .so file(s)", b.o.Signature, len(keep))

@@ -70,6 +70,11 @@ func TestBuildLikeACustomNginx(t *testing.T) {
 	if err == nil || !strings.Contains(out, "bit 32 NGX_HTTP_CACHE") || !strings.Contains(out, "bit 34 NGX_COMPAT") || !strings.Contains(out, "(signature)") {
 		t.Errorf("the version-way cell with the binary as target did not name bits 32 and 34:\n%s", testenv.Tail(out, 30))
 	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "FAILED") {
+			t.Logf("the cell: %s", l)
+		}
+	}
 	out, _ = build(c, "hello.yml", "1.26.3", "debian-12", "version", "--target-nginx", "none")
 	c.Shell(ctx, "mkdir -p /tmp/version && cat > /tmp/version/nginx.conf <<'EOF'\n"+loadConf("/work/version/ngx_http_hello_world_module_1.26.3.so")+"EOF")
 	nginxSays, err := c.Exec(ctx, nil, bin, "-t", "-c", "/tmp/version/nginx.conf")
@@ -81,4 +86,5 @@ func TestBuildLikeACustomNginx(t *testing.T) {
 		t.Errorf("check:\n%s", check)
 	}
 	t.Logf("nginx -t: %s", strings.TrimSpace(testenv.Tail(nginxSays, 2)))
+	t.Logf("check:\n%s", check)
 }
