@@ -36,6 +36,7 @@ type buildOptions struct {
 	installDeps, noCompat, packages bool
 	test, incremental               bool
 	testNginx, likePath             string
+	modules                         pathList
 	like                            *like.Target
 	jobs                            int
 	versions                        []string
@@ -65,6 +66,7 @@ func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.test, "test", false, "run each module's own test suite (test: in its config entry) against the nginx built with it, with every .so loaded; needs --smoke")
 	fs.BoolVar(&o.incremental, "incremental", false, "keep each cell's configured and built tree under the cache directory (cells/): a cell whose configure inputs did not change skips configure and make rebuilds only what changed (pull-request checks)")
 	fs.StringVar(&o.testNginx, "test-nginx", "", "with --test: a Test::Nginx checkout or its lib directory (default: what perl finds on its @INC and PERL5LIB)")
+	fs.Var(&o.modules, "module", "a module to build instead of the config's (repeatable): git:URL[@REF] or a directory with an nginx module config file")
 	fs.StringVar(&o.likePath, "like", "", "build for this nginx binary: its version, its configure arguments (--with-compat only if it has it) and its module signature, which every .so must carry; it is the target the modules are checked against and loaded into")
 	fs.BoolVar(&o.noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 }
@@ -182,11 +184,35 @@ func runBuild(ctx context.Context, o *buildOptions, d *Deps) error {
 // newBuilder reads the config and modules, installs the build
 // dependencies when asked, and asks the machine for its compiler.
 func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error) {
-	cfg, err := o.config.loadModules(d)
+	cfg, err := o.config.load(d)
 	if err != nil {
 		return nil, err
 	}
+	if len(o.modules) > 0 {
+		// The operator's form: the modules named here, whatever a config
+		// in this directory names (its other settings still apply).
+		if cfg.Modules, err = config.ModuleSpecs(d.Dir, o.modules); err != nil {
+			return nil, err
+		}
+	}
+	if len(cfg.Modules) == 0 {
+		return nil, &config.Error{File: configName(cfg), Msg: "no modules to build: name them with --module git:URL@REF (or a directory), add modules: [{path: ...}] to " +
+			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
+	}
 	b := &builder{o: o, d: d, cfg: cfg, log: &compile.Log{W: d.Stderr, Actions: d.Workflow.On(), Now: d.Now}}
+	if o.installDeps {
+		// Before the modules are fetched: a git: module needs git (and the
+		// CA certificates an https clone checks).
+		var extra []string
+		for _, m := range cfg.Modules {
+			if m.Git != "" {
+				extra = []string{"git", "ca-certificates"}
+			}
+		}
+		if b.host, err = installBuildDeps(ctx, d, o.versions, extra...); err != nil {
+			return nil, err
+		}
+	}
 	if b.mods, err = modsrc.Resolve(ctx, cfg, o.cache, o.out); err != nil {
 		return nil, err
 	}
@@ -197,11 +223,7 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 			return nil, usagef("build: --packages needs a known distro (%s, or a custom one in the config), not %q", distro.Names(), o.distro)
 		}
 	}
-	if o.installDeps {
-		if b.host, err = installBuildDeps(ctx, d, o.versions); err != nil {
-			return nil, err
-		}
-	}
+
 	if b.compiler, err = d.Machine.Compiler(ctx); err != nil {
 		// Each cell still runs and records configure's own words on the
 		// missing compiler in its manifest.
@@ -425,7 +447,7 @@ func cellDistro(cfg *config.Config, name string) (distro.Distro, bool) {
 // needs here (compiler, make, nginx's libraries) and returns this
 // machine's distro; the libraries of the modules are installed by the
 // build, which knows what their configs probe for.
-func installBuildDeps(ctx context.Context, d *Deps, versions []string) (distro.Distro, error) {
+func installBuildDeps(ctx context.Context, d *Deps, versions []string, extra ...string) (distro.Distro, error) {
 	host, err := d.Machine.Distro()
 	if err != nil {
 		return distro.Distro{}, fmt.Errorf("install-deps: %w: install a C compiler, make and the PCRE, zlib and OpenSSL headers yourself", err)
@@ -438,5 +460,5 @@ func installBuildDeps(ctx context.Context, d *Deps, versions []string) (distro.D
 		}
 	}
 	in := &sysdeps.Installer{Distro: host, Run: sysdeps.Exec, Log: d.Stderr}
-	return host, in.Install(ctx, sysdeps.Packages(host, legacy, nil))
+	return host, in.Install(ctx, append(sysdeps.Packages(host, legacy, nil), extra...))
 }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-version"
@@ -254,4 +255,33 @@ func Load(root, path string) (*Config, error) {
 		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read config: %v", msg)}
 	}
 	return Parse(path, root, data)
+}
+
+// ModuleSpecs reads build --module values, each a module as the config's
+// modules: list would name it: git:URL[@REF] (a repository, at a tag,
+// branch or commit) or a directory; they are checked as config entries
+// are (root is where relative directories are).
+func ModuleSpecs(root string, specs []string) ([]Module, error) {
+	var b strings.Builder
+	b.WriteString("modules:\n")
+	for _, s := range specs {
+		url, isGit := strings.CutPrefix(s, "git:")
+		if !isGit {
+			fmt.Fprintf(&b, "  - path: %q\n", s)
+			continue
+		}
+		ref := ""
+		if i := strings.LastIndex(url, "@"); i >= 0 && !strings.ContainsAny(url[i+1:], ":") {
+			url, ref = url[:i], url[i+1:]
+		}
+		fmt.Fprintf(&b, "  - git: %q\n", url)
+		if ref != "" {
+			fmt.Fprintf(&b, "    ref: %q\n", ref)
+		}
+	}
+	cfg, err := Parse("--module", root, []byte(b.String()))
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Modules, nil
 }

@@ -2,6 +2,8 @@ package distrotest
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,4 +89,42 @@ func TestBuildLikeACustomNginx(t *testing.T) {
 	}
 	t.Logf("nginx -t: %s", strings.TrimSpace(testenv.Tail(nginxSays, 2)))
 	t.Logf("check:\n%s", check)
+}
+
+// TestOperatorBuildsForItsNginx is issue 31's operator acceptance, in a
+// bare Debian 13 with only Debian's nginx (and the tool): build --like
+// /usr/sbin/nginx --install-deps --module git:<a local repository>@v1 (no
+// config of the module's: only the tarball pins this machine's mirror
+// needs), then install --from dist puts it under that nginx, and a
+// request through the module answers.
+func TestOperatorBuildsForItsNginx(t *testing.T) {
+	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+	git := testenv.Tool(t, "git", "git")
+	ctx := context.Background()
+	work := t.TempDir()
+	repo := filepath.Join(work, "hello")
+	copyHello(t, repo)
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"},
+		{"-c", "user.email=op@example.com", "-c", "user.name=op", "commit", "-qm", "hello"}, {"tag", "v1"}} {
+		if out, err := exec.Command(git, append([]string{"-C", repo}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(work, "pins.yml"), []byte("nginx:\n  sha256:\n"+pinnedSHA256), 0o644)
+	c := toolContainer(t, "debian:13", mirror, t.TempDir(), work)
+	c.Shell(ctx, "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx >/dev/null && nginx -v")
+	out, err := c.Exec(ctx, nil, "sh", "-c", "cd / && nginx-modbuild build --like /usr/sbin/nginx --install-deps --module git:file:///work/hello@v1 "+
+		"--config /work/pins.yml --mirror /mirror --out /work/dist --cache-dir /work/cache")
+	if err != nil || !strings.Contains(out, "the target nginx's, in 1 .so") {
+		t.Fatalf("build --like: %v\n%s", err, testenv.Tail(out, 40))
+	}
+	out, err = c.Exec(ctx, nil, "nginx-modbuild", "install", "--from", "/work/dist", "--no-provenance", "hello_world")
+	if err != nil {
+		t.Fatalf("install --from dist: %v\n%s", err, testenv.Tail(out, 20))
+	}
+	answer := c.Shell(ctx, "printf '%s\\n' 'server { listen 127.0.0.1:8098; location = /t { hello_world \"built for this nginx\"; } }' > /etc/nginx/conf.d/hello.conf && "+
+		"nginx -t 2>&1 && nginx && sleep 0.5 && (command -v curl >/dev/null || apt-get install -y -q --no-install-recommends curl >/dev/null) && curl -fsS http://127.0.0.1:8098/t; nginx -s stop")
+	if !strings.Contains(answer, "built for this nginx") {
+		t.Errorf("a request through the module:\n%s", answer)
+	}
 }

@@ -129,8 +129,11 @@ func (t Target) Args() (args, dropped []string) {
 			dropped = append(dropped, a+" (the cell's own)")
 		case hasAnyPrefix(a, sourceOptions):
 			dropped = append(dropped, a+" (a source directory of the machine that built it; the distro's -dev package serves)")
-		case a == "--with-libatomic":
-			args = append(args, a)
+		case strings.HasPrefix(a, "--with-") && strings.HasSuffix(a, "=dynamic"):
+			// nginx's own modules as .so files (Debian's geoip, xslt, mail,
+			// stream...): nothing of the signature, and their libraries
+			// would have to be installed to configure at all.
+			dropped = append(dropped, a+" (one of nginx's own dynamic modules: not needed to build for it)")
 		default:
 			args = append(args, a)
 		}
