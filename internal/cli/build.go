@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -116,6 +117,48 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 	return nil
 }
 
+// debianTree is where Debian's nginx-dev puts the patched nginx source
+// its module packages are built from, with conf_flags (NGX_CONF_FLAGS,
+// the release's own configure arguments for modules).
+const debianTree = "/usr/share/nginx/src"
+
+// findTree looks for the distro's own source of --like's binary:
+// Debian's nginx-dev (installed with --install-deps when the index has
+// it) of exactly the binary's version. Without one the cell builds
+// nginx.org's tarball of that version, and says so.
+func (b *builder) findTree(ctx context.Context) {
+	t := b.o.like
+	if b.o.installDeps && b.host.Family == distro.Apt {
+		in := &sysdeps.Installer{Distro: b.host, Run: sysdeps.Exec, Log: b.d.Stderr}
+		if _, err := in.Resolve(ctx, []string{"nginx-dev"}); err != nil {
+			b.d.logf("--like: %v: building nginx.org's nginx-%s.tar.gz", err, t.Nginx)
+			return
+		}
+		if err := in.Install(ctx, []string{"nginx-dev"}); err != nil {
+			b.d.logf("--like: nginx-dev does not install beside this nginx (%v): building nginx.org's nginx-%s.tar.gz", err, t.Nginx)
+			return
+		}
+	}
+	h, err := os.ReadFile(filepath.Join(debianTree, "src", "core", "nginx.h"))
+	if err != nil {
+		b.d.logf("--like: no distro source tree (%s): building nginx.org's nginx-%s.tar.gz", debianTree, t.Nginx)
+		return
+	}
+	if !strings.Contains(string(h), `#define NGINX_VERSION      "`+t.Nginx+`"`) {
+		b.d.logf("--like: %s is not nginx %s's source: building nginx.org's nginx-%s.tar.gz", debianTree, t.Nginx, t.Nginx)
+		return
+	}
+	out, err := exec.CommandContext(ctx, "bash", "-c", `source "$1" && printf '%s\0' "${NGX_CONF_FLAGS[@]}"`, "bash", filepath.Join(debianTree, "conf_flags")).Output()
+	if err != nil {
+		b.d.logf("--like: %s/conf_flags: %v: building nginx.org's nginx-%s.tar.gz", debianTree, err, t.Nginx)
+		return
+	}
+	args := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	version, _ := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", "nginx-dev").Output()
+	b.tree, b.treeArgs = debianTree, args
+	b.treeWhat = strings.TrimSpace("Debian's nginx-dev " + string(version))
+}
+
 // readLike reads --like's binary: its version is the cell's, its
 // configure arguments and signature the cell's too.
 func (o *buildOptions) readLike(d *Deps) error {
@@ -149,6 +192,11 @@ type builder struct {
 	compiler  machine.Compiler
 	keyring   *source.Keyring
 	log       *compile.Log
+	// tree is the distro's module-building nginx source for --like's
+	// binary (Debian's nginx-dev), with what it is and its configure
+	// arguments (conf_flags); "" for nginx.org's tarball.
+	tree, treeWhat string
+	treeArgs       []string
 }
 
 func runBuild(ctx context.Context, o *buildOptions, d *Deps) error {
@@ -215,6 +263,9 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 	}
 	if b.mods, err = modsrc.Resolve(ctx, cfg, o.cache, o.out); err != nil {
 		return nil, err
+	}
+	if o.like != nil {
+		b.findTree(ctx)
 	}
 	o.packages = o.packages || cfg.Packages.Enabled
 	if o.packages {
@@ -289,7 +340,10 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
 			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
 	}
-	if t := b.o.like; t != nil {
+	if t := b.o.like; t != nil && b.tree != "" {
+		b.d.logf("--like %s: nginx %s, signature %s; built from %s (%s) with its conf_flags (%d arguments), as the distro builds its module packages", t.Path, t.Nginx, t.Signature, b.treeWhat, b.tree, len(b.treeArgs))
+		o.Tree, o.TreeWhat, o.Configure, o.Signature, o.NoCompat = b.tree, b.treeWhat, b.treeArgs, t.Signature, true // conf_flags says --with-compat itself
+	} else if t != nil {
 		args, dropped := t.Args()
 		b.d.logf("--like %s: nginx %s, signature %s; configured with its %d arguments (%s), the config's configure: left out", t.Path, t.Nginx, t.Signature, len(args), map[bool]string{true: "with --with-compat", false: "without --with-compat, as it is"}[t.Compat()])
 		for _, x := range dropped {
@@ -318,6 +372,9 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	if o.Target, err = b.targetFor(ctx, v); err != nil {
 		return o, err
 	}
+	// --like's binary judges its cell: no nginx of the cell's own (a
+	// distro's module tree has no sources to build one from).
+	o.TargetJudges = b.o.like != nil && o.Target == b.o.like.Path
 	if o.Target != "" && o.Signature == "" {
 		// The target judges: nginx loads only its own signature.
 		if f, err := modinfo.Open(o.Target); err == nil && f.Signature != "" {

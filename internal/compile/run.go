@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,6 +116,16 @@ type Options struct {
 	// the smoke test, loaded into it too, nothing else enabled. A cell
 	// for a distro's own nginx version is proven by that nginx.
 	Target string
+	// TargetJudges makes Target the judge (build --like): no nginx is
+	// compiled; the .so files' symbols resolve against the target and
+	// its libraries, and the smoke test and the module tests run in it.
+	TargetJudges bool
+	// Tree, when set, is the nginx source tree the target binary was built
+	// from, as its distro ships it for building modules (Debian's
+	// nginx-dev: /usr/share/nginx/src, patches applied): the cell builds
+	// a copy of it instead of a tarball. TreeWhat names it in the log and
+	// the cell manifest.
+	Tree, TreeWhat string
 	// Signature, when set, is the target nginx's module signature (build
 	// --like): every .so must carry exactly it (nginx refuses any other
 	// as "not binary compatible"), else its module fails in phase
@@ -239,6 +250,55 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	return res, nil
 }
 
+// judgedByTarget reports whether the target binary judges the cell
+// (Options.TargetJudges): no nginx of its own is compiled.
+func (b *cell) judgedByTarget() bool { return b.o.Target != "" && b.o.TargetJudges }
+
+// treeSource stands for a source tree where a tarball would be: its
+// digest is of its files (the cell manifest's source_sha256, the
+// incremental key's source), its verification what it is.
+func treeSource(dir, what, version string) (source.Tarball, error) {
+	if _, err := os.Stat(filepath.Join(dir, "src", "core", "nginx.h")); err != nil {
+		return source.Tarball{}, fmt.Errorf("%s (%s) is not an nginx source tree: %w", dir, what, err)
+	}
+	sums, err := treeSums(dir)
+	if err != nil {
+		return source.Tarball{}, fmt.Errorf("read the source tree %s: %w", dir, err)
+	}
+	sum := sha256.Sum256([]byte(sums))
+	return source.Tarball{Version: version, SHA256: hex.EncodeToString(sum[:]), Verified: what + " (" + dir + ")"}, nil
+}
+
+// copyTree copies the regular files, directories and links under src to
+// dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(to, 0o755)
+		case d.Type()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(t, to)
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fi, _ := d.Info()
+			return os.WriteFile(to, data, fi.Mode().Perm())
+		}
+		return nil
+	})
+}
+
 // ErrInterrupted is a cell stopped before it ended (Ctrl-C, SIGTERM, a
 // cancelled job): what failed then failed because it was stopped.
 var ErrInterrupted = errors.New("interrupted")
@@ -303,6 +363,13 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	var res Result
 	var tb source.Tarball
 	if err := b.phase(fetchStep, "fetch nginx "+o.Nginx, func() (err error) {
+		if o.Tree != "" {
+			tb, err = treeSource(o.Tree, o.TreeWhat, o.Nginx)
+			if err == nil {
+				o.Log.Printf("nginx %s: from %s (%s), not nginx.org's tarball", o.Nginx, o.TreeWhat, o.Tree)
+			}
+			return err
+		}
 		tb, err = source.Fetch(ctx, o.Source, o.Nginx)
 		if err == nil {
 			o.Log.Printf("nginx-%s.tar.gz sha256 %s: %s", o.Nginx, tb.SHA256, tb.Verified)
@@ -347,6 +414,11 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 	if !warm {
 		if err := b.phase(extractStep, "extract", func() error {
+			if o.Tree != "" {
+				// configure writes into the tree: a copy of it.
+				root = filepath.Join(b.tree, "src", "nginx-"+o.Nginx)
+				return copyTree(o.Tree, root)
+			}
 			f, err := os.Open(tb.Path)
 			if err != nil {
 				return err
@@ -368,7 +440,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 
 	makeLog := ""
 	smokeKey, cached := "", false
-	if o.Smoke != nil && o.SmokeCache != "" && !warm && len(groups) > 0 {
+	if o.Smoke != nil && o.SmokeCache != "" && !warm && len(groups) > 0 && !b.judgedByTarget() {
 		if k, err := smokeKeyOf(root, groups[0].builddir, b.c); err == nil {
 			smokeKey = k
 			var why string
@@ -401,7 +473,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 			// make would otherwise compile all again): it does not
 			// depend on the modules.
 			_, kept := os.Stat(filepath.Join(g.builddir, "nginx"))
-			if o.Smoke != nil && i == 0 && !cached && !(warm && kept == nil) {
+			if o.Smoke != nil && i == 0 && !cached && !(warm && kept == nil) && !b.judgedByTarget() {
 				// The smoke nginx is built in the same make run, so both
 				// keep every core busy.
 				targets = append(targets, "binary")
@@ -442,6 +514,9 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 	}
 	if o.Tests != nil && o.Smoke != nil && len(sos) > 0 {
 		res.Nginx = filepath.Join(groups[0].builddir, "nginx")
+		if b.judgedByTarget() {
+			res.Nginx = o.Target
+		}
 		b.tests(ctx, res.Nginx, sos)
 	}
 	res.Files, res.Converted = b.files, b.converted

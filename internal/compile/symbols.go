@@ -379,6 +379,26 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 		return nil
 	}
 	libs := newLibraries(ctx, b.o.Compiler.Loader)
+	for _, s := range sos {
+		syms, err := ldso.Read(s.file)
+		if err != nil {
+			s.missing = []string{"(unreadable: " + err.Error() + ")"}
+		}
+		s.syms = syms
+	}
+	if b.judgedByTarget() {
+		// The target is the judge: what it and its libraries do not
+		// provide, it will not load; no nginx was built here.
+		t, err := nginxFromBinary(libs, b.o.Target)
+		if err != nil {
+			for _, s := range sos {
+				m, _ := b.moduleOf(s)
+				b.fail(m, s.so.Name(), manifest.PhaseSymbols, fmt.Sprintf("read the target nginx %s: %v", b.o.Target, err))
+			}
+			return nil
+		}
+		return b.ordered(b.settle(libs, t, sos, b.o.Target), t)
+	}
 	var n nginxSymbols
 	bin := filepath.Join(groups[0].builddir, "nginx")
 	if _, err := os.Stat(bin); err == nil && b.o.Smoke != nil {
@@ -388,13 +408,6 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 	}
 	if !n.exact {
 		n = nginxFromSources(libs, root, groups[0].makefile)
-	}
-	for _, s := range sos {
-		syms, err := ldso.Read(s.file)
-		if err != nil {
-			s.missing = []string{"(unreadable: " + err.Error() + ")"}
-		}
-		s.syms = syms
 	}
 	sos = b.settle(libs, n, sos, "")
 	if b.o.Target != "" {
@@ -407,6 +420,11 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 			sos = b.settle(libs, t, sos, b.o.Target)
 		}
 	}
+	return b.ordered(sos, n)
+}
+
+// ordered fills each .so's requires and puts them in load order.
+func (b *cell) ordered(sos []*linked, n nginxSymbols) []*linked {
 	for _, s := range sos {
 		s.requires = nil
 		for _, j := range s.after {

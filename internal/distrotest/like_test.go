@@ -2,12 +2,14 @@ package distrotest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
@@ -126,5 +128,57 @@ func TestOperatorBuildsForItsNginx(t *testing.T) {
 		"nginx -t 2>&1 && nginx && sleep 0.5 && (command -v curl >/dev/null || apt-get install -y -q --no-install-recommends curl >/dev/null) && curl -fsS http://127.0.0.1:8098/t; nginx -s stop")
 	if !strings.Contains(answer, "built for this nginx") {
 		t.Errorf("a request through the module:\n%s", answer)
+	}
+}
+
+// TestBuildLikeDebiansNginx is issue 31's Debian acceptance: in bare
+// Debian 11, 12 and 13 containers with their own nginx, build --like
+// /usr/sbin/nginx --install-deps of hello-world and that release's echo
+// builds from nginx-dev's patched tree with its conf_flags where the
+// release has them (12 and 13; 11 has no nginx-dev: nginx.org's tarball,
+// the binary's arguments), says which, gives every .so the binary's
+// signature, and Debian's nginx loads them all and answers through echo.
+func TestBuildLikeDebiansNginx(t *testing.T) {
+	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz")
+	for _, r := range []struct{ image, distro, echo, from string }{
+		{"debian:11", "debian-11", "", "building nginx.org's nginx-1.18.0.tar.gz"},
+		{"debian:12", "debian-12", "debian-12/libnginx-mod-http-echo_0.63.orig.tar.gz", "built from Debian's nginx-dev 1.22.1"},
+		{"debian:13", "debian-13", "debian-13/libnginx-mod-http-echo_0.63.orig.tar.gz", "built from Debian's nginx-dev 1.26.3"},
+	} {
+		t.Run(r.distro, func(t *testing.T) {
+			ctx := context.Background()
+			work := t.TempDir()
+			src := filepath.Join(work, "src")
+			copyHello(t, filepath.Join(src, "hello-world"))
+			mods := []module{{name: "hello-world"}}
+			conf := `location = /t { hello_world "hi"; }`
+			if r.echo != "" {
+				extract(t, filepath.Join(mirror, r.echo), filepath.Join(src, "echo-src"))
+				os.Rename(configDir(t, filepath.Join(src, "echo-src")), filepath.Join(src, "echo"))
+				mods = append(mods, module{name: "echo"})
+				conf += "\n" + echoConf
+			}
+			writeConfig(t, filepath.Join(work, "mods.yml"), mods, conf, "/t", "")
+			c := toolContainer(t, r.image, mirror, src, work)
+			c.Shell(ctx, "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx >/dev/null")
+			out, err := build(c, "mods.yml", "", r.distro, "dist", "--like", "/usr/sbin/nginx")
+			if err != nil || !strings.Contains(out, r.from) ||
+				!strings.Contains(out, fmt.Sprintf("the target nginx's, in %d .so", len(mods))) {
+				t.Fatalf("build --like: %v\n%s", err, testenv.Tail(out, 40))
+			}
+			m, err := manifest.Read(filepath.Join(work, "dist", manifest.CellFileName(map[string]string{"debian-11": "1.18.0", "debian-12": "1.22.1", "debian-13": "1.26.3"}[r.distro], r.distro, "amd64")))
+			if err != nil || len(m.Entries) != len(mods) {
+				t.Fatalf("the cell manifest: %v %+v", err, m)
+			}
+			t.Logf("%s: %s", r.distro, m.Cells[0].Verified)
+			paths := []string{"/t"}
+			if r.echo != "" {
+				paths = append(paths, "/echo")
+			}
+			nginxT, answers := loadInto(t, r.image, filepath.Join(work, "dist"), *m, nil, conf, paths...)
+			if strings.TrimSpace(answers["/t"]) != "200 hi" || r.echo != "" && strings.TrimSpace(answers["/echo"]) != "200 hello from echo" {
+				t.Errorf("Debian's nginx: %s\n%v", nginxT, answers)
+			}
+		})
 	}
 }
