@@ -340,17 +340,7 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
 			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
 	}
-	if t := b.o.like; t != nil && b.tree != "" {
-		b.d.logf("--like %s: nginx %s, signature %s; built from %s (%s) with its conf_flags (%d arguments), as the distro builds its module packages", t.Path, t.Nginx, t.Signature, b.treeWhat, b.tree, len(b.treeArgs))
-		o.Tree, o.TreeWhat, o.Configure, o.Signature, o.NoCompat = b.tree, b.treeWhat, b.treeArgs, t.Signature, true // conf_flags says --with-compat itself
-	} else if t != nil {
-		args, dropped := t.Args()
-		b.d.logf("--like %s: nginx %s, signature %s; configured with its %d arguments (%s), the config's configure: left out", t.Path, t.Nginx, t.Signature, len(args), map[bool]string{true: "with --with-compat", false: "without --with-compat, as it is"}[t.Compat()])
-		for _, x := range dropped {
-			b.d.logf("  left out %s", x)
-		}
-		o.Configure, o.Signature = args, t.Signature
-	}
+	b.likeOptions(&o)
 	if b.o.incremental {
 		o.Incremental = absIn(b.d.Dir, filepath.Join(b.o.cache, "cells"))
 		o.PackageState = b.d.Machine.PackageState
@@ -389,6 +379,24 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 		o.SmokeCache = filepath.Join(b.o.cache, "smoke-nginx")
 	}
 	return o, nil
+}
+
+// likeOptions configures a cell like --like's binary: from the distro's
+// tree with its conf_flags when there is one, else with the binary's own
+// arguments.
+func (b *builder) likeOptions(o *compile.Options) {
+	t := b.o.like
+	if t != nil && b.tree != "" {
+		b.d.logf("--like %s: nginx %s, signature %s; built from %s (%s) with its conf_flags (%d arguments), as the distro builds its module packages", t.Path, t.Nginx, t.Signature, b.treeWhat, b.tree, len(b.treeArgs))
+		o.Tree, o.TreeWhat, o.Configure, o.Signature, o.NoCompat = b.tree, b.treeWhat, b.treeArgs, t.Signature, true // conf_flags says --with-compat itself
+	} else if t != nil {
+		args, dropped := t.Args()
+		b.d.logf("--like %s: nginx %s, signature %s; configured with its %d arguments (%s), the config's configure: left out", t.Path, t.Nginx, t.Signature, len(args), map[bool]string{true: "with --with-compat", false: "without --with-compat, as it is"}[t.Compat()])
+		for _, x := range dropped {
+			b.d.logf("  left out %s", x)
+		}
+		o.Configure, o.Signature = args, t.Signature
+	}
 }
 
 // targetFor is the distro's own nginx the nginx v cell is proven against
