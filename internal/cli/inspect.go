@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
@@ -19,20 +20,30 @@ type inspected struct {
 	Path  string `json:"path"`
 	Error string `json:"error,omitempty"`
 	*modinfo.File
+	// Decoded are the file's signatures by name, with --signature.
+	Decoded []decodedSignature `json:"decoded,omitempty"`
+}
+
+// decodedSignature is one signature of a file, every position named.
+type decodedSignature struct {
+	Signature string             `json:"signature"`
+	Nginx     string             `json:"nginx"`
+	Positions []modinfo.Position `json:"positions"`
 }
 
 type inspectOptions struct {
-	json, provenance bool
-	paths            []string
+	json, provenance, signature bool
+	paths                       []string
 }
 
 func inspectCommand() command {
-	return newCommand[inspectOptions]("inspect", "[--json] [--provenance] FILE...",
+	return newCommand[inspectOptions]("inspect", "[--json] [--signature] [--provenance] FILE...",
 		"print the modules in .so files (and nginx binaries): name, nginx version built for, signature; with --provenance, who built the files an attestation bundle names", runInspect)
 }
 
 func (o *inspectOptions) flags(fs *flag.FlagSet, _ *Deps) {
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of a table")
+	fs.BoolVar(&o.signature, "signature", false, "decode each module signature by name: the sizes, then every flag with its macro (bit 23 NGX_PCRE), feature and value, as that nginx version means them")
 	fs.BoolVar(&o.provenance, "provenance", false, "the files are attestation bundles (FILE.sigstore.json, or what gh attestation download writes): print the repository, workflow, commit and run that built what they name (read, not verified: install verifies)")
 }
 
@@ -57,6 +68,8 @@ func runInspect(_ context.Context, o *inspectOptions, d *Deps) error {
 		if err != nil {
 			failed++
 			item.Error = strings.TrimPrefix(err.Error(), path+": ")
+		} else if o.signature {
+			item.Decoded = decodeSignatures(f)
 		}
 		out = append(out, item)
 	}
@@ -90,6 +103,41 @@ func printInspected(w io.Writer, out []inspected) {
 		}
 	}
 	tw.Flush()
+	for _, it := range out {
+		for _, d := range it.Decoded {
+			fmt.Fprintf(w, "\n%s: signature %s (nginx %s)\n", it.Path, d.Signature, d.Nginx)
+			for _, p := range d.Positions {
+				fmt.Fprintf(w, "  %s\n", p)
+			}
+		}
+	}
+}
+
+// decodeSignatures names the positions of each distinct signature in f
+// (a binary's, or its modules').
+func decodeSignatures(f *modinfo.File) []decodedSignature {
+	type sig struct {
+		s       string
+		version uint64
+	}
+	var sigs []sig
+	if f.Kind == modinfo.KindExecutable {
+		sigs = append(sigs, sig{f.Signature, f.Version})
+	}
+	for _, m := range f.Modules {
+		sigs = append(sigs, sig{m.Signature, m.Version})
+	}
+	var out []decodedSignature
+	seen := map[sig]bool{}
+	for _, s := range sigs {
+		parsed, err := modinfo.ParseSignature(s.s)
+		if seen[s] || err != nil {
+			continue
+		}
+		seen[s] = true
+		out = append(out, decodedSignature{Signature: s.s, Nginx: nginxver.FromNumber(s.version), Positions: parsed.Decode(s.version)})
+	}
+	return out
 }
 
 func compatWord(sig string) string {

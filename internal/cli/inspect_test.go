@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,6 +51,38 @@ func TestInspect(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Kind != "module" || len(got[0].Modules) != 21 || got[0].Modules[20].Version != 1026003 {
 		t.Errorf("json = %+v", got)
+	}
+
+	// --signature names every position, once per distinct signature.
+	r = h.run("inspect", "--signature", echo)
+	for _, want := range []string{
+		"ngx_http_echo_module.so: signature 8,4,8,0011111111010111001111111111111111 (nginx 1.22.1)",
+		"pointer size: 8 bytes", "bit  1 NGX_HAVE_KQUEUE", "bit  6 NGX_HAVE_EPOLL",
+	} {
+		if !strings.Contains(r.stdout, want) || r.code != 0 {
+			t.Errorf("inspect --signature lacks %q (exit %d):\n%s", want, r.code, r.stdout)
+		}
+	}
+	for _, re := range []string{`bit 23 NGX_PCRE +PCRE +on\n`, `bit 34 NGX_COMPAT +--with-compat +on\n`, `bit 13 NGX_HAVE_SETFIB +setfib +off\n`} {
+		if !regexp.MustCompile(re).MatchString(r.stdout) {
+			t.Errorf("inspect --signature does not match %s:\n%s", re, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, "signature 8,4,8"); n != 1 {
+		t.Errorf("%d decodings of one signature", n)
+	}
+	r = h.run("inspect", "--json", "--signature", stream)
+	var dec []struct {
+		Decoded []struct {
+			Positions []struct {
+				Bit          int
+				Macro, Value string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &dec); err != nil || len(dec) != 1 || len(dec[0].Decoded) != 1 ||
+		len(dec[0].Decoded[0].Positions) != 37 || dec[0].Decoded[0].Positions[3+17].Macro != "" || dec[0].Decoded[0].Positions[3+17].Value != "on" {
+		t.Errorf("inspect --json --signature (bit 18, QUIC in 1.26.3, on): %v\n%s", err, r.stdout)
 	}
 
 	notModule := filepath.Join(t.TempDir(), "README.so")

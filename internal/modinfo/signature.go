@@ -103,6 +103,40 @@ var macros = map[int]string{
 	32: "NGX_HTTP_CACHE", 33: "NGX_HTTP_UPSTREAM_ZONE", 34: "NGX_COMPAT",
 }
 
+// Position is one part of a signature, by name.
+type Position struct {
+	// Bit is the flag's position (1-34), 0 for a size.
+	Bit     int    `json:"bit,omitempty"`
+	Macro   string `json:"macro,omitempty"`
+	Feature string `json:"feature"`
+	// Value is "on" or "off" for a flag, "N bytes" for a size.
+	Value string `json:"value"`
+}
+
+func (p Position) String() string {
+	if p.Bit == 0 {
+		return fmt.Sprintf("%s: %s", p.Feature, p.Value)
+	}
+	if p.Macro != "" {
+		return fmt.Sprintf("bit %2d %-26s %-36s %s", p.Bit, p.Macro, p.Feature, p.Value)
+	}
+	return fmt.Sprintf("bit %2d %-26s %-36s %s", p.Bit, "-", p.Feature, p.Value)
+}
+
+// Decode names every part of the signature as nginx version (number
+// form; 0 for current nginx) means it: the three sizes, then each flag.
+func (s Signature) Decode(version uint64) []Position {
+	out := []Position{
+		{Feature: "pointer size", Value: s.PtrSize + " bytes"},
+		{Feature: "sig_atomic_t size", Value: s.SigAtomicSize + " bytes"},
+		{Feature: "time_t size", Value: s.TimeSize + " bytes"},
+	}
+	for n := 1; n <= len(s.Flags); n++ {
+		out = append(out, Position{Bit: n, Macro: macros[n], Feature: feature(n, version), Value: onOff(flag(s.Flags, n))})
+	}
+	return out
+}
+
 // Difference is one feature on which a module and a binary disagree.
 type Difference struct {
 	// Bit is the flag's position in the signature (1-34), 0 for a size.

@@ -49,3 +49,32 @@ func TestDiffNamesFeatures(t *testing.T) {
 		t.Error("malformed signature parsed")
 	}
 }
+
+// TestDecodeNamesEveryPosition decodes Debian 12's signature: 3 sizes,
+// 34 flags, each by its macro and as 1.22.1 means it.
+func TestDecodeNamesEveryPosition(t *testing.T) {
+	s, err := ParseSignature(compat122)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := s.Decode(1022001)
+	if len(d) != 3+34 {
+		t.Fatalf("%d positions", len(d))
+	}
+	on := map[string]string{}
+	for _, p := range d {
+		on[p.Macro+p.Feature] = p.Value
+	}
+	for k, want := range map[string]string{
+		"pointer size": "8 bytes", "NGX_HAVE_KQUEUE" + "kqueue": "off", "NGX_HAVE_EPOLL" + "epoll": "on",
+		"NGX_PCRE" + "PCRE": "on", "NGX_HTTP_CACHE" + "HTTP cache": "on", "NGX_COMPAT" + "--with-compat": "on",
+		"unused (SHA1 before 1.11.2)": "off", // bit 18 meant QUIC only from 1.25.3
+	} {
+		if on[k] != want {
+			t.Errorf("%s = %q, want %q", k, on[k], want)
+		}
+	}
+	if got := d[3+22].String(); !strings.HasPrefix(got, "bit 23 NGX_PCRE") || !strings.HasSuffix(got, " on") {
+		t.Errorf("bit 23 reads %q", got)
+	}
+}
