@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -26,6 +27,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
 type buildOptions struct {
@@ -37,6 +39,7 @@ type buildOptions struct {
 	installDeps, noCompat, packages bool
 	test, incremental               bool
 	testNginx, likePath             string
+	source, sourceSHA               string
 	modules                         pathList
 	like                            *like.Target
 	jobs                            int
@@ -69,6 +72,8 @@ func (o *buildOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.StringVar(&o.testNginx, "test-nginx", "", "with --test: a Test::Nginx checkout or its lib directory (default: what perl finds on its @INC and PERL5LIB)")
 	fs.Var(&o.modules, "module", "a module to build instead of the config's (repeatable): git:URL[@REF] or a directory with an nginx module config file")
 	fs.StringVar(&o.likePath, "like", "", "build for this nginx binary: its version, its configure arguments (--with-compat only if it has it) and its module signature, which every .so must carry; it is the target the modules are checked against and loaded into")
+	fs.StringVar(&o.source, "source", "", "build from this nginx source instead of nginx.org's tarball (a fork's, for a --like binary that is freenginx or Angie): a directory, or a .tar.gz path or https:// URL ({version} stands for the version) with --source-sha256; nginx.source in the config")
+	fs.StringVar(&o.sourceSHA, "source-sha256", "", "the SHA-256 of --source's tarball (else nginx.sha256 of the version in the config)")
 	fs.BoolVar(&o.noCompat, "without-compat", false, "leave out --with-compat, for an nginx built without it (the modules then load only into an nginx configured with exactly the same arguments)")
 }
 
@@ -122,41 +127,79 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 // the release's own configure arguments for modules).
 const debianTree = "/usr/share/nginx/src"
 
-// findTree looks for the distro's own source of --like's binary:
-// Debian's nginx-dev (installed with --install-deps when the index has
-// it) of exactly the binary's version. Without one the cell builds
-// nginx.org's tarball of that version, and says so.
-func (b *builder) findTree(ctx context.Context) {
-	t := b.o.like
+// distroTree is the distro's own module-building source of a target
+// binary (Debian's nginx-dev): where it is, what it is, the release's
+// configure arguments for modules (conf_flags) and the ABI package its
+// nginx provides to modules built from it (abisubstvars).
+type distroTree struct {
+	dir, what, abi string
+	args           []string
+}
+
+// treeFor looks for the distro's own source of the target t, once per
+// version: Debian's nginx-dev (installed with --install-deps when the
+// index has it) of exactly the binary's version. nil means nginx.org's
+// tarball of that version, and the log says why.
+func (b *builder) treeFor(ctx context.Context, t *like.Target) *distroTree {
+	if tr, ok := b.trees[t.Nginx]; ok {
+		return tr
+	}
+	tr := b.findTree(ctx, t)
+	if b.trees == nil {
+		b.trees = map[string]*distroTree{}
+	}
+	b.trees[t.Nginx] = tr
+	return tr
+}
+
+func (b *builder) findTree(ctx context.Context, t *like.Target) *distroTree {
 	if b.o.installDeps && b.host.Family == distro.Apt {
 		in := &sysdeps.Installer{Distro: b.host, Run: sysdeps.Exec, Log: b.d.Stderr}
 		if _, err := in.Resolve(ctx, []string{"nginx-dev"}); err != nil {
-			b.d.logf("--like: %v: building nginx.org's nginx-%s.tar.gz", err, t.Nginx)
-			return
+			b.d.logf("like %s: %v: building nginx.org's nginx-%s.tar.gz", t.Path, err, t.Nginx)
+			return nil
 		}
 		if err := in.Install(ctx, []string{"nginx-dev"}); err != nil {
-			b.d.logf("--like: nginx-dev does not install beside this nginx (%v): building nginx.org's nginx-%s.tar.gz", err, t.Nginx)
-			return
+			b.d.logf("like %s: nginx-dev does not install beside this nginx (%v): building nginx.org's nginx-%s.tar.gz", t.Path, err, t.Nginx)
+			return nil
 		}
 	}
 	h, err := os.ReadFile(filepath.Join(debianTree, "src", "core", "nginx.h"))
 	if err != nil {
-		b.d.logf("--like: no distro source tree (%s): building nginx.org's nginx-%s.tar.gz", debianTree, t.Nginx)
-		return
+		b.d.logf("like %s: no distro source tree (%s): building nginx.org's nginx-%s.tar.gz", t.Path, debianTree, t.Nginx)
+		return nil
 	}
 	if !strings.Contains(string(h), `#define NGINX_VERSION      "`+t.Nginx+`"`) {
-		b.d.logf("--like: %s is not nginx %s's source: building nginx.org's nginx-%s.tar.gz", debianTree, t.Nginx, t.Nginx)
-		return
+		b.d.logf("like %s: %s is not nginx %s's source: building nginx.org's nginx-%s.tar.gz", t.Path, debianTree, t.Nginx, t.Nginx)
+		return nil
 	}
 	out, err := exec.CommandContext(ctx, "bash", "-c", `source "$1" && printf '%s\0' "${NGX_CONF_FLAGS[@]}"`, "bash", filepath.Join(debianTree, "conf_flags")).Output()
 	if err != nil {
-		b.d.logf("--like: %s/conf_flags: %v: building nginx.org's nginx-%s.tar.gz", debianTree, err, t.Nginx)
-		return
+		b.d.logf("like %s: %s/conf_flags: %v: building nginx.org's nginx-%s.tar.gz", t.Path, debianTree, err, t.Nginx)
+		return nil
 	}
-	args := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
 	version, _ := exec.CommandContext(ctx, "dpkg-query", "-W", "-f=${Version}", "nginx-dev").Output()
-	b.tree, b.treeArgs = debianTree, args
-	b.treeWhat = strings.TrimSpace("Debian's nginx-dev " + string(version))
+	tr := &distroTree{dir: debianTree, args: strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00"),
+		what: strings.TrimSpace("Debian's nginx-dev " + string(version))}
+	tr.abi = abiOf(filepath.Join(debianTree, "debian", "libnginx-mod.abisubstvars"))
+	return tr
+}
+
+// abiOf reads the nginx:abi substitution variable of Debian's
+// libnginx-mod.abisubstvars ("nginx:abi=nginx-abi-1.22.1-7"): the
+// virtual package the release's nginx provides to modules built from its
+// tree. "" when the file or the line is not there.
+func abiOf(path string) string {
+	b, err := userfile.Read(path, 1<<20)
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "nginx:abi="); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // readLike reads --like's binary: its version is the cell's, its
@@ -171,8 +214,6 @@ func (o *buildOptions) readLike(d *Deps) error {
 		return usagef("build --like %s: that binary is nginx %s, not --nginx %s: leave --nginx out (--like builds for the binary's version)", t.Path, t.Nginx, o.nginx)
 	case o.noCompat:
 		return usagef("build --like: --without-compat comes from the binary (%s is built %s)", t.Path, map[bool]string{true: "--with-compat", false: "without --with-compat"}[t.Compat()])
-	case t.Fork():
-		return usagef("build --like %s: that binary is %s %s, not nginx.org's nginx: its source is not nginx.org's nginx-%s.tar.gz, and modules built from that would load into it only by chance (%s's structs differ); building from a fork's source is not supported yet: build on a machine with %s's module SDK, from its own source tree", t.Path, t.Product, t.Nginx, t.Nginx, t.Product, t.Product)
 	}
 	o.nginx, o.like, o.noCompat = t.Nginx, &t, !t.Compat()
 	if o.targetNginx == "auto" {
@@ -192,11 +233,11 @@ type builder struct {
 	compiler  machine.Compiler
 	keyring   *source.Keyring
 	log       *compile.Log
-	// tree is the distro's module-building nginx source for --like's
-	// binary (Debian's nginx-dev), with what it is and its configure
-	// arguments (conf_flags); "" for nginx.org's tarball.
-	tree, treeWhat string
-	treeArgs       []string
+	// trees are the distro's module-building sources of the target
+	// binaries, by version (nil: nginx.org's tarball).
+	trees map[string]*distroTree
+	// product is whose nginx --source is (nginx.h's NGINX_NAME).
+	product string
 }
 
 func runBuild(ctx context.Context, o *buildOptions, d *Deps) error {
@@ -247,6 +288,15 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 		return nil, &config.Error{File: configName(cfg), Msg: "no modules to build: name them with --module git:URL@REF (or a directory), add modules: [{path: ...}] to " +
 			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
 	}
+	if o.source == "" && cfg.Nginx.Source != "" {
+		o.source = cfg.Nginx.Source
+	}
+	if dir, ok := source.LocalDir(o.source); ok && o.source != "" {
+		o.source = absIn(d.Dir, dir)
+	}
+	if t := o.like; t != nil && t.Fork() && o.source == "" {
+		return nil, usagef("build --like %s: that binary is %s %s, not nginx.org's nginx: modules built from nginx.org's nginx-%s.tar.gz would load into it only by chance (%s's structs differ). Give %s's own source of that version: --source DIR, or --source URL.tar.gz --source-sha256 HEX (nginx.source and nginx.sha256 in the config)", t.Path, t.Product, t.Nginx, t.Nginx, t.Product, t.Product)
+	}
 	b := &builder{o: o, d: d, cfg: cfg, log: &compile.Log{W: d.Stderr, Actions: d.Workflow.On(), Now: d.Now}}
 	if o.installDeps {
 		// Before the modules are fetched: a git: module needs git (and the
@@ -263,9 +313,6 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 	}
 	if b.mods, err = modsrc.Resolve(ctx, cfg, o.cache, o.out); err != nil {
 		return nil, err
-	}
-	if o.like != nil {
-		b.findTree(ctx)
 	}
 	o.packages = o.packages || cfg.Packages.Enabled
 	if o.packages {
@@ -340,7 +387,6 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
 			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
 	}
-	b.likeOptions(&o)
 	if b.o.incremental {
 		o.Incremental = absIn(b.d.Dir, filepath.Join(b.o.cache, "cells"))
 		o.PackageState = b.d.Machine.PackageState
@@ -362,9 +408,19 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	if o.Target, err = b.targetFor(ctx, v); err != nil {
 		return o, err
 	}
-	// --like's binary judges its cell: no nginx of the cell's own (a
-	// distro's module tree has no sources to build one from).
-	o.TargetJudges = b.o.like != nil && o.Target == b.o.like.Path
+	if b.o.source != "" {
+		if err := b.namedSource(ctx, &o); err != nil {
+			return o, err
+		}
+	}
+	if t := b.likeFor(o.Target); t != nil {
+		// The binary judges its cell: no nginx of the cell's own (a
+		// distro's module tree has no sources to build one from).
+		if err := b.likeOptions(ctx, &o, t); err != nil {
+			return o, err
+		}
+		o.TargetJudges = o.Target == t.Path
+	}
 	if o.Target != "" && o.Signature == "" {
 		// The target judges: nginx loads only its own signature.
 		if f, err := modinfo.Open(o.Target); err == nil && f.Signature != "" {
@@ -381,22 +437,68 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	return o, nil
 }
 
-// likeOptions configures a cell like --like's binary: from the distro's
-// tree with its conf_flags when there is one, else with the binary's own
-// arguments.
-func (b *builder) likeOptions(o *compile.Options) {
-	t := b.o.like
-	if t != nil && b.tree != "" {
-		b.d.logf("--like %s: nginx %s, signature %s; built from %s (%s) with its conf_flags (%d arguments), as the distro builds its module packages", t.Path, t.Nginx, t.Signature, b.treeWhat, b.tree, len(b.treeArgs))
-		o.Tree, o.TreeWhat, o.Configure, o.Signature, o.NoCompat = b.tree, b.treeWhat, b.treeArgs, t.Signature, true // conf_flags says --with-compat itself
-	} else if t != nil {
-		args, dropped := t.Args()
-		b.d.logf("--like %s: nginx %s, signature %s; configured with its %d arguments (%s), the config's configure: left out", t.Path, t.Nginx, t.Signature, len(args), map[bool]string{true: "with --with-compat", false: "without --with-compat, as it is"}[t.Compat()])
-		for _, x := range dropped {
-			b.d.logf("  left out %s", x)
-		}
-		o.Configure, o.Signature = args, t.Signature
+// likeFor is the binary a cell is built like: --like's, else, for a
+// cell proven by the distro's own nginx (--target-nginx auto), that nginx
+// (a packaged cell builds like the distro's package); nil builds the
+// version the upstream way.
+func (b *builder) likeFor(target string) *like.Target {
+	if b.o.like != nil || target == "" || b.o.targetNginx != "auto" {
+		return b.o.like
 	}
+	t, err := like.Read(target)
+	if err != nil || t.Fork() {
+		b.d.logf("%s: not built like it (%v): the upstream way, --with-compat", target, cmp.Or(err, fmt.Errorf("it is %s, not nginx.org's nginx", t.Product)))
+		return nil
+	}
+	return &t
+}
+
+// namedSource makes the source --source (nginx.source) names the
+// cell's tree, in place of nginx.org's tarball.
+func (b *builder) namedSource(ctx context.Context, o *compile.Options) error {
+	tr, err := source.Named(ctx, o.Source, b.o.source, o.Nginx, cmp.Or(b.o.sourceSHA, b.cfg.Nginx.SHA256[o.Nginx]))
+	if err != nil {
+		return usagef("build --source: %v", err)
+	}
+	o.Tree, o.TreeWhat = tr.Dir, tr.What
+	b.product = tr.Product
+	return nil
+}
+
+// likeOptions configures a cell like the binary t: from the source named
+// (a fork's) with the binary's arguments, else from the distro's tree
+// with its conf_flags when there is one, else from nginx.org's tarball
+// with the binary's arguments; the config's configure: arguments are
+// left out.
+func (b *builder) likeOptions(ctx context.Context, o *compile.Options, t *like.Target) error {
+	if len(o.Configure) > 0 {
+		b.d.logf("like %s: the config's configure: %s left out (the binary's arguments are the cell's)", t.Path, strings.Join(o.Configure, " "))
+	}
+	if o.Tree != "" && !strings.EqualFold(b.product, t.Product) {
+		return usagef("build --like %s --source: the binary is %s %s, the source %s: build from %s's own source", t.Path, t.Product, t.Nginx, o.TreeWhat, t.Product)
+	}
+	var tr *distroTree
+	if o.Tree == "" {
+		tr = b.treeFor(ctx, t)
+	}
+	if tr != nil {
+		b.d.logf("like %s: nginx %s, signature %s; built from %s (%s) with its conf_flags (%d arguments), as the distro builds its module packages%s",
+			t.Path, t.Nginx, t.Signature, tr.what, tr.dir, len(tr.args), map[bool]string{true: "; its packages depend on " + tr.abi, false: ""}[tr.abi != ""])
+		o.Tree, o.TreeWhat, o.Configure, o.ABI = tr.dir, tr.what, tr.args, tr.abi
+		o.Signature, o.NoCompat = t.Signature, true // conf_flags says --with-compat itself
+		return nil
+	}
+	args, dropped := t.Args()
+	from := "nginx.org's tarball"
+	if o.Tree != "" {
+		from = o.TreeWhat
+	}
+	b.d.logf("like %s: %s %s, signature %s; built from %s, configured with its %d arguments (%s)", t.Path, t.Product, t.Nginx, t.Signature, from, len(args), map[bool]string{true: "with --with-compat", false: "without --with-compat, as it is"}[t.Compat()])
+	for _, x := range dropped {
+		b.d.logf("  left out %s", x)
+	}
+	o.Configure, o.Signature, o.NoCompat = args, t.Signature, !t.Compat()
+	return nil
 }
 
 // targetFor is the distro's own nginx the nginx v cell is proven against

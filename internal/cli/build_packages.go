@@ -34,7 +34,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 		}
 		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires,
 			Version: cfg.Packages.Version, Maintainer: cfg.Packages.Maintainer, Homepage: cfg.Packages.Homepage,
-			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime}
+			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime, ABI: cell.Cells[0].ABI}
 		if spec.Version == "" {
 			spec.Version = "0.0.0"
 			if c := strings.TrimSuffix(e.Commit, "-dirty"); len(c) >= 7 {

@@ -66,3 +66,16 @@ modules:
 		t.Errorf("no log groups in Actions mode:\n%s", r.stderr)
 	}
 }
+
+// TestABIOf reads the nginx:abi line of abisubstvars as Debian 12's
+// nginx-dev ships it (comments, then module versions after it).
+func TestABIOf(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "libnginx-mod.abisubstvars")
+	os.WriteFile(p, []byte("# update the ABI version when:\n# - nginx upstream has changed\n#\nnginx:abi=nginx-abi-1.22.1-7\n\n# ABI-compatible versions of third-party modules\nlibnginx-mod-http-echo:Version=1:0.63-4\n"), 0o644)
+	if got := abiOf(p); got != "nginx-abi-1.22.1-7" {
+		t.Errorf("abiOf = %q", got)
+	}
+	if got := abiOf(filepath.Join(t.TempDir(), "none")); got != "" {
+		t.Errorf("no file: %q", got)
+	}
+}

@@ -126,6 +126,11 @@ type Options struct {
 	// a copy of it instead of a tarball. TreeWhat names it in the log and
 	// the cell manifest.
 	Tree, TreeWhat string
+	// ABI is the virtual package the target nginx provides to modules
+	// built from Tree (Debian's nginx:abi in the tree's
+	// debian/libnginx-mod.abisubstvars, nginx-abi-1.22.1-7): recorded in
+	// the cell manifest, what the cell's .deb packages depend on.
+	ABI string
 	// Signature, when set, is the target nginx's module signature (build
 	// --like): every .so must carry exactly it (nginx refuses any other
 	// as "not binary compatible"), else its module fails in phase
@@ -223,7 +228,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, errors.New("compile: Options.Compiler is not set (ask machine.Compiler after installing the build dependencies)")
 	}
 	b := &cell{o: o, tree: o.WorkDir, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{},
-		Incremental: o.Incremental != ""},
+		Incremental: o.Incremental != "", ABI: o.ABI},
 		installed: map[string]bool{}, unresolved: map[string][]string{}}
 	res, err := b.run(ctx)
 	if ctx.Err() != nil {
@@ -267,6 +272,20 @@ func treeSource(dir, what, version string) (source.Tarball, error) {
 	}
 	sum := sha256.Sum256([]byte(sums))
 	return source.Tarball{Version: version, SHA256: hex.EncodeToString(sum[:]), Verified: what + " (" + dir + ")"}, nil
+}
+
+// configureAtTop gives a checkout (no ./configure, as nginx's and the
+// forks' repositories are) the ./configure a release tarball has: its
+// auto/configure, as nginx's release makefile copies it up.
+func configureAtTop(root string) error {
+	if _, err := os.Stat(filepath.Join(root, "configure")); err == nil {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(root, "auto", "configure"))
+	if err != nil {
+		return nil // configure says what is missing
+	}
+	return os.WriteFile(filepath.Join(root, "configure"), b, 0o755)
 }
 
 // copyTree copies the regular files, directories and links under src to
@@ -417,7 +436,10 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 			if o.Tree != "" {
 				// configure writes into the tree: a copy of it.
 				root = filepath.Join(b.tree, "src", "nginx-"+o.Nginx)
-				return copyTree(o.Tree, root)
+				if err := copyTree(o.Tree, root); err != nil {
+					return err
+				}
+				return configureAtTop(root)
 			}
 			f, err := os.Open(tb.Path)
 			if err != nil {

@@ -107,6 +107,11 @@ type Nginx struct {
 	// SHA256 pins source tarball checksums by version, for mirrors that
 	// serve no signatures.
 	SHA256 map[string]string `json:"sha256,omitempty"`
+	// Source, when set, is the nginx source cells build instead of
+	// nginx.org's tarball: a fork's (freenginx, Angie) for a target binary
+	// that is one. A directory, or a .tar.gz path or https:// URL in which
+	// {version} stands for the cell's version, its checksum under SHA256.
+	Source string `json:"source,omitempty"`
 
 	constraint version.Constraints
 }

@@ -271,6 +271,9 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 				out.SHA256[k.Value] = strings.ToLower(v.Value)
 			}
 		},
+		"source": func(n *yaml.Node) {
+			out.Source, _ = d.str(n, "nginx.source (a directory, or a .tar.gz path or URL with {version}, its checksum under nginx.sha256)")
+		},
 		"packaged": func(n *yaml.Node) {
 			d.boolean(n, &out.Packaged, "nginx.packaged must be true or false (also build the nginx version each distro's own package ships)")
 		},

@@ -37,6 +37,11 @@ type release struct {
 	// reversed also builds the corpus in the reverse order: the outcome
 	// must not change.
 	reversed bool
+	// from is what the packaged cell says it is built from: Debian's
+	// nginx-dev tree where the release has one (devTree), else nginx.org's
+	// tarball with the binary's arguments.
+	from    string
+	devTree bool
 	// check asserts what is known of this release's corpus.
 	check func(t *testing.T, m manifest.Manifest, log string)
 }
@@ -97,7 +102,7 @@ func origCorpus(rel string, lua module) func(t *testing.T, mirror, src string) [
 
 var releases = []release{
 	{distro: "debian-11", image: "debian:11", suite: "bullseye", nginx: "1.18.0", buildDep: []string{"nginx"},
-		corpus: debian11Corpus, conf: echoConf, answers: map[string]string{"/echo": "200 hello from echo\n"},
+		corpus: debian11Corpus, from: "building nginx.org's nginx-1.18.0.tar.gz", conf: echoConf, answers: map[string]string{"/echo": "200 hello from echo\n"},
 		check: func(t *testing.T, m manifest.Manifest, log string) {
 			// LuaJIT under Debian 11's name (Debian 12's is not in its
 			// index), and nginx's LIBXSLT switch that dav-ext turns on
@@ -120,8 +125,9 @@ var releases = []release{
 		// lua 0.10.23 calls the PCRE1 API and nginx 1.22.1 uses PCRE2:
 		// Debian links lua with -lpcre; it will not start without
 		// resty.core.
-		corpus:   origCorpus("debian-12", module{env: luaEnv, libs: []string{"-lpcre"}, packages: []string{"libpcre3-dev", "lua-resty-core"}}),
-		runtime:  []string{"lua-resty-core"},
+		corpus:  origCorpus("debian-12", module{env: luaEnv, libs: []string{"-lpcre"}, packages: []string{"libpcre3-dev", "lua-resty-core"}}),
+		runtime: []string{"lua-resty-core"},
+		from:    "built from Debian's nginx-dev 1.22.1", devTree: true,
 		conf:     echoConf + "\nlocation = /lua { content_by_lua_block { ngx.say(\"hello from lua\") } }",
 		answers:  map[string]string{"/echo": "200 hello from echo\n", "/lua": "200 hello from lua\n"},
 		reversed: true,
@@ -138,7 +144,8 @@ var releases = []release{
 			"libnginx-mod-http-brotli", "libnginx-mod-http-dav-ext", "libnginx-mod-nchan", "libnginx-mod-rtmp"},
 		corpus:  origCorpus("debian-13", module{env: luaEnv, packages: []string{"lua-resty-core"}}),
 		runtime: []string{"lua-resty-core"},
-		conf:    echoConf, answers: map[string]string{"/echo": "200 hello from echo\n"},
+		from:    "built from Debian's nginx-dev 1.26.3", devTree: true,
+		conf: echoConf, answers: map[string]string{"/echo": "200 hello from echo\n"},
 		check: func(t *testing.T, m manifest.Manifest, log string) {
 			if !slices.Contains(builtNames(m), "ngx_http_uploadprogress_module") {
 				t.Error("debian-13: uploadprogress 0.9.4 did not build against 1.26.3")
@@ -148,11 +155,14 @@ var releases = []release{
 }
 
 // TestBareCorpus is the bare-container acceptance: in each bare Debian
-// image, with --install-deps and smoke on, the release's own corpus gives
-// the .so set a hand-run configure --with-compat + make -k modules gives
-// in the same container after apt-get build-dep of Debian's packages of
-// those modules (the tool runs first), every failure has a reason, and
-// the release's own nginx loads every built .so and answers through one.
+// image, with --install-deps and smoke on, the release's own corpus,
+// built for the release's packaged nginx, builds like that nginx (issue
+// 31: from nginx-dev's tree with its conf_flags where the release has
+// them, else with the binary's own arguments; the binary judges, and
+// every .so has its signature) and gives the .so set a hand run gives in
+// the same container (handRun; the tool runs first); every failure has
+// a reason, and the release's own nginx loads every built .so and
+// answers through one.
 func TestBareCorpus(t *testing.T) {
 	for _, r := range releases {
 		t.Run(r.distro, func(t *testing.T) { corpusCell(t, r) })
@@ -188,6 +198,9 @@ func corpusCell(t *testing.T, r release) {
 	}
 	m := cellManifest(t, filepath.Join(work, "dist"))
 	built := builtNames(m)
+	if want := fmt.Sprintf("the target nginx's, in %d .so", len(m.Entries)); !strings.Contains(out, r.from) || !strings.Contains(out, want) {
+		t.Errorf("%s: the packaged cell does not say %q and %q:\n%s", r.distro, r.from, want, testenv.Tail(out, 60))
+	}
 	var failed []string
 	for _, f := range m.Cells[0].Failures {
 		failed = append(failed, f.Module+" ("+string(f.Phase)+"): "+f.Reason())
@@ -293,10 +306,16 @@ func oldStyle(t *testing.T, src, path string) bool {
 	return err == nil && !strings.Contains(string(b), "ngx_module_type")
 }
 
-// handRun is the upgrade guide by hand in the same container, after
-// apt-get build-dep of Debian's own packages of the modules: configure
-// --with-compat with every module (NDK first), make -k modules. It
-// returns the modules of the .so files make produced.
+// handRun builds the modules by hand in the same container, as the
+// module trackers' answer says ("compile with the same configure options
+// as the installed binary") and as Debian builds its module packages,
+// after apt-get build-dep of Debian's own packages of the modules: in a
+// copy of nginx-dev's tree with its conf_flags where the release has one
+// (make -f objs/Makefile: the tree writes no Makefile), else nginx.org's
+// tarball with the arguments nginx -V prints, the paths of the modules
+// Debian built into it left out; every module (NDK first), make -k
+// modules. It returns the modules of the .so files make produced,
+// nginx's own (--with-X=dynamic) left out.
 func handRun(t *testing.T, c *testenv.Container, r release, mods []module) []string {
 	ctx := context.Background()
 	c.Shell(ctx, fmt.Sprintf(`cat > /etc/apt/sources.list.d/src.list <<EOF
@@ -317,15 +336,29 @@ apt-get build-dep -y -q %[2]s >/dev/null`, r.suite, strings.Join(r.buildDep, " "
 	for k, v := range luaEnv {
 		env += k + "=" + v + " "
 	}
-	c.Shell(ctx, fmt.Sprintf("rm -rf /work/hand && mkdir /work/hand && tar -xzf /mirror/nginx-%[1]s.tar.gz -C /work/hand", r.nginx))
+	// nginx -V's arguments, without the paths of the modules Debian built
+	// into it.
+	flags := `eval "set -- $(nginx -V 2>&1 | sed -n 's/^configure arguments: //p')"; flags=(); for a; do case $a in --add-module=*|--add-dynamic-module=*) ;; *) flags+=("$a");; esac; done; `
+	tree, args, mk := "/work/hand/nginx-"+r.nginx, `"${flags[@]}"`, "make"
+	if r.devTree {
+		tree, args, mk = "/work/hand/tree", `"${NGX_CONF_FLAGS[@]}"`, "make -f objs/Makefile"
+		c.Shell(ctx, `apt-get install -y -q --no-install-recommends nginx-dev >/dev/null && rm -rf /work/hand && mkdir /work/hand && cp -a /usr/share/nginx/src /work/hand/tree`)
+	} else {
+		c.Shell(ctx, fmt.Sprintf("rm -rf /work/hand && mkdir /work/hand && tar -xzf /mirror/nginx-%s.tar.gz -C /work/hand", r.nginx))
+	}
+	printed, err := c.Exec(ctx, nil, "bash", "-c", flags+`printf '%s\n' "${flags[@]}"`)
+	if err != nil {
+		t.Fatalf("%s: nginx -V's arguments: %v\n%s", r.distro, err, printed)
+	}
+	own := strings.Fields(printed)
 	// A module whose config stops configure is left out, and configure
 	// runs again, as one would by hand.
 	for {
-		args := "--with-compat"
+		add := ""
 		for _, d := range dirs {
-			args += " --add-dynamic-module=" + d
+			add += " --add-dynamic-module=" + d
 		}
-		out, err := c.Exec(ctx, nil, "sh", "-c", fmt.Sprintf("cd /work/hand/nginx-%s && %s ./configure %s 2>&1", r.nginx, env, args))
+		out, err := c.Exec(ctx, nil, "bash", "-c", fmt.Sprintf("cd %s && %s if [ -f conf_flags ]; then source conf_flags; fi; %s ./configure %s %s 2>&1", tree, flags, env, args, add))
 		if err == nil {
 			break
 		}
@@ -337,13 +370,27 @@ apt-get build-dep -y -q %[2]s >/dev/null`, r.suite, strings.Join(r.buildDep, " "
 		t.Logf("%s: by hand, configure stops in %s: %s", r.distro, bad, testenv.Tail(out, 1))
 		dirs = slices.DeleteFunc(dirs, func(d string) bool { return d == bad })
 	}
-	out := c.Shell(ctx, fmt.Sprintf("cd /work/hand/nginx-%s && (make -k -j2 modules >/work/hand/make.log 2>&1 || true) && ls objs/*.so", r.nginx))
+	out := c.Shell(ctx, fmt.Sprintf("cd %s && (%s -k -j2 modules >/work/hand/make.log 2>&1 || true) && ls objs/*.so", tree, mk))
 	var names []string
 	for _, l := range strings.Fields(out) {
-		if strings.HasSuffix(l, ".so") {
-			names = append(names, strings.TrimSuffix(filepath.Base(l), ".so"))
+		name := strings.TrimSuffix(filepath.Base(l), ".so")
+		if !strings.HasSuffix(l, ".so") || nginxOwn(name, own) {
+			continue
 		}
+		names = append(names, name)
 	}
 	sort.Strings(names)
 	return names
+}
+
+// nginxOwn reports whether the .so named name is one of nginx's own
+// modules that configure arguments build as .so files
+// (--with-http_geoip_module=dynamic, --with-stream=dynamic).
+func nginxOwn(name string, args []string) bool {
+	for _, a := range args {
+		if m, ok := strings.CutSuffix(strings.TrimPrefix(a, "--with-"), "=dynamic"); ok && (name == "ngx_"+m || name == "ngx_"+m+"_module") {
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package distrotest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,6 +27,18 @@ make -j2 >/tmp/custom/make.log 2>&1 && make install >/dev/null
 /opt/nginx/sbin/nginx -V 2>&1 | tail -1
 `
 
+// helloContainer is a tool container of image with nginx 1.26.3's
+// tarball in /mirror, hello-world in /src and /work/hello.yml building
+// it; work and src are the host's directories behind /work and /src.
+func helloContainer(t *testing.T, image string) (c *testenv.Container, work, src string) {
+	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
+	work = t.TempDir()
+	src = filepath.Join(work, "src")
+	copyHello(t, filepath.Join(src, "hello-world"))
+	writeConfig(t, filepath.Join(work, "hello.yml"), []module{{name: "hello-world"}}, `location = /t { hello_world "hi"; }`, "/t", "")
+	return toolContainer(t, image, mirror, src, work), work, src
+}
+
 // loadConf is an nginx.conf for the custom nginx that loads one .so and
 // serves /t through it.
 func loadConf(so string) string {
@@ -43,13 +56,8 @@ http { server { listen 127.0.0.1:8097; location = /t { hello_world "through the 
 // binary as --target-nginx) and check name bit 32 (the HTTP cache) and
 // bit 34 (--with-compat) first.
 func TestBuildLikeACustomNginx(t *testing.T) {
-	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
 	ctx := context.Background()
-	work := t.TempDir()
-	src := filepath.Join(work, "src")
-	copyHello(t, filepath.Join(src, "hello-world"))
-	writeConfig(t, filepath.Join(work, "hello.yml"), []module{{name: "hello-world"}}, `location = /t { hello_world "hi"; }`, "/t", "")
-	c := toolContainer(t, "debian:12", mirror, src, work)
+	c, _, _ := helloContainer(t, "debian:12")
 	if out, err := c.Exec(ctx, nil, "sh", "-c", customNginx); err != nil || strings.Contains(out, "--with-compat") {
 		t.Fatalf("the custom nginx: %v\n%s", err, testenv.Tail(out, 20))
 	}
@@ -181,4 +189,91 @@ func TestBuildLikeDebiansNginx(t *testing.T) {
 			}
 		})
 	}
+}
+
+// forkSource is a fork made here, for when no fork's own source is at
+// hand (NGINX_MODBUILD_FORK_SRC names one: a freenginx checkout): nginx
+// 1.26.3 renamed as freenginx names itself (NGINX_NAME, "testfork/1.26.3"
+// in nginx -V) and with a field of its own at the head of
+// ngx_http_request_t, as forks' structs differ from nginx's.
+const forkSource = `set -e
+mkdir -p /src/fork && tar -xzf /mirror/nginx-1.26.3.tar.gz -C /src/fork --strip-components=1
+cd /src/fork
+perl -0pi -e 's|#define NGINX_VER          "nginx/" NGINX_VERSION|#define NGINX_NAME         "testfork"\n#define NGINX_VER          NGINX_NAME "/" NGINX_VERSION|' src/core/nginx.h
+perl -0pi -e 's/(struct ngx_http_request_s \{\n\s+uint32_t\s+signature;[^\n]*\n)/$1    void                             *fork_only;\n/' src/http/ngx_http_request.h
+grep -q testfork src/core/nginx.h && grep -q fork_only src/http/ngx_http_request.h
+`
+
+// forkNginx builds the fork in /src/fork from its own source into
+// /opt/fork, as its operators do (a checkout's configure is
+// auto/configure).
+const forkNginx = `set -e
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends gcc make libc6-dev libpcre2-dev zlib1g-dev libssl-dev perl >/dev/null
+rm -rf /tmp/forkbuild && cp -a /src/fork /tmp/forkbuild && cd /tmp/forkbuild
+conf=./configure; [ -x "$conf" ] || conf=auto/configure
+$conf --prefix=/opt/fork --with-compat --with-threads --with-http_ssl_module >/tmp/fork-configure.log 2>&1
+make -j2 >/tmp/fork-make.log 2>&1 && make install >/dev/null
+/opt/fork/sbin/nginx -V 2>&1 | head -1
+`
+
+// TestBuildLikeAFork is issue 31's fork acceptance: for a fork's binary
+// built from its own source, build --like refuses nginx.org's tarball
+// naming the fork and what to give, and --source (the fork's tree)
+// builds a .so with the binary's signature that loads into it and
+// answers through it.
+func TestBuildLikeAFork(t *testing.T) {
+	ctx := context.Background()
+	c, work, src := helloContainer(t, "debian:13")
+	if fork := os.Getenv("NGINX_MODBUILD_FORK_SRC"); fork != "" {
+		if out, err := exec.Command("cp", "-a", fork, filepath.Join(src, "fork")).CombinedOutput(); err != nil {
+			t.Fatalf("NGINX_MODBUILD_FORK_SRC: %v\n%s", err, out)
+		}
+	} else if out, err := c.Exec(ctx, nil, "sh", "-c", forkSource); err != nil {
+		t.Fatalf("make the fork: %v\n%s", err, out)
+	}
+	version, err := c.Exec(ctx, nil, "sh", "-c", forkNginx)
+	if err != nil || strings.Contains(version, "nginx version: nginx/") {
+		t.Fatalf("the fork's nginx: %v\n%s", err, version)
+	}
+	version = strings.TrimSpace(testenv.Tail(version, 1)) // apt's words before it
+	product, ver, _ := strings.Cut(strings.TrimPrefix(version, "nginx version: "), "/")
+	t.Logf("the fork: %s %s", product, ver)
+	const bin = "/opt/fork/sbin/nginx"
+
+	out, err := build(c, "hello.yml", "", "debian-13", "refused", "--like", bin)
+	if code := exitCode(err); code != 2 || !strings.Contains(out, "that binary is "+product+" "+ver+", not nginx.org's nginx") ||
+		!strings.Contains(out, "Give "+product+"'s own source") || !strings.Contains(out, "--source DIR") {
+		t.Fatalf("build --like the fork without its source: exit %d\n%s", code, testenv.Tail(out, 10))
+	}
+
+	out, err = build(c, "hello.yml", "", "debian-13", "fork", "--like", bin, "--source", "/src/fork")
+	if err != nil || !strings.Contains(out, "built from "+product+" "+ver+" source directory /src/fork") || !strings.Contains(out, "the target nginx's, in 1 .so") {
+		t.Fatalf("build --like the fork --source: %v\n%s", err, testenv.Tail(out, 40))
+	}
+	so := fmt.Sprintf("/work/fork/ngx_http_hello_world_module_%s.so", ver)
+	c.Shell(ctx, "mkdir -p /tmp/fork && cat > /tmp/fork/nginx.conf <<'EOF'\n"+strings.ReplaceAll(loadConf(so), "the custom nginx", "the fork")+"EOF")
+	if out, err := c.Exec(ctx, nil, bin, "-t", "-c", "/tmp/fork/nginx.conf"); err != nil {
+		t.Fatalf("the fork refuses its build: %v\n%s", err, out)
+	}
+	answer := c.Shell(ctx, bin+" -c /tmp/fork/nginx.conf && sleep 0.5 && (command -v curl >/dev/null || apt-get install -y -q --no-install-recommends curl >/dev/null) && curl -fsS http://127.0.0.1:8097/t; "+bin+" -c /tmp/fork/nginx.conf -s stop")
+	if !strings.Contains(answer, "through the fork") {
+		t.Errorf("a request through the module in the fork: %s", answer)
+	}
+	m, err := manifest.Read(filepath.Join(work, "fork", manifest.CellFileName(ver, "debian-13", "amd64")))
+	if err != nil || !strings.Contains(m.Cells[0].Verified, product+" "+ver+" source directory") {
+		t.Errorf("the cell manifest does not say the fork's source: %v %+v", err, m)
+	}
+}
+
+// exitCode is a command's exit status (0 for nil, -1 when it did not run).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

@@ -45,6 +45,10 @@ type Cell struct {
 	// --incremental, a pull-request check): release refuses it, as only
 	// a build from clean is published.
 	Incremental bool `json:"incremental,omitempty"`
+	// ABI is the virtual package the target nginx provides to modules
+	// built from its distro's source (Debian's nginx-abi-1.22.1-7, from
+	// that tree's abisubstvars): the cell's .deb packages depend on it.
+	ABI string `json:"abi,omitempty"`
 }
 
 // Tests is one module's suite in a cell: counts as prove sums them.

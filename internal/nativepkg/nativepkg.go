@@ -48,6 +48,11 @@ type Spec struct {
 	// package depends on theirs.
 	Requires                                   []string
 	Maintainer, Homepage, License, Description string
+	// ABI, when set, is the virtual package the target nginx provides to
+	// modules built from its distro's source (Debian's nginx-abi-V-N from
+	// that release's abisubstvars): a .deb depends on it instead of the
+	// distro table's ABI or the version pins.
+	ABI string
 	// MTime stamps the files (reproducible packages).
 	MTime time.Time
 	// Signer, when set, signs the package: an rpm's header and payload
@@ -140,7 +145,11 @@ func Build(s Spec) (*Package, error) {
 		version = "0.0.0"
 	}
 	pkgVersion := Version(format, version, s.Nginx)
-	depends, err := Depends(format, s.Distro, s.Nginx)
+	d := s.Distro
+	if s.ABI != "" {
+		d.ABI, d.Packaged = s.ABI, s.Nginx // the cell built from the source of the nginx providing it
+	}
+	depends, err := Depends(format, d, s.Nginx)
 	if err != nil {
 		return nil, err
 	}

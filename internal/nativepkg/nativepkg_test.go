@@ -88,6 +88,13 @@ func TestDeb(t *testing.T) {
 	if got := strings.Join(p.Depends, ", "); got != "nginx (>= 1.26.3), nginx (<< 1.26.4~), nginx-module-ndk-http" {
 		t.Errorf("depends %s", got)
 	}
+	// Built from Debian 13's nginx-dev tree: the ABI its abisubstvars
+	// names (the table has none for debian-13).
+	abi := spec(t, "debian-13", "1.26.3")
+	abi.ABI = "nginx-abi-1.26.3-1"
+	if p, err := Build(abi); err != nil || strings.Join(p.Depends, ", ") != "nginx-abi-1.26.3-1, nginx-module-ndk-http" {
+		t.Errorf("with the tree's ABI: %v %v", err, p.Depends)
+	}
 }
 
 func TestRPM(t *testing.T) {
