@@ -22,7 +22,9 @@ import (
 // built for it, besides the pin and 1.26.3. Then each release's own nginx
 // package, in a fresh container of the same image, loads the released
 // .so built for it (in the manifest's order) and answers through it, and
-// refuses the one built for another version.
+// refuses the one built for another version. The packaged cells build
+// like the release's nginx (issue 31): on Debian 12 and 13 from
+// nginx-dev's tree.
 func TestContainerJobsWithAct(t *testing.T) {
 	bin := actBin(t)
 	goBin := testenv.Tool(t, "go", "golang")
@@ -112,6 +114,13 @@ func TestContainerJobsWithAct(t *testing.T) {
 	for _, c := range m.Cells {
 		if !strings.HasPrefix(c.Compiler, gcc[c.Distro]) {
 			t.Errorf("the %s cell for nginx %s was compiled by %q, not its release's gcc", c.Distro, c.Nginx, c.Compiler)
+		}
+		// A packaged cell builds like the release's nginx: from
+		// nginx-dev's tree where the release has one (12 and 13).
+		dd, _ := distro.Lookup(c.Distro)
+		fromTree := strings.HasPrefix(c.Verified, "Debian's nginx-dev "+dd.Packaged)
+		if want := c.Nginx == dd.Packaged && c.Distro != "debian-11"; fromTree != want {
+			t.Errorf("the %s cell for nginx %s: built from %q; from nginx-dev's tree: %v, want %v", c.Distro, c.Nginx, c.Verified, fromTree, want)
 		}
 	}
 	pulls := gh.Pulls("acme/mod")

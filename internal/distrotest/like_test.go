@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,12 +147,14 @@ func TestOperatorBuildsForItsNginx(t *testing.T) {
 // release has them (12 and 13; 11 has no nginx-dev: nginx.org's tarball,
 // the binary's arguments), says which, gives every .so the binary's
 // signature, and Debian's nginx loads them all and answers through echo.
+// Their .deb packages depend on the ABI of the tree's abisubstvars and
+// install beside Debian's nginx.
 func TestBuildLikeDebiansNginx(t *testing.T) {
 	mirror := testenv.Mirror(t, "nginx-1.18.0.tar.gz")
-	for _, r := range []struct{ image, distro, echo, from string }{
-		{"debian:11", "debian-11", "", "building nginx.org's nginx-1.18.0.tar.gz"},
-		{"debian:12", "debian-12", "debian-12/libnginx-mod-http-echo_0.63.orig.tar.gz", "built from Debian's nginx-dev 1.22.1"},
-		{"debian:13", "debian-13", "debian-13/libnginx-mod-http-echo_0.63.orig.tar.gz", "built from Debian's nginx-dev 1.26.3"},
+	for _, r := range []struct{ image, distro, echo, from, depends string }{
+		{"debian:11", "debian-11", "", "building nginx.org's nginx-1.18.0.tar.gz", "nginx (>= 1.18.0), nginx (<< 1.18.1~)"},
+		{"debian:12", "debian-12", "debian-12/libnginx-mod-http-echo_0.63.orig.tar.gz", "built from Debian's nginx-dev 1.22.1", "nginx-abi-1.22.1-7"},
+		{"debian:13", "debian-13", "debian-13/libnginx-mod-http-echo_0.63.orig.tar.gz", "built from Debian's nginx-dev 1.26.3", "nginx-abi-1.26.3-1"},
 	} {
 		t.Run(r.distro, func(t *testing.T) {
 			ctx := context.Background()
@@ -169,14 +172,30 @@ func TestBuildLikeDebiansNginx(t *testing.T) {
 			writeConfig(t, filepath.Join(work, "mods.yml"), mods, conf, "/t", "")
 			c := toolContainer(t, r.image, mirror, src, work)
 			c.Shell(ctx, "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx >/dev/null")
-			out, err := build(c, "mods.yml", "", r.distro, "dist", "--like", "/usr/sbin/nginx")
+			out, err := build(c, "mods.yml", "", r.distro, "dist", "--like", "/usr/sbin/nginx", "--packages")
 			if err != nil || !strings.Contains(out, r.from) ||
 				!strings.Contains(out, fmt.Sprintf("the target nginx's, in %d .so", len(mods))) {
 				t.Fatalf("build --like: %v\n%s", err, testenv.Tail(out, 40))
 			}
 			m, err := manifest.Read(filepath.Join(work, "dist", manifest.CellFileName(map[string]string{"debian-11": "1.18.0", "debian-12": "1.22.1", "debian-13": "1.26.3"}[r.distro], r.distro, "amd64")))
-			if err != nil || len(m.Entries) != len(mods) {
+			if err != nil || len(m.Entries) != 2*len(mods) {
 				t.Fatalf("the cell manifest: %v %+v", err, m)
+			}
+			// The .deb depends on the ABI the tree's abisubstvars names
+			// (Debian 11: no tree, the version range), and apt installs it
+			// beside the release's nginx.
+			var debs []string
+			for _, e := range m.Entries {
+				if e.Kind == "deb" {
+					debs = append(debs, "/work/dist/"+e.File)
+				}
+			}
+			m.Entries = slices.DeleteFunc(m.Entries, func(e manifest.Entry) bool { return e.Kind != "" })
+			if got := strings.TrimSpace(c.Shell(ctx, "dpkg-deb -f "+debs[0]+" Depends")); got != r.depends {
+				t.Errorf("%s: the .deb depends on %q, want %q", r.distro, got, r.depends)
+			}
+			if out, err := c.Exec(ctx, nil, "sh", "-c", "apt-get install -y -q "+strings.Join(debs, " ")+" 2>&1 && dpkg --audit"); err != nil {
+				t.Errorf("%s: apt-get install the .debs: %v\n%s", r.distro, err, testenv.Tail(out, 15))
 			}
 			t.Logf("%s: %s", r.distro, m.Cells[0].Verified)
 			paths := []string{"/t"}
