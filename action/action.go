@@ -57,6 +57,7 @@ var Inputs = []Input{
 	{"test", "test", true, []string{"build"}, "build: run each module's own test suite (test: in the config) against the nginx built with it"},
 	{"test-nginx", "test-nginx", false, []string{"build"}, "build: a Test::Nginx checkout or lib directory for test (default: what perl finds)"},
 	{"target-nginx", "target-nginx", false, []string{"build"}, "build: the distro's own nginx the modules must also load into: a path, none, or auto (default: for a cell of the container's distro and its packaged nginx version, that nginx, installed with install-deps)"},
+	{"like", "like", false, []string{"build"}, "build: build for this nginx binary (its version, configure arguments and signature; a job's like field for an image whose nginx is the target)"},
 	{"packages", "packages", true, []string{"build"}, "build: also make native packages (.deb, .rpm, .apk) of the modules"},
 	{"jobs", "jobs", false, []string{"build"}, "build: parallel compile jobs"},
 	{"cache-dir", "cache-dir", false, []string{"versions", "plan", "build", "bump"}, "cache directory"},

@@ -1,6 +1,7 @@
 package action
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,9 @@ func TestContainerJobsWithAct(t *testing.T) {
 		testenv.Image(t, img)
 	}
 	docker := testenv.Docker(t)
+	// The image target: an image made here whose nginx is a custom build.
+	custom := testenv.MadeImage(t, "debian:12", "nginx-modbuild-test/custom-nginx", testenv.CustomNginx,
+		testenv.Mount{Host: mirror, Container: "/mirror", ReadOnly: true})
 
 	gh := ghfake.New(t)
 	if err := gh.LoadTags("nginx/nginx", tagsUpTo(t, "1.26.3")); err != nil {
@@ -41,6 +45,10 @@ func TestContainerJobsWithAct(t *testing.T) {
 	}
 	gh.RequireToken("e2e-token")
 	ws := moduleWorkspace(t, "containers")
+	cfgFile := filepath.Join(ws, ".github", "nginx-modbuild.yml")
+	if err := os.WriteFile(cfgFile, []byte(strings.ReplaceAll(string(mustRead(t, cfgFile)), "@CUSTOM_IMAGE@", custom)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// The cells plan makes: each Debian release's own nginx, the pin and
 	// the config's version.
@@ -105,15 +113,32 @@ func TestContainerJobsWithAct(t *testing.T) {
 			}
 		}
 	}
+	// The image target: one cell, for its nginx's version only.
+	var customs []string
+	for _, e := range m.Entries {
+		if e.Distro == "custom-1.26" {
+			customs = append(customs, e.File)
+		}
+	}
+	if want := manifest.AssetName("ngx_http_hello_world_module", "1.26.3", "custom-1.26", arch); len(customs) != 1 || customs[0] != want {
+		t.Errorf("the image target's builds: %v, want [%s]", customs, want)
+	}
 	if t.Failed() {
 		t.Fatalf("assets: %v", keys(assets))
 	}
 	// The cells really ran in the containers: each with its release's
 	// own compiler (gcc 10, 12, 14), as the cell manifests record.
-	gcc := map[string]string{"debian-11": "cc (Debian 10.", "debian-12": "cc (Debian 12.", "debian-13": "cc (Debian 14."}
+	gcc := map[string]string{"debian-11": "cc (Debian 10.", "debian-12": "cc (Debian 12.", "debian-13": "cc (Debian 14.", "custom-1.26": "cc (Debian 12."}
 	for _, c := range m.Cells {
 		if !strings.HasPrefix(c.Compiler, gcc[c.Distro]) {
 			t.Errorf("the %s cell for nginx %s was compiled by %q, not its release's gcc", c.Distro, c.Nginx, c.Compiler)
+		}
+		if c.Distro == "custom-1.26" {
+			// Built like its image's nginx: from nginx.org's tarball.
+			if !strings.Contains(c.Verified, "signature by") && !strings.Contains(c.Verified, "pinned") {
+				t.Errorf("the image target's cell: built from %q", c.Verified)
+			}
+			continue
 		}
 		// A packaged cell builds like the release's nginx: from
 		// nginx-dev's tree where the release has one (12 and 13).
@@ -127,6 +152,8 @@ func TestContainerJobsWithAct(t *testing.T) {
 	if len(pulls) != 1 || pulls[0].Title != "Bump nginx from 1.22.1 to 1.26.3" {
 		t.Errorf("pulls %+v", pulls)
 	}
+
+	installInImages(t, custom, assets)
 
 	// Each Debian release's own nginx loads the build made for it and
 	// answers through it; the build for another version it refuses.
@@ -156,6 +183,39 @@ func TestContainerJobsWithAct(t *testing.T) {
 		testOut, _ = testenv.LoadModules(t, dd.Image, dir, []string{other}, nil, "")
 		if !strings.Contains(testOut, "instead of") {
 			t.Errorf("%s's own nginx %s did not refuse %s:\n%s", d, dd.Packaged, other, testOut)
+		}
+	}
+}
+
+// installInImages: install --from the release's files, inside the image
+// target's image and inside debian:12 with Debian's nginx, picks the
+// build made for each (the custom nginx's, though its os-release says
+// debian-12 and a debian-12 build of 1.26.3 is there too), and nginx -t
+// passes and a request through the module answers.
+func installInImages(t *testing.T, custom string, assets map[string][]byte) {
+	release := t.TempDir()
+	for name, data := range assets {
+		if err := os.WriteFile(filepath.Join(release, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	for _, c := range []struct{ image, setup, nginx, conf, picked string }{
+		{custom, "true", "/opt/nginx/sbin/nginx", "/opt/nginx/conf/conf.d/hello.conf", "ngx_http_hello_world_module_1.26.3_custom-1.26_"},
+		{"debian:12", "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx >/dev/null", "/usr/sbin/nginx", "/etc/nginx/conf.d/hello.conf", "ngx_http_hello_world_module_1.22.1_debian-12_"},
+	} {
+		ct := testenv.StartContainer(t, c.image, testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
+			testenv.Mount{Host: release, Container: "/release", ReadOnly: true})
+		ct.Shell(ctx, c.setup)
+		out, err := ct.Exec(ctx, nil, "nginx-modbuild", "install", "--from", "/release", "--no-provenance", "--nginx-binary", c.nginx, "hello_world")
+		if err != nil || !strings.Contains(out, c.picked) {
+			t.Errorf("install in %s: %v; want %s*:\n%s", c.image, err, c.picked, testenv.Tail(out, 15))
+			continue
+		}
+		answer := ct.Shell(ctx, "printf '%s\\n' 'server { listen 127.0.0.1:8096; location = /hello { hello_world \"installed here\"; } }' > "+c.conf+" && "+
+			c.nginx+" -t 2>&1 && "+c.nginx+" && sleep 0.5 && (command -v curl >/dev/null || apt-get install -y -q --no-install-recommends curl >/dev/null) && curl -fsS http://127.0.0.1:8096/hello; "+c.nginx+" -s stop")
+		if !strings.Contains(answer, "test is successful") || !strings.Contains(answer, "installed here") {
+			t.Errorf("nginx in %s after install:\n%s", c.image, answer)
 		}
 	}
 }

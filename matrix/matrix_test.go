@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -241,15 +242,7 @@ func TestMakeSkipsBuilt(t *testing.T) {
 
 func TestMakeJobFields(t *testing.T) {
 	t.Parallel()
-	cfg := cfgWith(t, "distros: [debian-12, alpine-3.22]\narch: [amd64, arm64]\nnginx: {plus: [R34]}\n")
-	ts, _, err := Select(cfg.Nginx, cfg.Distros, upstreamReleases, plus.Embedded())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := Make(cfg, ts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := planOf(t, "distros: [debian-12, alpine-3.22]\narch: [amd64, arm64]\nnginx: {plus: [R34]}\n")
 	j := p.Matrix.Include[len(p.Matrix.Include)-1]
 	want := Job{ID: "1.27.4-alpine-3.22-arm64", Name: "nginx 1.27.4 alpine-3.22 arm64", Nginx: "1.27.4", Line: "mainline",
 		Plus: []string{"R34"}, Distro: "alpine-3.22", Image: "alpine:3.22", Arch: "arm64", RunsOn: "ubuntu-24.04-arm"}
@@ -395,4 +388,45 @@ func TestMakeReportsReasons(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("report (-want +got):\n%s", diff)
 	}
+}
+
+// TestSelectImageTarget is issue 31's image targets: a distro whose nginx
+// is an image's gets one cell, for that nginx's version, with its path as
+// the job's like; no other version is built for it, and the other
+// distros do not get its version unless something else selects it.
+func TestSelectImageTarget(t *testing.T) {
+	t.Parallel()
+	p := planOf(t, `nginx: {lines: [stable], latest: 1, versions: [1.26.3], packaged: true}
+distros: [debian-12, {name: nginx-docker-1.28, image: "nginx:1.28.0", family: apt, like: /usr/sbin/nginx, packaged: 1.28.0}, {name: custom-1.26, image: "acme/nginx:1.26.3", family: apt, like: /opt/nginx/sbin/nginx, packaged: 1.26.3}]
+`)
+	var got []string
+	for _, j := range p.Matrix.Include {
+		got = append(got, fmt.Sprintf("%s %s %s like=%s", j.Nginx, j.Distro, j.Image, j.Like))
+	}
+	sort.Strings(got)
+	want := []string{
+		"1.22.1 debian-12 debian:12 like=",
+		"1.26.3 custom-1.26 acme/nginx:1.26.3 like=/opt/nginx/sbin/nginx",
+		"1.26.3 debian-12 debian:12 like=",
+		"1.28.0 nginx-docker-1.28 nginx:1.28.0 like=/usr/sbin/nginx",
+		"1.30.4 debian-12 debian:12 like=",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("jobs (-want +got):\n%s", diff)
+	}
+}
+
+// planOf plans the config yml against upstreamReleases.
+func planOf(t *testing.T, yml string) Plan {
+	t.Helper()
+	cfg := cfgWith(t, yml)
+	ts, _, err := Select(cfg.Nginx, cfg.Distros, upstreamReleases, plus.Embedded())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Make(cfg, ts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

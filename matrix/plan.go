@@ -27,6 +27,9 @@ type Job struct {
 	Image  string   `json:"image"`
 	Arch   string   `json:"arch"`
 	RunsOn string   `json:"runs-on"`
+	// Like is the path of the image's nginx for a distro whose nginx is
+	// the target (the build job's like input); "" for the others.
+	Like string `json:"like,omitempty"`
 }
 
 // Matrix is the value for strategy.matrix.
@@ -127,14 +130,16 @@ func Make(cfg *config.Config, targets []Target, built BuiltFunc) (Plan, error) {
 			"%d builds exceed GitHub's %d jobs per matrix: each job builds up to %d nginx versions in turn (%d jobs)",
 			p.Cells, MaxJobs, p.PerJob, jobs(groups, p.PerJob)))
 	}
-	images := map[string]string{}
+	images, likes := map[string]string{}, map[string]string{}
 	for _, d := range cfg.Distros {
-		images[d.Name] = d.Image
+		images[d.Name], likes[d.Name] = d.Image, d.Like
 	}
 	for _, g := range groups {
 		for i := 0; i < len(g.targets); i += p.PerJob {
 			ts := g.targets[i:min(i+p.PerJob, len(g.targets))]
-			p.Matrix.Include = append(p.Matrix.Include, job(g, ts, images[g.distro], cfg.RunsOn[g.arch]))
+			j := job(g, ts, images[g.distro], cfg.RunsOn[g.arch])
+			j.Like = likes[g.distro]
+			p.Matrix.Include = append(p.Matrix.Include, j)
 		}
 	}
 	sortJobs(p.Matrix.Include, targets)

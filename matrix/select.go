@@ -36,7 +36,8 @@ type Target struct {
 // releases (newest first): the newest `latest` releases of each line that
 // pass the constraint, every listed version, the base version of every
 // listed Plus release and, with nginx.packaged, each distro's packaged
-// version for that distro. The result is newest first, without
+// version for that distro; a distro whose nginx is an image's (Like) gets
+// only the version of that nginx. The result is newest first, without
 // duplicates; notes say what packaged could not add.
 func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version, tab plus.Table) ([]Target, []string, error) {
 	byVersion := map[string]*Target{}
@@ -103,9 +104,27 @@ func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version
 		addAll(v, "plus "+m.Release)
 	}
 	var notes []string
+	// An image whose nginx is the target has one nginx: its cell is for
+	// that version only, and no other version is built for it.
+	var imageTargets, others []string
+	for _, d := range distros {
+		if d.Like == "" {
+			others = append(others, d.Name)
+			continue
+		}
+		v, err := nginxver.Parse(d.Packaged)
+		if err != nil {
+			return nil, nil, fmt.Errorf("distro %s: the version of its nginx (packaged): %w", d.Name, err)
+		}
+		t := add(v, "the nginx of "+d.Image)
+		only[t.Nginx] = append(only[t.Nginx], d.Name)
+		imageTargets = append(imageTargets, d.Name)
+	}
 	if n.Packaged {
 		for _, d := range distros {
 			switch {
+			case d.Like != "":
+				// above
 			case d.Packaged != "":
 				v, err := nginxver.Parse(d.Packaged)
 				if err != nil {
@@ -123,8 +142,13 @@ func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version
 	}
 	out := make([]Target, 0, len(byVersion))
 	for _, t := range byVersion {
-		if !everywhere[t.Nginx] {
+		switch {
+		case !everywhere[t.Nginx]:
 			t.Distros = only[t.Nginx]
+		case len(imageTargets) > 0:
+			// Every distro but the image targets, and those whose nginx
+			// this is.
+			t.Distros = append(slices.Clone(others), only[t.Nginx]...)
 		}
 		out = append(out, *t)
 	}

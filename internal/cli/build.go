@@ -16,6 +16,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/install"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/like"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
@@ -153,6 +154,17 @@ func (b *builder) treeFor(ctx context.Context, t *like.Target) *distroTree {
 }
 
 func (b *builder) findTree(ctx context.Context, t *like.Target) *distroTree {
+	// Only the distro's own nginx was built from the distro's tree: a
+	// self-built or an image's nginx (no package owns it) is not, and
+	// --install-deps must not bring the distro's nginx in beside it.
+	real, err := filepath.EvalSymlinks(t.Path)
+	if err != nil {
+		real = t.Path
+	}
+	if install.Owner(ctx, "/", real) == "" && install.Owner(ctx, "/", t.Path) == "" {
+		b.d.logf("like %s: no package owns it, so no distro source tree is its: building nginx.org's nginx-%s.tar.gz", t.Path, t.Nginx)
+		return nil
+	}
 	if b.o.installDeps && b.host.Family == distro.Apt {
 		in := &sysdeps.Installer{Distro: b.host, Run: sysdeps.Exec, Log: b.d.Stderr}
 		if _, err := in.Resolve(ctx, []string{"nginx-dev"}); err != nil {
@@ -218,6 +230,21 @@ func (o *buildOptions) readLike(d *Deps) error {
 	o.nginx, o.like, o.noCompat = t.Nginx, &t, !t.Compat()
 	if o.targetNginx == "auto" {
 		o.targetNginx = t.Path
+	}
+	return nil
+}
+
+// sourceFrom settles the nginx source the cells build: --source, else
+// the config's nginx.source; a fork's binary needs one.
+func (o *buildOptions) sourceFrom(cfg *config.Config, d *Deps) error {
+	if o.source == "" && cfg.Nginx.Source != "" {
+		o.source = cfg.Nginx.Source
+	}
+	if dir, ok := source.LocalDir(o.source); ok && o.source != "" {
+		o.source = absIn(d.Dir, dir)
+	}
+	if t := o.like; t != nil && t.Fork() && o.source == "" {
+		return usagef("build --like %s: that binary is %s %s, not nginx.org's nginx: modules built from nginx.org's nginx-%s.tar.gz would load into it only by chance (%s's structs differ). Give %s's own source of that version: --source DIR, or --source URL.tar.gz --source-sha256 HEX (nginx.source and nginx.sha256 in the config)", t.Path, t.Product, t.Nginx, t.Nginx, t.Product, t.Product)
 	}
 	return nil
 }
@@ -288,14 +315,8 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 		return nil, &config.Error{File: configName(cfg), Msg: "no modules to build: name them with --module git:URL@REF (or a directory), add modules: [{path: ...}] to " +
 			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
 	}
-	if o.source == "" && cfg.Nginx.Source != "" {
-		o.source = cfg.Nginx.Source
-	}
-	if dir, ok := source.LocalDir(o.source); ok && o.source != "" {
-		o.source = absIn(d.Dir, dir)
-	}
-	if t := o.like; t != nil && t.Fork() && o.source == "" {
-		return nil, usagef("build --like %s: that binary is %s %s, not nginx.org's nginx: modules built from nginx.org's nginx-%s.tar.gz would load into it only by chance (%s's structs differ). Give %s's own source of that version: --source DIR, or --source URL.tar.gz --source-sha256 HEX (nginx.source and nginx.sha256 in the config)", t.Path, t.Product, t.Nginx, t.Nginx, t.Product, t.Product)
+	if err := o.sourceFrom(cfg, d); err != nil {
+		return nil, err
 	}
 	b := &builder{o: o, d: d, cfg: cfg, log: &compile.Log{W: d.Stderr, Actions: d.Workflow.On(), Now: d.Now}}
 	if o.installDeps {
@@ -408,18 +429,8 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	if o.Target, err = b.targetFor(ctx, v); err != nil {
 		return o, err
 	}
-	if b.o.source != "" {
-		if err := b.namedSource(ctx, &o); err != nil {
-			return o, err
-		}
-	}
-	if t := b.likeFor(o.Target); t != nil {
-		// The binary judges its cell: no nginx of the cell's own (a
-		// distro's module tree has no sources to build one from).
-		if err := b.likeOptions(ctx, &o, t); err != nil {
-			return o, err
-		}
-		o.TargetJudges = o.Target == t.Path
+	if err := b.sourceOptions(ctx, &o); err != nil {
+		return o, err
 	}
 	if o.Target != "" && o.Signature == "" {
 		// The target judges: nginx loads only its own signature.
@@ -453,6 +464,25 @@ func (b *builder) likeFor(target string) *like.Target {
 	return &t
 }
 
+// sourceOptions set where the cell's nginx source comes from and how it
+// is configured: --source's, and like the target binary when there is
+// one (which then judges the cell: no nginx of the cell's own; a
+// distro's module tree has no sources to build one from).
+func (b *builder) sourceOptions(ctx context.Context, o *compile.Options) error {
+	if b.o.source != "" {
+		if err := b.namedSource(ctx, o); err != nil {
+			return err
+		}
+	}
+	if t := b.likeFor(o.Target); t != nil {
+		if err := b.likeOptions(ctx, o, t); err != nil {
+			return err
+		}
+		o.TargetJudges = o.Target == t.Path
+	}
+	return nil
+}
+
 // namedSource makes the source --source (nginx.source) names the
 // cell's tree, in place of nginx.org's tarball.
 func (b *builder) namedSource(ctx context.Context, o *compile.Options) error {
@@ -471,6 +501,7 @@ func (b *builder) namedSource(ctx context.Context, o *compile.Options) error {
 // with the binary's arguments; the config's configure: arguments are
 // left out.
 func (b *builder) likeOptions(ctx context.Context, o *compile.Options, t *like.Target) error {
+	o.TargetSHA256 = t.SHA256
 	if len(o.Configure) > 0 {
 		b.d.logf("like %s: the config's configure: %s left out (the binary's arguments are the cell's)", t.Path, strings.Join(o.Configure, " "))
 	}

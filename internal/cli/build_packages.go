@@ -51,7 +51,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 			return err
 		}
 		pe := manifest.Entry{Module: e.Module, Source: e.Source, Commit: e.Commit, Identity: e.Identity, Nginx: e.Nginx, Plus: e.Plus,
-			Distro: e.Distro, Arch: e.Arch, BuiltAt: e.BuiltAt, Requires: e.Requires, Kind: p.Format, Package: p.Name + "=" + p.Version}
+			Distro: e.Distro, Arch: e.Arch, Target: e.Target, BuiltAt: e.BuiltAt, Requires: e.Requires, Kind: p.Format, Package: p.Name + "=" + p.Version}
 		pe.File = pe.Asset()
 		sum := sha256.Sum256(p.Data)
 		pe.SHA256 = hex.EncodeToString(sum[:])

@@ -126,6 +126,9 @@ type Options struct {
 	// a copy of it instead of a tarball. TreeWhat names it in the log and
 	// the cell manifest.
 	Tree, TreeWhat string
+	// TargetSHA256 is the SHA-256 of the binary the cell builds like:
+	// each entry records it (manifest.Entry.Target).
+	TargetSHA256 string
 	// ABI is the virtual package the target nginx provides to modules
 	// built from Tree (Debian's nginx:abi in the tree's
 	// debian/libnginx-mod.abisubstvars, nginx-abi-1.22.1-7): recorded in
@@ -1189,7 +1192,7 @@ func (b *cell) write(sos []*linked) error {
 		b.entries = append(b.entries, manifest.Entry{
 			Module: s.so.Name(), Source: m.ID, Commit: m.Commit, Identity: m.Identity, Nginx: b.o.Nginx, Plus: b.o.Plus,
 			Distro: b.o.Distro, Arch: b.o.Arch, File: name, SHA256: hex.EncodeToString(sum[:]),
-			Signature: sig, BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
+			Signature: sig, Target: b.o.TargetSHA256, BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
 		})
 		b.files = append(b.files, dst)
 		b.o.Log.Printf("built %s", name)

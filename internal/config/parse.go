@@ -591,8 +591,8 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 			}
 			dist = b
 		case yaml.MappingNode:
-			var name, image, family, packaged string
-			var packagedNode *yaml.Node
+			var name, image, family, packaged, likePath string
+			var packagedNode, likeNode *yaml.Node
 			d.mapping(item, "a custom distro", map[string]func(*yaml.Node){
 				"name":   func(n *yaml.Node) { name, _ = d.str(n, "distro name") },
 				"image":  func(n *yaml.Node) { image, _ = d.str(n, "distro image") },
@@ -602,7 +602,19 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 						packagedNode = n
 					}
 				},
+				"like": func(n *yaml.Node) {
+					likePath, _ = d.str(n, "like (the path of the image's nginx, e.g. /usr/sbin/nginx)")
+					likeNode = n
+				},
 			})
+			if likeNode != nil && !strings.HasPrefix(likePath, "/") {
+				d.errorf(likeNode, "distro %s: like: %q is not an absolute path: give the path of the image's nginx (e.g. /usr/sbin/nginx)", name, likePath)
+				continue
+			}
+			if likeNode != nil && packaged == "" {
+				d.errorf(likeNode, "distro %s: like: needs packaged: 1.x.y, the version of the image's nginx (docker run --rm %s %s -v), to plan its one cell", name, image, likePath)
+				continue
+			}
 			if packagedNode != nil {
 				if _, err := nginxver.Parse(packaged); err != nil {
 					d.errorf(packagedNode, "distro %s: packaged: %v", name, err)
@@ -611,7 +623,7 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 			}
 			// A built-in name with no image and family: the built-in entry,
 			// with the packaged nginx version the config gives.
-			if b, ok := distro.Lookup(name); ok && image == "" && family == "" {
+			if b, ok := distro.Lookup(name); ok && image == "" && family == "" && likePath == "" {
 				b.Packaged = cmp.Or(packaged, b.Packaged)
 				if seen[b.Name] {
 					d.errorf(item, "distro %s listed twice", b.Name)
@@ -639,7 +651,7 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 				continue
 			}
 			dist = distro.Custom(name, image, f)
-			dist.Packaged = packaged
+			dist.Packaged, dist.Like = packaged, likePath
 		default:
 			d.errorf(item, "a distro is a name such as debian-12 or {name, image, family}, not %s", kindName(item))
 			continue

@@ -57,6 +57,11 @@ type Distro struct {
 	// modules built against exactly it (Debian's nginx-abi-1.22.1-7),
 	// "" when it provides none or it is unknown.
 	ABI string `json:"abi,omitempty"`
+	// Like, for an image whose nginx is the target (the official nginx
+	// images, a company's base image), is the path of that nginx in the
+	// image: the distro's cells build like it (build --like), only for
+	// its version (Packaged), and their assets carry this distro's name.
+	Like string `json:"like,omitempty"`
 	// Moving says the distribution updates its nginx package to new
 	// upstream versions during a release's life, so no fixed version can
 	// stand for it: the config names the version to build.

@@ -15,19 +15,6 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
-// customNginx is the build of issue 31's acceptance: nginx 1.26.3
-// without --with-compat, with --without-http-cache --with-threads
-// --with-debug, installed under /opt/nginx, as a self-built nginx is.
-const customNginx = `set -e
-apt-get update -q >/dev/null
-apt-get install -y -q --no-install-recommends gcc make libc6-dev libpcre2-dev zlib1g-dev >/dev/null
-mkdir -p /tmp/custom && tar -xzf /mirror/nginx-1.26.3.tar.gz -C /tmp/custom
-cd /tmp/custom/nginx-1.26.3
-./configure --prefix=/opt/nginx --without-http-cache --with-threads --with-debug >/tmp/custom/configure.log 2>&1
-make -j2 >/tmp/custom/make.log 2>&1 && make install >/dev/null
-/opt/nginx/sbin/nginx -V 2>&1 | tail -1
-`
-
 // helloContainer is a tool container of image with nginx 1.26.3's
 // tarball in /mirror, hello-world in /src and /work/hello.yml building
 // it; work and src are the host's directories behind /work and /src.
@@ -59,7 +46,7 @@ http { server { listen 127.0.0.1:8097; location = /t { hello_world "through the 
 func TestBuildLikeACustomNginx(t *testing.T) {
 	ctx := context.Background()
 	c, _, _ := helloContainer(t, "debian:12")
-	if out, err := c.Exec(ctx, nil, "sh", "-c", customNginx); err != nil || strings.Contains(out, "--with-compat") {
+	if out, err := c.Exec(ctx, nil, "sh", "-c", testenv.CustomNginx); err != nil || strings.Contains(out, "--with-compat") {
 		t.Fatalf("the custom nginx: %v\n%s", err, testenv.Tail(out, 20))
 	}
 	const bin = "/opt/nginx/sbin/nginx"

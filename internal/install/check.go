@@ -49,7 +49,7 @@ func Check(ctx context.Context, src Source, h *Host, v, useDistro string) ([]Cov
 		}
 		var last error
 		for _, name := range c.Modules {
-			e, err := Pick(m, Want{Module: name, Nginx: v, Distro: h.Distro, UseDistro: useDistro, Arch: h.Arch})
+			e, err := Pick(m, Want{Module: name, Nginx: v, Distro: h.Distro, UseDistro: useDistro, Arch: h.Arch, Binary: h.SHA256})
 			if err == nil {
 				c.Entry = &e
 				break

@@ -6,7 +6,11 @@
 package install
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -26,6 +30,9 @@ type Host struct {
 	// ModulesPath is where its modules live (--modules-path, else
 	// PREFIX/modules); ConfPath its main configuration file.
 	ModulesPath, ConfPath string
+	// SHA256 is the binary's checksum: a build made like exactly this
+	// binary (manifest.Entry.Target) is picked first.
+	SHA256 string
 	// Distro is the host's distro as the build table names it
 	// (debian-12), from /etc/os-release; Arch the binary's (amd64, arm64).
 	Distro, Arch string
@@ -42,6 +49,9 @@ func Inspect(binary, osRelease string) (*Host, error) {
 		return nil, fmt.Errorf("%w (point --nginx-binary at the nginx that runs)", err)
 	}
 	h := &Host{Binary: binary, Target: t, Configure: f.Configure, Arch: ArchOf(f.Machine)}
+	if sum, err := fileSHA256(binary); err == nil {
+		h.SHA256 = sum
+	}
 	prefix := t.Prefix
 	if prefix == "" {
 		prefix = preflight.DefaultPrefix
@@ -82,4 +92,18 @@ func configureValue(configure, name string) string {
 		return strings.TrimSpace(m[1] + m[2] + m[3])
 	}
 	return ""
+}
+
+// fileSHA256 is the hex SHA-256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

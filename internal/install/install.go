@@ -114,7 +114,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		if err := manifest.CheckName("module", name); err != nil {
 			return nil, err
 		}
-		e, err := Pick(m, Want{Module: name, Nginx: o.Nginx, Distro: h.Distro, UseDistro: o.UseDistro, Arch: h.Arch})
+		e, err := Pick(m, Want{Module: name, Nginx: o.Nginx, Distro: h.Distro, UseDistro: o.UseDistro, Arch: h.Arch, Binary: h.SHA256})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.Name(), err)
 		}

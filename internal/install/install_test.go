@@ -36,8 +36,12 @@ func TestPickNeverGuesses(t *testing.T) {
 	e := func(nginx, distro, arch string) manifest.Entry {
 		return manifest.Entry{Module: "ngx_http_echo_module", Nginx: nginx, Distro: distro, Arch: arch, File: nginx + distro + arch}
 	}
+	// An image target's build: made like one binary, under the image's
+	// distro name, on a host whose os-release says debian-12.
+	custom := e("1.26.3", "custom-1.26", "amd64")
+	custom.Target = strings.Repeat("ab", 32)
 	m := &manifest.Manifest{Entries: []manifest.Entry{e("1.22.1", "debian-12", "amd64"), e("1.22.1", "ubuntu-24.04", "arm64"),
-		e("1.26.3", "ubuntu-24.04", "amd64"), e("1.26.3", "alpine-3.22", "amd64")}}
+		e("1.26.3", "ubuntu-24.04", "amd64"), e("1.26.3", "alpine-3.22", "amd64"), e("1.26.3", "debian-12", "amd64"), custom}}
 	for _, c := range []struct {
 		w    Want
 		file string
@@ -46,10 +50,15 @@ func TestPickNeverGuesses(t *testing.T) {
 		{Want{Module: "echo", Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64"}, "1.22.1debian-12amd64", ""},
 		{Want{Module: "echo", Nginx: "1.24.0", Distro: "debian-12", Arch: "amd64"}, "", "no build for nginx 1.24.0 in the release (built for 1.22.1, 1.26.3)"},
 		{Want{Module: "echo", Nginx: "1.22.1", Distro: "debian-12", Arch: "s390x"}, "", "no s390x build (there are amd64, arm64)"},
-		{Want{Module: "echo", Nginx: "1.26.3", Distro: "debian-13", Arch: "amd64"}, "", "no build for debian-13; there are builds for alpine-3.22, ubuntu-24.04: if one of those matches"},
+		{Want{Module: "echo", Nginx: "1.26.3", Distro: "debian-13", Arch: "amd64"}, "", "no build for debian-13; there are builds for alpine-3.22, custom-1.26, debian-12, ubuntu-24.04: if one of those matches"},
 		{Want{Module: "echo", Nginx: "1.26.3", Distro: "debian-13", UseDistro: "ubuntu-24.04", Arch: "amd64"}, "1.26.3ubuntu-24.04amd64", ""},
 		{Want{Module: "echo", Nginx: "1.26.3", Distro: "debian-13", UseDistro: "fedora-44", Arch: "amd64"}, "", "no build for --distro fedora-44"},
 		{Want{Module: "lua", Nginx: "1.26.3", Arch: "amd64"}, "", `no module "lua" in the release (it has ngx_http_echo_module)`},
+		// The host runs the binary the image target was built like: that
+		// build, not its distro's; any other binary gets the distro's.
+		{Want{Module: "echo", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Binary: custom.Target}, "1.26.3custom-1.26amd64", ""},
+		{Want{Module: "echo", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Binary: strings.Repeat("cd", 32)}, "1.26.3debian-12amd64", ""},
+		{Want{Module: "echo", Nginx: "1.26.3", Distro: "debian-12", UseDistro: "ubuntu-24.04", Arch: "amd64", Binary: custom.Target}, "1.26.3ubuntu-24.04amd64", ""},
 	} {
 		got, err := Pick(m, c.w)
 		switch {

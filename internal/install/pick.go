@@ -18,6 +18,10 @@ type Want struct {
 	// operator chose to use instead (no exact match).
 	Distro, UseDistro string
 	Arch              string
+	// Binary is the SHA-256 of the host's nginx: a build made like
+	// exactly it (an image target's, build --like's) is picked before
+	// the distro's.
+	Binary string
 }
 
 // Matches reports whether a manifest module name is what the operator
@@ -36,7 +40,8 @@ func Matches(module, name string) bool {
 }
 
 // Pick finds the one build of w.Module for w.Nginx on the host's distro
-// and arch. Without an exact distro match it refuses and names the builds
+// and arch: the one built like the host's very nginx binary when there is
+// one (an image target's), else the distro's. Without an exact distro match it refuses and names the builds
 // there are, unless UseDistro names one of them. It never guesses.
 func Pick(m *manifest.Manifest, w Want) (manifest.Entry, error) {
 	var mod []manifest.Entry
@@ -70,6 +75,11 @@ func Pick(m *manifest.Manifest, w Want) (manifest.Entry, error) {
 	distro := w.Distro
 	if w.UseDistro != "" {
 		distro = w.UseDistro
+	}
+	for _, e := range arch {
+		if w.Binary != "" && e.Target == w.Binary && w.UseDistro == "" {
+			return e, nil // built like this very binary
+		}
 	}
 	for _, e := range arch {
 		if e.Distro == distro {

@@ -11,6 +11,8 @@ package like
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +33,9 @@ type Target struct {
 	// Product is whose nginx it is, from its version line: "nginx" for
 	// nginx.org's, else a fork's name (freenginx, Angie, openresty).
 	Product string
+	// SHA256 is the binary's checksum: what a build for it records, and
+	// what install on a host running exactly it matches.
+	SHA256 string
 }
 
 // versionLine is nginx -V's first line as compiled into the binary
@@ -59,6 +64,8 @@ func Read(path string) (Target, error) {
 	if err != nil {
 		return Target{}, err
 	}
+	sum := sha256.Sum256(data)
+	t.SHA256 = hex.EncodeToString(sum[:])
 	if m := versionLine.FindSubmatch(data); m != nil {
 		t.Product = string(m[1])
 	} else if bytes.Contains(data, []byte("Angie/")) {

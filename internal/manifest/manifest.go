@@ -197,7 +197,11 @@ type Entry struct {
 	File      string   `json:"file"`
 	SHA256    string   `json:"sha256"`
 	Signature string   `json:"signature,omitempty"`
-	BuiltAt   string   `json:"built_at,omitempty"`
+	// Target is the SHA-256 of the nginx binary the cell built like
+	// (build --like, an image's nginx, a distro's own): install on a host
+	// running exactly that binary picks this build first.
+	Target  string `json:"target,omitempty"`
+	BuiltAt string `json:"built_at,omitempty"`
 	// AssetID is the release asset that holds these bytes, set by the
 	// release that uploaded (or found) them: an entry whose asset was
 	// replaced since describes bytes that are no longer there.

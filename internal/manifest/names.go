@@ -68,6 +68,9 @@ func (e Entry) Check() error {
 	default:
 		return fmt.Errorf("kind %s: want deb, rpm or apk", quoteShort(e.Kind))
 	}
+	if e.Target != "" && !isSHA256(e.Target) {
+		return fmt.Errorf("target %s: want the SHA-256 of an nginx binary (64 hex digits)", quoteShort(e.Target))
+	}
 	for _, f := range []struct{ what, v string }{{"module", e.Module}, {"nginx version", e.Nginx}, {"distro", e.Distro}, {"arch", e.Arch}, {"file", e.File}} {
 		if err := CheckName(f.what, f.v); err != nil {
 			return err
@@ -133,4 +136,17 @@ func ReadBuilt(paths ...string) (*Manifest, error) {
 		}
 	}
 	return out, nil
+}
+
+// isSHA256 reports whether s is 64 lowercase hex digits.
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

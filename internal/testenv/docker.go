@@ -3,6 +3,8 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -262,3 +264,44 @@ http {
 	}
 	return out, answers
 }
+
+// MadeImage is an image made here from base by script (run with sh in a
+// container of base, with mounts), committed as repo:<hash of base and
+// script> and kept between runs as scripts/images keeps its own: the
+// second run reuses it. It returns the image's name.
+func MadeImage(t testing.TB, base, repo, script string, mounts ...Mount) string {
+	t.Helper()
+	docker := Docker(t)
+	sum := sha256.Sum256([]byte(base + "\x00" + script))
+	name := repo + ":" + hex.EncodeToString(sum[:6])
+	if exec.Command(docker, "image", "inspect", name).Run() == nil {
+		return name
+	}
+	c := StartContainer(t, base, mounts...)
+	if out, err := c.Exec(context.Background(), nil, "sh", "-c", script); err != nil {
+		t.Fatalf("make the image %s from %s: %v\n%s", name, base, err, Tail(out, 30))
+	}
+	if out, err := exec.Command(docker, "commit", "--change", "CMD [\"sleep\", \"infinity\"]", c.ID, name).CombinedOutput(); err != nil {
+		t.Fatalf("docker commit %s: %v\n%s", name, err, out)
+	}
+	return name
+}
+
+// CustomNginx builds issue 31's custom nginx in a Debian container with
+// nginx.org's 1.26.3 tarball in /mirror: without --with-compat, with
+// --without-http-cache --with-threads --with-debug, installed under
+// /opt/nginx as a self-built nginx is; its nginx.conf includes
+// conf/modules-enabled/*.conf (where install puts load_module lines) and
+// conf/conf.d/*.conf in http{}. It prints nginx -V's last line.
+const CustomNginx = `set -e
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends gcc make libc6-dev libpcre2-dev zlib1g-dev >/dev/null
+mkdir -p /tmp/custom && tar -xzf /mirror/nginx-1.26.3.tar.gz -C /tmp/custom
+cd /tmp/custom/nginx-1.26.3
+./configure --prefix=/opt/nginx --without-http-cache --with-threads --with-debug >/tmp/custom/configure.log 2>&1
+make -j2 >/tmp/custom/make.log 2>&1 && make install >/dev/null
+mkdir -p /opt/nginx/conf/modules-enabled /opt/nginx/conf/conf.d
+printf '%s\n' 'include /opt/nginx/conf/modules-enabled/*.conf;' 'events {}' 'http { include /opt/nginx/conf/conf.d/*.conf; }' > /opt/nginx/conf/nginx.conf
+rm -rf /tmp/custom
+/opt/nginx/sbin/nginx -V 2>&1 | tail -1
+`
