@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -625,8 +626,7 @@ func annotate(d *Deps, diags []compile.Diagnostic, mods []modsrc.Source) {
 		if rel, err := filepath.Rel(d.Dir, diag.File); err == nil && !strings.HasPrefix(rel, "..") {
 			file = rel
 		}
-		msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(diag.Message)
-		fmt.Fprintf(d.Stdout, "::%s file=%s,line=%d,col=%d::%s\n", diag.Severity, file, diag.Line, diag.Column, msg)
+		d.Workflow.Annotate(diag.Severity, map[string]string{"file": file, "line": strconv.Itoa(diag.Line), "col": strconv.Itoa(diag.Column)}, diag.Message)
 	}
 }
 

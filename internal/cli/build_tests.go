@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
@@ -31,7 +32,6 @@ func testFile(d *Deps, mods []modsrc.Source, module, file string) string {
 // annotateTests puts each failed test of a cell at its block's line in
 // the .t file (an error when the suite is required, else a warning).
 func annotateTests(d *Deps, c manifest.Cell, mods []modsrc.Source) {
-	esc := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
 	for _, s := range c.Tests {
 		level := "error"
 		if !s.Required {
@@ -45,10 +45,10 @@ func annotateTests(d *Deps, c manifest.Cell, mods []modsrc.Source) {
 					msg += "\n" + x.Diag
 				}
 				if path == "" || x.Line == 0 {
-					fmt.Fprintf(d.Stdout, "::%s title=%s %s::%s\n", level, s.Module, f.File, esc.Replace(msg))
+					d.Workflow.Annotate(level, map[string]string{"title": s.Module + " " + f.File}, msg)
 					continue
 				}
-				fmt.Fprintf(d.Stdout, "::%s file=%s,line=%d,title=%s::%s\n", level, path, x.Line, f.File, esc.Replace(msg))
+				d.Workflow.Annotate(level, map[string]string{"file": path, "line": strconv.Itoa(x.Line), "title": f.File}, msg)
 			}
 		}
 	}

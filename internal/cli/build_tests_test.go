@@ -7,6 +7,7 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
 )
 
 // TestTestsReport: a cell's suite results become annotations at the
@@ -23,7 +24,7 @@ func TestTestsReport(t *testing.T) {
 		Files: []manifest.TestFile{{File: "t/x.t", Failures: []manifest.TestFailure{{Desc: "t/x.t TEST 1: a - status", Line: 5}}}}}}}
 	mods := []modsrc.Source{{ID: "mods/hm", Dir: "/ws/mods/hm"}, {ID: "mods/echo", Dir: "/elsewhere/echo"}}
 	var out, sum bytes.Buffer
-	d := &Deps{Stdout: &out, Dir: "/ws"}
+	d := &Deps{Stdout: &out, Dir: "/ws", Workflow: workflow.New(func(k string) string { return map[string]string{"GITHUB_ACTIONS": "true"}[k] }, &out)}
 	annotateTests(d, cell, mods)
 	testsSummary(&sum, []manifest.Cell{cell})
 	want := "::error file=mods/hm/t/sanity.t,line=33,title=t/sanity.t::nginx 1.26.3 debian-12: TEST 2: simple set - header X-Foo ok%0Agot: 'X-Foo'%0Aexpected: 'Blah'\n" +

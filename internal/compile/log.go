@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/sethvargo/go-githubactions"
 )
 
 // Log shows progress: a log group per phase in GitHub Actions, a line per
@@ -22,15 +24,20 @@ func (l *Log) Phase(title string) func() time.Duration {
 		now = time.Now
 	}
 	start := now()
+	// In Actions, a log group, written by go-githubactions (it escapes
+	// the title) to the same stream as the phase's lines, so the runner
+	// sees them in order.
+	gh := githubactions.New(githubactions.WithWriter(l.W))
 	if l.Actions {
-		fmt.Fprintf(l.W, "::group::%s\n", title)
+		gh.Group(title)
 	} else {
 		fmt.Fprintf(l.W, "==> %s\n", title)
 	}
 	return func() time.Duration {
 		d := now().Sub(start)
 		if l.Actions {
-			fmt.Fprintf(l.W, "%s: %.1fs\n::endgroup::\n", title, d.Seconds())
+			fmt.Fprintf(l.W, "%s: %.1fs\n", title, d.Seconds())
+			gh.EndGroup()
 		} else {
 			fmt.Fprintf(l.W, "    %s: %.1fs\n", title, d.Seconds())
 		}

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
@@ -98,14 +100,11 @@ func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest
 	}
 	jobs := max(o.Jobs, 1)
 	results := make([]manifest.TestFile, len(files))
-	sem := make(chan struct{}, jobs)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(jobs)
 	var progress sync.Mutex
 	for i, f := range files {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
+		g.Go(func() error {
 			results[i] = runFile(ctx, perl, dir, s.Dir, f, i, jobs > 1, o)
 			if o.Progress != nil {
 				progress.Lock()
@@ -113,9 +112,10 @@ func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest
 				r := results[i]
 				o.Progress(f, tap.Counts{Ran: r.Ran, Passed: r.Passed, Failed: r.Failed, Skipped: r.Skipped}, r.Seconds)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	g.Wait() // runFile records its failures in its result
 	for _, r := range results {
 		res.Files = append(res.Files, r)
 		res.Ran += r.Ran

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 )
 
@@ -286,27 +288,19 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		}
 	}
 	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, o.Parallel)
-		dropped  = map[string]bool{}
+		mu      sync.Mutex
+		g       errgroup.Group
+		dropped = map[string]bool{}
 	)
+	g.SetLimit(o.Parallel)
 	for _, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
 			outcome, id, err := put(ctx, gh, rel, j.l, j.replace)
 			mu.Lock()
 			defer mu.Unlock()
 			ids[j.l.entry.File] = id
 			if err != nil {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("upload %s: %w", j.l.entry.File, err)
-				}
-				return
+				return fmt.Errorf("upload %s: %w", j.l.entry.File, err)
 			}
 			o.Logf("%s %s", outcome, j.l.entry.File)
 			switch outcome {
@@ -320,11 +314,11 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 				res.Kept = append(res.Kept, j.l.entry.File)
 				dropped[j.l.entry.File] = true
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return res, firstErr
+	if err := g.Wait(); err != nil {
+		return res, err
 	}
 	sort.Strings(res.Uploaded)
 	sort.Strings(res.Replaced)

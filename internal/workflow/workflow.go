@@ -43,6 +43,24 @@ func (r *Run) Notice(title, msg string) {
 	}
 }
 
+// Annotate shows msg as an annotation of level (error, warning, notice)
+// with fields (file, line, col, title), escaped by go-githubactions (a
+// message's newlines and a property's ':' and ',' too).
+func (r *Run) Annotate(level string, fields map[string]string, msg string) {
+	if !r.On() {
+		return
+	}
+	a := r.a.WithFieldsMap(fields)
+	switch level {
+	case "error":
+		a.Errorf("%s", msg)
+	case "warning":
+		a.Warningf("%s", msg)
+	default:
+		a.Noticef("%s", msg)
+	}
+}
+
 // SetOutput sets a step output, when the runner gave an output file.
 func (r *Run) SetOutput(name, value string) {
 	if r.getenv("GITHUB_OUTPUT") != "" {
