@@ -36,9 +36,6 @@ func ToDir(dir string, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(locals) == 0 {
-		return nil, fmt.Errorf("no built files in %s (no manifest-*.json from the build command)", o.Dist)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

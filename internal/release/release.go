@@ -65,10 +65,6 @@ type Options struct {
 	// no key: it runs module code) before it is published, made at built
 	// (the build's time); the release holds the signed bytes.
 	Sign func(format string, data []byte, built time.Time) ([]byte, error)
-
-	// only, when set, keeps the built files (and cells) of one spread
-	// release.
-	only func(nginx string) bool
 }
 
 // Result says what a sync did.
@@ -154,9 +150,12 @@ func Collect(dist string) ([]local, []manifest.Cell, error) {
 }
 
 // collect is Collect with every unsigned package signed, when o.Sign is
-// set.
+// set; a dist with nothing built is an error.
 func (o Options) collect() ([]local, []manifest.Cell, error) {
 	locals, cells, err := Collect(o.Dist)
+	if err == nil && len(locals) == 0 {
+		err = fmt.Errorf("no built files in %s (no manifest-*.json from the build command)", o.Dist)
+	}
 	if err != nil || o.Sign == nil {
 		return locals, cells, err
 	}
@@ -226,12 +225,13 @@ func Sync(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.only != nil {
-		locals, cells = keep(locals, cells, o.only)
-	}
-	if len(locals) == 0 {
-		return nil, fmt.Errorf("no built files in %s (no manifest-*.json from the build command)", o.Dist)
-	}
+	return syncOne(ctx, gh, o, locals, cells)
+}
+
+// syncOne makes the release o.Tag hold locals (collected, signed) and
+// cells, merged with what it held: Sync's one release, and each of a
+// spread's.
+func syncOne(ctx context.Context, gh GitHub, o Options, locals []local, cells []manifest.Cell) (*Result, error) {
 	rel, err := findRelease(ctx, gh, o)
 	if err != nil {
 		return nil, err

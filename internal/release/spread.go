@@ -62,9 +62,6 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(locals) == 0 {
-		return nil, fmt.Errorf("no built files in %s (no manifest-*.json from the build command)", o.Dist)
-	}
 	idxRel, err := findRelease(ctx, gh, o)
 	if err != nil {
 		return nil, err
@@ -127,8 +124,8 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	for _, tag := range tags {
 		sub := o
 		sub.Tag, sub.Create, sub.Spread = tag, true, ""
-		sub.only = func(nginx string) bool { t, _ := SpreadTag(o.Tag, o.Spread, nginx); return t == tag }
-		r, err := Sync(ctx, gh, sub)
+		mine, myCells := keep(locals, cells, func(nginx string) bool { t, _ := SpreadTag(o.Tag, o.Spread, nginx); return t == tag })
+		r, err := syncOne(ctx, gh, sub, mine, myCells)
 		if r != nil {
 			res.Uploaded = append(res.Uploaded, r.Uploaded...)
 			res.Replaced = append(res.Replaced, r.Replaced...)
