@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +23,8 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/filetree"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modconf"
@@ -291,36 +292,6 @@ func configureAtTop(root string) error {
 	return os.WriteFile(filepath.Join(root, "configure"), b, 0o755)
 }
 
-// copyTree copies the regular files, directories and links under src to
-// dst.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(to, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(t, to)
-		case d.Type().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi, _ := d.Info()
-			return os.WriteFile(to, data, fi.Mode().Perm())
-		}
-		return nil
-	})
-}
-
 // ErrInterrupted is a cell stopped before it ended (Ctrl-C, SIGTERM, a
 // cancelled job): what failed then failed because it was stopped.
 var ErrInterrupted = errors.New("interrupted")
@@ -439,7 +410,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 			if o.Tree != "" {
 				// configure writes into the tree: a copy of it.
 				root = filepath.Join(b.tree, "src", "nginx-"+o.Nginx)
-				if err := copyTree(o.Tree, root); err != nil {
+				if err := filetree.Copy(o.Tree, root, nil); err != nil {
 					return err
 				}
 				return configureAtTop(root)
@@ -734,7 +705,7 @@ func (b *cell) installHinted(ctx context.Context, mods []prepared) ([]prepared, 
 		}
 		return ok, nil
 	}
-	b.o.Log.Printf("installing them together failed: installing each module's packages alone to find which: %v", firstLine(err.Error()))
+	b.o.Log.Printf("installing them together failed: installing each module's packages alone to find which: %v", lines.First(err.Error()))
 	for _, p := range plans {
 		if err := b.o.Packages.Install(ctx, p.pkgs); err != nil {
 			b.fail(p.m.Module, "", manifest.PhaseDeps, fmt.Sprintf("install %s: %v", strings.Join(p.pkgs, " "), err))
@@ -856,7 +827,7 @@ func (b *cell) configureGroup(ctx context.Context, root, builddir string, mods [
 			// it (dav-ext's ngx_module_libs=LIBXSLT).
 			sw, blamed := switchCulprits(out, mods, g.record)
 			if len(blamed) == 0 {
-				return group{}, fmt.Errorf("configure nginx %s failed (not in a module's config):\n%s", b.o.Nginx, tail(out, 25))
+				return group{}, fmt.Errorf("configure nginx %s failed (not in a module's config):\n%s", b.o.Nginx, lines.Last(out, 25))
 			}
 			lib, _ := sysdeps.SwitchLibrary(sw)
 			if b.o.Packages != nil && !triedSwitch[sw] {
@@ -995,7 +966,7 @@ func configureError(out string) string {
 			return strings.TrimSpace(l)
 		}
 	}
-	return firstLine(tail(out, 1))
+	return lines.First(lines.Last(out, 1))
 }
 
 // switchOrder finds a config that turned on a configure switch (say
@@ -1035,7 +1006,7 @@ func configureOutput(out, dir string) string {
 	if i := strings.LastIndex(out, "adding module in "+dir); i >= 0 {
 		out = out[i+len("adding module in "+dir):]
 	}
-	return tail(strings.TrimLeft(out, "\n"), 15)
+	return lines.Last(strings.TrimLeft(out, "\n"), 15)
 }
 
 // collect maps every .so configure declared to the module whose config
@@ -1086,7 +1057,7 @@ func (b *cell) collect(groups []group, makeLog string, diags []Diagnostic) []*li
 					}
 					b.fail(m.Module, so.Name(), manifest.PhaseCompile, msg)
 				} else {
-					b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), manifest.PhaseCompile, "nginx's own module did not compile:\n"+tail(makeLog, 10))
+					b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), manifest.PhaseCompile, "nginx's own module did not compile:\n"+lines.Last(makeLog, 10))
 				}
 				continue
 			}
@@ -1223,17 +1194,4 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return atomicfile.Write(path, append(b, '\n'), 0o644)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return l
 }

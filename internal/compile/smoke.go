@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 )
 
@@ -181,7 +182,7 @@ func (s *Server) pid() (int, error) {
 // ErrorLog returns the end of nginx's error log.
 func (s *Server) ErrorLog() string {
 	b, _ := os.ReadFile(filepath.Join(s.Prefix, "logs", "error.log"))
-	return tail(string(b), 20)
+	return lines.Last(string(b), 20)
 }
 
 var soPath = regexp.MustCompile(`"(/[^"]+\.so)"`)
@@ -241,11 +242,11 @@ func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*lin
 	case gerr != nil:
 		smokeFail(fmt.Sprintf("%v; error log:\n%s", gerr, srv.ErrorLog()))
 	case status != http.StatusOK:
-		smokeFail(fmt.Sprintf("GET %s answered %d, want 200; body %q; error log:\n%s", b.o.Smoke.Request, status, firstLine(body), srv.ErrorLog()))
+		smokeFail(fmt.Sprintf("GET %s answered %d, want 200; body %q; error log:\n%s", b.o.Smoke.Request, status, lines.First(body), srv.ErrorLog()))
 	case serr != nil:
 		smokeFail(serr.Error())
 	default:
-		b.o.Log.Printf("GET %s: 200 %s", b.o.Smoke.Request, firstLine(body))
+		b.o.Log.Printf("GET %s: 200 %s", b.o.Smoke.Request, lines.First(body))
 	}
 	return sos
 }
@@ -279,7 +280,7 @@ func (b *cell) loadAll(ctx context.Context, bin, prefix, target string, sos []*l
 			}
 		}
 		if bad < 0 {
-			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", manifest.PhaseSmoke, who+" failed with no module named:\n"+tail(out, 10))
+			b.fail(Module{ID: "nginx", Dir: "nginx"}, "nginx", manifest.PhaseSmoke, who+" failed with no module named:\n"+lines.Last(out, 10))
 			return sos, false
 		}
 		m, _ := b.moduleOf(sos[bad])
@@ -308,5 +309,5 @@ func emergLine(out string) string {
 			return strings.TrimSpace(l[i:])
 		}
 	}
-	return tail(out, 5)
+	return lines.Last(out, 5)
 }

@@ -24,6 +24,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/filetree"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/tap"
@@ -71,7 +73,7 @@ func Run(ctx context.Context, s Suite, o Options) (manifest.Tests, error) {
 	defer cancel()
 	res := manifest.Tests{Module: s.Module, Required: s.Test.Required}
 	copyDir := filepath.Join(o.WorkDir, "module")
-	if err := copyTree(s.Dir, copyDir); err != nil {
+	if err := filetree.Copy(s.Dir, copyDir, skipDir); err != nil {
 		return res, fmt.Errorf("copy %s for its tests: %w", s.Dir, err)
 	}
 	var err error
@@ -252,7 +254,7 @@ func runFile(ctx context.Context, perl, dir, orig, file string, i int, random bo
 		tf.Problem = ""
 	}
 	if tf.Problem != "" && !r.Bailed {
-		tf.Output = tailLines(out.String(), 20)
+		tf.Output = lines.Last(out.String(), 20)
 	}
 	blocks := blockLines(filepath.Join(orig, file))
 	for _, t := range r.Tests {
@@ -392,6 +394,11 @@ var prctlSyscall = map[string]int{"amd64": 157, "arm64": 167, "386": 172, "arm":
 // between SIGTERM and SIGKILL.
 const Grace = 5 * time.Second
 
+// skipDir leaves servroot directories (a former run's) and hidden ones
+// (.git, a cache directory of the module's repository) out of a module's
+// copy.
+func skipDir(d fs.DirEntry) bool { return d.Name() == "servroot" || strings.HasPrefix(d.Name(), ".") }
+
 // Reaped is command run under perl as a child subreaper (reaperScript):
 // how a test suite, or a hand-run prove, should run Test::Nginx here.
 // The command runs in a process group of its own; when ctx ends, perl
@@ -425,11 +432,11 @@ func stopGroup(cmd *exec.Cmd) {
 // runCommand runs test.run in the module's copy with the cell's nginx.
 func runCommand(ctx context.Context, s Suite, o Options, dir string, res *manifest.Tests) error {
 	load := filepath.Join(o.WorkDir, "load_module.conf")
-	var lines strings.Builder
+	var loads strings.Builder
 	for _, m := range o.Modules {
-		fmt.Fprintf(&lines, "load_module %s;\n", m)
+		fmt.Fprintf(&loads, "load_module %s;\n", m)
 	}
-	if err := os.WriteFile(load, []byte(lines.String()), 0o644); err != nil {
+	if err := os.WriteFile(load, []byte(loads.String()), 0o644); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", s.Test.Run)
@@ -450,7 +457,7 @@ func runCommand(ctx context.Context, s Suite, o Options, dir string, res *manife
 	}
 	if err != nil {
 		tf.Problem = "exited: " + err.Error()
-		tf.Output = tailLines(out.String(), 20)
+		tf.Output = lines.Last(out.String(), 20)
 	}
 	if ctx.Err() != nil {
 		tf.Problem = "stopped: " + context.Cause(ctx).Error()
@@ -461,46 +468,4 @@ func runCommand(ctx context.Context, s Suite, o Options, dir string, res *manife
 		res.FailedFiles = 1
 	}
 	return nil
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// copyTree copies a module's directory (regular files and directories;
-// symlinks as links) leaving out servroot directories and hidden ones
-// (.git, a cache directory of the module's repository).
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() && (d.Name() == "servroot" || strings.HasPrefix(d.Name(), ".")) && rel != "." {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		case d.Type().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			info, _ := d.Info()
-			return os.WriteFile(target, data, info.Mode().Perm())
-		}
-		return nil
-	})
 }

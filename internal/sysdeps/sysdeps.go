@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/lines"
 )
 
 // Packages lists what to install: the distro's build packages (legacy
@@ -106,7 +107,7 @@ func (in *Installer) refresh(ctx context.Context) error {
 	}
 	fmt.Fprintf(in.Log, "+ %s\n", strings.Join(argv, " "))
 	if out, err := in.Run(ctx, argv); err != nil {
-		return fmt.Errorf("update the package index of %s: %s: %w\n%s", in.Distro.Name, strings.Join(argv, " "), err, tail(string(out)))
+		return fmt.Errorf("update the package index of %s: %s: %w\n%s", in.Distro.Name, strings.Join(argv, " "), err, lines.Last(string(out), 15))
 	}
 	in.refreshed = true
 	return nil
@@ -196,16 +197,8 @@ func (in *Installer) Install(ctx context.Context, pkgs []string) error {
 	for _, argv := range InstallCommands(in.Distro.Family, missing) {
 		fmt.Fprintf(in.Log, "+ %s\n", strings.Join(argv, " "))
 		if out, err := in.Run(ctx, argv); err != nil {
-			return fmt.Errorf("install-deps on %s: %s: %w\n%s", in.Distro.Name, strings.Join(argv, " "), err, tail(string(out)))
+			return fmt.Errorf("install-deps on %s: %s: %w\n%s", in.Distro.Name, strings.Join(argv, " "), err, lines.Last(string(out), 15))
 		}
 	}
 	return nil
-}
-
-func tail(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/lines"
 )
 
 // Docker returns the docker client once a Docker engine answers
@@ -165,13 +167,7 @@ func (c *Container) Shell(ctx context.Context, script string) string {
 }
 
 // Tail is the last n lines of s, for a failing test's message.
-func Tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func Tail(s string, n int) string { return lines.Last(s, n) }
 
 var tool struct {
 	once sync.Once
