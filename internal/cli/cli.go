@@ -114,6 +114,13 @@ type options interface {
 	check(args []string, d *Deps) error
 }
 
+// verbs is what options implement whose command has modes as verbs
+// (install remove, install check): verb consumes a leading verb of argv,
+// before the flags are parsed, and returns the rest.
+type verbs interface {
+	verb(argv []string) []string
+}
+
 // newCommand joins a command's options type and its run function.
 func newCommand[O any, P interface {
 	*O
@@ -123,7 +130,10 @@ func newCommand[O any, P interface {
 	c.run = func(ctx context.Context, d *Deps, argv []string) error {
 		o := P(new(O))
 		fs := flagSet(d, name, args, desc)
-		o.flags(fs, d)
+		o.flags(fs, d) // sets the defaults: a verb comes after
+		if v, ok := any(o).(verbs); ok {
+			argv = v.verb(argv)
+		}
 		if err := parse(fs, d, argv); err != nil {
 			return err
 		}

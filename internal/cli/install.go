@@ -25,11 +25,35 @@ type installOptions struct {
 	signers                                 signerFlags
 	repoSet, noProvenance                   bool
 	modules                                 []string
+	// mode is the mode named as a verb (install remove|check|recover);
+	// "" when given by the old flag, or none.
+	mode string
+}
+
+// verb reads install's mode as a verb: install remove MODULE..., install
+// check --for-nginx V, install recover; the flags that set them before
+// (--remove, --check, --recover) keep working, with a deprecation line.
+func (o *installOptions) verb(argv []string) []string {
+	if len(argv) == 0 {
+		return argv
+	}
+	switch argv[0] {
+	case "remove":
+		o.remove = true
+	case "check":
+		o.checkOnly = true
+	case "recover":
+		o.recoverOnly = true
+	default:
+		return argv
+	}
+	o.mode = argv[0]
+	return argv[1:]
 }
 
 func installCommand() command {
-	return newCommand[installOptions]("install", "[--repo owner/name [--tag T] | --from DIR|URL] [--nginx-binary /usr/sbin/nginx] [--for-nginx V] [--distro D] [--dry-run] [--reload] [--print-load] [--check] [--remove] MODULE...",
-		"put the matching build of modules under the nginx of this host: verified, atomically, tested with nginx -t, rolled back on failure", runInstall)
+	return newCommand[installOptions]("install", "[remove | check | recover] [--repo owner/name [--tag T] | --from DIR|URL] [--nginx-binary /usr/sbin/nginx] [--for-nginx V] [--distro D] [--dry-run] [--reload] [--print-load] MODULE...",
+		"put the matching build of modules under the nginx of this host: verified, atomically, tested with nginx -t, rolled back on failure; install remove MODULE... takes them out, install check --for-nginx V reports the configuration's modules for an upgrade, install recover puts back what an interrupted install changed", runInstall)
 }
 
 func (o *installOptions) flags(fs *flag.FlagSet, d *Deps) {
@@ -45,28 +69,36 @@ func (o *installOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.printLoad, "print-load", false, "place the .so files only and print the load_module lines to add")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
 	fs.BoolVar(&o.reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
-	fs.BoolVar(&o.recoverOnly, "recover", false, "only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
+	fs.BoolVar(&o.recoverOnly, "recover", false, "deprecated: install recover. Only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
 	markSet(fs, "repo", &o.repoSet)
 	o.signers.register(fs, "the repository (owner/name) whose workflow must have built the files (default: --repo's; for a --from source, none unless --repo or this names one)")
 	fs.BoolVar(&o.noProvenance, "no-provenance", false, "install without verifying attestations (DANGEROUS: whoever can write the release decides what nginx loads)")
-	fs.BoolVar(&o.remove, "remove", false, "take the named modules out again: the snippet, link and .so install placed; refused while the configuration uses them (nginx -t), rolled back like an install")
-	fs.BoolVar(&o.checkOnly, "check", false, "report, for every load_module of the configuration, whether the release has a build for --for-nginx")
+	fs.BoolVar(&o.remove, "remove", false, "deprecated: install remove MODULE.... Take the named modules out again: the snippet, link and .so install placed; refused while the configuration uses them (nginx -t), rolled back like an install")
+	fs.BoolVar(&o.checkOnly, "check", false, "deprecated: install check. Report, for every load_module of the configuration, whether the release has a build for --for-nginx")
 }
 
-func (o *installOptions) check(args []string, _ *Deps) error {
+func (o *installOptions) check(args []string, d *Deps) error {
 	o.modules = args
+	for flag, on := range map[string]bool{"remove": o.remove, "check": o.checkOnly, "recover": o.recoverOnly} {
+		if on && o.mode != flag {
+			fmt.Fprintf(d.Stderr, "nginx-modbuild: install --%s is deprecated and goes in a later release: use install %s\n", flag, flag)
+		}
+	}
+	if len(args) > 0 && (args[0] == "remove" || args[0] == "check" || args[0] == "recover") {
+		return usagef("install: the verb %s goes first, before the flags: install %s [flags] ...", args[0], args[0])
+	}
 	switch {
 	case o.remove && (o.recoverOnly || o.checkOnly || o.printLoad || o.forNginx != ""):
-		return usagef("install --remove takes modules only (with --dry-run and --reload), not --recover, --check, --print-load or --for-nginx")
+		return usagef("install remove takes modules only (with --dry-run and --reload), not recover, check, --print-load or --for-nginx")
 	case o.remove && len(args) == 0:
-		return usagef("install --remove: name the modules to take out (ngx_http_echo_module or echo)")
+		return usagef("install remove: name the modules to take out (ngx_http_echo_module or echo)")
 	case o.recoverOnly && (len(args) > 0 || o.checkOnly):
-		return usagef("install --recover takes no modules and no --check")
+		return usagef("install recover takes no modules and is not check")
 	case o.recoverOnly:
 	case o.checkOnly && len(args) > 0:
-		return usagef("install --check takes no modules: it checks every load_module of the configuration")
+		return usagef("install check takes no modules: it checks every load_module of the configuration")
 	case o.checkOnly && o.forNginx == "":
-		return usagef("install --check needs --for-nginx VERSION (the version you are about to upgrade to)")
+		return usagef("install check needs --for-nginx VERSION (the version you are about to upgrade to)")
 	case !o.checkOnly && len(args) == 0:
 		return usagef("install: name the modules to install (ngx_http_echo_module or echo)")
 	}
@@ -163,12 +195,12 @@ func (o *installOptions) report(ctx context.Context, d *Deps, h *install.Host, r
 func (o *installOptions) removeModules(ctx context.Context, d *Deps, h *install.Host) error {
 	layout, err := install.DetectLayout(h.ConfPath)
 	if err != nil {
-		return fmt.Errorf("install --remove: %w", err)
+		return fmt.Errorf("install remove: %w", err)
 	}
 	res, err := install.Remove(ctx, install.Options{Host: h, Modules: o.modules, Layout: layout, DryRun: o.dryRun, Logf: d.logf, Owner: hostOwner(ctx),
 		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) }})
 	if err != nil {
-		return fmt.Errorf("install --remove: %w", err)
+		return fmt.Errorf("install remove: %w", err)
 	}
 	verb := "removed"
 	if o.dryRun {
@@ -202,7 +234,7 @@ func recoverInstall(d *Deps, h *install.Host) error {
 	found, err := install.RecoverHost(h)
 	switch {
 	case err != nil:
-		return fmt.Errorf("install --recover: %w", err)
+		return fmt.Errorf("install recover: %w", err)
 	case found:
 		fmt.Fprintf(d.Stdout, "an interrupted install's changes are put back: %s and %s are as they were before it\n", h.ModulesPath, filepath.Dir(h.ConfPath))
 	default:
@@ -214,7 +246,7 @@ func recoverInstall(d *Deps, h *install.Host) error {
 func installCheck(ctx context.Context, d *Deps, src install.Source, h *install.Host, v, useDistro string) error {
 	rep, err := install.Check(ctx, src, h, v, useDistro)
 	if err != nil {
-		return ghclient.Explain(err, "install --check")
+		return ghclient.Explain(err, "install check")
 	}
 	tw := tabwriter.NewWriter(d.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "LOAD_MODULE\tMODULE\tBUILD FOR %s\n", v)

@@ -208,7 +208,12 @@ modules: `+mods+"\n"), 0o644)
 	}
 	// The upgrade preflight: which loaded modules have a 1.26.3 build.
 	installed := tree(t, host.root)
+	// (--check, the old spelling of install check, still works: with a
+	// deprecation line.)
 	r = inst("--tag", "modules", "--check", "--for-nginx", "1.26.3")
+	if !strings.Contains(r.stderr, "install --check is deprecated and goes in a later release: use install check") {
+		t.Errorf("install --check: no deprecation line:\n%s", r.stderr)
+	}
 	if r.code != 1 || !strings.Contains(r.stdout, "ngx_http_hello_world_module_1.26.3_debian-12_amd64.so") ||
 		!strings.Contains(r.stdout, "NONE: ngx_http_set_misc_module: no build for nginx 1.26.3") ||
 		!strings.Contains(r.err.Error(), "2 of 3 modules have no build for nginx 1.26.3") {
@@ -325,7 +330,7 @@ func killDuringNginxTest(t *testing.T, host *installHost, nginx, dir string, sig
 		if _, jerr := os.Stat(filepath.Join(filepath.Dir(host.conf), install.JournalName)); jerr != nil {
 			t.Errorf("SIGKILL: no journal left to recover from: %v", jerr)
 		}
-		rec := exec.Command(bin, "install", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules, "--recover")
+		rec := exec.Command(bin, "install", "recover", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules)
 		if b, rerr := rec.CombinedOutput(); rerr != nil || !strings.Contains(string(b), "put back") {
 			t.Errorf("install --recover: %v\n%s", rerr, b)
 		}
@@ -377,7 +382,7 @@ func killDuringDownload(t *testing.T, host *installHost, nginx, dir string, sig 
 	if err := cmd.Wait(); err == nil {
 		t.Errorf("%v during the download: the install succeeded", sig)
 	}
-	rec := exec.Command(bin, "install", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules, "--recover")
+	rec := exec.Command(bin, "install", "recover", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules)
 	if b, err := rec.CombinedOutput(); err != nil || !strings.Contains(string(b), "no interrupted install") {
 		t.Errorf("install --recover after %v before placing: %v\n%s", sig, err, b)
 	}
@@ -444,4 +449,33 @@ func get(t *testing.T, url string) string {
 	}
 	t.Fatalf("GET %s: %v", url, last)
 	return ""
+}
+
+// TestInstallVerbs: install's modes are verbs, first; each refuses what
+// it does not take, as the flags did, and a verb after the flags is a
+// usage error that says where it goes.
+func TestInstallVerbs(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"install", "remove"}, "install remove: name the modules to take out"},
+		{[]string{"install", "remove", "--for-nginx", "1.26.3", "echo"}, "install remove takes modules only"},
+		{[]string{"install", "check", "echo"}, "install check takes no modules"},
+		{[]string{"install", "check"}, "install check needs --for-nginx VERSION"},
+		{[]string{"install", "recover", "echo"}, "install recover takes no modules"},
+		{[]string{"install", "--dry-run", "remove", "echo"}, "the verb remove goes first, before the flags: install remove [flags] ..."},
+	} {
+		r := h.run(c.args...)
+		if r.code != 2 || r.err == nil || !strings.Contains(r.err.Error(), c.want) {
+			t.Errorf("%v: exit %d, %v; want %q", c.args, r.code, r.err, c.want)
+		}
+		if strings.Contains(r.stderr, "deprecated") {
+			t.Errorf("%v: a deprecation line for a verb:\n%s", c.args, r.stderr)
+		}
+	}
+	if r := h.run("install", "--remove"); r.code != 2 || !strings.Contains(r.stderr, "install --remove is deprecated") {
+		t.Errorf("install --remove: exit %d, no deprecation line:\n%s", r.code, r.stderr)
+	}
 }

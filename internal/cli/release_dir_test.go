@@ -110,7 +110,7 @@ func removeInstalled(t *testing.T, h *harness, repo, nginx string, host *install
 	t.Helper()
 	rm := func(args ...string) result {
 		t.Helper()
-		return h.runIn(repo, append([]string{"install", "--remove", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules}, args...)...)
+		return h.runIn(repo, append([]string{"install", "remove", "--nginx-binary", nginx, "--conf", host.conf, "--modules-path", host.modules}, args...)...)
 	}
 	so := filepath.Join(host.modules, "ngx_http_hello_world_module.so")
 	enabled := filepath.Join(host.root, "etc", "nginx", "modules-enabled", "50-mod-http-hello-world.conf")

@@ -243,7 +243,7 @@ func takeHost(o Options) (func(), error) {
 	}
 	if o.DryRun {
 		if _, err := os.Lstat(filepath.Join(jdir, JournalName)); err == nil {
-			o.Logf("an interrupted install left %s: the next install (or install --recover) puts its changes back first", filepath.Join(jdir, JournalName))
+			o.Logf("an interrupted install left %s: the next install (or install recover) puts its changes back first", filepath.Join(jdir, JournalName))
 		}
 	} else if found, err := Recover(jdir, o.Host.Roots(o.Layout)); err != nil {
 		unlock()
@@ -285,7 +285,7 @@ func change(ctx context.Context, o Options, apply func(*tx) error, test func(con
 		}
 	}
 	if err := t.commit(); err != nil {
-		return nil, fmt.Errorf("the change is made and nginx -t passed, but finishing the journal failed: %w (install --recover cleans up)", err)
+		return nil, fmt.Errorf("the change is made and nginx -t passed, but finishing the journal failed: %w (install recover cleans up)", err)
 	}
 	return t.Log, nil
 }

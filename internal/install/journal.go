@@ -227,7 +227,7 @@ func lockDir(dir string) (func(), error) {
 	}, nil
 }
 
-// RecoverHost is install --recover: it takes the host's install lock and
+// RecoverHost is install recover: it takes the host's install lock and
 // plays back an interrupted install's journal (in the directory of its
 // nginx.conf), reporting whether there was one.
 func RecoverHost(h *Host) (bool, error) {

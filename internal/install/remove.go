@@ -34,7 +34,7 @@ func Remove(ctx context.Context, o Options) (*Result, error) {
 		o.Logf = func(string, ...any) {}
 	}
 	if o.Layout.Style == "" {
-		return nil, fmt.Errorf("%s has no top-level include of a modules directory: install --remove takes out what install placed there; remove a load_module you added by hand yourself", o.Host.ConfPath)
+		return nil, fmt.Errorf("%s has no top-level include of a modules directory: install remove takes out what install placed there; remove a load_module you added by hand yourself", o.Host.ConfPath)
 	}
 	unlock, err := takeHost(o)
 	if err != nil {
@@ -180,7 +180,7 @@ func loadedElsewhere(ctx context.Context, h *Host, p placed) error {
 		}
 		file, _ := filepath.EvalSymlinks(l.File)
 		if l.File != p.snippet && file != snippet {
-			return fmt.Errorf("%s:%d loads %s too: remove that line first (install --remove takes out only what install placed)", l.File, l.Line, p.so)
+			return fmt.Errorf("%s:%d loads %s too: remove that line first (install remove takes out only what install placed)", l.File, l.Line, p.so)
 		}
 	}
 	return nil
