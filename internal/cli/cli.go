@@ -105,6 +105,9 @@ func (d *Deps) logf(format string, args ...any) { fmt.Fprintf(d.Stderr, format+"
 type command struct {
 	name, args, desc string
 	run              func(ctx context.Context, d *Deps, args []string) error
+	// flags is the command's flag set, registered and not parsed (its
+	// help, and the check of its examples).
+	flags func(d *Deps) *flag.FlagSet
 }
 
 // options is a command's flags: registered, then checked with the
@@ -127,6 +130,11 @@ func newCommand[O any, P interface {
 	options
 }](name, args, desc string, run func(context.Context, *O, *Deps) error) command {
 	c := command{name: name, args: args, desc: desc}
+	c.flags = func(d *Deps) *flag.FlagSet {
+		fs := flagSet(d, name, args, desc)
+		P(new(O)).flags(fs, d)
+		return fs
+	}
 	c.run = func(ctx context.Context, d *Deps, argv []string) error {
 		o := P(new(O))
 		fs := flagSet(d, name, args, desc)
@@ -184,6 +192,20 @@ func Run(ctx context.Context, d *Deps, args []string) error {
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			// help COMMAND: that command's help.
+			for _, c := range cmds {
+				if c.name == args[1] {
+					d.complete()
+					fs := c.flags(d)
+					fs.SetOutput(d.Stdout)
+					fs.Usage()
+					return nil
+				}
+			}
+			usage(d.Stderr, cmds)
+			return usagef("help: no command %q", args[1])
+		}
 		usage(d.Stdout, cmds)
 		return nil
 	case "-version", "--version", "version":

@@ -34,6 +34,9 @@ func flagSet(d *Deps, name, args, desc string) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: nginx-modbuild %s %s\n\n%s.\n\nFlags:\n", name, args, desc)
 		fs.PrintDefaults()
+		if ex := commandExamples[name]; ex != "" {
+			fmt.Fprintf(fs.Output(), "\nExamples:\n%s\n", ex)
+		}
 	}
 	return fs
 }
@@ -404,6 +407,15 @@ type setFlag struct {
 }
 
 func (f setFlag) Set(s string) error { *f.set = true; return f.Value.Set(s) }
+
+// String is the value's; "" for the zero setFlag flag.PrintDefaults
+// makes to tell a default from none (install --help panicked on it).
+func (f setFlag) String() string {
+	if f.Value == nil {
+		return ""
+	}
+	return f.Value.String()
+}
 
 func markSet(fs *flag.FlagSet, name string, set *bool) {
 	fl := fs.Lookup(name)
