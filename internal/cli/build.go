@@ -316,6 +316,9 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 		return nil, &config.Error{File: configName(cfg), Msg: "no modules to build: name them with --module git:URL@REF (or a directory), add modules: [{path: ...}] to " +
 			config.DefaultPath + ", or run in a module's directory (one with an nginx module config file)"}
 	}
+	if err := testsDeclared(o.test, cfg); err != nil {
+		return nil, err
+	}
 	if err := o.sourceFrom(cfg, d); err != nil {
 		return nil, err
 	}

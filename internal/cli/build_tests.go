@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/markdown"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
@@ -106,4 +107,18 @@ func testsSummary(w io.Writer, cells []manifest.Cell) {
 	if len(skips) > 0 {
 		fmt.Fprintf(w, "**Skipped by the config**\n\n%s\n\n", strings.Join(skips, "\n"))
 	}
+}
+
+// testsDeclared refuses build --test when no module declares a suite: a
+// check that asked for tests and ran none would pass green on nothing.
+func testsDeclared(asked bool, cfg *config.Config) error {
+	if !asked {
+		return nil
+	}
+	for _, m := range cfg.Modules {
+		if m.Test != nil {
+			return nil
+		}
+	}
+	return &config.Error{File: configName(cfg), Msg: "build --test: no module has a test: entry, so no test would run: add test: {prove: t/} (a Test::Nginx suite) or test: {run: ...} to the module's entry under modules:, or leave --test (the workflow's test: true) out"}
 }

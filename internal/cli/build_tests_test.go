@@ -40,3 +40,14 @@ func TestTestsReport(t *testing.T) {
 		}
 	}
 }
+
+// TestTestWithoutSuites: build --test when no module declares a test:
+// is a config error before anything builds (issue 33 item 3: a check
+// that asked for tests and ran none passed green).
+func TestTestWithoutSuites(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("build", "--nginx", "1.26.3", "--test", "--out", t.TempDir())
+	if r.code != 2 || r.err == nil || !strings.Contains(r.err.Error(), "build --test: no module has a test: entry, so no test would run") {
+		t.Errorf("exit %d, %v", r.code, r.err)
+	}
+}

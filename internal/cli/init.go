@@ -88,7 +88,7 @@ func runInit(ctx context.Context, o *initOptions, d *Deps) error {
 	if err != nil {
 		return err
 	}
-	text := initConfig(mods, pin, pinWhy, splitList(o.lines), splitList(o.distros), splitList(o.arch))
+	text := initConfig(root, mods, pin, pinWhy, splitList(o.lines), splitList(o.distros), splitList(o.arch))
 	if _, err := config.Parse(config.DefaultPath, root, []byte(text)); err != nil {
 		return usagef("init: the flags make an invalid config: %v", err)
 	}
@@ -194,7 +194,9 @@ func splitList(s string) []string {
 }
 
 // initConfig is the config init writes, with comments for the maintainer.
-func initConfig(mods []string, pin, pinWhy string, lines, distros, arch []string) string {
+// A module with a Test::Nginx suite (t/*.t) gets its test: entry, which
+// the pull-request workflow's test: true runs.
+func initConfig(root string, mods []string, pin, pinWhy string, lines, distros, arch []string) string {
 	var b strings.Builder
 	b.WriteString("# nginx-modbuild: which nginx versions, distros and arches to build this\n")
 	b.WriteString("# repository's modules for. Written by `nginx-modbuild init`; see the\n")
@@ -209,6 +211,9 @@ func initConfig(mods []string, pin, pinWhy string, lines, distros, arch []string
 	b.WriteString("modules:\n")
 	for _, m := range mods {
 		fmt.Fprintf(&b, "  - path: %s\n", m)
+		if suite, _ := filepath.Glob(filepath.Join(root, filepath.FromSlash(m), "t", "*.t")); len(suite) > 0 {
+			fmt.Fprintf(&b, "    test: {prove: t/}  # its Test::Nginx suite (%d files), run by build --test\n", len(suite))
+		}
 	}
 	fmt.Fprintf(&b, "distros: [%s]\n", strings.Join(distros, ", "))
 	fmt.Fprintf(&b, "arch: [%s]\n", strings.Join(arch, ", "))

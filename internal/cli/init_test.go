@@ -55,7 +55,9 @@ func TestInit(t *testing.T) {
 		}
 	}
 	cfg, _ := os.ReadFile(filepath.Join(repo, ".github", "nginx-modbuild.yml"))
-	for _, want := range []string{"  - path: .\n", "pin: 1.26.3", "packaged: true", "lines: [stable, mainline]", "  # sha256:", "  #   1.26.3: <sha256 of nginx-1.26.3.tar.gz>"} {
+	// headers-more's own Test::Nginx suite (t/*.t) is declared, so the
+	// pull-request workflow's test: true runs it (issue 33 item 3).
+	for _, want := range []string{"  - path: .\n    test: {prove: t/}", "pin: 1.26.3", "packaged: true", "lines: [stable, mainline]", "  # sha256:", "  #   1.26.3: <sha256 of nginx-1.26.3.tar.gz>"} {
 		if !strings.Contains(string(cfg), want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
 		}
