@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/ldso"
@@ -21,8 +22,8 @@ type checkOptions struct {
 }
 
 func checkCommand() command {
-	return newCommand[checkOptions]("check", "--conf /etc/nginx/nginx.conf (--target 1.26.3|R34|PLS.37.0.4.1 | --nginx-binary /usr/sbin/nginx | --nginx-v \"$(nginx -V 2>&1)\") [--prefix DIR] [--json]",
-		"predict whether every load_module of a configuration loads into the target nginx", runCheck)
+	return newCommand[checkOptions]("check", "--conf /etc/nginx/nginx.conf [--target 1.26.3|R34|PLS.37.0.4.1 | --nginx-binary /usr/sbin/nginx | --nginx-v \"$(nginx -V 2>&1)\"] [--prefix DIR] [--json]",
+		"predict whether every load_module of a configuration loads into the target nginx (default: the nginx installed here)", runCheck)
 }
 
 func (o *checkOptions) flags(fs *flag.FlagSet, d *Deps) {
@@ -45,11 +46,27 @@ func (o *checkOptions) check(args []string, d *Deps) error {
 			given++
 		}
 	}
-	if given != 1 {
-		return usagef("check: give exactly one of --target VERSION|R34|PLS.37.0.4.1, --nginx-binary /path/to/nginx or --nginx-v \"$(nginx -V 2>&1)\"")
+	switch {
+	case given == 0 && installedNginx(d) != "":
+		// None: the nginx installed here (a re-check after a change, or
+		// before a restart).
+		o.nginxBinary = installedNginx(d)
+		fmt.Fprintf(d.Stderr, "check: no target given: checking against the nginx installed here, %s\n", o.nginxBinary)
+	case given != 1:
+		return usagef("check: give exactly one of --target VERSION|R34|PLS.37.0.4.1, --nginx-binary /path/to/nginx or --nginx-v \"$(nginx -V 2>&1)\" (with none, the nginx installed here; there is none on PATH)")
 	}
 	o.conf = absIn(d.Dir, o.conf)
 	return nil
+}
+
+// installedNginx is the nginx on PATH (else the distro's packaged
+// path), when it is there; "" when there is none.
+func installedNginx(d *Deps) string {
+	p := d.Machine.Nginx()
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }
 
 func runCheck(ctx context.Context, o *checkOptions, d *Deps) error {

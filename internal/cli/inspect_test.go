@@ -120,6 +120,11 @@ func TestCheck(t *testing.T) {
 	if old.code != 1 || old.stdout != r.stdout || !strings.Contains(old.stderr, "check --nginx PATH is deprecated here: use --nginx-binary PATH") {
 		t.Errorf("--nginx PATH: exit %d\n%s\n%s", old.code, old.stderr, old.stdout)
 	}
+	// No target: the nginx installed here (issue 33 item 9).
+	here := h.run("check", "--conf", conf)
+	if here.code != 1 || here.stdout != r.stdout || !strings.Contains(here.stderr, "no target given: checking against the nginx installed here, "+bin) {
+		t.Errorf("check with no target: exit %d\n%s\n%s", here.code, here.stderr, here.stdout)
+	}
 	for _, want := range []string{
 		"VERSION-MISMATCH: ngx_http_echo_module was built for nginx 1.26.3; the target is 1.22.1",
 		`nginx -t will say: nginx: [emerg] module "` + echo126 + `" version 1026003 instead of 1022001 in ` +
@@ -159,7 +164,6 @@ func TestCheck(t *testing.T) {
 	}
 
 	for name, args := range map[string][]string{
-		"no target":      {"check", "--conf", conf},
 		"two targets":    {"check", "--conf", conf, "--target", "1.26.3", "--nginx-binary", bin},
 		"unknown target": {"check", "--conf", conf, "--target", "R999"},
 		"not a version":  {"check", "--conf", conf, "--target", "latest"},
