@@ -20,6 +20,10 @@ type inspected struct {
 	Path  string `json:"path"`
 	Error string `json:"error,omitempty"`
 	*modinfo.File
+	// WithCompat says the file was built --with-compat (signature bit
+	// 34): it loads into an nginx of exactly its version built otherwise
+	// only as far as the other bits agree; it says nothing of the version.
+	WithCompat *bool `json:"with_compat,omitempty"`
 	// Decoded are the file's signatures by name, with --signature.
 	Decoded []decodedSignature `json:"decoded,omitempty"`
 }
@@ -68,8 +72,18 @@ func runInspect(_ context.Context, o *inspectOptions, d *Deps) error {
 		if err != nil {
 			failed++
 			item.Error = strings.TrimPrefix(err.Error(), path+": ")
-		} else if o.signature {
-			item.Decoded = decodeSignatures(f)
+		} else {
+			sig := f.Signature
+			if sig == "" && len(f.Modules) > 0 {
+				sig = f.Modules[0].Signature // a module file's are its modules'
+			}
+			if s, err := modinfo.ParseSignature(sig); err == nil {
+				c := s.Compat()
+				item.WithCompat = &c
+			}
+			if o.signature {
+				item.Decoded = decodeSignatures(f)
+			}
 		}
 		out = append(out, item)
 	}
@@ -88,7 +102,7 @@ func runInspect(_ context.Context, o *inspectOptions, d *Deps) error {
 
 func printInspected(w io.Writer, out []inspected) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "FILE\tMODULE\tBUILT FOR\tSIGNATURE\tCOMPAT")
+	fmt.Fprintln(tw, "FILE\tMODULE\tBUILT FOR\tSIGNATURE\tWITH-COMPAT")
 	for _, it := range out {
 		switch {
 		case it.Error != "":
@@ -103,6 +117,7 @@ func printInspected(w io.Writer, out []inspected) {
 		}
 	}
 	tw.Flush()
+	fmt.Fprintln(w, "(WITH-COMPAT: built --with-compat, signature bit 34. nginx loads a module only of exactly its own version: BUILT FOR must equal the nginx's.)")
 	for _, it := range out {
 		for _, d := range it.Decoded {
 			fmt.Fprintf(w, "\n%s: signature %s (nginx %s)\n", it.Path, d.Signature, d.Nginx)

@@ -29,6 +29,7 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("exit %d: %v", r.code, r.err)
 	}
 	for _, want := range []string{
+		"WITH-COMPAT\n", "BUILT FOR must equal the nginx's",
 		"ngx_http_echo_module  ", "1.22.1", "8,4,8,0011111111010111001111111111111111  yes",
 		"ngx_stream_ssl_preread_module", "1.26.3", "8,4,8,0011111111010111011111111111111111  yes",
 	} {
@@ -39,9 +40,10 @@ func TestInspect(t *testing.T) {
 
 	r = h.run("inspect", "--json", stream)
 	var got []struct {
-		Path    string
-		Kind    string
-		Modules []struct {
+		Path       string
+		Kind       string
+		WithCompat *bool `json:"with_compat"`
+		Modules    []struct {
 			Name    string
 			Version uint64
 		}
@@ -49,7 +51,7 @@ func TestInspect(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
 		t.Fatalf("exit %d, %v:\n%s", r.code, err, r.stdout)
 	}
-	if len(got) != 1 || got[0].Kind != "module" || len(got[0].Modules) != 21 || got[0].Modules[20].Version != 1026003 {
+	if len(got) != 1 || got[0].Kind != "module" || len(got[0].Modules) != 21 || got[0].Modules[20].Version != 1026003 || got[0].WithCompat == nil || !*got[0].WithCompat {
 		t.Errorf("json = %+v", got)
 	}
 
