@@ -410,7 +410,7 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 	}
 	for _, m := range b.mods {
 		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
-			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test})
+			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test, NoRelease: m.Entry.NoRelease})
 	}
 	if b.o.incremental {
 		o.Incremental = absIn(b.d.Dir, filepath.Join(b.o.cache, "cells"))

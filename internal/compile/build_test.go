@@ -111,3 +111,30 @@ func TestFetchFailureIsRecorded(t *testing.T) {
 		t.Errorf("failure %+v", f)
 	}
 }
+
+// TestNoReleaseModuleIsNotWritten is issue 33 item 9's release: false:
+// a module built for a suite's sake (echo, for headers-more's tests) is
+// built and checked with the others but not written, so it is neither
+// released nor packaged; the log says why.
+func TestNoReleaseModuleIsNotWritten(t *testing.T) {
+	t.Parallel()
+	mirror := prerequisites(t)
+	echo := realModule(t, mirror, "libnginx-mod-http-echo_0.63.orig.tar.gz")
+	echo.NoRelease = true
+	o := options(t, mirror, "1.22.1", helloWorld(), echo)
+	var log strings.Builder
+	o.Log = &Log{W: &log}
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, testenv.Tail(log.String(), 30))
+	}
+	if got := strings.Join(names(res.Files), " "); got != "ngx_http_hello_world_module_1.22.1.so" {
+		t.Errorf("written: %s", got)
+	}
+	if len(res.Manifest.Entries) != 1 || res.Manifest.Entries[0].Module != "ngx_http_hello_world_module" {
+		t.Errorf("entries: %+v", res.Manifest.Entries)
+	}
+	if !strings.Contains(log.String(), "ngx_http_echo_module: built for the checks and tests only (release: false), not written") {
+		t.Errorf("the log does not say echo is not written:\n%s", testenv.Tail(log.String(), 20))
+	}
+}

@@ -54,6 +54,9 @@ type Module struct {
 	Requires []string
 	// Test is the module's own test suite, run with Options.Tests.
 	Test *config.Test
+	// NoRelease builds it for the checks and tests only: its .so files
+	// are not written to Out (config release: false).
+	NoRelease bool
 }
 
 // Tests configures running the modules' own test suites (build --test).
@@ -1136,7 +1139,23 @@ func (b *cell) write(sos []*linked) error {
 	if err := os.MkdirAll(b.o.Out, 0o755); err != nil {
 		return err
 	}
+	// A module with release: false is not written, unless a released
+	// one needs it loaded first (its symbols): then nothing would load.
+	needed := map[*linked]bool{}
 	for _, s := range sos {
+		if m, _ := b.moduleOf(s); !m.NoRelease {
+			for _, r := range s.requires {
+				needed[r] = true
+			}
+		}
+	}
+	for _, s := range sos {
+		if m, _ := b.moduleOf(s); m.NoRelease && !needed[s] {
+			b.o.Log.Printf("%s: built for the checks and tests only (release: false), not written", s.so.Name())
+			continue
+		} else if m.NoRelease {
+			b.o.Log.Printf("%s: release: false, but a released module needs it loaded first: written", s.so.Name())
+		}
 		data, err := os.ReadFile(s.file)
 		if err != nil {
 			return err

@@ -135,6 +135,11 @@ type Module struct {
 	Packages map[distro.Family][]string `json:"packages,omitempty"`
 	// Requires names other modules (by ID) to configure and load first.
 	Requires []string `json:"requires,omitempty"`
+	// NoRelease (release: false) builds the module for the cell's
+	// checks and tests only (echo for headers-more's suite): its .so is
+	// not written to the build output, so it is neither released nor
+	// packaged.
+	NoRelease bool `json:"no_release,omitempty"`
 	// Test is how the module's own test suite runs (build --test).
 	Test *Test `json:"test,omitempty"`
 	// Pos is where the entry is in the config file, for error messages.

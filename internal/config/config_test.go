@@ -222,6 +222,7 @@ func TestBadConfig(t *testing.T) {
 		{"sha256 bad version", "nginx:\n  sha256: {latest: 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31}\n", `bad.yml:2:12: nginx.sha256: bad nginx version "latest"`},
 		{"like relative", "distros: [{name: img, image: \"nginx:1.28.0\", family: apt, like: sbin/nginx, packaged: 1.28.0}]\n", `bad.yml:1:65: distro img: like: "sbin/nginx" is not an absolute path`},
 		{"like without version", "distros: [{name: img, image: \"nginx:1.28.0\", family: apt, like: /usr/sbin/nginx}]\n", `bad.yml:1:65: distro img: like: needs packaged: 1.x.y, the version of the image's nginx (docker run --rm nginx:1.28.0 /usr/sbin/nginx -v)`},
+		{"release not a bool", "modules: [{path: ., release: maybe}]\n", `bad.yml:1:30: a module's release must be true or false`},
 		{"source not a string", "nginx:\n  source: [a]\n", `bad.yml:2:11: nginx.source (a directory, or a .tar.gz path or URL with {version}, its checksum under nginx.sha256) must be a string, not a list`},
 		{"top level list", "- nginx\n", `bad.yml:1:1: the config must be a mapping of keys to values, not a list`},
 		{"repeated key", "arch: [amd64]\narch: [arm64]\n", `bad.yml:`},

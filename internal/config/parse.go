@@ -324,6 +324,11 @@ func (d *decoder) modules(n *yaml.Node, root string) []Module {
 				m.RequiresPos = Pos{n.Line, n.Column}
 			},
 			"test": func(n *yaml.Node) { m.Test = d.moduleTest(n) },
+			"release": func(n *yaml.Node) {
+				release := true
+				d.boolean(n, &release, "a module's release must be true or false (false: built for the tests and checks only, never released or packaged)")
+				m.NoRelease = !release
+			},
 		})
 		if item.Kind != yaml.MappingNode {
 			continue
