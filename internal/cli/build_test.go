@@ -41,6 +41,12 @@ modules:
   - path: `+filepath.Join(testenv.RepoRoot(), "examples", "hello-world")+`
 `), 0o644)
 
+	// A .so of the broken module from an earlier (good) build: removed,
+	// not left to pass for this build's (issue 33 item 9).
+	os.MkdirAll(filepath.Join(repo, "dist"), 0o755)
+	stale := filepath.Join(repo, "dist", "ngx_http_broken_module_1.22.1.so")
+	os.WriteFile(stale, []byte("an earlier build"), 0o644)
+
 	h := newHarness(t)
 	h.env["GITHUB_ACTIONS"] = "true"
 	h.env["GITHUB_SERVER_URL"], h.env["GITHUB_RUN_ID"], h.env["GITHUB_REPOSITORY"] = "https://github.com", "42", "acme/mod"
@@ -55,6 +61,9 @@ modules:
 	}
 	if !strings.Contains(r.err.Error(), "ngx_http_broken_module (broken, compile): did not compile") {
 		t.Errorf("error does not name the module: %v", r.err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) || !strings.Contains(r.stderr, "removed ngx_http_broken_module_1.22.1.so: left by an earlier build") {
+		t.Errorf("the stale .so of the failed module: %v\n%s", err, testenv.Tail(r.stderr, 10))
 	}
 	if _, err := os.Stat(filepath.Join(repo, "dist", "ngx_http_hello_world_module_1.22.1.so")); err != nil {
 		t.Errorf("the good module was not built: %v", err)

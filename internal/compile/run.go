@@ -1133,12 +1133,29 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 	return strings.Join(lines, "\n")
 }
 
+// removeStale removes, from the output directory, the version-named .so
+// of each module that failed in this cell, left by an earlier build: no
+// manifest of this cell names it, and beside the good ones it would pass
+// for this build's.
+func (b *cell) removeStale() {
+	for _, f := range b.failed {
+		if manifest.CheckName("module", f.Module) != nil {
+			continue
+		}
+		p := filepath.Join(b.o.Out, manifest.FileName(f.Module, b.o.Nginx))
+		if err := os.Remove(p); err == nil {
+			b.o.Log.Printf("removed %s: left by an earlier build; %s failed in this one", filepath.Base(p), f.Module)
+		}
+	}
+}
+
 // write copies each good .so under its version-named file, in load
 // order, with its manifest entry.
 func (b *cell) write(sos []*linked) error {
 	if err := os.MkdirAll(b.o.Out, 0o755); err != nil {
 		return err
 	}
+	b.removeStale()
 	// A module with release: false is not written, unless a released
 	// one needs it loaded first (its symbols): then nothing would load.
 	needed := map[*linked]bool{}
