@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -476,8 +477,11 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 				// The smoke nginx is built in the same make run, so both
 				// keep every core busy.
 				targets = append(targets, "binary")
+				o.Log.Printf("make: the modules and the smoke nginx (nginx's core: the long part of a cold cell; later cells of this nginx, distro and compiler take it from the cache)")
 			}
+			stop := b.progress(g.builddir)
 			out, _ := run(ctx, root, MakeArgs(g.builddir, o.Jobs, targets...))
+			stop()
 			makeLog += out
 		}
 		return nil
@@ -1131,6 +1135,37 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// progress prints, every 10 s while make runs outside Actions (where the
+// log group shows make is running), how many objects it has compiled
+// under builddir; the returned function stops it.
+func (b *cell) progress(builddir string) func() {
+	if b.o.Log.Actions {
+		return func() {}
+	}
+	start, done, stopped := time.Now(), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				n := 0
+				filepath.WalkDir(builddir, func(_ string, d fs.DirEntry, err error) error {
+					if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".o") {
+						n++
+					}
+					return nil
+				})
+				b.o.Log.Printf("    make: %.0f s, %d objects compiled", time.Since(start).Seconds(), n)
+			}
+		}
+	}()
+	return func() { close(done); <-stopped }
 }
 
 // removeStale removes, from the output directory, the version-named .so
