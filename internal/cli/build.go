@@ -235,6 +235,23 @@ func (o *buildOptions) readLike(d *Deps) error {
 	return nil
 }
 
+// outsideRepo says so of each path module outside the repository (path:
+// ../echo): it builds, but no commit of this repository names what was
+// built, and a checkout elsewhere will not find it.
+func outsideRepo(d *Deps, cfg *config.Config, mods []modsrc.Source) {
+	if cfg.Root == "" {
+		return
+	}
+	for _, m := range mods {
+		if m.Entry.Path == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(cfg.Root, m.Dir); err == nil && (rel == ".." || strings.HasPrefix(rel, "../")) {
+			d.logf("note: module %s is outside the repository (%s): it builds, but this repository's commit does not pin it and a fresh checkout lacks it; use git: URL with a ref, or move it inside", m.ID, cfg.Root)
+		}
+	}
+}
+
 // sourceFrom settles the nginx source the cells build: --source, else
 // the config's nginx.source; a fork's binary needs one.
 func (o *buildOptions) sourceFrom(cfg *config.Config, d *Deps) error {
@@ -339,6 +356,7 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 	if b.mods, err = modsrc.Resolve(ctx, cfg, o.cache, o.out); err != nil {
 		return nil, err
 	}
+	outsideRepo(d, cfg, b.mods)
 	o.packages = o.packages || cfg.Packages.Enabled
 	if o.packages {
 		var ok bool

@@ -90,3 +90,26 @@ func TestABIOf(t *testing.T) {
 		t.Errorf("no file: %q", got)
 	}
 }
+
+// TestModuleOutsideRepository: a path: module outside the repository
+// (../hello) builds, with a note saying what that costs (issue 33 item
+// 9: it was accepted without a word). The empty mirror stops the cell
+// early: the note comes before.
+func TestModuleOutsideRepository(t *testing.T) {
+	top := t.TempDir()
+	repo, outside := filepath.Join(top, "repo"), filepath.Join(top, "hello")
+	os.MkdirAll(repo, 0o755)
+	os.MkdirAll(outside, 0o755)
+	b, _ := os.ReadFile(filepath.Join(testenv.RepoRoot(), "examples", "hello-world", "config"))
+	os.WriteFile(filepath.Join(outside, "config"), b, 0o644)
+	os.WriteFile(filepath.Join(repo, "nginx-modbuild.yml"), []byte("modules: [{path: ../hello}]\n"), 0o644)
+	h := newHarness(t)
+	r := h.runIn(repo, "build", "--config", "nginx-modbuild.yml", "--nginx", "1.26.3", "--mirror", t.TempDir(), "--smoke=false", "--out", t.TempDir(), "--cache-dir", t.TempDir())
+	if !strings.Contains(r.stderr, "note: module ../hello is outside the repository") {
+		t.Errorf("exit %d, no note:\n%s", r.code, testenv.Tail(r.stderr, 10))
+	}
+	inside := h.runIn(filepath.Join(testenv.RepoRoot(), "examples", "hello-world"), "build", "--nginx", "1.26.3", "--mirror", t.TempDir(), "--smoke=false", "--out", t.TempDir(), "--cache-dir", t.TempDir())
+	if strings.Contains(inside.stderr, "outside the repository") {
+		t.Errorf("a module inside noted as outside:\n%s", inside.stderr)
+	}
+}
