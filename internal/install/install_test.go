@@ -166,3 +166,32 @@ func TestDetectLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestPickShortNames is issue 33 item 8: headers-more and
+// headers-more-filter (the package's spelling) pick
+// ngx_http_headers_more_filter_module; a name several modules start
+// with is refused, naming them.
+func TestPickShortNames(t *testing.T) {
+	t.Parallel()
+	var m manifest.Manifest
+	for _, mod := range []string{"ngx_http_headers_more_filter_module", "ngx_http_set_misc_module", "ngx_http_set_cconv_module"} {
+		m.Entries = append(m.Entries, manifest.Entry{Module: mod, Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64", File: mod + ".so"})
+	}
+	for name, want := range map[string]string{
+		"headers_more_filter": "ngx_http_headers_more_filter_module", "headers-more-filter": "ngx_http_headers_more_filter_module",
+		"headers-more": "ngx_http_headers_more_filter_module", "headers": "ngx_http_headers_more_filter_module",
+		"set-misc": "ngx_http_set_misc_module", "ngx_http_set_misc_module": "ngx_http_set_misc_module",
+	} {
+		e, err := Pick(&m, Want{Module: name, Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64"})
+		if err != nil || e.Module != want {
+			t.Errorf("%s: %v %s, want %s", name, err, e.Module, want)
+		}
+	}
+	if _, err := Pick(&m, Want{Module: "set", Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64"}); err == nil ||
+		!strings.Contains(err.Error(), `"set" names several modules of the release (ngx_http_set_cconv_module, ngx_http_set_misc_module)`) {
+		t.Errorf("set: %v", err)
+	}
+	if _, err := Pick(&m, Want{Module: "headers-mor", Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64"}); err == nil {
+		t.Errorf("a name cut inside a word picked a module")
+	}
+}

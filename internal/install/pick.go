@@ -25,14 +25,30 @@ type Want struct {
 }
 
 // Matches reports whether a manifest module name is what the operator
-// named: the full name, or the part between ngx_<kind>_ and _module.
+// named: the full name, or the part between ngx_<kind>_ and _module,
+// with '-' for '_' as package names spell it (headers-more-filter).
 func Matches(module, name string) bool {
+	name = strings.ReplaceAll(name, "-", "_")
 	if module == name || name+"_module" == module {
 		return true
 	}
 	short := strings.TrimSuffix(module, "_module")
 	for _, p := range []string{"ngx_http_", "ngx_stream_", "ngx_mail_", "ngx_"} {
 		if rest, ok := strings.CutPrefix(short, p); ok && rest == name {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchesPrefix reports whether name is the leading words of the
+// module's short name (headers-more for ngx_http_headers_more_filter_module):
+// a name Pick takes when it names one module only.
+func MatchesPrefix(module, name string) bool {
+	name = strings.ReplaceAll(name, "-", "_")
+	short := strings.TrimSuffix(module, "_module")
+	for _, p := range []string{"ngx_http_", "ngx_stream_", "ngx_mail_", "ngx_"} {
+		if rest, ok := strings.CutPrefix(short, p); ok && strings.HasPrefix(rest, name+"_") {
 			return true
 		}
 	}
@@ -48,6 +64,17 @@ func Pick(m *manifest.Manifest, w Want) (manifest.Entry, error) {
 	for _, e := range m.Entries {
 		if e.Kind == "" && Matches(e.Module, w.Module) { // not the native packages
 			mod = append(mod, e)
+		}
+	}
+	if len(mod) == 0 {
+		// The leading words of one module's name (headers-more).
+		for _, e := range m.Entries {
+			if e.Kind == "" && MatchesPrefix(e.Module, w.Module) {
+				mod = append(mod, e)
+			}
+		}
+		if names := list(mod, func(e manifest.Entry) string { return e.Module }); strings.Contains(names, ",") {
+			return manifest.Entry{}, fmt.Errorf("%q names several modules of the release (%s): give the one you mean", w.Module, names)
 		}
 	}
 	if len(mod) == 0 {
