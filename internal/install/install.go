@@ -3,6 +3,7 @@ package install
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -189,6 +190,11 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 					return nil, fmt.Errorf("%q and %q would both use %s: install them one at a time", other.Entry.Module, it.Entry.Module, it.Snippet)
 				}
 			}
+		}
+	}
+	if !o.Stage && !o.PrintLoad {
+		if err := notLoadedElsewhere(ctx, h, res.Items, o.Owner); err != nil {
+			return nil, err
 		}
 	}
 	if o.DryRun {
@@ -407,4 +413,38 @@ func verifySum(e manifest.Entry, data []byte, sums map[string]string, where stri
 func sha256Hex(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// notLoadedElsewhere refuses, before anything changes (and in a dry run
+// too), a module the configuration already loads from another file (a
+// distro package's .so): nginx -t would say "already loaded" and the
+// install roll back.
+func notLoadedElsewhere(ctx context.Context, h *Host, items []Item, owner func(string) string) error {
+	loads, err := nginxconf.LoadModules(ctx, h.ConfPath)
+	if err != nil {
+		return nil // nginx -t, after placing, says what is wrong with it
+	}
+	for _, l := range loads {
+		p := l.Path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cmp.Or(h.Target.Prefix, preflight.DefaultPrefix), p)
+		}
+		f, err := modinfo.Open(p)
+		if err != nil {
+			continue
+		}
+		for _, it := range items {
+			if p == it.Dest || !slices.ContainsFunc(f.Modules, func(m modinfo.Module) bool { return m.Name == it.Entry.Module }) {
+				continue
+			}
+			whose := ""
+			if owner != nil {
+				if pkg := owner(p); pkg != "" {
+					whose = ", the package " + pkg + "'s"
+				}
+			}
+			return fmt.Errorf("%s is already loaded by %s:%d (%s%s): nginx would refuse it twice; nothing was changed: remove that first (its package, or the line), then install", it.Entry.Module, l.File, l.Line, p, whose)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
 func TestMatches(t *testing.T) {
@@ -193,5 +195,39 @@ func TestPickShortNames(t *testing.T) {
 	}
 	if _, err := Pick(&m, Want{Module: "headers-mor", Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64"}); err == nil {
 		t.Errorf("a name cut inside a word picked a module")
+	}
+}
+
+// TestAlreadyLoadedElsewhere is issue 33 item 8's second half: a module
+// the configuration loads from another file (Debian's echo package) is
+// refused before any change, naming the line, the file and its package;
+// the file install itself placed (a reinstall) is not "elsewhere".
+func TestAlreadyLoadedElsewhere(t *testing.T) {
+	const debSO = "debs/bookworm-amd64/libnginx-mod-http-echo/usr/lib/nginx/modules/ngx_http_echo_module.so"
+	so := filepath.Join(testenv.Mirror(t, debSO), debSO)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "modules-enabled"), 0o755)
+	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte("include modules-enabled/*.conf;\nevents {}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "modules-enabled", "50-mod-http-echo.conf"), []byte("load_module "+so+";\n"), 0o644)
+	h := &Host{ConfPath: filepath.Join(dir, "nginx.conf")}
+	items := []Item{{Entry: manifest.Entry{Module: "ngx_http_echo_module"}, Dest: filepath.Join(dir, "modules", "ngx_http_echo_module.so")}}
+	owner := func(p string) string {
+		if p == so {
+			return "libnginx-mod-http-echo"
+		}
+		return ""
+	}
+	err := notLoadedElsewhere(context.Background(), h, items, owner)
+	want := "ngx_http_echo_module is already loaded by " + filepath.Join(dir, "modules-enabled", "50-mod-http-echo.conf") + ":1 (" + so + ", the package libnginx-mod-http-echo's)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	items[0].Dest = so
+	if err := notLoadedElsewhere(context.Background(), h, items, owner); err != nil {
+		t.Errorf("its own file: %v", err)
+	}
+	items[0].Entry.Module = "ngx_http_headers_more_filter_module"
+	if err := notLoadedElsewhere(context.Background(), h, items, owner); err != nil {
+		t.Errorf("another module: %v", err)
 	}
 }
