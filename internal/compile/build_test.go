@@ -2,6 +2,7 @@ package compile
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
 )
 
@@ -136,5 +138,27 @@ func TestNoReleaseModuleIsNotWritten(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "ngx_http_echo_module: built for the checks and tests only (release: false), not written") {
 		t.Errorf("the log does not say echo is not written:\n%s", testenv.Tail(log.String(), 20))
+	}
+}
+
+// TestVerificationFailureIsNotTransient is issue 33 item 7's last point:
+// a tarball that is not the pinned one fails the cell in fetch, but not
+// as transient (no retry changes the bytes), unlike a download that
+// failed (TestFetchFailureIsRecorded).
+func TestVerificationFailureIsNotTransient(t *testing.T) {
+	t.Parallel()
+	mirror := prerequisites(t)
+	o := options(t, mirror, "1.22.1", helloWorld())
+	o.Source.SHA256 = map[string]string{"1.22.1": strings.Repeat("0", 64)}
+	_, err := Run(context.Background(), o)
+	if err == nil || !errors.Is(err, source.ErrMismatch) {
+		t.Fatalf("err = %v, want a mismatch", err)
+	}
+	m, rerr := manifest.Read(filepath.Join(o.Out, manifest.CellFileName("1.22.1", "debian-12", runtime.GOARCH)))
+	if rerr != nil || len(m.Cells[0].Failures) != 1 {
+		t.Fatalf("cell manifest: %v %+v", rerr, m)
+	}
+	if f := m.Cells[0].Failures[0]; f.Phase != "fetch" || f.Transient || !strings.Contains(f.Error, "serves a different file") {
+		t.Errorf("failure %+v", f)
 	}
 }

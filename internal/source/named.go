@@ -63,7 +63,7 @@ func Named(ctx context.Context, o Options, spec, version, sum string) (Tree, err
 	}
 	got := sha256.Sum256(data)
 	if h := hex.EncodeToString(got[:]); h != sum {
-		return Tree{}, fmt.Errorf("source %s has SHA-256 %s, but %s is pinned: not the release the config names (nothing was cached)", spec, h, sum)
+		return Tree{}, fmt.Errorf("source %s has SHA-256 %s, but %s is pinned: not the release the config names (nothing was cached; %w)", spec, h, sum, ErrMismatch)
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-")
 	if err != nil {

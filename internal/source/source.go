@@ -70,6 +70,10 @@ const (
 // and no pinned checksum.
 var ErrUnverified = errors.New("unverified")
 
+// ErrMismatch is returned for a tarball whose bytes are not the ones its
+// pinned checksum or its signature vouch for: no retry will change that.
+var ErrMismatch = errors.New("the bytes are not the release's")
+
 // Fetch downloads nginx-<version>.tar.gz (or reuses a verified copy
 // from the cache) and verifies it. A pinned SHA-256 must match; a
 // signature, when the mirror has one, must verify against a pinned nginx
@@ -97,8 +101,8 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 	sum := sha256.Sum256(data)
 	t.SHA256 = hex.EncodeToString(sum[:])
 	if pinned != "" && pinned != t.SHA256 {
-		return t, fmt.Errorf("nginx %s: %s has SHA-256 %s, but the config pins %s: the mirror (%s) serves a different file",
-			version, name, t.SHA256, pinned, o.Mirror)
+		return t, fmt.Errorf("nginx %s: %s has SHA-256 %s, but the config pins %s: the mirror (%s) serves a different file (%w)",
+			version, name, t.SHA256, pinned, o.Mirror, ErrMismatch)
 	}
 	sig, sigErr := fetchFile(ctx, o, name+".asc")
 	if errors.Is(sigErr, os.ErrNotExist) { // no .asc in the directory, or a 404
@@ -113,7 +117,7 @@ func Fetch(ctx context.Context, o Options, version string) (Tarball, error) {
 		case pinned != "" && errors.Is(err, pgperrors.ErrUnknownIssuer):
 			t.Proof, t.Verified = Pinned, "pinned sha256 (signer's key unavailable: "+err.Error()+")"
 		default:
-			return t, fmt.Errorf("nginx %s: signature %s.asc does not verify (mirror %s; nothing was cached): %w", version, name, o.Mirror, err)
+			return t, fmt.Errorf("nginx %s: signature %s.asc does not verify (mirror %s; nothing was cached): %w (%w)", version, name, o.Mirror, err, ErrMismatch)
 		}
 	case pinned != "":
 		t.Proof, t.Verified = Pinned, "pinned sha256"
