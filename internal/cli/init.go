@@ -2,12 +2,16 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -18,6 +22,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/bump"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
@@ -88,7 +93,11 @@ func runInit(ctx context.Context, o *initOptions, d *Deps) error {
 	if err != nil {
 		return err
 	}
-	text := initConfig(root, mods, pin, pinWhy, splitList(o.lines), splitList(o.distros), splitList(o.arch))
+	pins, mirrorDir, err := mirrorPins(o.watch.mirror, d)
+	if err != nil {
+		return err
+	}
+	text := initConfig(root, mods, pin, pinWhy, pins, splitList(o.lines), splitList(o.distros), splitList(o.arch))
 	if _, err := config.Parse(config.DefaultPath, root, []byte(text)); err != nil {
 		return usagef("init: the flags make an invalid config: %v", err)
 	}
@@ -96,7 +105,37 @@ func runInit(ctx context.Context, o *initOptions, d *Deps) error {
 		return err
 	}
 	fmt.Fprintf(d.Stdout, initNext, strings.Join(mods, ", "), strings.Join(splitList(o.lines), " and "), pin, pinWhy, config.DefaultPath, pin)
+	if mirrorDir != "" {
+		fmt.Fprintf(d.Stdout, "\nOffline: give plan and build --mirror %s too; the checksums of its %d tarballs are pinned under nginx.sha256, so build verifies them.\n", mirrorDir, len(pins))
+	}
 	return nil
+}
+
+// mirrorPins are the SHA-256 of the nginx-X.Y.Z.tar.gz files of a local
+// --mirror directory, by version: init writes them as nginx.sha256, which
+// an offline build with that mirror needs (it has no signatures to
+// check). None for a URL mirror.
+func mirrorPins(mirror string, d *Deps) (map[string]string, string, error) {
+	dir, ok := source.LocalDir(mirror)
+	if !ok || mirror == "" {
+		return nil, "", nil
+	}
+	dir = absIn(d.Dir, dir)
+	files, _ := filepath.Glob(filepath.Join(dir, "nginx-*.tar.gz"))
+	pins := map[string]string{}
+	for _, f := range files {
+		v := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "nginx-"), ".tar.gz")
+		if _, err := nginxver.Parse(v); err != nil {
+			continue
+		}
+		b, err := userfile.Read(f, 256<<20)
+		if err != nil {
+			return nil, "", fmt.Errorf("init --mirror: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		pins[v] = hex.EncodeToString(sum[:])
+	}
+	return pins, dir, nil
 }
 
 // choosePin is the version to pin and why: --pin, else the one the
@@ -196,7 +235,7 @@ func splitList(s string) []string {
 // initConfig is the config init writes, with comments for the maintainer.
 // A module with a Test::Nginx suite (t/*.t) gets its test: entry, which
 // the pull-request workflow's test: true runs.
-func initConfig(root string, mods []string, pin, pinWhy string, lines, distros, arch []string) string {
+func initConfig(root string, mods []string, pin, pinWhy string, pins map[string]string, lines, distros, arch []string) string {
 	var b strings.Builder
 	b.WriteString("# nginx-modbuild: which nginx versions, distros and arches to build this\n")
 	b.WriteString("# repository's modules for. Written by `nginx-modbuild init`; see the\n")
@@ -206,8 +245,16 @@ func initConfig(root string, mods []string, pin, pinWhy string, lines, distros, 
 	b.WriteString("  latest: 1          # the newest release of each line\n")
 	fmt.Fprintf(&b, "  pin: %s        # %s; bump pull requests move it\n", pin, pinWhy)
 	b.WriteString("  packaged: true     # also each distro's own nginx (Debian 12: 1.22.1, Ubuntu 24.04: 1.24.0, ...)\n")
-	b.WriteString("  # sha256:          # tarball checksums for a mirror without .asc signatures (offline builds)\n")
-	fmt.Fprintf(&b, "  #   %s: <sha256 of nginx-%s.tar.gz>\n", pin, pin)
+	if len(pins) == 0 {
+		b.WriteString("  # sha256:          # tarball checksums for a mirror without .asc signatures (offline builds)\n")
+		fmt.Fprintf(&b, "  #   %s: <sha256 of nginx-%s.tar.gz>\n", pin, pin)
+	} else {
+		b.WriteString("  sha256:            # the tarballs of init's --mirror directory: builds with it verify them\n")
+		vs := slices.Sorted(maps.Keys(pins))
+		for _, v := range vs {
+			fmt.Fprintf(&b, "    %s: %s\n", v, pins[v])
+		}
+	}
 	b.WriteString("modules:\n")
 	for _, m := range mods {
 		fmt.Fprintf(&b, "  - path: %s\n", m)

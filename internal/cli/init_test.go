@@ -139,3 +139,24 @@ func TestInitErrors(t *testing.T) {
 		t.Errorf("nested configs: exit %d %v\n%s", r.code, r.err, b)
 	}
 }
+
+// TestInitOfflinePins is issue 33 item 7: init --mirror DIR writes the
+// SHA-256 of DIR's tarballs as nginx.sha256 (the first offline build
+// failed until they were pasted by hand) and says to give plan and
+// build the same --mirror.
+func TestInitOfflinePins(t *testing.T) {
+	repo := headersMoreRepo(t)
+	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
+	h := newHarness(t)
+	r := h.runIn(repo, "init", "--mirror", mirror, "--pin", "1.22.1")
+	if r.code != 0 || !strings.Contains(r.stdout, "Offline: give plan and build --mirror "+mirror) {
+		t.Fatalf("init --mirror: exit %d %v\n%s", r.code, r.err, r.stdout)
+	}
+	cfg, _ := os.ReadFile(filepath.Join(repo, ".github", "nginx-modbuild.yml"))
+	for _, want := range []string{"  sha256:", "    1.22.1: 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31\n",
+		"    1.26.3: 69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa\n"} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
+}
