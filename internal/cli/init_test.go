@@ -152,6 +152,15 @@ func TestInitOfflinePins(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "Offline: give plan and build --mirror "+mirror) {
 		t.Fatalf("init --mirror: exit %d %v\n%s", r.code, r.err, r.stdout)
 	}
+	// A local mirror is the releases' source: no GitHub request first
+	// (each command spent 3 s on its retries offline). The real binary,
+	// as the harness always names its fake GitHub with --upstream-url.
+	cmd := exec.Command(testenv.ToolBinary(t), "versions", "--mirror", mirror)
+	cmd.Dir, cmd.Env = repo, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "from mirror "+mirror+" (0 requests") || strings.Contains(string(out), "falling back") {
+		t.Errorf("versions --mirror DIR: %v\n%s", err, out)
+	}
 	cfg, _ := os.ReadFile(filepath.Join(repo, ".github", "nginx-modbuild.yml"))
 	for _, want := range []string{"  sha256:", "    1.22.1: 9ebb333a9e82b952acd3e2b4aeb1d4ff6406f72491bab6cd9fe69f0dea737f31\n",
 		"    1.26.3: 69ee2b237744036e61d24b836668aad3040dda461fe6f570f1787eab570c75aa\n"} {

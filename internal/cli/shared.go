@@ -228,6 +228,7 @@ func quoteShort(s string) string {
 // watchFlags are the flags that choose where nginx releases come from.
 type watchFlags struct {
 	upstream, upstreamURL, mirror, cacheDir string
+	upstreamSet                             bool
 }
 
 func (w *watchFlags) register(fs *flag.FlagSet, d *Deps) {
@@ -235,6 +236,7 @@ func (w *watchFlags) register(fs *flag.FlagSet, d *Deps) {
 	fs.StringVar(&w.upstreamURL, "upstream-url", "", "override the upstream's URL: the GitHub API base, or the download index with --upstream nginx.org")
 	fs.StringVar(&w.mirror, "mirror", upstream.DefaultIndexURL, "nginx download mirror, a URL or a local directory; its index is the fallback when GitHub fails")
 	fs.StringVar(&w.cacheDir, "cache-dir", cacheDir(d), "cache directory (ETags of upstream answers)")
+	markSet(fs, "upstream", &w.upstreamSet)
 }
 
 // fetch reads nginx's releases. The token goes only to the API host it
@@ -243,6 +245,11 @@ func (w *watchFlags) fetch(ctx context.Context, d *Deps) (upstream.Result, error
 	mode, err := upstream.ParseMode(w.upstream)
 	if err != nil {
 		return upstream.Result{}, usagef("--upstream: %v", err)
+	}
+	if _, local := source.LocalDir(w.mirror); local && !w.upstreamSet && w.upstreamURL == "" {
+		// Offline with a local mirror: its tarballs are the releases; no
+		// GitHub request to wait out first.
+		mode = upstream.NginxOrg
 	}
 	o := upstream.Options{Mode: mode, IndexURL: w.mirror, CacheDir: w.cacheDir, HTTP: d.HTTP, Logf: d.logf,
 		Token: d.credentials().For(upstream.DefaultAPIURL)}
