@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -524,8 +525,23 @@ func (b *builder) namedSource(ctx context.Context, o *compile.Options) error {
 // left out.
 func (b *builder) likeOptions(ctx context.Context, o *compile.Options, t *like.Target) error {
 	o.TargetSHA256 = t.SHA256
-	if len(o.Configure) > 0 {
-		b.d.logf("like %s: the config's configure: %s left out (the binary's arguments are the cell's)", t.Path, strings.Join(o.Configure, " "))
+	// The config's --with-X=dynamic (nginx's own stream as a .so, for the
+	// modules that need it) are kept: they add .so files and change
+	// nothing of the core the binary has. The rest would configure the
+	// core otherwise than the binary.
+	var kept, left []string
+	for _, a := range o.Configure {
+		if strings.HasPrefix(a, "--with-") && strings.HasSuffix(a, "=dynamic") {
+			kept = append(kept, a)
+		} else {
+			left = append(left, a)
+		}
+	}
+	if len(left) > 0 {
+		b.d.logf("like %s: the config's configure: %s left out (the binary's arguments are the cell's)", t.Path, strings.Join(left, " "))
+	}
+	if len(kept) > 0 {
+		b.d.logf("like %s: the config's %s kept (nginx's own modules as .so files, which the modules need)", t.Path, strings.Join(kept, " "))
 	}
 	if o.Tree != "" && !strings.EqualFold(b.product, t.Product) {
 		return usagef("build --like %s --source: the binary is %s %s, the source %s: build from %s's own source", t.Path, t.Product, t.Nginx, o.TreeWhat, t.Product)
@@ -534,10 +550,16 @@ func (b *builder) likeOptions(ctx context.Context, o *compile.Options, t *like.T
 	if o.Tree == "" {
 		tr = b.treeFor(ctx, t)
 	}
+	if tr != nil && len(kept) > 0 {
+		// Debian's nginx-dev ships nginx's headers, not the sources of
+		// its own modules: --with-stream=dynamic cannot build there.
+		b.d.logf("like %s: %s cannot build in %s (it holds nginx's headers, not its own modules' sources): building nginx.org's nginx-%s.tar.gz with the binary's arguments", t.Path, strings.Join(kept, " "), tr.what, t.Nginx)
+		tr = nil
+	}
 	if tr != nil {
 		b.d.logf("like %s: nginx %s, signature %s; built from %s (%s) with its conf_flags (%d arguments), as the distro builds its module packages%s",
 			t.Path, t.Nginx, t.Signature, tr.what, tr.dir, len(tr.args), map[bool]string{true: "; its packages depend on " + tr.abi, false: ""}[tr.abi != ""])
-		o.Tree, o.TreeWhat, o.Configure, o.ABI = tr.dir, tr.what, tr.args, tr.abi
+		o.Tree, o.TreeWhat, o.Configure, o.ABI = tr.dir, tr.what, append(slices.Clone(tr.args), kept...), tr.abi
 		o.Signature, o.NoCompat = t.Signature, true // conf_flags says --with-compat itself
 		return nil
 	}
@@ -550,7 +572,7 @@ func (b *builder) likeOptions(ctx context.Context, o *compile.Options, t *like.T
 	for _, x := range dropped {
 		b.d.logf("  left out %s", x)
 	}
-	o.Configure, o.Signature, o.NoCompat = args, t.Signature, !t.Compat()
+	o.Configure, o.Signature, o.NoCompat = append(args, kept...), t.Signature, !t.Compat()
 	return nil
 }
 
