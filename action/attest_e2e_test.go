@@ -69,11 +69,15 @@ func attestAction(t *testing.T) string {
 	return dir
 }
 
+// attestSHA is the commit of actions/attest v4.2.2, which the watch
+// workflow (and e2e.yml, which must match it) pins.
+const attestSHA = "1e69f48acb82d1966a394da916b4c1698aa569d6"
+
 // attestArgs are act's flags and environment for a workflow with the
-// attest job: actions/attest@v4 from attestAction, and the ID token
+// attest job: actions/attest at the commit the workflows pin, from attestAction, and the ID token
 // service a job with id-token: write finds (the fake's OIDC host).
 func attestArgs(t *testing.T, gh *ghfake.Server, repo string) (flags, env []string) {
-	return []string{"--local-repository", "actions/attest@v4=" + attestAction(t)},
+	return []string{"--local-repository", "actions/attest@" + attestSHA + "=" + attestAction(t)},
 		[]string{"ACTIONS_ID_TOKEN_REQUEST_URL=" + gh.IDTokenURL(repo), "ACTIONS_ID_TOKEN_REQUEST_TOKEN=" + ghfake.RuntimeToken}
 }
 
