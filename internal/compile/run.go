@@ -483,7 +483,7 @@ func (b *cell) run(ctx context.Context) (Result, error) {
 				// The smoke nginx is built in the same make run, so both
 				// keep every core busy.
 				targets = append(targets, "binary")
-				o.Log.Printf("make: the modules and the smoke nginx (nginx's core: the long part of a cold cell; later cells of this nginx, distro and compiler take it from the cache)")
+				o.Log.Printf("make: the modules and the smoke nginx (nginx's core: the long part of a cold cell; kept for the later cells of this nginx, distro and compiler)")
 			}
 			stop := b.progress(g.builddir)
 			out, _ := run(ctx, root, MakeArgs(g.builddir, o.Jobs, targets...))
