@@ -282,8 +282,6 @@ type builder struct {
 	// trees are the distro's module-building sources of the target
 	// binaries, by version (nil: nginx.org's tarball).
 	trees map[string]*distroTree
-	// product is whose nginx --source is (nginx.h's NGINX_NAME).
-	product string
 }
 
 func runBuild(ctx context.Context, o *buildOptions, d *Deps) error {
@@ -488,33 +486,28 @@ func (b *builder) likeFor(target string) *like.Target {
 }
 
 // sourceOptions set where the cell's nginx source comes from and how it
-// is configured: --source's, and like the target binary when there is
+// is configured: --source's (nginx.source: a fork's tree, whose product
+// must be the binary's), and like the target binary when there is
 // one (which then judges the cell: no nginx of the cell's own; a
 // distro's module tree has no sources to build one from).
 func (b *builder) sourceOptions(ctx context.Context, o *compile.Options) error {
+	product := ""
 	if b.o.source != "" {
-		if err := b.namedSource(ctx, o); err != nil {
-			return err
+		tr, err := source.Named(ctx, o.Source, b.o.source, o.Nginx, cmp.Or(b.o.sourceSHA, b.cfg.Nginx.SHA256[o.Nginx]))
+		if err != nil {
+			return usagef("build --source: %v", err)
 		}
+		o.Tree, o.TreeWhat, product = tr.Dir, tr.What, tr.Product
 	}
 	if t := b.likeFor(o.Target); t != nil {
+		if o.Tree != "" && !strings.EqualFold(product, t.Product) {
+			return usagef("build --like %s --source: the binary is %s %s, the source %s: build from %s's own source", t.Path, t.Product, t.Nginx, o.TreeWhat, t.Product)
+		}
 		if err := b.likeOptions(ctx, o, t); err != nil {
 			return err
 		}
 		o.TargetJudges = o.Target == t.Path
 	}
-	return nil
-}
-
-// namedSource makes the source --source (nginx.source) names the
-// cell's tree, in place of nginx.org's tarball.
-func (b *builder) namedSource(ctx context.Context, o *compile.Options) error {
-	tr, err := source.Named(ctx, o.Source, b.o.source, o.Nginx, cmp.Or(b.o.sourceSHA, b.cfg.Nginx.SHA256[o.Nginx]))
-	if err != nil {
-		return usagef("build --source: %v", err)
-	}
-	o.Tree, o.TreeWhat = tr.Dir, tr.What
-	b.product = tr.Product
 	return nil
 }
 
@@ -543,18 +536,16 @@ func (b *builder) likeOptions(ctx context.Context, o *compile.Options, t *like.T
 	if len(kept) > 0 {
 		b.d.logf("like %s: the config's %s kept (nginx's own modules as .so files, which the modules need)", t.Path, strings.Join(kept, " "))
 	}
-	if o.Tree != "" && !strings.EqualFold(b.product, t.Product) {
-		return usagef("build --like %s --source: the binary is %s %s, the source %s: build from %s's own source", t.Path, t.Product, t.Nginx, o.TreeWhat, t.Product)
-	}
 	var tr *distroTree
-	if o.Tree == "" {
+	switch {
+	case o.Tree != "":
+	case len(kept) > 0:
+		// A distro's module tree (Debian's nginx-dev) ships nginx's
+		// headers, not the sources of its own modules:
+		// --with-stream=dynamic cannot build there, so it is not sought.
+		b.d.logf("like %s: %s cannot build in a distro's module tree (it holds nginx's headers, not its own modules' sources): building nginx.org's nginx-%s.tar.gz with the binary's arguments", t.Path, strings.Join(kept, " "), t.Nginx)
+	default:
 		tr = b.treeFor(ctx, t)
-	}
-	if tr != nil && len(kept) > 0 {
-		// Debian's nginx-dev ships nginx's headers, not the sources of
-		// its own modules: --with-stream=dynamic cannot build there.
-		b.d.logf("like %s: %s cannot build in %s (it holds nginx's headers, not its own modules' sources): building nginx.org's nginx-%s.tar.gz with the binary's arguments", t.Path, strings.Join(kept, " "), tr.what, t.Nginx)
-		tr = nil
 	}
 	if tr != nil {
 		b.d.logf("like %s: nginx %s, signature %s; built from %s (%s) with its conf_flags (%d arguments), as the distro builds its module packages%s",

@@ -107,3 +107,16 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// loadPath is the file a load_module argument names: relative ones from
+// nginx's prefix (its --prefix, else nginx's default), as nginx reads it.
+func (h *Host) loadPath(arg string) string {
+	if filepath.IsAbs(arg) {
+		return arg
+	}
+	prefix := h.Target.Prefix
+	if prefix == "" {
+		prefix = preflight.DefaultPrefix
+	}
+	return filepath.Join(prefix, arg)
+}

@@ -3,7 +3,6 @@ package install
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -425,10 +424,7 @@ func notLoadedElsewhere(ctx context.Context, h *Host, items []Item, owner func(s
 		return nil // nginx -t, after placing, says what is wrong with it
 	}
 	for _, l := range loads {
-		p := l.Path
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(cmp.Or(h.Target.Prefix, preflight.DefaultPrefix), p)
-		}
+		p := h.loadPath(l.Path)
 		f, err := modinfo.Open(p)
 		if err != nil {
 			continue

@@ -2,6 +2,7 @@ package install
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -73,8 +74,8 @@ func Pick(m *manifest.Manifest, w Want) (manifest.Entry, error) {
 				mod = append(mod, e)
 			}
 		}
-		if names := list(mod, func(e manifest.Entry) string { return e.Module }); strings.Contains(names, ",") {
-			return manifest.Entry{}, fmt.Errorf("%q names several modules of the release (%s): give the one you mean", w.Module, names)
+		if slices.ContainsFunc(mod, func(e manifest.Entry) bool { return e.Module != mod[0].Module }) {
+			return manifest.Entry{}, fmt.Errorf("%q names several modules of the release (%s): give the one you mean", w.Module, list(mod, func(e manifest.Entry) string { return e.Module }))
 		}
 	}
 	if len(mod) == 0 {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxconf"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/preflight"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
 )
 
@@ -165,17 +164,9 @@ func loadedElsewhere(ctx context.Context, h *Host, p placed) error {
 	if err != nil {
 		return err
 	}
-	prefix := h.Target.Prefix
-	if prefix == "" {
-		prefix = preflight.DefaultPrefix
-	}
 	snippet, _ := filepath.EvalSymlinks(p.snippet)
 	for _, l := range loads {
-		path := l.Path
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(prefix, path)
-		}
-		if filepath.Clean(path) != p.so {
+		if filepath.Clean(h.loadPath(l.Path)) != p.so {
 			continue
 		}
 		file, _ := filepath.EvalSymlinks(l.File)

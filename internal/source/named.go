@@ -65,14 +65,12 @@ func Named(ctx context.Context, o Options, spec, version, sum string) (Tree, err
 	if h := hex.EncodeToString(got[:]); h != sum {
 		return Tree{}, fmt.Errorf("source %s has SHA-256 %s, but %s is pinned: not the release the config names (nothing was cached; %w)", spec, h, sum, ErrMismatch)
 	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return Tree{}, err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".extract-")
 	if err != nil {
-		if err = os.MkdirAll(filepath.Dir(dir), 0o755); err == nil {
-			tmp, err = os.MkdirTemp(filepath.Dir(dir), ".extract-")
-		}
-		if err != nil {
-			return Tree{}, err
-		}
+		return Tree{}, err
 	}
 	defer os.RemoveAll(tmp)
 	root, err := Extract(bytes.NewReader(data), tmp)
