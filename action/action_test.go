@@ -243,20 +243,20 @@ func TestRunWritesSummary(t *testing.T) {
 	}
 }
 
-// TestReadmeListsEveryInput keeps the README's input table complete.
+// TestReadmeListsEveryInput keeps docs/action.md's input table complete.
 func TestReadmeListsEveryInput(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "action.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, in := range append(Inputs, Input{Name: "command"}, Input{Name: "token"}, Input{Name: "api-url"}, Input{Name: "repo-signing-key"}) {
 		if !strings.Contains(string(readme), "| `"+in.Name+"` |") {
-			t.Errorf("README.md's input table lacks %s", in.Name)
+			t.Errorf("docs/action.md's input table lacks %s", in.Name)
 		}
 	}
 	for _, o := range []string{"matrix", "has-work", "versions", "assets", "subjects", "pull-request"} {
 		if !strings.Contains(string(readme), "| `"+o+"` |") {
-			t.Errorf("README.md's output table lacks %s", o)
+			t.Errorf("docs/action.md's output table lacks %s", o)
 		}
 	}
 }

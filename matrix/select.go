@@ -40,20 +40,49 @@ type Target struct {
 // only the version of that nginx. The result is newest first, without
 // duplicates; notes say what packaged could not add.
 func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version, tab plus.Table) ([]Target, []string, error) {
-	byVersion := map[string]*Target{}
-	everywhere := map[string]bool{}
-	only := map[string][]string{}
-	add := func(v *version.Version, why string) *Target {
-		s := nginxver.String(v)
-		t, ok := byVersion[s]
-		if !ok {
-			t = &Target{Nginx: s, Line: nginxver.LineOf(v), Plus: tab.ForBase(s), v: v}
-			byVersion[s] = t
-		}
-		t.Why = append(t.Why, why)
-		return t
+	sel := &selection{tab: tab, byVersion: map[string]*Target{}, everywhere: map[string]bool{}, only: map[string][]string{}}
+	if err := sel.upstream(n, releases); err != nil {
+		return nil, nil, err
 	}
-	addAll := func(v *version.Version, why string) { everywhere[add(v, why).Nginx] = true }
+	imageTargets, others, notes, err := sel.distroTargets(n, distros)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := sel.targets(imageTargets, others)
+	sort.Slice(out, func(i, j int) bool { return out[i].v.GreaterThan(out[j].v) })
+	return out, notes, nil
+}
+
+// selection is the versions selected so far, each with why.
+type selection struct {
+	tab       plus.Table
+	byVersion map[string]*Target
+	// everywhere are the versions built for every distro (but the image
+	// targets); only, the distros of a version built for some only.
+	everywhere map[string]bool
+	only       map[string][]string
+}
+
+// add selects v for why.
+func (sel *selection) add(v *version.Version, why string) *Target {
+	s := nginxver.String(v)
+	t, ok := sel.byVersion[s]
+	if !ok {
+		t = &Target{Nginx: s, Line: nginxver.LineOf(v), Plus: sel.tab.ForBase(s), v: v}
+		sel.byVersion[s] = t
+	}
+	t.Why = append(t.Why, why)
+	return t
+}
+
+// addAll selects v for why, for every distro.
+func (sel *selection) addAll(v *version.Version, why string) {
+	sel.everywhere[sel.add(v, why).Nginx] = true
+}
+
+// upstream selects the releases the config asks for: the newest of each
+// line, nginx.versions, the pin and NGINX Plus's bases.
+func (sel *selection) upstream(n config.Nginx, releases []*version.Version) error {
 	known := map[string]bool{}
 	for _, r := range releases {
 		known[nginxver.String(r)] = true
@@ -68,45 +97,50 @@ func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version
 				continue
 			}
 			picked++
-			addAll(r, "latest "+string(line))
+			sel.addAll(r, "latest "+string(line))
 		}
 	}
 	for _, s := range n.Versions {
 		v, err := nginxver.Parse(s)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		if len(releases) > 0 && !known[s] {
-			return nil, nil, fmt.Errorf("nginx.versions: %s is not an nginx release (newest is %s)", s, nginxver.String(releases[0]))
+			return fmt.Errorf("nginx.versions: %s is not an nginx release (newest is %s)", s, nginxver.String(releases[0]))
 		}
-		addAll(v, "versions")
+		sel.addAll(v, "versions")
 	}
 	// The pinned version is what the repository ships: always built.
 	if n.Pin != "" {
 		v, err := nginxver.Parse(n.Pin)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nginx.pin: %w", err)
+			return fmt.Errorf("nginx.pin: %w", err)
 		}
 		if len(releases) > 0 && !known[n.Pin] {
-			return nil, nil, fmt.Errorf("nginx.pin: %s is not an nginx release (newest is %s): pin a released version", n.Pin, nginxver.String(releases[0]))
+			return fmt.Errorf("nginx.pin: %s is not an nginx release (newest is %s): pin a released version", n.Pin, nginxver.String(releases[0]))
 		}
-		addAll(v, "pin")
+		sel.addAll(v, "pin")
 	}
 	for _, p := range n.Plus {
-		m, err := tab.Lookup(p)
+		m, err := sel.tab.Lookup(p)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nginx.plus: %w", err)
+			return fmt.Errorf("nginx.plus: %w", err)
 		}
 		v, err := nginxver.Parse(m.Base)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nginx.plus: %s: base %w", p, err)
+			return fmt.Errorf("nginx.plus: %s: base %w", p, err)
 		}
-		addAll(v, "plus "+m.Release)
+		sel.addAll(v, "plus "+m.Release)
 	}
-	var notes []string
+	return nil
+}
+
+// distroTargets selects the versions of the distros' own nginx: an image
+// target's (for it only) and, with nginx.packaged, each distro's
+// package's. It returns the image targets, the other distros and notes.
+func (sel *selection) distroTargets(n config.Nginx, distros []distro.Distro) (imageTargets, others, notes []string, err error) {
 	// An image whose nginx is the target has one nginx: its cell is for
 	// that version only, and no other version is built for it.
-	var imageTargets, others []string
 	for _, d := range distros {
 		if d.Like == "" {
 			others = append(others, d.Name)
@@ -114,10 +148,10 @@ func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version
 		}
 		v, err := nginxver.Parse(d.Packaged)
 		if err != nil {
-			return nil, nil, fmt.Errorf("distro %s: the version of its nginx (packaged): %w", d.Name, err)
+			return nil, nil, nil, fmt.Errorf("distro %s: the version of its nginx (packaged): %w", d.Name, err)
 		}
-		t := add(v, "the nginx of "+d.Image)
-		only[t.Nginx] = append(only[t.Nginx], d.Name)
+		t := sel.add(v, "the nginx of "+d.Image)
+		sel.only[t.Nginx] = append(sel.only[t.Nginx], d.Name)
 		imageTargets = append(imageTargets, d.Name)
 	}
 	if n.Packaged {
@@ -128,10 +162,10 @@ func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version
 			case d.Packaged != "":
 				v, err := nginxver.Parse(d.Packaged)
 				if err != nil {
-					return nil, nil, fmt.Errorf("distro %s: packaged nginx: %w", d.Name, err)
+					return nil, nil, nil, fmt.Errorf("distro %s: packaged nginx: %w", d.Name, err)
 				}
-				t := add(v, "packaged by "+d.Name)
-				only[t.Nginx] = append(only[t.Nginx], d.Name)
+				t := sel.add(v, "packaged by "+d.Name)
+				sel.only[t.Nginx] = append(sel.only[t.Nginx], d.Name)
 			case d.Moving:
 				notes = append(notes, fmt.Sprintf("nginx.packaged: %s moves its nginx package to new upstream versions within the release, "+
 					"so no version is built for it automatically: name the version it ships, distros: [{name: %s, packaged: 1.x.y}]", d.Name, d.Name))
@@ -140,20 +174,24 @@ func Select(n config.Nginx, distros []distro.Distro, releases []*version.Version
 			}
 		}
 	}
-	out := make([]Target, 0, len(byVersion))
-	for _, t := range byVersion {
+	return imageTargets, others, notes, nil
+}
+
+// targets are the selected versions, each with its distros.
+func (sel *selection) targets(imageTargets, others []string) []Target {
+	out := make([]Target, 0, len(sel.byVersion))
+	for _, t := range sel.byVersion {
 		switch {
-		case !everywhere[t.Nginx]:
-			t.Distros = only[t.Nginx]
+		case !sel.everywhere[t.Nginx]:
+			t.Distros = sel.only[t.Nginx]
 		case len(imageTargets) > 0:
 			// Every distro but the image targets, and those whose nginx
 			// this is.
-			t.Distros = append(slices.Clone(others), only[t.Nginx]...)
+			t.Distros = append(slices.Clone(others), sel.only[t.Nginx]...)
 		}
 		out = append(out, *t)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].v.GreaterThan(out[j].v) })
-	return out, notes, nil
+	return out
 }
 
 // For reports whether the target is built for the distro.

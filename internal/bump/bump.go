@@ -195,11 +195,35 @@ func edits(ctx context.Context, t Tree, o Options) (*edit, error) {
 		byPath[f.Path] = f
 	}
 
-	// Read the files that may hold pins.
+	contents, occ, err := findPins(ctx, t, files, byPath, base, o)
+	if err != nil {
+		return nil, err
+	}
+	if len(occ) == 0 {
+		return nil, fmt.Errorf("nginx.pin is %s, but no file on branch %s holds it (commit the config, or declare the pins under bump.files)", pin, base)
+	}
+
+	if o.Target == pin {
+		res.Action = "up-to-date"
+		return &edit{res: res}, nil
+	}
+
+	changed, paths, diff := applyPins(contents, occ, o.Target, res)
+	res.Diff = diff
+	res.Title = fmt.Sprintf("Bump nginx from %s to %s", pin, o.Target)
+	res.Body = body(res, o)
+	return &edit{res: res, changed: changed, paths: paths, byPath: byPath, base: base, head: head, tree: tree}, nil
+}
+
+// findPins reads the files that may hold the pin (candidates by name,
+// the config, bump.files) and finds every occurrence of it, by path,
+// with each such file's contents.
+func findPins(ctx context.Context, t Tree, files []TreeFile, byPath map[string]TreeFile, base string, o Options) (map[string][]byte, map[string][]Occurrence, error) {
+	cfg, pin := o.Config, o.Config.Nginx.Pin
 	declared := map[string][]config.BumpFile{}
 	for _, d := range cfg.Bump.Files {
 		if _, ok := byPath[d.Path]; !ok {
-			return nil, fmt.Errorf("bump.files: %s is not in the repository (branch %s)", d.Path, base)
+			return nil, nil, fmt.Errorf("bump.files: %s is not in the repository (branch %s)", d.Path, base)
 		}
 		declared[d.Path] = append(declared[d.Path], d)
 	}
@@ -214,7 +238,7 @@ func edits(ctx context.Context, t Tree, o Options) (*edit, error) {
 		}
 		data, err := t.Blob(ctx, f.SHA)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f.Path, err)
+			return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
 		}
 		if bytes.IndexByte(data, 0) >= 0 {
 			continue // binary
@@ -224,14 +248,14 @@ func edits(ctx context.Context, t Tree, o Options) (*edit, error) {
 		if f.Path == o.ConfigPath {
 			c, err := FindConfig(f.Path, data, pin, cfg.Nginx.PinPos)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			found = append(found, c)
 		}
 		for _, d := range declared[f.Path] {
 			more, err := FindDeclared(d, data, pin)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			found = append(found, more...)
 		}
@@ -239,15 +263,12 @@ func edits(ctx context.Context, t Tree, o Options) (*edit, error) {
 			occ[f.Path] = dedupe(found)
 		}
 	}
-	if len(occ) == 0 {
-		return nil, fmt.Errorf("nginx.pin is %s, but no file on branch %s holds it (commit the config, or declare the pins under bump.files)", pin, base)
-	}
+	return contents, occ, nil
+}
 
-	if o.Target == pin {
-		res.Action = "up-to-date"
-		return &edit{res: res}, nil
-	}
-
+// applyPins moves every occurrence to target: the changed files, their
+// paths sorted and the diff; each changed line is recorded in res.
+func applyPins(contents map[string][]byte, occ map[string][]Occurrence, target string, res *Result) (map[string][]byte, []string, string) {
 	paths := make([]string, 0, len(occ))
 	for p := range occ {
 		paths = append(paths, p)
@@ -257,7 +278,7 @@ func edits(ctx context.Context, t Tree, o Options) (*edit, error) {
 	var diff strings.Builder
 	for _, p := range paths {
 		old := contents[p]
-		updated := Apply(old, occ[p], o.Target)
+		updated := Apply(old, occ[p], target)
 		changed[p] = updated
 		diff.WriteString(Diff(p, old, updated))
 		seen := map[int]bool{}
@@ -270,10 +291,7 @@ func edits(ctx context.Context, t Tree, o Options) (*edit, error) {
 				Old: LineText(old, x.Line), New: LineText(updated, x.Line)})
 		}
 	}
-	res.Diff = diff.String()
-	res.Title = fmt.Sprintf("Bump nginx from %s to %s", pin, o.Target)
-	res.Body = body(res, o)
-	return &edit{res: res, changed: changed, paths: paths, byPath: byPath, base: base, head: head, tree: tree}, nil
+	return changed, paths, diff.String()
 }
 
 // push commits the edit to the bump branch (unless the branch holds it

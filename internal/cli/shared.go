@@ -32,7 +32,11 @@ func flagSet(d *Deps, name, args, desc string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(d.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: nginx-modbuild %s %s\n\n%s.\n\nFlags:\n", name, args, desc)
+		fmt.Fprintf(fs.Output(), "Usage: nginx-modbuild %s %s\n\n%s.\n\n", name, args, desc)
+		if h := longHelp(name); h != "" {
+			fmt.Fprintf(fs.Output(), "%s\n\n", h)
+		}
+		fmt.Fprintf(fs.Output(), "Flags:\n")
 		fs.PrintDefaults()
 		if ex := commandExamples[name]; ex != "" {
 			fmt.Fprintf(fs.Output(), "\nExamples:\n%s\n", ex)

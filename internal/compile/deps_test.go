@@ -71,7 +71,7 @@ func TestDepsFailAlone(t *testing.T) {
 	plain := hinted(t, "plain", "ngx_module_type=HTTP\n")
 	idx := &fakeIndex{has: map[string]bool{"libluajit-5.1-dev": true, "libxslt1-dev": true, "libbroken-dev": true},
 		broken: map[string]bool{"libbroken-dev": true}}
-	b := &cell{o: Options{Packages: idx, Family: distro.Apt, Distro: "debian-11", Log: &Log{W: testWriter{t}}}, installed: map[string]bool{}, unresolved: map[string][]string{}}
+	b := &builder{o: Options{Packages: idx, Family: distro.Apt, Distro: "debian-11", Log: &Log{W: testWriter{t}}}, installed: map[string]bool{}, unresolved: map[string][]string{}}
 	ok, err := b.installHinted(context.Background(), []prepared{lua, dav, nosuch, broken, plain})
 	if err != nil {
 		t.Fatal(err)

@@ -81,7 +81,7 @@ func treeSums(dir string) (string, error) {
 }
 
 // seal records the kept tree's files as this build leaves them.
-func (b *cell) seal() {
+func (b *builder) seal() {
 	if b.o.Incremental == "" || b.tree == b.o.WorkDir {
 		return
 	}
@@ -145,7 +145,7 @@ func unchanged(dir string) (string, error) {
 // tests (t/), hidden directories (.git, .github, a cache directory such as
 // .nginx-modbuild-cache in the module's own repository) and this build's
 // output and cache directories.
-func (b *cell) incrementalKey(mods []prepared, sourceSHA string) (string, error) {
+func (b *builder) incrementalKey(mods []prepared, sourceSHA string) (string, error) {
 	h := sha256.New()
 	state := ""
 	if b.o.PackageState != nil {
@@ -202,7 +202,7 @@ func cSource(p string) bool {
 // from clean in a fresh kept directory (older trees of the same nginx,
 // distro and arch removed), kept for the next cell by keep. The cell
 // holds the directory's lock until unlock.
-func (b *cell) warm(mods []prepared, sourceSHA string) (warm bool, root string, groups []group, unlock func(), err error) {
+func (b *builder) warm(mods []prepared, sourceSHA string) (warm bool, root string, groups []group, unlock func(), err error) {
 	unlock = func() {}
 	key, err := b.incrementalKey(mods, sourceSHA)
 	if err != nil {
@@ -274,7 +274,7 @@ func readKept(dir string) (keptState, error) {
 
 // restore makes configure's groups again from a kept state, with the
 // modules read for this cell.
-func (b *cell) restore(st keptState, mods []prepared) ([]group, bool) {
+func (b *builder) restore(st keptState, mods []prepared) ([]group, bool) {
 	var groups []group
 	for _, kg := range st.Groups {
 		g := group{builddir: kg.Builddir, wrappers: kg.Wrappers, record: kg.Record, makefile: kg.Makefile}
@@ -292,7 +292,7 @@ func (b *cell) restore(st keptState, mods []prepared) ([]group, bool) {
 
 // keep records a clean cell's configure in its kept tree, when configure
 // dropped no module (a tree missing one would not serve its next check).
-func (b *cell) keep(root string, groups []group) {
+func (b *builder) keep(root string, groups []group) {
 	if b.o.Incremental == "" || b.tree == b.o.WorkDir || len(b.failed) > 0 || len(groups) == 0 {
 		return
 	}

@@ -191,7 +191,7 @@ var soPath = regexp.MustCompile(`"(/[^"]+\.so)"`)
 // each .so loaded exactly once, in load order. A .so that nginx -t
 // refuses is that module's failure, and the rest are tried again without
 // it. Then the smoke config and request run with every .so that loads.
-func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*linked {
+func (b *builder) smoke(ctx context.Context, builddir string, sos []*linked) []*linked {
 	bin := filepath.Join(builddir, "nginx")
 	prefix := filepath.Join(b.o.WorkDir, "smoke")
 	var ok bool
@@ -255,7 +255,7 @@ func (b *cell) smoke(ctx context.Context, builddir string, sos []*linked) []*lin
 // .so that nginx refuses is its module's failure and the rest are tried
 // again. target names the distro's own nginx ("" for the one built
 // here). ok is false when nginx failed with no module named.
-func (b *cell) loadAll(ctx context.Context, bin, prefix, target string, sos []*linked) ([]*linked, bool) {
+func (b *builder) loadAll(ctx context.Context, bin, prefix, target string, sos []*linked) ([]*linked, bool) {
 	who := "nginx -t"
 	if target != "" {
 		who = "the distro's own nginx -t (" + target + ")"

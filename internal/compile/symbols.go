@@ -374,7 +374,7 @@ func definedIn(dir, sym string, compiled []string) string {
 // them for loading. A .so that uses a symbol nothing provides is that
 // module's failure (it would not load), even without a smoke test; the
 // check repeats until every remaining .so resolves.
-func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, sos []*linked) []*linked {
+func (b *builder) checkSymbols(ctx context.Context, root string, groups []group, sos []*linked) []*linked {
 	if len(sos) == 0 {
 		return nil
 	}
@@ -424,7 +424,7 @@ func (b *cell) checkSymbols(ctx context.Context, root string, groups []group, so
 }
 
 // ordered fills each .so's requires and puts them in load order.
-func (b *cell) ordered(sos []*linked, n nginxSymbols) []*linked {
+func (b *builder) ordered(sos []*linked, n nginxSymbols) []*linked {
 	for _, s := range sos {
 		s.requires = nil
 		for _, j := range s.after {
@@ -449,7 +449,7 @@ func (b *cell) ordered(sos []*linked, n nginxSymbols) []*linked {
 // settle resolves the .so files against n until every remaining one
 // resolves; one that does not is its module's failure. target names the
 // distro's own nginx binary n was read from ("" for the one built here).
-func (b *cell) settle(libs *libraries, n nginxSymbols, sos []*linked, target string) []*linked {
+func (b *builder) settle(libs *libraries, n nginxSymbols, sos []*linked, target string) []*linked {
 	var notes []string
 	for {
 		for _, s := range sos {
@@ -482,7 +482,7 @@ func (b *cell) settle(libs *libraries, n nginxSymbols, sos []*linked, target str
 
 // moduleOf is the requested module a .so belongs to (nginx's own
 // modules belong to "nginx").
-func (b *cell) moduleOf(s *linked) (Module, string) {
+func (b *builder) moduleOf(s *linked) (Module, string) {
 	if s.owner >= 0 && s.owner < len(b.o.Modules) {
 		return b.o.Modules[s.owner], b.o.Modules[s.owner].Dir
 	}

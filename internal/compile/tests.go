@@ -19,7 +19,7 @@ import (
 // mail as --with-NAME, stream_X and mail_X as --with-NAME_module, the
 // rest as --with-http_NAME_module. configure refuses a name it does not
 // have, in its own words.
-func (b *cell) configureExtra() []string {
+func (b *builder) configureExtra() []string {
 	extra := slices.Clone(b.o.Configure)
 	if b.o.Tests == nil {
 		return extra
@@ -47,7 +47,7 @@ func (b *cell) configureExtra() []string {
 // tests runs each module's own suite against nginx with every .so that
 // loaded, in load order, and records it in the cell. A suite that fails
 // is its module's failure when it is required.
-func (b *cell) tests(ctx context.Context, nginx string, sos []*linked) {
+func (b *builder) tests(ctx context.Context, nginx string, sos []*linked) {
 	files := pathsOf(sos)
 	for i, m := range b.o.Modules {
 		if m.Test == nil {
@@ -61,7 +61,7 @@ func (b *cell) tests(ctx context.Context, nginx string, sos []*linked) {
 			continue
 		}
 		title := "test " + filepath.Base(m.Dir)
-		b.phase(testStep, title, func() error {
+		b.timed("test", title, func() error {
 			if err := b.testPackagesErr[m.ID]; err != nil {
 				b.recordTests(m, manifest.Tests{Module: m.ID, Required: m.Test.Required, Error: err.Error()})
 				return nil
@@ -85,7 +85,7 @@ func (b *cell) tests(ctx context.Context, nginx string, sos []*linked) {
 }
 
 // failureOf is the module's failure in this cell so far, if any.
-func (b *cell) failureOf(m Module) *manifest.Failure {
+func (b *builder) failureOf(m Module) *manifest.Failure {
 	for i, f := range b.failed {
 		if f.Source == m.ID {
 			return &b.failed[i]
@@ -98,7 +98,7 @@ func (b *cell) failureOf(m Module) *manifest.Failure {
 // packages) with the build's dependencies, before configure: a library
 // of a module the tests need configured in (image_filter's libgd) too.
 // A module whose packages do not install has its tests not run.
-func (b *cell) installTestPackages(ctx context.Context) {
+func (b *builder) installTestPackages(ctx context.Context) {
 	if b.o.Tests == nil || b.o.Packages == nil {
 		return
 	}
@@ -116,7 +116,7 @@ func (b *cell) installTestPackages(ctx context.Context) {
 
 // recordTests puts a suite's result in the cell, logs its failures and
 // fails the module when the suite is required and did not pass.
-func (b *cell) recordTests(m Module, t manifest.Tests) {
+func (b *builder) recordTests(m Module, t manifest.Tests) {
 	b.c.Tests = append(b.c.Tests, t)
 	b.o.Log.Printf("%s: %d tests: %d passed, %d failed, %d skipped (%d declared skips)", m.ID, t.Ran, t.Passed, t.Failed, t.Skipped, len(t.Skips))
 	for _, f := range t.Files {

@@ -11,15 +11,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/hashicorp/go-version"
 	"gopkg.in/yaml.v3"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
 )
 
 // Parse validates config file contents. file names the file in errors;
@@ -182,378 +179,6 @@ func (d *decoder) strList(n *yaml.Node, what, example string) []string {
 	return out
 }
 
-func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
-	d.mapping(n, "nginx", map[string]func(*yaml.Node){
-		"lines": func(n *yaml.Node) {
-			out.Lines = nil
-			seen := map[nginxver.Line]bool{}
-			for _, item := range d.list(n, "nginx.lines", "[stable, mainline]") {
-				s, ok := d.str(item, "a release line")
-				if !ok {
-					continue
-				}
-				l, err := nginxver.ParseLine(s)
-				switch {
-				case err != nil:
-					d.errorf(item, "%v", err)
-				case seen[l]:
-					d.errorf(item, "release line %q listed twice", s)
-				default:
-					seen[l] = true
-					out.Lines = append(out.Lines, l)
-				}
-			}
-		},
-		"latest": func(n *yaml.Node) {
-			v, err := strconv.Atoi(n.Value)
-			if n.Kind != yaml.ScalarNode || err != nil || v < 0 || v > 100 {
-				d.errorf(n, "nginx.latest must be a whole number from 0 to 100 (how many of each line's newest releases to build), not %q", n.Value)
-				return
-			}
-			out.Latest = v
-		},
-		"constraint": func(n *yaml.Node) {
-			s, ok := d.str(n, "nginx.constraint")
-			if !ok {
-				return
-			}
-			c, err := version.NewConstraint(s)
-			if err != nil {
-				d.errorf(n, "bad version constraint %q: %v (e.g. \">= 1.24, < 2.0\")", s, err)
-				return
-			}
-			out.Constraint, out.constraint = s, c
-		},
-		"versions": func(n *yaml.Node) {
-			for _, item := range d.list(n, "nginx.versions", "[1.26.3]") {
-				s, ok := d.str(item, "an nginx version")
-				if !ok {
-					continue
-				}
-				// YAML reads 1.26 as a float; nginxver.Parse rejects it too.
-				if _, err := nginxver.Parse(s); err != nil {
-					d.errorf(item, "%v", err)
-					continue
-				}
-				out.Versions = append(out.Versions, s)
-			}
-		},
-		"plus": func(n *yaml.Node) {
-			for _, item := range d.list(n, "nginx.plus", "[R34, PLS.37.0.4.1]") {
-				s, ok := d.str(item, "an NGINX Plus release")
-				if !ok {
-					continue
-				}
-				m, err := plus.Embedded().Lookup(s)
-				if err != nil {
-					d.errorf(item, "%v", err)
-					continue
-				}
-				out.Plus = append(out.Plus, m.Release)
-			}
-		},
-		"sha256": func(n *yaml.Node) {
-			if n.Kind != yaml.MappingNode {
-				d.errorf(n, "nginx.sha256 must map versions to checksums, e.g. {1.26.3: 69ee2b...}, not %s", kindName(n))
-				return
-			}
-			out.SHA256 = map[string]string{}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				if _, err := nginxver.Parse(k.Value); err != nil {
-					d.errorf(k, "nginx.sha256: %v", err)
-					continue
-				}
-				if !sha256Hex.MatchString(v.Value) {
-					d.errorf(v, "nginx.sha256: %q is not a SHA-256 (64 hex digits)", v.Value)
-					continue
-				}
-				out.SHA256[k.Value] = strings.ToLower(v.Value)
-			}
-		},
-		"source": func(n *yaml.Node) {
-			out.Source, _ = d.str(n, "nginx.source (a directory, or a .tar.gz path or URL with {version}, its checksum under nginx.sha256)")
-		},
-		"packaged": func(n *yaml.Node) {
-			d.boolean(n, &out.Packaged, "nginx.packaged must be true or false (also build the nginx version each distro's own package ships)")
-		},
-		"pin": func(n *yaml.Node) {
-			s, ok := d.str(n, "nginx.pin")
-			if !ok {
-				return
-			}
-			if _, err := nginxver.Parse(s); err != nil {
-				d.errorf(n, "nginx.pin: %v", err)
-				return
-			}
-			out.Pin = s
-			out.PinPos = Pos{Line: n.Line, Column: n.Column}
-		},
-	})
-}
-
-// imageRef is a container image reference: registry/path:tag@digest.
-var imageRef = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?$`)
-
-var sha256Hex = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
-
-var gitRef = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/+-]{0,199}$`)
-
-var gitURL = regexp.MustCompile(`^(https?://|ssh://|git://|file://|git@[^:]+:)\S+$`)
-
-func (d *decoder) modules(n *yaml.Node, root string) []Module {
-	items := d.list(n, "modules", "[{path: .}]")
-	if n.Kind == yaml.SequenceNode && len(items) == 0 {
-		d.errorf(n, "modules is empty: list at least one module, e.g. - path: .")
-	}
-	var out []Module
-	seen := map[string]bool{}
-	for _, item := range items {
-		m := Module{Pos: Pos{item.Line, item.Column}}
-		d.mapping(item, "a module", map[string]func(*yaml.Node){
-			"path": func(n *yaml.Node) { m.Path, _ = d.str(n, "module path") },
-			"git":  func(n *yaml.Node) { m.Git, _ = d.str(n, "module git URL") },
-			"ref":  func(n *yaml.Node) { m.Ref, _ = d.str(n, "module ref") },
-			"env":  func(n *yaml.Node) { m.Env = d.moduleEnv(n) },
-			"libs": func(n *yaml.Node) { m.Libs = d.moduleLibs(n) },
-			"packages": func(n *yaml.Node) {
-				m.Packages = d.modulePackages(n)
-			},
-			"requires": func(n *yaml.Node) {
-				m.Requires = d.strList(n, "module requires", "[../ngx_devel_kit]")
-				m.RequiresPos = Pos{n.Line, n.Column}
-			},
-			"test": func(n *yaml.Node) { m.Test = d.moduleTest(n) },
-			"release": func(n *yaml.Node) {
-				release := true
-				d.boolean(n, &release, "a module's release must be true or false (false: built for the tests and checks only, never released or packaged)")
-				m.NoRelease = !release
-			},
-		})
-		if item.Kind != yaml.MappingNode {
-			continue
-		}
-		switch {
-		case m.Path != "" && m.Git != "":
-			d.errorf(item, "a module has either path or git, not both")
-			continue
-		case m.Path == "" && m.Git == "":
-			d.errorf(item, "a module needs path (a directory with an nginx module config file) or git (a repository URL)")
-			continue
-		case m.Ref != "" && m.Git == "":
-			d.errorf(item, "ref goes with git, not path")
-			continue
-		case m.Git != "" && !gitURL.MatchString(m.Git):
-			d.errorf(item, "module git %q is not a repository URL (want https://..., ssh://... or git@host:owner/repo)", m.Git)
-			continue
-		case m.Path != "":
-			dir := m.Path
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(root, dir)
-			}
-			if fi, err := os.Stat(filepath.Join(dir, "config")); err != nil || fi.IsDir() {
-				d.errorf(item, "module path %q has no nginx module config file (looked for %s)", m.Path, filepath.Join(dir, "config"))
-				continue
-			}
-		}
-		if m.Ref != "" && !gitRef.MatchString(m.Ref) || strings.Contains(m.Ref, "..") {
-			d.errorf(item, "module ref %q is not a tag, branch or commit name (letters, digits, '.', '_', '/', '+', '-'; not starting with '-')", m.Ref)
-			continue
-		}
-		id := m.ID() + "@" + m.Ref
-		if m.Path != "" {
-			// path: mod and path: ./mod/ are one module.
-			dir := m.Path
-			if !filepath.IsAbs(dir) {
-				dir = filepath.Join(root, dir)
-			}
-			id = filepath.Clean(dir)
-		}
-		if seen[id] {
-			d.errorf(item, "module %s listed twice", m.ID())
-			continue
-		}
-		seen[id] = true
-		out = append(out, m)
-	}
-	for _, m := range out {
-		for _, r := range m.Requires {
-			found := false
-			for _, o := range out {
-				found = found || o.ID() == r
-			}
-			if !found {
-				d.errorf(&yaml.Node{Line: m.RequiresPos.Line, Column: m.RequiresPos.Column},
-					"module %s requires %q, which is not a module in this config (name it by its path or git URL exactly as written)", m.ID(), r)
-			}
-		}
-	}
-	return out
-}
-
-var (
-	envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	linkArg = regexp.MustCompile(`^-(l[A-Za-z0-9_.+-]+|L/[A-Za-z0-9_./+-]+|Wl,[A-Za-z0-9_.,/=+-]+)$`)
-	pkgName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+:-]*$`)
-	// reservedEnv are variables a module's env: may not set: what the
-	// shell, the compiler and the dynamic loader act on by themselves
-	// (LD_AUDIT, BASH_ENV and ENV run code, IFS reparses every word of
-	// configure).
-	reservedEnv = []string{"PATH", "HOME", "CC", "CFLAGS", "LDFLAGS", "CPATH", "LIBRARY_PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT",
-		"BASH_ENV", "ENV", "IFS", "PS4", "SHELLOPTS", "CDPATH", "GCONV_PATH", "GCC_EXEC_PREFIX", "COMPILER_PATH"}
-)
-
-// moduleEnv reads a module's env: variables its config reads when
-// configure runs it (LUAJIT_INC: /usr/include/luajit-2.1).
-func (d *decoder) moduleEnv(n *yaml.Node) map[string]string {
-	out := map[string]string{}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "module env must be a mapping of variable names to values, e.g. {LUAJIT_INC: /usr/include/luajit-2.1}")
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !envName.MatchString(k.Value) || slices.Contains(reservedEnv, k.Value) || strings.HasPrefix(k.Value, "LD_") ||
-			strings.HasPrefix(k.Value, "ngx_") || strings.HasPrefix(k.Value, "NGX_") || strings.HasPrefix(k.Value, "nmb_") {
-			d.errorf(k, "module env: %q is not a variable a module config may be given (letters, digits and _; not PATH, CC, CFLAGS, IFS, BASH_ENV, the loader's LD_*, nginx's own ngx_/NGX_ names or the wrapper's nmb_)", k.Value)
-			continue
-		}
-		val, ok := d.str(v, "module env value")
-		if ok {
-			out[k.Value] = val
-		}
-	}
-	return out
-}
-
-// moduleLibs reads a module's libs: extra link arguments for its .so.
-func (d *decoder) moduleLibs(n *yaml.Node) []string {
-	var out []string
-	for _, item := range d.list(n, "module libs", "[-lpcre]") {
-		s, ok := d.str(item, "a link argument")
-		if !ok {
-			continue
-		}
-		if !linkArg.MatchString(s) {
-			d.errorf(item, "module libs: %q is not a link argument nginx-modbuild passes on (want -lNAME, -L/dir or -Wl,...)", s)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-// modulePackages reads packages: {apt: [...], dnf: [...], apk: [...]}.
-func (d *decoder) modulePackages(n *yaml.Node) map[distro.Family][]string {
-	out := map[distro.Family][]string{}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "module packages must map a package family to package names, e.g. {apt: [libmaxminddb-dev], dnf: [libmaxminddb-devel], apk: [libmaxminddb-dev]}")
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		f, err := distro.ParseFamily(k.Value)
-		if err != nil {
-			d.errorf(k, "module packages: %v", err)
-			continue
-		}
-		for _, item := range d.list(v, "module packages", "[libmaxminddb-dev]") {
-			p, ok := d.str(item, "a package name")
-			if !ok {
-				continue
-			}
-			if !pkgName.MatchString(p) {
-				d.errorf(item, "module packages: %q is not a package name", p)
-				continue
-			}
-			out[f] = append(out[f], p)
-		}
-	}
-	return out
-}
-
-var (
-	// skipKey is "t/x.t" or "t/x.t TEST 13".
-	skipKey = regexp.MustCompile(`^([A-Za-z0-9_./-]+\.t)(?:\s+TEST\s+(\d+))?$`)
-	// needName is one of nginx's own modules (image_filter, stream,
-	// stream_realip, mail): configure decides whether it exists.
-	needName = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
-
-// moduleTest reads a module's test: {prove: t/ | run: CMD, skip: {...},
-// packages: {...}, needs: [...], required: true}.
-func (d *decoder) moduleTest(n *yaml.Node) *Test {
-	t := &Test{Required: true, Pos: Pos{n.Line, n.Column}}
-	d.mapping(n, "a module's test", map[string]func(*yaml.Node){
-		"prove":    func(n *yaml.Node) { t.Prove = d.relPath(n, "test prove") },
-		"run":      func(n *yaml.Node) { t.Run, _ = d.str(n, "test run") },
-		"skip":     func(n *yaml.Node) { t.Skip = d.testSkips(n) },
-		"packages": func(n *yaml.Node) { t.Packages = d.modulePackages(n) },
-		"needs": func(n *yaml.Node) {
-			for _, item := range d.list(n, "test needs", "[image_filter, stream]") {
-				if s, ok := d.str(item, "each entry of test needs"); ok && !needName.MatchString(s) {
-					d.errorf(item, "test needs: %q is not the name of an nginx module (image_filter, stream, realip: what --with-http_NAME_module or --with-NAME takes)", s)
-				} else if ok {
-					t.Needs = append(t.Needs, s)
-				}
-			}
-		},
-		"required": func(n *yaml.Node) { d.boolean(n, &t.Required, "test required must be true or false") },
-		"timeout": func(n *yaml.Node) {
-			if v, ok := d.str(n, "test timeout"); ok {
-				if dur, err := time.ParseDuration(v); err != nil || dur <= 0 {
-					d.errorf(n, "test timeout %q: want a duration such as 20m or 90s", v)
-				} else {
-					t.Timeout = dur
-				}
-			}
-		},
-	})
-	if n.Kind == yaml.MappingNode && (t.Prove == "") == (t.Run == "") {
-		d.errorf(n, "a module's test needs either prove (Test::Nginx files, e.g. prove: t/) or run (a command), not both or neither")
-	}
-	return t
-}
-
-// relPath is a path inside a module's directory: relative, no "..".
-func (d *decoder) relPath(n *yaml.Node, what string) string {
-	v, ok := d.str(n, what)
-	if !ok {
-		return ""
-	}
-	c := filepath.Clean(v)
-	if filepath.IsAbs(v) || c == ".." || strings.HasPrefix(c, "../") {
-		// Kept, so that only this error is said of it.
-		d.errorf(n, "%s %q must be a path inside the module's directory (like t/)", what, v)
-	}
-	return c
-}
-
-// testSkips reads skip: {"t/eval.t": reason, "t/bug.t TEST 13": reason}.
-func (d *decoder) testSkips(n *yaml.Node) []TestSkip {
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "test skip must map a file or a block to the reason, e.g. {\"t/eval.t\": needs lua-nginx-module, \"t/bug.t TEST 13\": needs lua-nginx-module}")
-		return nil
-	}
-	var out []TestSkip
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		m := skipKey.FindStringSubmatch(k.Value)
-		if m == nil || strings.Contains(m[1], "..") {
-			d.errorf(k, "test skip: %q is not a test file (t/x.t) or a block of one (t/x.t TEST 13)", k.Value)
-			continue
-		}
-		reason, ok := d.str(v, "a skip's reason")
-		if ok && strings.TrimSpace(reason) == "" {
-			d.errorf(v, "test skip %q: say why it is skipped", k.Value)
-			continue
-		}
-		block, _ := strconv.Atoi(m[2])
-		out = append(out, TestSkip{File: filepath.Clean(m[1]), Block: block, Reason: reason, Pos: Pos{k.Line, k.Column}})
-	}
-	return out
-}
-
 // Arguments nginx-modbuild passes itself; a config must not pass them again.
 var reserved = []string{"--with-compat", "--add-module", "--add-dynamic-module", "--prefix", "--builddir"}
 
@@ -578,6 +203,69 @@ func (d *decoder) configure(n *yaml.Node) []string {
 	return out
 }
 
+// customDistro reads a distro given as a mapping: a custom one {name,
+// image, family[, packaged][, like]}, or a built-in name with the
+// packaged nginx version the config gives; ok is false when it is
+// refused (said).
+func (d *decoder) customDistro(item *yaml.Node) (dist distro.Distro, ok bool) {
+	var name, image, family, packaged, likePath string
+	var packagedNode, likeNode *yaml.Node
+	d.mapping(item, "a custom distro", map[string]func(*yaml.Node){
+		"name":   func(n *yaml.Node) { name, _ = d.str(n, "distro name") },
+		"image":  func(n *yaml.Node) { image, _ = d.str(n, "distro image") },
+		"family": func(n *yaml.Node) { family, _ = d.str(n, "distro family") },
+		"packaged": func(n *yaml.Node) {
+			if packaged, _ = d.str(n, "the distro's packaged nginx version"); packaged != "" {
+				packagedNode = n
+			}
+		},
+		"like": func(n *yaml.Node) {
+			likePath, _ = d.str(n, "like (the path of the image's nginx, e.g. /usr/sbin/nginx)")
+			likeNode = n
+		},
+	})
+	if likeNode != nil && !strings.HasPrefix(likePath, "/") {
+		d.errorf(likeNode, "distro %s: like: %q is not an absolute path: give the path of the image's nginx (e.g. /usr/sbin/nginx)", name, likePath)
+		return dist, false
+	}
+	if likeNode != nil && packaged == "" {
+		d.errorf(likeNode, "distro %s: like: needs packaged: 1.x.y, the version of the image's nginx (docker run --rm %s %s -v), to plan its one cell", name, image, likePath)
+		return dist, false
+	}
+	if packagedNode != nil {
+		if _, err := nginxver.Parse(packaged); err != nil {
+			d.errorf(packagedNode, "distro %s: packaged: %v", name, err)
+			return dist, false
+		}
+	}
+	// A built-in name with no image and family: the built-in entry,
+	// with the packaged nginx version the config gives.
+	if b, ok := distro.Lookup(name); ok && image == "" && family == "" && likePath == "" {
+		b.Packaged = cmp.Or(packaged, b.Packaged)
+		return b, true
+	}
+	f, err := distro.ParseFamily(family)
+	switch {
+	case name == "" || image == "":
+		d.errorf(item, "a custom distro needs name, image and family (apt, dnf, yum or apk)")
+		return dist, false
+	case err != nil:
+		d.errorf(item, "distro %s: %v", name, err)
+		return dist, false
+	}
+	if err := manifest.CheckName("distro name", name); err != nil {
+		d.errorf(item, "%v", err)
+		return dist, false
+	}
+	if !imageRef.MatchString(image) {
+		d.errorf(item, "distro %s: image %q is not a container image reference (e.g. debian:12 or ghcr.io/owner/image:tag)", name, image)
+		return dist, false
+	}
+	dist = distro.Custom(name, image, f)
+	dist.Packaged, dist.Like = packaged, likePath
+	return dist, true
+}
+
 func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 	items := d.list(n, "distros", "[debian-12, ubuntu-24.04]")
 	if n.Kind == yaml.SequenceNode && len(items) == 0 {
@@ -596,67 +284,10 @@ func (d *decoder) distros(n *yaml.Node) []distro.Distro {
 			}
 			dist = b
 		case yaml.MappingNode:
-			var name, image, family, packaged, likePath string
-			var packagedNode, likeNode *yaml.Node
-			d.mapping(item, "a custom distro", map[string]func(*yaml.Node){
-				"name":   func(n *yaml.Node) { name, _ = d.str(n, "distro name") },
-				"image":  func(n *yaml.Node) { image, _ = d.str(n, "distro image") },
-				"family": func(n *yaml.Node) { family, _ = d.str(n, "distro family") },
-				"packaged": func(n *yaml.Node) {
-					if packaged, _ = d.str(n, "the distro's packaged nginx version"); packaged != "" {
-						packagedNode = n
-					}
-				},
-				"like": func(n *yaml.Node) {
-					likePath, _ = d.str(n, "like (the path of the image's nginx, e.g. /usr/sbin/nginx)")
-					likeNode = n
-				},
-			})
-			if likeNode != nil && !strings.HasPrefix(likePath, "/") {
-				d.errorf(likeNode, "distro %s: like: %q is not an absolute path: give the path of the image's nginx (e.g. /usr/sbin/nginx)", name, likePath)
+			var ok bool
+			if dist, ok = d.customDistro(item); !ok {
 				continue
 			}
-			if likeNode != nil && packaged == "" {
-				d.errorf(likeNode, "distro %s: like: needs packaged: 1.x.y, the version of the image's nginx (docker run --rm %s %s -v), to plan its one cell", name, image, likePath)
-				continue
-			}
-			if packagedNode != nil {
-				if _, err := nginxver.Parse(packaged); err != nil {
-					d.errorf(packagedNode, "distro %s: packaged: %v", name, err)
-					continue
-				}
-			}
-			// A built-in name with no image and family: the built-in entry,
-			// with the packaged nginx version the config gives.
-			if b, ok := distro.Lookup(name); ok && image == "" && family == "" && likePath == "" {
-				b.Packaged = cmp.Or(packaged, b.Packaged)
-				if seen[b.Name] {
-					d.errorf(item, "distro %s listed twice", b.Name)
-					continue
-				}
-				seen[b.Name] = true
-				out = append(out, b)
-				continue
-			}
-			f, err := distro.ParseFamily(family)
-			switch {
-			case name == "" || image == "":
-				d.errorf(item, "a custom distro needs name, image and family (apt, dnf, yum or apk)")
-				continue
-			case err != nil:
-				d.errorf(item, "distro %s: %v", name, err)
-				continue
-			}
-			if err := manifest.CheckName("distro name", name); err != nil {
-				d.errorf(item, "%v", err)
-				continue
-			}
-			if !imageRef.MatchString(image) {
-				d.errorf(item, "distro %s: image %q is not a container image reference (e.g. debian:12 or ghcr.io/owner/image:tag)", name, image)
-				continue
-			}
-			dist = distro.Custom(name, image, f)
-			dist.Packaged, dist.Like = packaged, likePath
 		default:
 			d.errorf(item, "a distro is a name such as debian-12 or {name, image, family}, not %s", kindName(item))
 			continue

@@ -111,84 +111,18 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 
 	res := &Result{}
 	for _, name := range o.Modules {
-		if err := manifest.CheckName("module", name); err != nil {
-			return nil, err
-		}
-		e, err := Pick(m, Want{Module: name, Nginx: o.Nginx, Distro: h.Distro, UseDistro: o.UseDistro, Arch: h.Arch, Binary: h.SHA256})
+		it, err := fetchItem(ctx, src, o, m, sums, target, name, res.Items)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.Name(), err)
-		}
-		// Names from the manifest become paths and lines of nginx.conf.
-		if err := e.Check(); err != nil {
-			return nil, fmt.Errorf("%s: %w", src.Name(), err)
-		}
-		if err := manifest.CheckName("module", e.Module); err != nil {
-			return nil, fmt.Errorf("%s: %w", src.Name(), err)
-		}
-		if i := slices.IndexFunc(res.Items, func(it Item) bool { return it.Entry.Module == e.Module }); i >= 0 {
-			if res.Items[i].Entry.File == e.File {
-				o.Logf("%q: named twice (as %q too): installed once", e.Module, name)
-				continue
-			}
-			return nil, fmt.Errorf("%q and %q would both be installed as %s.so: name one", res.Items[i].Entry.File, e.File, e.Module)
-		}
-		it := Item{Entry: e}
-		// A file staged by --for-nginx before the upgrade is used when its
-		// bytes are the release's.
-		staged := filepath.Join(h.ModulesPath, manifest.FileName(e.Module, o.Nginx))
-		if b, err := userfile.Read(staged, maxFile); err == nil && !o.Stage && sha256Hex(b) == strings.ToLower(e.SHA256) {
-			it.data = b
-			o.Logf("%s: using %s, staged before the upgrade", e.Module, staged)
-		} else if it.data, err = src.File(ctx, e.File); err != nil {
-			return nil, fmt.Errorf("%s: download %s: %w", src.Name(), e.File, err)
-		}
-		if err := verifySum(e, it.data, sums, src.Name()); err != nil {
 			return nil, err
 		}
-		f, err := modinfo.Read(bytes.NewReader(it.data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: not an nginx module: %w", src.Name(), e.File, err)
+		if it != nil {
+			res.Items = append(res.Items, *it)
 		}
-		if err := sameModule(e, f); err != nil {
-			return nil, fmt.Errorf("%s: %w", src.Name(), err)
-		}
-		if o.Provenance != nil {
-			who, err := o.Provenance(ctx, src, e)
-			if err != nil {
-				return nil, fmt.Errorf("refusing %s from %s: its provenance does not hold: %w; nothing was changed", e.File, src.Name(), err)
-			}
-			o.Logf("%s: built by %s (attested)", e.File, who)
-		}
-		base := e.Module + ".so"
-		if o.Stage {
-			base = manifest.FileName(e.Module, o.Nginx)
-		}
-		it.Dest = filepath.Join(h.ModulesPath, base)
-		it.Load = "load_module " + it.Dest + ";"
-		if _, err := os.Lstat(it.Dest); err == nil && o.Owner != nil {
-			if pkg := o.Owner(it.Dest); pkg != "" {
-				return nil, fmt.Errorf("refusing to replace %s: it is the package %s's file, installed by the package manager; nothing was changed: use the package (or remove it first), or install this build for another name", it.Dest, pkg)
-			}
-		}
-		if err := judge(target, it, f, h.ConfPath); err != nil {
-			return nil, err
-		}
-		o.Logf("%s: %s (nginx %s, %s/%s, sha256 %s) verified", e.Module, e.File, e.Nginx, e.Distro, e.Arch, e.SHA256[:12])
-		res.Items = append(res.Items, it)
 	}
 	order(res.Items)
 	if !o.Stage && !o.PrintLoad {
-		for i := range res.Items {
-			it := &res.Items[i]
-			name, _ := snippet(shortName(it.Entry.Module), it.first, it.Dest)
-			it.Snippet = filepath.Join(o.Layout.Dir, name)
-			// One backup per path: two items sharing a snippet would
-			// share it, and a rollback would lose the first file.
-			for _, other := range res.Items[:i] {
-				if other.Snippet == it.Snippet {
-					return nil, fmt.Errorf("%q and %q would both use %s: install them one at a time", other.Entry.Module, it.Entry.Module, it.Snippet)
-				}
-			}
+		if err := placeSnippets(res.Items, o.Layout); err != nil {
+			return nil, err
 		}
 	}
 	if !o.Stage && !o.PrintLoad {
@@ -200,32 +134,7 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 		return res, nil
 	}
 
-	apply := func(t *tx) error {
-		for _, it := range res.Items {
-			if err := t.write(it.Dest, it.data, 0o644); err != nil {
-				return err
-			}
-			if it.Snippet == "" {
-				continue
-			}
-			name, text := snippet(shortName(it.Entry.Module), it.first, it.Dest)
-			switch o.Layout.Style {
-			case "debian":
-				avail := filepath.Join(o.Layout.Available, strings.TrimPrefix(strings.TrimPrefix(name, "10-"), "50-"))
-				if err := t.write(avail, []byte(text), 0o644); err != nil {
-					return err
-				}
-				if err := t.symlink(avail, it.Snippet); err != nil {
-					return err
-				}
-			default:
-				if err := t.write(it.Snippet, []byte(text), 0o644); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
+	apply := func(t *tx) error { return writeItems(t, res.Items, o.Layout) }
 	test := o.Test
 	if o.Stage || o.PrintLoad {
 		test = nil
@@ -443,4 +352,122 @@ func notLoadedElsewhere(ctx context.Context, h *Host, items []Item, owner func(s
 		}
 	}
 	return nil
+}
+
+// placeSnippets names each item's snippet in the layout's directory; two
+// items sharing one are refused (a rollback would lose the first file).
+func placeSnippets(items []Item, layout Layout) error {
+	for i := range items {
+		it := &items[i]
+		name, _ := snippet(shortName(it.Entry.Module), it.first, it.Dest)
+		it.Snippet = filepath.Join(layout.Dir, name)
+		for _, other := range items[:i] {
+			if other.Snippet == it.Snippet {
+				return fmt.Errorf("%q and %q would both use %s: install them one at a time", other.Entry.Module, it.Entry.Module, it.Snippet)
+			}
+		}
+	}
+	return nil
+}
+
+// writeItems writes, in the transaction, each item's file and its
+// load_module snippet (Debian's way: in modules-available, linked from
+// modules-enabled).
+func writeItems(t *tx, items []Item, layout Layout) error {
+	for _, it := range items {
+		if err := t.write(it.Dest, it.data, 0o644); err != nil {
+			return err
+		}
+		if it.Snippet == "" {
+			continue
+		}
+		name, text := snippet(shortName(it.Entry.Module), it.first, it.Dest)
+		switch layout.Style {
+		case "debian":
+			avail := filepath.Join(layout.Available, strings.TrimPrefix(strings.TrimPrefix(name, "10-"), "50-"))
+			if err := t.write(avail, []byte(text), 0o644); err != nil {
+				return err
+			}
+			if err := t.symlink(avail, it.Snippet); err != nil {
+				return err
+			}
+		default:
+			if err := t.write(it.Snippet, []byte(text), 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fetchItem picks the entry for one named module (have: the items
+// picked before it), downloads or takes its staged file, and verifies
+// it: checksum, module, provenance, not a package's file, what nginx
+// would say. nil with no error is a module named twice.
+func fetchItem(ctx context.Context, src Source, o Options, m *manifest.Manifest, sums map[string]string, target preflight.Target, name string, have []Item) (*Item, error) {
+	h := o.Host
+	if err := manifest.CheckName("module", name); err != nil {
+		return nil, err
+	}
+	e, err := Pick(m, Want{Module: name, Nginx: o.Nginx, Distro: h.Distro, UseDistro: o.UseDistro, Arch: h.Arch, Binary: h.SHA256})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	// Names from the manifest become paths and lines of nginx.conf.
+	if err := e.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	if err := manifest.CheckName("module", e.Module); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	if i := slices.IndexFunc(have, func(it Item) bool { return it.Entry.Module == e.Module }); i >= 0 {
+		if have[i].Entry.File == e.File {
+			o.Logf("%q: named twice (as %q too): installed once", e.Module, name)
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%q and %q would both be installed as %s.so: name one", have[i].Entry.File, e.File, e.Module)
+	}
+	it := Item{Entry: e}
+	// A file staged by --for-nginx before the upgrade is used when its
+	// bytes are the release's.
+	staged := filepath.Join(h.ModulesPath, manifest.FileName(e.Module, o.Nginx))
+	if b, err := userfile.Read(staged, maxFile); err == nil && !o.Stage && sha256Hex(b) == strings.ToLower(e.SHA256) {
+		it.data = b
+		o.Logf("%s: using %s, staged before the upgrade", e.Module, staged)
+	} else if it.data, err = src.File(ctx, e.File); err != nil {
+		return nil, fmt.Errorf("%s: download %s: %w", src.Name(), e.File, err)
+	}
+	if err := verifySum(e, it.data, sums, src.Name()); err != nil {
+		return nil, err
+	}
+	f, err := modinfo.Read(bytes.NewReader(it.data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: not an nginx module: %w", src.Name(), e.File, err)
+	}
+	if err := sameModule(e, f); err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	if o.Provenance != nil {
+		who, err := o.Provenance(ctx, src, e)
+		if err != nil {
+			return nil, fmt.Errorf("refusing %s from %s: its provenance does not hold: %w; nothing was changed", e.File, src.Name(), err)
+		}
+		o.Logf("%s: built by %s (attested)", e.File, who)
+	}
+	base := e.Module + ".so"
+	if o.Stage {
+		base = manifest.FileName(e.Module, o.Nginx)
+	}
+	it.Dest = filepath.Join(h.ModulesPath, base)
+	it.Load = "load_module " + it.Dest + ";"
+	if _, err := os.Lstat(it.Dest); err == nil && o.Owner != nil {
+		if pkg := o.Owner(it.Dest); pkg != "" {
+			return nil, fmt.Errorf("refusing to replace %s: it is the package %s's file, installed by the package manager; nothing was changed: use the package (or remove it first), or install this build for another name", it.Dest, pkg)
+		}
+	}
+	if err := judge(target, it, f, h.ConfPath); err != nil {
+		return nil, err
+	}
+	o.Logf("%s: %s (nginx %s, %s/%s, sha256 %s) verified", e.Module, e.File, e.Nginx, e.Distro, e.Arch, e.SHA256[:12])
+	return &it, nil
 }

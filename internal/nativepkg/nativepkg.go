@@ -162,31 +162,14 @@ func Build(s Spec) (*Package, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	so := filepath.Join(tmp, s.Module+".so")
-	conf := filepath.Join(tmp, "snippet.conf")
-	soDest := lay.modules + "/" + s.Module + ".so"
-	if err := os.WriteFile(so, s.SO, 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(conf, []byte("load_module "+soDest+";\n"), 0o644); err != nil {
-		return nil, err
-	}
-	scripts, err := writeScripts(tmp, format, s.Module, lay)
-	if err != nil {
-		return nil, err
-	}
 	mtime := s.MTime
 	if mtime.IsZero() {
 		mtime = time.Unix(0, 0).UTC()
 	}
-	// apk's control segment stamps the maintainer scripts with their
-	// files' times: theirs are MTime too, or no two builds are the same.
-	for _, f := range []string{scripts.PostInstall, scripts.PreRemove, scripts.PostRemove, scripts.PreInstall} {
-		if f != "" {
-			if err := os.Chtimes(f, mtime, mtime); err != nil {
-				return nil, err
-			}
-		}
+	so, conf, soDest := filepath.Join(tmp, s.Module+".so"), filepath.Join(tmp, "snippet.conf"), lay.modules+"/"+s.Module+".so"
+	scripts, err := stage(tmp, s, format, lay, mtime)
+	if err != nil {
+		return nil, err
 	}
 	info := &nfpm.Info{
 		Name: name, Arch: s.Arch, Platform: "linux", Version: pkgVersion, VersionSchema: "none", Release: "1",
@@ -199,44 +182,10 @@ func Build(s Spec) (*Package, error) {
 				{Source: so, Destination: soDest, FileInfo: &files.ContentFileInfo{Mode: 0o644, MTime: mtime}},
 				{Source: conf, Destination: lay.snippet, FileInfo: &files.ContentFileInfo{Mode: 0o644, MTime: mtime}},
 			},
-			Scripts: scripts,
+			Scripts: *scripts,
 		},
 	}
-	// Signatures made at MTime: the same package signs to the same bytes.
-	sigCfg := signkey.At(s.Signer, mtime)
-	if format == "deb" && s.Signer != nil {
-		// debsigs' origin signature (_gpgorigin): debsig-verify checks it;
-		// apt checks the repository's.
-		info.Deb.Signature.SignFn = func(data io.Reader) ([]byte, error) {
-			var sig bytes.Buffer
-			err := openpgp.ArmoredDetachSign(&sig, s.Signer, data, sigCfg)
-			return sig.Bytes(), err
-		}
-	}
-	if format == "rpm" {
-		// Release is part of the version there: 0.63+nginx1.22.1-1.
-		info.RPM.Summary = info.Description
-		if s.Signer != nil {
-			info.RPM.Signature.SignFn = func(data io.Reader) ([]byte, error) {
-				var sig bytes.Buffer
-				err := openpgp.DetachSign(&sig, s.Signer, data, sigCfg)
-				return sig.Bytes(), err
-			}
-		}
-	}
-	if format == "apk" {
-		info.Release = "r1"
-		if k, err := signkey.RSA(s.Signer); err == nil {
-			info.APK.Signature.KeyName = signkey.APKName
-			info.APK.Signature.SignFn = func(digest io.Reader) ([]byte, error) {
-				d, err := io.ReadAll(digest)
-				if err != nil {
-					return nil, err
-				}
-				return signkey.SignAPKDigest(k, d)
-			}
-		}
-	}
+	signWith(info, format, s.Signer, mtime)
 	info = nfpm.WithDefaults(info)
 	packager, err := nfpm.Get(format)
 	if err != nil {
@@ -250,6 +199,72 @@ func Build(s Spec) (*Package, error) {
 		return nil, fmt.Errorf("package %s as %s: %w", s.Module, format, err)
 	}
 	return &Package{Format: format, File: packager.ConventionalFileName(info), Name: name, Version: pkgVersion, Depends: depends, Data: buf.Bytes()}, nil
+}
+
+// stage writes into tmp the files the package holds: the .so, its
+// load_module snippet and the maintainer scripts, all stamped MTime.
+func stage(tmp string, s Spec, format string, lay layout, mtime time.Time) (*nfpm.Scripts, error) {
+	so, conf, soDest := filepath.Join(tmp, s.Module+".so"), filepath.Join(tmp, "snippet.conf"), lay.modules+"/"+s.Module+".so"
+	if err := os.WriteFile(so, s.SO, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(conf, []byte("load_module "+soDest+";\n"), 0o644); err != nil {
+		return nil, err
+	}
+	scripts, err := writeScripts(tmp, format, s.Module, lay)
+	if err != nil {
+		return nil, err
+	}
+	// apk's control segment stamps the maintainer scripts with their
+	// files' times: theirs are MTime too, or no two builds are the same.
+	for _, f := range []string{scripts.PostInstall, scripts.PreRemove, scripts.PostRemove, scripts.PreInstall} {
+		if f != "" {
+			if err := os.Chtimes(f, mtime, mtime); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return &scripts, nil
+}
+
+// signWith signs the package the way its format does (debsigs' origin
+// signature, the rpm header, the apk control segment), at MTime: the same
+// package signs to the same bytes. A nil signer leaves it unsigned.
+func signWith(info *nfpm.Info, format string, signer *openpgp.Entity, mtime time.Time) {
+	sigCfg := signkey.At(signer, mtime)
+	if format == "deb" && signer != nil {
+		// debsigs' origin signature (_gpgorigin): debsig-verify checks it;
+		// apt checks the repository's.
+		info.Deb.Signature.SignFn = func(data io.Reader) ([]byte, error) {
+			var sig bytes.Buffer
+			err := openpgp.ArmoredDetachSign(&sig, signer, data, sigCfg)
+			return sig.Bytes(), err
+		}
+	}
+	if format == "rpm" {
+		// Release is part of the version there: 0.63+nginx1.22.1-1.
+		info.RPM.Summary = info.Description
+		if signer != nil {
+			info.RPM.Signature.SignFn = func(data io.Reader) ([]byte, error) {
+				var sig bytes.Buffer
+				err := openpgp.DetachSign(&sig, signer, data, sigCfg)
+				return sig.Bytes(), err
+			}
+		}
+	}
+	if format == "apk" {
+		info.Release = "r1"
+		if k, err := signkey.RSA(signer); err == nil {
+			info.APK.Signature.KeyName = signkey.APKName
+			info.APK.Signature.SignFn = func(digest io.Reader) ([]byte, error) {
+				d, err := io.ReadAll(digest)
+				if err != nil {
+					return nil, err
+				}
+				return signkey.SignAPKDigest(k, d)
+			}
+		}
+	}
 }
 
 func nonEmpty(s, def string) string {

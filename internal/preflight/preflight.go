@@ -195,42 +195,13 @@ func Check(t Target, loads []nginxconf.LoadModule, open Opener) Report {
 }
 
 func check(t Target, l nginxconf.LoadModule, open Opener, loaded, provided map[string]bool) Result {
-	res := Result{File: l.File, Line: l.Line, Path: l.Path, Resolved: fullName(t.Prefix, l.Path)}
+	res, f := opened(t, l, open)
+	if f == nil {
+		return res
+	}
 	in := fmt.Sprintf(" in %s:%d", l.File, l.Line)
-	f, err := open(res.Resolved)
 	dlopenFailed := func(why string) {
 		res.Nginx = fmt.Sprintf(`dlopen() "%s" failed (%s: %s)%s`, res.Resolved, res.Resolved, why, in)
-	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		res.Status = Missing
-		dlopenFailed("cannot open shared object file: No such file or directory")
-		res.Why = "the file does not exist"
-		return res
-	case errors.Is(err, modinfo.ErrNotModule):
-		res.Status = NotModule
-		res.Nginx = fmt.Sprintf(`dlsym() "%s", "ngx_modules" failed (%s: undefined symbol: ngx_modules)%s`, l.Path, res.Resolved, in)
-		res.Why = "a shared object, but not an nginx module"
-		return res
-	case err != nil:
-		res.Status = NotModule
-		res.Why = err.Error()
-		// The dynamic linker first reads an ELF header's worth of bytes.
-		if st, serr := os.Stat(res.Resolved); serr == nil && st.Mode().IsRegular() && st.Size() < elfHeaderSize(t.Bits) {
-			dlopenFailed("file too short")
-		} else if errors.Is(err, modinfo.ErrNotELF) {
-			dlopenFailed("invalid ELF header")
-		}
-		return res
-	case f.Kind != modinfo.KindModule:
-		res.Status = NotModule
-		res.Why = "an executable, not a module"
-		if f.PIE {
-			dlopenFailed("cannot dynamically load position-independent executable")
-		} else {
-			dlopenFailed("cannot dynamically load executable")
-		}
-		return res
 	}
 	res.Modules = f.Modules
 	res.Build = manifest.FileName(baseName(res.Resolved), t.Nginx)
@@ -251,33 +222,11 @@ func check(t Target, l nginxconf.LoadModule, open Opener, loaded, provided map[s
 	// Only nginx's and NDK's namespaces are judged; system libraries are
 	// not inspected.
 	if len(provided) > 0 {
-		// With the libraries known, every symbol is judged: the module's
-		// own libraries count for it (and, loaded into the global scope,
-		// for the modules after it).
-		own := map[string]bool{}
-		if t.Libs != nil {
-			if so, err := ldso.Read(res.Resolved); err == nil {
-				own, _ = t.Libs.Provided(so)
-			}
-		}
-		var missing []string
-		for _, s := range f.Imports {
-			judged := t.Libs != nil || strings.HasPrefix(s, "ngx_") || strings.HasPrefix(s, "ndk_")
-			if judged && !provided[s] && !own[s] {
-				missing = append(missing, s)
-			}
-		}
-		if len(missing) > 0 {
+		if missing := unresolved(t, res.Resolved, f, provided); len(missing) > 0 {
 			res.Status = Unresolved
 			dlopenFailed("undefined symbol: " + missing[0])
 			res.Why = "undefined symbols: " + strings.Join(missing, ", ") + unresolvedHint(missing)
 			return res
-		}
-		for _, e := range f.Exports {
-			provided[e] = true
-		}
-		for sym := range own {
-			provided[sym] = true
 		}
 	}
 	for _, m := range f.Modules {
@@ -306,6 +255,82 @@ func check(t Target, l nginxconf.LoadModule, open Opener, loaded, provided map[s
 	res.Status = OK
 	res.Build = ""
 	return res
+}
+
+// opened opens the file a load_module names as dlopen would, and reads
+// it; a file nginx would not get as far as a module from is its result,
+// with a nil file.
+func opened(t Target, l nginxconf.LoadModule, open Opener) (Result, *modinfo.File) {
+	res := Result{File: l.File, Line: l.Line, Path: l.Path, Resolved: fullName(t.Prefix, l.Path)}
+	in := fmt.Sprintf(" in %s:%d", l.File, l.Line)
+	f, err := open(res.Resolved)
+	dlopenFailed := func(why string) {
+		res.Nginx = fmt.Sprintf(`dlopen() "%s" failed (%s: %s)%s`, res.Resolved, res.Resolved, why, in)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		res.Status = Missing
+		dlopenFailed("cannot open shared object file: No such file or directory")
+		res.Why = "the file does not exist"
+		return res, nil
+	case errors.Is(err, modinfo.ErrNotModule):
+		res.Status = NotModule
+		res.Nginx = fmt.Sprintf(`dlsym() "%s", "ngx_modules" failed (%s: undefined symbol: ngx_modules)%s`, l.Path, res.Resolved, in)
+		res.Why = "a shared object, but not an nginx module"
+		return res, nil
+	case err != nil:
+		res.Status = NotModule
+		res.Why = err.Error()
+		// The dynamic linker first reads an ELF header's worth of bytes.
+		if st, serr := os.Stat(res.Resolved); serr == nil && st.Mode().IsRegular() && st.Size() < elfHeaderSize(t.Bits) {
+			dlopenFailed("file too short")
+		} else if errors.Is(err, modinfo.ErrNotELF) {
+			dlopenFailed("invalid ELF header")
+		}
+		return res, nil
+	case f.Kind != modinfo.KindModule:
+		res.Status = NotModule
+		res.Why = "an executable, not a module"
+		if f.PIE {
+			dlopenFailed("cannot dynamically load position-independent executable")
+		} else {
+			dlopenFailed("cannot dynamically load executable")
+		}
+		return res, nil
+	}
+	return res, f
+}
+
+// unresolved are the symbols the module at path uses that neither the
+// target nor the modules before it (provided) nor its own libraries
+// define; when there are none, its symbols join provided.
+func unresolved(t Target, path string, f *modinfo.File, provided map[string]bool) []string {
+	// With the libraries known, every symbol is judged: the module's
+	// own libraries count for it (and, loaded into the global scope,
+	// for the modules after it).
+	own := map[string]bool{}
+	if t.Libs != nil {
+		if so, err := ldso.Read(path); err == nil {
+			own, _ = t.Libs.Provided(so)
+		}
+	}
+	var missing []string
+	for _, s := range f.Imports {
+		judged := t.Libs != nil || strings.HasPrefix(s, "ngx_") || strings.HasPrefix(s, "ndk_")
+		if judged && !provided[s] && !own[s] {
+			missing = append(missing, s)
+		}
+	}
+	if len(missing) > 0 {
+		return missing
+	}
+	for _, e := range f.Exports {
+		provided[e] = true
+	}
+	for sym := range own {
+		provided[sym] = true
+	}
+	return nil
 }
 
 // unresolvedHint says what fixes the undefined symbols of a module.

@@ -43,75 +43,113 @@ func Table(m *manifest.Manifest) string { return TableLinked(m, "") }
 // TableLinked is Table with each native package named in its cell, linked
 // to download (the release's download URL prefix) when given.
 func TableLinked(m *manifest.Manifest, download string) string {
-	type row struct{ module, nginx string }
-	rows := map[row]map[string]bool{}
-	pkgs := map[row]map[string][]string{}
-	failed := map[row]map[string]string{}
-	plus := map[string][]string{}
-	cols := map[string]bool{}
-	from := map[row][]string{}
-	tests := testMarks(m)
-	source := map[row]string{}
-	for _, e := range m.Entries {
-		r := row{e.Module, e.Nginx}
+	t := &compat{built: map[compatRow]map[string]bool{}, pkgs: map[compatRow]map[string][]string{},
+		failed: map[compatRow]map[string]string{}, plus: map[string][]string{}, cols: map[string]bool{},
+		from: map[compatRow][]string{}, source: map[compatRow]string{}, tests: testMarks(m)}
+	t.addEntries(m.Entries, download)
+	t.addFailures(m.Cells)
+	return t.render()
+}
+
+// compatRow is one row of the compatibility table: a module and an nginx
+// version; its columns are distro/arch.
+type compatRow struct{ module, nginx string }
+
+// compat is the compatibility table's contents, by row and column.
+type compat struct {
+	built  map[compatRow]map[string]bool
+	pkgs   map[compatRow]map[string][]string // the packages' links
+	failed map[compatRow]map[string]string   // ✗ phase: reason
+	plus   map[string][]string               // NGINX Plus releases by nginx version
+	cols   map[string]bool
+	from   map[compatRow][]string // the sources' short names
+	source map[compatRow]string
+	tests  map[testKey]string
+}
+
+// addEntries marks each built .so, and links each package in its cell.
+func (t *compat) addEntries(entries []manifest.Entry, download string) {
+	for _, e := range entries {
+		r, col := compatRow{e.Module, e.Nginx}, e.Distro+"/"+e.Arch
 		if e.Kind != "" {
-			if pkgs[r] == nil {
-				pkgs[r] = map[string][]string{}
+			if t.pkgs[r] == nil {
+				t.pkgs[r] = map[string][]string{}
 			}
 			link := e.Kind
 			if download != "" {
 				link = "[" + e.Kind + "](" + strings.TrimSuffix(download, "/") + "/" + e.File + ")"
 			}
-			col := e.Distro + "/" + e.Arch
-			pkgs[r][col] = append(pkgs[r][col], link)
+			t.pkgs[r][col] = append(t.pkgs[r][col], link)
 			continue
 		}
-		if rows[r] == nil {
-			rows[r] = map[string]bool{}
+		if t.built[r] == nil {
+			t.built[r] = map[string]bool{}
 		}
-		if s := shortSource(e); !slices.Contains(from[r], s) {
-			from[r] = append(from[r], s)
+		if s := shortSource(e); !slices.Contains(t.from[r], s) {
+			t.from[r] = append(t.from[r], s)
 		}
-		col := e.Distro + "/" + e.Arch
-		rows[r][col] = true
-		cols[col] = true
-		source[r] = e.Source
+		t.built[r][col] = true
+		t.cols[col] = true
+		t.source[r] = e.Source
 		if len(e.Plus) > 0 {
-			plus[e.Nginx] = e.Plus
+			t.plus[e.Nginx] = e.Plus
 		}
 	}
-	// Failed cells: ✗ with the phase, for modules not built there.
-	for _, c := range m.Cells {
+}
+
+// addFailures marks failed cells ✗ with the phase, for modules not built
+// there.
+func (t *compat) addFailures(cells []manifest.Cell) {
+	for _, c := range cells {
 		for _, f := range c.Failures {
-			r := row{f.Module, c.Nginx}
-			col := c.Distro + "/" + c.Arch
-			if rows[r][col] {
+			r, col := compatRow{f.Module, c.Nginx}, c.Distro+"/"+c.Arch
+			if t.built[r][col] {
 				continue
 			}
-			if rows[r] == nil {
-				rows[r] = map[string]bool{}
+			if t.built[r] == nil {
+				t.built[r] = map[string]bool{}
 			}
-			if failed[r] == nil {
-				failed[r] = map[string]string{}
+			if t.failed[r] == nil {
+				t.failed[r] = map[string]string{}
 			}
 			first := f.Reason()
 			if len(first) > 120 {
 				first = first[:120] + "…"
 			}
-			failed[r][col] = "✗ " + string(f.Phase) + ": " + markdown.Cell(first)
-			cols[col] = true
-			if s := shortSource(manifest.Entry{Identity: f.Identity}); s != "?" && !slices.Contains(from[r], s) {
-				from[r] = append(from[r], s)
+			t.failed[r][col] = "✗ " + string(f.Phase) + ": " + markdown.Cell(first)
+			t.cols[col] = true
+			if s := shortSource(manifest.Entry{Identity: f.Identity}); s != "?" && !slices.Contains(t.from[r], s) {
+				t.from[r] = append(t.from[r], s)
 			}
 		}
 	}
+}
+
+// cell is the text of one cell of the table.
+func (t *compat) cell(k compatRow, col string) string {
+	if !t.built[k][col] {
+		return t.failed[k][col]
+	}
+	cell := "✓"
+	if m := t.tests[testKey{t.source[k], k.nginx, col}]; m != "" {
+		cell += " " + m
+	}
+	if p := t.pkgs[k][col]; len(p) > 0 {
+		sort.Strings(p)
+		cell += " " + strings.Join(p, " ")
+	}
+	return cell
+}
+
+// render writes the table: modules by name, newest nginx first.
+func (t *compat) render() string {
 	var colNames []string
-	for c := range cols {
+	for c := range t.cols {
 		colNames = append(colNames, c)
 	}
 	sort.Strings(colNames)
-	var keys []row
-	for r := range rows {
+	var keys []compatRow
+	for r := range t.built {
 		keys = append(keys, r)
 	}
 	sort.Slice(keys, func(i, j int) bool {
@@ -129,38 +167,24 @@ func TableLinked(m *manifest.Manifest, download string) string {
 	fmt.Fprintf(&b, "| module | built from | nginx | %s |\n|---|---|---|%s\n", strings.Join(colNames, " | "), strings.Repeat("---|", len(colNames)))
 	for _, k := range keys {
 		nginx := k.nginx
-		if p := plus[k.nginx]; len(p) > 0 {
+		if p := t.plus[k.nginx]; len(p) > 0 {
 			nginx += " (NGINX Plus " + strings.Join(p, ", ") + ")"
 		}
 		var cells []string
 		for _, c := range colNames {
-			if rows[k][c] {
-				cell := "✓"
-				if t := tests[testKey{source[k], k.nginx, c}]; t != "" {
-					cell += " " + t
-				}
-				if p := pkgs[k][c]; len(p) > 0 {
-					sort.Strings(p)
-					cell += " " + strings.Join(p, " ")
-				}
-				cells = append(cells, cell)
-			} else if f := failed[k][c]; f != "" {
-				cells = append(cells, f)
-			} else {
-				cells = append(cells, "")
-			}
+			cells = append(cells, t.cell(k, c))
 		}
-		sort.Strings(from[k])
-		built := strings.Join(from[k], ", ")
+		sort.Strings(t.from[k])
+		built := strings.Join(t.from[k], ", ")
 		if built == "" {
 			built = "?"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", k.module, built, nginx, strings.Join(cells, " | "))
 	}
-	if len(failed) > 0 {
+	if len(t.failed) > 0 {
 		b.WriteString("\n✓ built · ✗ failed to build (phase: reason) · empty: not built\n")
 	}
-	if len(tests) > 0 {
+	if len(t.tests) > 0 {
 		b.WriteString("\ntests N/M: the module's own tests that passed, of those that ran (skips declared in the config not counted)\n")
 	}
 	return b.String()

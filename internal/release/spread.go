@@ -74,47 +74,10 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]manifest.Entry{}
-	for _, e := range index.Entries {
-		known[e.File] = e
-	}
 	res := &Result{Release: idxRel, Cells: cells}
-	// Which releases have something new: a file not in the index, or with
-	// other bytes, or a cell whose record changed. The files of the other
-	// releases are unchanged; those of a release synced below are counted
-	// by that sync.
-	todo := map[string]bool{}
-	same := map[string][]string{}
-	for _, l := range locals {
-		tag, err := SpreadTag(o.Tag, o.Spread, l.entry.Nginx)
-		if err != nil {
-			return nil, err
-		}
-		if k, ok := known[l.entry.File]; ok && k.SHA256 == l.entry.SHA256 && k.AssetID != 0 && k.Release == tag {
-			same[tag] = append(same[tag], l.entry.File)
-			continue
-		}
-		todo[tag] = true
-	}
-	cellKnown := map[string]bool{}
-	for _, c := range index.Cells {
-		cellKnown[cellKey(c)] = true
-	}
-	for _, c := range cells {
-		if !cellKnown[cellKey(c)] {
-			tag, _ := SpreadTag(o.Tag, o.Spread, c.Nginx)
-			todo[tag] = true
-		}
-	}
-	tags := make([]string, 0, len(todo))
-	for t := range todo {
-		tags = append(tags, t)
-	}
-	sort.Strings(tags)
-	for t, files := range same {
-		if !todo[t] {
-			res.Unchanged = append(res.Unchanged, files...)
-		}
+	tags, err := spreadTodo(o, index, locals, cells, res)
+	if err != nil {
+		return nil, err
 	}
 	if len(tags) == 0 {
 		sort.Strings(res.Unchanged)
@@ -138,25 +101,7 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("release %s: %w", tag, err)
 		}
-		// The index takes that release's manifest as it now is.
-		kept := index.Entries[:0]
-		for _, e := range index.Entries {
-			if e.Release != tag {
-				kept = append(kept, e)
-			}
-		}
-		index.Entries = kept
-		for _, e := range r.Manifest.Entries {
-			e.Release = tag
-			index.Entries = append(index.Entries, e)
-		}
-		cs := index.Cells[:0]
-		for _, c := range index.Cells {
-			if t, _ := SpreadTag(o.Tag, o.Spread, c.Nginx); t != tag {
-				cs = append(cs, c)
-			}
-		}
-		index.Cells = append(cs, r.Manifest.Cells...)
+		foldInto(index, r.Manifest, tag, func(nginx string) string { t, _ := SpreadTag(o.Tag, o.Spread, nginx); return t })
 	}
 	index.Sort()
 	sort.Strings(res.Unchanged)
@@ -164,13 +109,8 @@ func syncSpread(ctx context.Context, gh GitHub, o Options) (*Result, error) {
 		return res, err
 	}
 	res.Wrote = append(res.Wrote, IndexName)
-	body := indexNotes(idxRel.Body, index, strings.Replace(idxRel.HTMLURL, "/releases/tag/", "/releases/download/", 1))
-	if body != idxRel.Body {
-		if err := gh.EditBody(ctx, idxRel.ID, body); err != nil {
-			return res, fmt.Errorf("edit release notes of %s: %w", idxRel.Tag, err)
-		}
-		idxRel.Body = body
-		res.Wrote = append(res.Wrote, "release notes")
+	if err := editNotes(ctx, gh, idxRel, indexNotes(idxRel.Body, index, strings.Replace(idxRel.HTMLURL, "/releases/tag/", "/releases/download/", 1)), res); err != nil {
+		return res, err
 	}
 	res.Manifest = index
 	return res, nil
@@ -256,4 +196,73 @@ func indexNotes(body string, index *manifest.Manifest, download string) string {
 		return table
 	}
 	return body + "\n\n" + table
+}
+
+// spreadTodo is the releases with something new, sorted: a file not in
+// the index, or with other bytes, or a cell whose record changed. The
+// files of the other releases are unchanged in res; those of a release
+// synced are counted by that sync.
+func spreadTodo(o Options, index *manifest.Manifest, locals []local, cells []manifest.Cell, res *Result) ([]string, error) {
+	known := map[string]manifest.Entry{}
+	for _, e := range index.Entries {
+		known[e.File] = e
+	}
+	todo := map[string]bool{}
+	same := map[string][]string{}
+	for _, l := range locals {
+		tag, err := SpreadTag(o.Tag, o.Spread, l.entry.Nginx)
+		if err != nil {
+			return nil, err
+		}
+		if k, ok := known[l.entry.File]; ok && k.SHA256 == l.entry.SHA256 && k.AssetID != 0 && k.Release == tag {
+			same[tag] = append(same[tag], l.entry.File)
+			continue
+		}
+		todo[tag] = true
+	}
+	cellKnown := map[string]bool{}
+	for _, c := range index.Cells {
+		cellKnown[cellKey(c)] = true
+	}
+	for _, c := range cells {
+		if !cellKnown[cellKey(c)] {
+			tag, _ := SpreadTag(o.Tag, o.Spread, c.Nginx)
+			todo[tag] = true
+		}
+	}
+	tags := make([]string, 0, len(todo))
+	for t := range todo {
+		tags = append(tags, t)
+	}
+	sort.Strings(tags)
+	for t, files := range same {
+		if !todo[t] {
+			res.Unchanged = append(res.Unchanged, files...)
+		}
+	}
+	return tags, nil
+}
+
+// foldInto makes the index hold release tag's manifest m as it now is:
+// its entries and cells replace the ones the index had for tag (tagOf
+// names the release of an nginx version).
+func foldInto(index, m *manifest.Manifest, tag string, tagOf func(nginx string) string) {
+	kept := index.Entries[:0]
+	for _, e := range index.Entries {
+		if e.Release != tag {
+			kept = append(kept, e)
+		}
+	}
+	index.Entries = kept
+	for _, e := range m.Entries {
+		e.Release = tag
+		index.Entries = append(index.Entries, e)
+	}
+	cs := index.Cells[:0]
+	for _, c := range index.Cells {
+		if tagOf(c.Nginx) != tag {
+			cs = append(cs, c)
+		}
+	}
+	index.Cells = append(cs, m.Cells...)
 }

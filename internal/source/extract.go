@@ -82,43 +82,23 @@ func Extract(r io.Reader, dest string) (string, error) {
 				return "", err
 			}
 		case tar.TypeSymlink:
-			if err := checkLink(name, h.Linkname); err != nil {
+			if err := extractSymlink(root, name, h.Linkname); err != nil {
 				return "", err
-			}
-			if err := mkParent(root, name); err != nil {
-				return "", err
-			}
-			if err := root.Symlink(h.Linkname, name); err != nil {
-				return "", fmt.Errorf("extract %s: %w", name, err)
-			}
-			// Resolved on disk, through the links already there, it must
-			// stay inside (a textual check misses "s/.." when s is a link).
-			if _, err := root.Stat(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				root.Remove(name)
-				return "", fmt.Errorf("extract: link %s -> %s resolves outside the archive: refused", name, h.Linkname)
 			}
 		case tar.TypeLink:
-			old, err := cleanName(h.Linkname)
-			if err != nil || old == "" {
-				return "", fmt.Errorf("extract: hardlink %s -> %q: refused", name, h.Linkname)
-			}
-			if err := notThroughLink(root, old, false); err != nil {
+			if err := extractHardlink(root, name, h.Linkname); err != nil {
 				return "", err
-			}
-			fi, err := root.Lstat(old)
-			if err != nil || !fi.Mode().IsRegular() {
-				return "", fmt.Errorf("extract: hardlink %s -> %s is not to a regular file extracted before it: refused", name, old)
-			}
-			if err := mkParent(root, name); err != nil {
-				return "", err
-			}
-			if err := root.Link(old, name); err != nil {
-				return "", fmt.Errorf("extract %s: %w: refused", name, err)
 			}
 		default:
 			return "", fmt.Errorf("extract: %s is a device, FIFO or other special file (type %q): refused", h.Name, h.Typeflag)
 		}
 	}
+	return topDir(root, dest, tops)
+}
+
+// topDir is the archive's one top directory (nginx-1.26.3/), or dest
+// when it has several entries at the top.
+func topDir(root *os.Root, dest string, tops map[string]bool) (string, error) {
 	if len(tops) == 0 {
 		return "", fmt.Errorf("extract: the archive is empty")
 	}
@@ -130,6 +110,49 @@ func Extract(r io.Reader, dest string) (string, error) {
 		}
 	}
 	return dest, nil
+}
+
+// extractSymlink makes the link name -> link, refused when it leads
+// outside the archive, by its text or resolved on disk.
+func extractSymlink(root *os.Root, name, link string) error {
+	if err := checkLink(name, link); err != nil {
+		return err
+	}
+	if err := mkParent(root, name); err != nil {
+		return err
+	}
+	if err := root.Symlink(link, name); err != nil {
+		return fmt.Errorf("extract %s: %w", name, err)
+	}
+	// Resolved on disk, through the links already there, it must
+	// stay inside (a textual check misses "s/.." when s is a link).
+	if _, err := root.Stat(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		root.Remove(name)
+		return fmt.Errorf("extract: link %s -> %s resolves outside the archive: refused", name, link)
+	}
+	return nil
+}
+
+// extractHardlink links name to old, a regular file extracted before it.
+func extractHardlink(root *os.Root, name, link string) error {
+	old, err := cleanName(link)
+	if err != nil || old == "" {
+		return fmt.Errorf("extract: hardlink %s -> %q: refused", name, link)
+	}
+	if err := notThroughLink(root, old, false); err != nil {
+		return err
+	}
+	fi, err := root.Lstat(old)
+	if err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("extract: hardlink %s -> %s is not to a regular file extracted before it: refused", name, old)
+	}
+	if err := mkParent(root, name); err != nil {
+		return err
+	}
+	if err := root.Link(old, name); err != nil {
+		return fmt.Errorf("extract %s: %w: refused", name, err)
+	}
+	return nil
 }
 
 // cleanName rejects absolute and escaping names and normalises the rest.

@@ -1,5 +1,30 @@
 package cli
 
+import (
+	"bytes"
+	"embed"
+	"flag"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// helpFiles are each command's long help (help/COMMAND.md), printed by
+// --help between its summary and its flags, and the body of its page in
+// docs/commands (Docs).
+//
+//go:embed help/*.md
+var helpFiles embed.FS
+
+// longHelp is the command's long help, "" when it has none.
+func longHelp(name string) string {
+	b, err := helpFiles.ReadFile("help/" + name + ".md")
+	if err != nil {
+		return ""
+	}
+	return strings.Trim(string(b), "\n")
+}
+
 // commandExamples are each command's EXAMPLES, printed by --help (and help
 // COMMAND) after its flags: what a maintainer or an operator types.
 var commandExamples = map[string]string{
@@ -46,4 +71,50 @@ var commandExamples = map[string]string{
   # Take a module out again; put back what an interrupted install changed
   sudo nginx-modbuild install remove echo
   sudo nginx-modbuild install recover`,
+}
+
+// repoLink is a markdown link to a path in this repository (not a URL,
+// not an anchor): written from the repository's root in help/*.md.
+var repoLink = regexp.MustCompile(`\]\(([^)#:]+)\)`)
+
+// Docs is docs/commands as `go run ./internal/cli/gendocs` writes it: a
+// page per command (its summary, usage, long help, flags and examples,
+// as --help prints them) and the index README.md, by file name.
+func Docs() map[string]string {
+	d := &Deps{Getenv: func(string) string { return "" }}
+	d.complete()
+	out := map[string]string{}
+	var index strings.Builder
+	index.WriteString("# Commands\n\nGenerated from each command's `--help` by `go run ./internal/cli/gendocs`: edit\n`internal/cli/help/COMMAND.md` or the command's flags, then run it.\n\n")
+	index.WriteString("Exit status: 0 ok, 1 the checked thing failed, 2 usage or configuration error.\n\n")
+	for _, c := range commands() {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# `nginx-modbuild %s`\n\n%s.\n\n    nginx-modbuild %s %s\n\n", c.name, upperFirst(c.desc), c.name, c.args)
+		if h := longHelp(c.name); h != "" {
+			b.WriteString(repoLink.ReplaceAllString(h, "](../../$1)") + "\n\n")
+		}
+		fmt.Fprintf(&b, "## Flags\n\n```\n%s```\n", flagDefaults(c.flags(d)))
+		if ex := commandExamples[c.name]; ex != "" {
+			fmt.Fprintf(&b, "\n## Examples\n\n```sh\n%s\n```\n", ex)
+		}
+		out[c.name+".md"] = b.String()
+		fmt.Fprintf(&index, "- [`%s`](%s.md): %s\n", c.name, c.name, c.desc)
+	}
+	out["README.md"] = index.String()
+	return out
+}
+
+// flagDefaults is what flag.PrintDefaults prints for fs.
+func flagDefaults(fs *flag.FlagSet) string {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	fs.PrintDefaults()
+	return buf.String()
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
