@@ -21,10 +21,10 @@ import (
 	"github.com/sethvargo/go-githubactions"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/workflow"
 )
 
 // Commands are the values of the command input.

@@ -23,7 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 func inputs(m map[string]string) *githubactions.Action {

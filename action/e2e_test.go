@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // actBin finds nektos/act: on PATH, or where scripts/test installs it.
@@ -153,7 +153,7 @@ func TestEndToEndWithAct(t *testing.T) {
 	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
 
 	gh := ghfake.New(t)
-	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
+	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "plan", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
 		t.Fatal(err)
 	}
 	gh.RequireToken(e2eToken)

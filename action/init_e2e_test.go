@@ -13,12 +13,12 @@ import (
 	"testing"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // TestInitEndToEndWithAct is issue 16's acceptance for init: a copy of a
@@ -110,7 +110,7 @@ func TestInitEndToEndWithAct(t *testing.T) {
 func tagsUpTo(t *testing.T, v string) string {
 	t.Helper()
 	var tags []map[string]any
-	if err := json.Unmarshal(mustRead(t, filepath.Join(testenv.RepoRoot(), "internal", "upstream", "testdata", "nginx-nginx-tags.json")), &tags); err != nil {
+	if err := json.Unmarshal(mustRead(t, filepath.Join(testenv.RepoRoot(), "internal", "plan", "upstream", "testdata", "nginx-nginx-tags.json")), &tags); err != nil {
 		t.Fatal(err)
 	}
 	limit, _ := nginxver.Parse(v)

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // theChange is the one-line behaviour change of the pull request: a

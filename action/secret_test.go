@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // TestSummaryHoldsNoSecret is issue 16's summary-secret test: plan,
@@ -25,7 +25,7 @@ func TestSummaryHoldsNoSecret(t *testing.T) {
 	const signingKey = "-----BEGIN PGP PRIVATE KEY BLOCK-----\nnot-a-real-key-s3cret\n-----END PGP PRIVATE KEY BLOCK-----\n"
 	gh := ghfake.New(t)
 	gh.CreateRepo("acme/mod", "main")
-	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
+	if err := gh.LoadTags("nginx/nginx", filepath.Join(testenv.RepoRoot(), "internal", "plan", "upstream", "testdata", "nginx-nginx-tags.json")); err != nil {
 		t.Fatal(err)
 	}
 	repo := t.TempDir()

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 )
 
 // MaxJobs is GitHub's limit on the jobs one matrix may generate.

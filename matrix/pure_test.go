@@ -16,9 +16,9 @@ func TestPure(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, banned := range []string{"os", "os/exec", "net/http", "io",
-		"github.com/nginx-modbuild/nginx-modbuild/internal/upstream",
-		"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient",
-		"github.com/nginx-modbuild/nginx-modbuild/internal/source"} {
+		"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream",
+		"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient",
+		"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"} {
 		if slices.Contains(pkg.Imports, banned) {
 			t.Errorf("matrix imports %s", banned)
 		}

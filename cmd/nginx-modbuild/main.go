@@ -16,9 +16,9 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/action"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/workflow"
 )
 
 // version is set at release time with -ldflags "-X main.version=v1.2.3".

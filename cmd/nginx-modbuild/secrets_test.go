@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // secrets are what a workflow step may hold; none may reach module code.

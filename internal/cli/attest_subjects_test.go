@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 )
 
 // outputOf reads one output from a GITHUB_OUTPUT file (name<<DELIM form

@@ -12,20 +12,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/like"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modenv"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/like"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
 )
 
 type buildOptions struct {
@@ -90,10 +91,10 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 	if o.keyFile != "" {
 		return usagef("build --signing-key: build runs module code (configure, make, tests), so it holds no key; it makes the packages unsigned and release signs them: give the key to release (--signing-key, or the Action's repo-signing-key on the release step)")
 	}
-	if err := manifest.CheckName("--distro", o.distro); err != nil {
+	if err := safename.Check("--distro", o.distro); err != nil {
 		return usagef("build: %v", err)
 	}
-	if err := manifest.CheckName("--arch", o.arch); err != nil {
+	if err := safename.Check("--arch", o.arch); err != nil {
 		return usagef("build: %v", err)
 	}
 	for _, v := range strings.Split(o.nginx, ",") {
@@ -114,7 +115,7 @@ func (o *buildOptions) check(args []string, d *Deps) error {
 	}
 	o.cache = cacheOrTemp(o.cache)
 	o.out = absIn(d.Dir, o.out)
-	if dir, ok := source.LocalDir(o.mirror); ok {
+	if dir, ok := fetch.LocalDir(o.mirror); ok {
 		o.mirror = absIn(d.Dir, dir)
 	}
 	return nil
@@ -147,7 +148,7 @@ type builder struct {
 	host      distro.Distro // this machine's, with --install-deps
 	compiler  machine.Compiler
 	keyring   *source.Keyring
-	log       *compile.Log
+	log       *cell.Log
 	// trees are the distro's module-building sources of the target
 	// binaries, by version (nil: nginx.org's tarball).
 	trees map[string]*distroTree
@@ -167,12 +168,12 @@ func runBuild(ctx context.Context, o *buildOptions, d *Deps) error {
 		if err != nil {
 			return err
 		}
-		if errors.Is(cellErr, compile.ErrInterrupted) {
+		if errors.Is(cellErr, cell.ErrInterrupted) {
 			return cellErr // no other version either
 		}
 		// A failed cell is recorded in its manifest; the other versions
 		// still build.
-		var mf *compile.ModulesFailed
+		var mf *cell.ModulesFailed
 		switch {
 		case errors.As(cellErr, &mf):
 			failures = append(failures, fmt.Errorf("nginx %s: %w", v, cellErr))
@@ -207,7 +208,7 @@ func newBuilder(ctx context.Context, o *buildOptions, d *Deps) (*builder, error)
 	if err := o.sourceFrom(cfg, d); err != nil {
 		return nil, err
 	}
-	b := &builder{o: o, d: d, cfg: cfg, log: &compile.Log{W: d.Stderr, Actions: d.Workflow.On(), Now: d.Now}}
+	b := &builder{o: o, d: d, cfg: cfg, log: &cell.Log{W: d.Stderr, Actions: d.Workflow.On(), Now: d.Now}}
 	if o.installDeps {
 		// Before the modules are fetched: a git: module needs git (and the
 		// CA certificates an https clone checks).
@@ -262,8 +263,8 @@ func (b *builder) cell(ctx context.Context, v string) (cellErr, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res, cellErr := compile.Run(ctx, o)
-	if errors.Is(cellErr, compile.ErrInterrupted) {
+	res, cellErr := cell.Run(ctx, o)
+	if errors.Is(cellErr, cell.ErrInterrupted) {
 		return cellErr, nil
 	}
 	if b.d.Workflow.On() {
@@ -286,8 +287,8 @@ func (b *builder) cell(ctx context.Context, v string) (cellErr, err error) {
 }
 
 // options are the compile options of the nginx v cell.
-func (b *builder) options(ctx context.Context, v, work string) (compile.Options, error) {
-	o := compile.Options{
+func (b *builder) options(ctx context.Context, v, work string) (cell.Options, error) {
+	o := cell.Options{
 		Nginx: v, Plus: plus.Embedded().ForBase(v), Distro: b.o.distro, Arch: b.o.arch,
 		Configure: b.cfg.Configure, NoCompat: b.o.noCompat, WorkDir: work, Out: b.o.out, Jobs: b.o.jobs,
 		Log: b.log, Now: b.d.Now, Compiler: b.compiler, LogURL: b.d.Workflow.LogURL(),
@@ -295,7 +296,7 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 			InsecureSkipVerify: b.o.insecure, Keyring: b.keyring, HTTP: b.d.HTTP},
 	}
 	for _, m := range b.mods {
-		o.Modules = append(o.Modules, compile.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
+		o.Modules = append(o.Modules, cell.Module{ID: m.ID, Dir: m.Dir, Commit: m.Commit, Identity: m.Identity,
 			Env: m.Entry.Env, Libs: m.Entry.Libs, Packages: m.Entry.Packages, Requires: m.Entry.Requires, Test: m.Entry.Test, NoRelease: m.Entry.NoRelease})
 	}
 	if b.o.incremental {
@@ -303,7 +304,7 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 		o.PackageState = b.d.Machine.PackageState
 	}
 	if b.o.test {
-		o.Tests = &compile.Tests{Env: testEnv(b.d)}
+		o.Tests = &cell.Tests{Env: testEnv(b.d)}
 		if b.o.testNginx != "" {
 			o.Tests.PerlLib = []string{b.o.testNginx}
 		}
@@ -329,7 +330,7 @@ func (b *builder) options(ctx context.Context, v, work string) (compile.Options,
 		}
 	}
 	if b.o.smoke {
-		o.Smoke = &compile.Smoke{Config: b.cfg.Smoke.Config, Request: b.cfg.Smoke.Request}
+		o.Smoke = &cell.Smoke{Config: b.cfg.Smoke.Config, Request: b.cfg.Smoke.Request}
 		// The smoke nginx depends on the nginx version, configure's
 		// output, the compiler, distro and arch, not on the modules:
 		// built once, kept under the cache directory.
@@ -356,7 +357,7 @@ func testEnv(d *Deps) []string { return modenv.Env(d.Getenv) }
 
 // annotate turns compiler messages about module sources into GitHub
 // annotations, with paths relative to the repository.
-func annotate(d *Deps, diags []compile.Diagnostic, mods []modsrc.Source) {
+func annotate(d *Deps, diags []cell.Diagnostic, mods []modsrc.Source) {
 	for _, diag := range diags {
 		inModule := false
 		for _, m := range mods {

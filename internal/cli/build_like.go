@@ -10,16 +10,17 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/compile"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/install"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/like"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/sysdeps"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/like"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // debianTree is where Debian's nginx-dev puts the patched nginx source
@@ -139,7 +140,7 @@ func (o *buildOptions) sourceFrom(cfg *config.Config, d *Deps) error {
 	if o.source == "" && cfg.Nginx.Source != "" {
 		o.source = cfg.Nginx.Source
 	}
-	if dir, ok := source.LocalDir(o.source); ok && o.source != "" {
+	if dir, ok := fetch.LocalDir(o.source); ok && o.source != "" {
 		o.source = absIn(d.Dir, dir)
 	}
 	if t := o.like; t != nil && t.Fork() && o.source == "" {
@@ -169,7 +170,7 @@ func (b *builder) likeFor(target string) *like.Target {
 // must be the binary's), and like the target binary when there is
 // one (which then judges the cell: no nginx of the cell's own; a
 // distro's module tree has no sources to build one from).
-func (b *builder) sourceOptions(ctx context.Context, o *compile.Options) error {
+func (b *builder) sourceOptions(ctx context.Context, o *cell.Options) error {
 	product := ""
 	if b.o.source != "" {
 		tr, err := source.Named(ctx, o.Source, b.o.source, o.Nginx, cmp.Or(b.o.sourceSHA, b.cfg.Nginx.SHA256[o.Nginx]))
@@ -195,7 +196,7 @@ func (b *builder) sourceOptions(ctx context.Context, o *compile.Options) error {
 // with its conf_flags when there is one, else from nginx.org's tarball
 // with the binary's arguments; the config's configure: arguments are
 // left out.
-func (b *builder) likeOptions(ctx context.Context, o *compile.Options, t *like.Target) error {
+func (b *builder) likeOptions(ctx context.Context, o *cell.Options, t *like.Target) error {
 	o.TargetSHA256 = t.SHA256
 	// The config's --with-X=dynamic (nginx's own stream as a .so, for the
 	// modules that need it) are kept: they add .so files and change

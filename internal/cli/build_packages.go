@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nativepkg"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/nativepkg"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // packageCell makes the native package of every .so a cell built, writes

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // TestBuildFailureAnnotates builds a module with a compile error in

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/markdown"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/markdown"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
 )
 
 // testFile is a suite's file as the repository names it (for an

@@ -5,9 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/workflow"
 )
 
 // TestTestsReport: a cell's suite results become annotations at the

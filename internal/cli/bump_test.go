@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 )
 
 // TestBumpCommand: a dry run prints the diff, a real run opens the pull

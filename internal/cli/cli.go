@@ -19,10 +19,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/machine"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/workflow"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/workflow"
 )
 
 // Deps are everything a command takes from the outside world. The entry

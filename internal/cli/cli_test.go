@@ -15,7 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghfake"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

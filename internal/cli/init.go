@@ -18,13 +18,13 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/nginx-modbuild/nginx-modbuild/examples"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/atomicfile"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/bump"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/bump"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // The files init writes, relative to the repository root, and the example
@@ -116,7 +116,7 @@ func runInit(ctx context.Context, o *initOptions, d *Deps) error {
 // an offline build with that mirror needs (it has no signatures to
 // check). None for a URL mirror.
 func mirrorPins(mirror string, d *Deps) (map[string]string, string, error) {
-	dir, ok := source.LocalDir(mirror)
+	dir, ok := fetch.LocalDir(mirror)
 	if !ok || mirror == "" {
 		return nil, "", nil
 	}

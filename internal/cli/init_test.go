@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/nginx-modbuild/nginx-modbuild/examples"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // headersMoreRepo is a git repository made of Debian's headers-more

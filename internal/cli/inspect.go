@@ -9,10 +9,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modinfo"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // inspected is one file in inspect's JSON output.

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/install"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 )
 
 type installOptions struct {

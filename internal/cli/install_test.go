@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/compile/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/install"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // installHost is a Debian-style nginx host in a directory: the main

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // TestPackagedNginxIsBuiltAndLoads is issue 16's distro-packaged nginx:

@@ -9,13 +9,13 @@ import (
 	"io"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/markdown"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/modsrc"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plus"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/markdown"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 	"github.com/nginx-modbuild/nginx-modbuild/matrix"
 )
 

@@ -17,11 +17,11 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nativepkg"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance/provenancetest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/nativepkg"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance/provenancetest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // packageDist writes a dist holding one cell's .deb of Debian's echo

@@ -12,11 +12,11 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/nativepkg"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/release"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/repos"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/nativepkg"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/repos"
 )
 
 type releaseOptions struct {

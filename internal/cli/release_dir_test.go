@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // TestReleaseDirAndInstallFromIt is issue 23's publishing without GitHub:

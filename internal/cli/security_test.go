@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 )
 
 // Issue 15's probes, each a regression test: names from flags, configs

@@ -18,12 +18,13 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/provenance"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/signkey"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/source"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/upstream"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/signkey"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // flagSet makes a flag set that reports errors as usage errors and prints
@@ -250,7 +251,7 @@ func (w *watchFlags) fetch(ctx context.Context, d *Deps) (upstream.Result, error
 	if err != nil {
 		return upstream.Result{}, usagef("--upstream: %v", err)
 	}
-	if _, local := source.LocalDir(w.mirror); local && !w.upstreamSet && w.upstreamURL == "" {
+	if _, local := fetch.LocalDir(w.mirror); local && !w.upstreamSet && w.upstreamURL == "" {
 		// Offline with a local mirror: its tarballs are the releases; no
 		// GitHub request to wait out first.
 		mode = upstream.NginxOrg

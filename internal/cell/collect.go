@@ -1,0 +1,171 @@
+package cell
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
+)
+
+// checkSignatures keeps the .so files whose module signature is the
+// target's (Options.Signature): nginx compares them as strings.
+func (b *builder) checkSignatures(sos []*linked) []*linked {
+	if b.o.Signature == "" {
+		return sos
+	}
+	var keep []*linked
+	for _, s := range sos {
+		info, err := modinfo.Open(s.file)
+		if err != nil || len(info.Modules) == 0 {
+			m, _ := b.moduleOf(s)
+			b.fail(m, s.so.Name(), manifest.PhaseSignature, fmt.Sprintf("read its signature: %v", err))
+			continue
+		}
+		got := info.Modules[0].Signature
+		if got == b.o.Signature {
+			keep = append(keep, s)
+			continue
+		}
+		var why, fixes []string
+		for _, d := range modinfo.Diff(got, b.o.Signature, info.Modules[0].Version) {
+			why = append(why, d.String())
+			if f := d.Fix(); !slices.Contains(fixes, f) {
+				fixes = append(fixes, f)
+			}
+		}
+		m, _ := b.moduleOf(s)
+		b.fail(m, s.so.Name(), manifest.PhaseSignature, fmt.Sprintf("its module signature %s is not the target nginx's %s, so nginx would refuse it (\"is not binary compatible\"): %s. To fix: %s",
+			got, b.o.Signature, strings.Join(why, "; "), strings.Join(fixes, "; ")))
+	}
+	if len(keep) > 0 {
+		b.o.Log.Printf("module signature %s: the target nginx's, in %d .so file(s)", b.o.Signature, len(keep))
+	}
+	return keep
+}
+
+// collect maps every .so configure declared to the module whose config
+// declared it, reports each requested module for which configure
+// declared none (with the reason) and each .so that did not compile.
+func (b *builder) collect(groups []group, makeLog string, diags []Diagnostic) []*linked {
+	var out []*linked
+	for _, g := range groups {
+		owner := map[string]int{} // .so name -> position in g.mods
+		for k, m := range g.mods {
+			if d := g.record[m.index]; d != nil {
+				for _, n := range d.Names {
+					owner[n] = k
+				}
+				if d.OldStyle {
+					b.converted = append(b.converted, d.Names...)
+					b.o.Log.Printf("%s: old-style config (it only adds to nginx's module lists, for which nginx builds no .so): declared as a dynamic module", filepath.Base(m.Dir))
+				}
+			}
+		}
+		got := map[int]bool{}
+		for _, so := range g.makefile.SOs {
+			k, ok := owner[so.Name()]
+			if !ok {
+				k = -1
+				if d := majorityOwner(so.Sources, g.mods); d >= 0 {
+					k = d
+				}
+			}
+			if err := safename.Check("module", so.Name()); err != nil {
+				b.fail(Module{ID: "nginx", Dir: "nginx"}, "(bad name)", manifest.PhaseConfigure, err.Error()+": configure declared a .so of that name")
+				continue
+			}
+			l := &linked{so: so, owner: -1, file: so.Path}
+			var m prepared
+			if k >= 0 {
+				m = g.mods[k]
+				l.owner = m.index
+				got[k] = true
+			}
+			if _, err := os.Stat(so.Path); err != nil {
+				if k >= 0 {
+					msg := "did not compile:\n" + excerpt(m, so.Name(), makeLog, diags)
+					if strings.Contains(msg, "pcre_") && strings.Contains(msg, "pcre2") {
+						msg += "\nThe module uses the PCRE1 API but nginx " + b.o.Nginx + " is configured with PCRE2. Use a version of the module that supports PCRE2." +
+							" --without-pcre2 (configure: in the config) builds it against a PCRE1 nginx only: the .so then loads only into an nginx built with PCRE1," +
+							" not into the distributions' own nginx packages, which use PCRE2 (Debian 12 and 13, Ubuntu 22.04 and later)."
+					}
+					b.fail(m.Module, so.Name(), manifest.PhaseCompile, msg)
+				} else {
+					b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), manifest.PhaseCompile, "nginx's own module did not compile:\n"+lines.Last(makeLog, 10))
+				}
+				continue
+			}
+			out = append(out, l)
+		}
+		for k, m := range g.mods {
+			if !got[k] {
+				b.fail(m.Module, "", manifest.PhaseConfigure, noSOReason(m, g.record[m.index], b.o.Configure))
+			}
+		}
+	}
+	return out
+}
+
+// majorityOwner is the module whose directory holds most of a .so's
+// sources (each source's owner as Collisions finds it).
+func majorityOwner(srcs []string, mods []prepared) int {
+	dirs := dirsOf(mods)
+	count := make([]int, len(mods))
+	best := -1
+	for _, src := range srcs {
+		if k := slices.Index(dirs, owner(src, dirs)); k >= 0 {
+			count[k]++
+			if best < 0 || count[k] > count[best] || (count[k] == count[best] && k < best) {
+				best = k
+			}
+		}
+	}
+	return best
+}
+
+// noSOReason explains why configure declared no .so for a module.
+func noSOReason(m prepared, d *declared, configure []string) string {
+	if d == nil || !d.Ran {
+		return "configure did not run its config to the end (see the configure output in the log)"
+	}
+	reason := "its config, run by configure, declared no module (no auto/module call was reached and nothing was added to nginx's module lists)"
+	for _, sw := range []struct{ v, arg string }{{"STREAM", "--with-stream=dynamic"}, {"MAIL", "--with-mail=dynamic"}, {"HTTP", "(do not pass --without-http)"}} {
+		if slices.Contains(m.hints.Reads, sw.v) && d.Before[sw.v] == "NO" {
+			reason += fmt.Sprintf(": it tests $%s, which is NO in this configure; to build its %s module add %s to configure: in the config",
+				sw.v, strings.ToLower(sw.v), sw.arg)
+			return reason
+		}
+	}
+	return reason
+}
+
+// excerpt is what the compiler said about a module: its error lines, or
+// failing that the end of make's output that mentions it.
+func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
+	var lines []string
+	for _, d := range diags {
+		if d.Severity == "error" && strings.HasPrefix(d.File, m.Dir+"/") {
+			lines = append(lines, fmt.Sprintf("%s:%d:%d: error: %s", d.File, d.Line, d.Column, d.Message))
+		}
+	}
+	if len(lines) > 10 {
+		lines = append(lines[:10], fmt.Sprintf("... and %d more errors", len(lines)-10))
+	}
+	if len(lines) == 0 {
+		for _, l := range strings.Split(makeLog, "\n") {
+			if strings.Contains(l, so) || strings.Contains(l, m.Dir) {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) > 10 {
+			lines = lines[len(lines)-10:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}

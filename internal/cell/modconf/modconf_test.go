@@ -1,0 +1,124 @@
+package modconf
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
+)
+
+func write(t *testing.T, dir, name, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHintsFollowSourcedConfigs reads a config that sources two
+// sub-configs (two .so from one addon), probes a library and tests a
+// switch, the patterns configure runs but a single-file reading misses.
+func TestHintsFollowSourcedConfigs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "config", `ngx_addon_name=pair
+. $ngx_addon_dir/filter/config
+. "$ngx_addon_dir/static/config"
+if [ $STREAM != NO ]; then  # a comment with -lnotalib
+    PAIR_STREAM=yes
+fi
+`)
+	write(t, dir, "filter/config", `ngx_feature="MaxmindDB library"
+ngx_feature_incs="#include <maxminddb.h>"
+ngx_feature_libs="-lmaxminddb"
+. auto/feature
+ngx_module_libs="$ngx_feature_libs OPENSSL LIBXSLT"
+`)
+	write(t, dir, "static/config", `if [ $USE_OPENSSL = YES ]; then STATIC_HMAC=1; fi
+USE_GEOIP=YES
+`)
+	h, err := ReadHints(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{"libs": h.Libs, "headers": h.Headers, "reads": h.Reads, "enables": h.Enables, "switches": h.Switches, "files": {}}
+	for _, f := range h.Files {
+		rel, _ := filepath.Rel(dir, f)
+		got["files"] = append(got["files"], rel)
+	}
+	want := map[string][]string{
+		"libs": {"maxminddb"}, "headers": {"maxminddb.h"}, "reads": {"STREAM", "USE_OPENSSL"},
+		"enables": {"USE_OPENSSL"}, "switches": {"GEOIP", "LIBXSLT", "OPENSSL"}, "files": {"config", "filter/config", "static/config"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("hints (-want +got):\n%s", diff)
+	}
+	if _, err := ReadHints(t.TempDir()); err == nil {
+		t.Error("a directory without a config file gave no error")
+	}
+}
+
+// TestHintDepsAndSort orders a config that reads a switch after the one
+// that turns it on, and keeps the given order otherwise.
+func TestHintDepsAndSort(t *testing.T) {
+	t.Parallel()
+	reader := &Hints{Reads: []string{"USE_OPENSSL"}}
+	plain := &Hints{}
+	enabler := &Hints{Enables: []string{"USE_OPENSSL"}}
+	deps := HintDeps([]*Hints{reader, plain, enabler})
+	if diff := cmp.Diff([]int{2, 0, 1}, Sort(3, deps)); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	// A cycle keeps the given order instead of failing.
+	if diff := cmp.Diff([]int{1, 0}, Sort(2, [][]int{{1}, {0}})); diff != "" {
+		t.Errorf("cycle (-want +got):\n%s", diff)
+	}
+}
+
+// TestRealModuleHints reads the configs of real third-party modules:
+// set-misc reads NDK_SRCS, which ngx_devel_kit sets, so it is configured
+// after it whatever the given order; lua, modsecurity and auth-pam name
+// the libraries they probe for.
+func TestRealModuleHints(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "libnginx-mod-http-lua_0.10.23.orig.tar.gz")
+	names := []string{"libnginx-mod-http-set-misc_0.33", "libnginx-mod-http-lua_0.10.23", "libnginx-mod-http-echo_0.63",
+		"libnginx-mod-http-modsecurity_1.0.3", "libnginx-mod-http-auth-pam_1.5.5", "libnginx-mod-http-ndk_0.3.4"}
+	var hs []*Hints
+	for _, name := range names {
+		f, err := os.Open(filepath.Join(mirror, name+".orig.tar.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, err := source.Extract(f, t.TempDir())
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := ReadHints(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	for i, lib := range map[int]string{1: "luajit-5.1", 3: "modsecurity", 4: "pam"} {
+		if !slices.Contains(hs[i].Libs, lib) {
+			t.Errorf("%s: libs %v lack %s", names[i], hs[i].Libs, lib)
+		}
+	}
+	order := Sort(len(hs), HintDeps(hs))
+	pos := map[string]int{}
+	for i, o := range order {
+		pos[names[o]] = i
+	}
+	if pos["libnginx-mod-http-ndk_0.3.4"] > pos["libnginx-mod-http-set-misc_0.33"] {
+		t.Errorf("set-misc ordered before ngx_devel_kit: %v", order)
+	}
+}
