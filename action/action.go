@@ -20,11 +20,11 @@ import (
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/workflow"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 )
 
 // Commands are the values of the command input.

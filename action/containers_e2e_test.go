@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

@@ -12,12 +12,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

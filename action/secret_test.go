@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

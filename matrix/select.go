@@ -11,9 +11,9 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
 )
 
 // Target is one nginx version to build against.

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/action"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cli"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/workflow"
 )
 

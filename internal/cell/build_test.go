@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

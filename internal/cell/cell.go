@@ -13,12 +13,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 )
 
 // Module is a module source ready to build.

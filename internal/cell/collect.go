@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
 )
 

@@ -11,12 +11,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 )
 
 // treeSource stands for a source tree where a tarball would be: its

@@ -8,9 +8,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 )
 
 // need is one package a module needs, as candidate names, and why.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 )
 
 // Probe is one failed auto/feature test from objs/autoconf.err.

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 )
 
 // SmokeConf is an nginx.conf that loads modules (in the given order) and

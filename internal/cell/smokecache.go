@@ -10,9 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 

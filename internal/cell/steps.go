@@ -6,9 +6,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/filetree"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/filetree"
 )
 
 // A step is one part of a cell, run in order by run. The rule every

@@ -11,9 +11,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modconf"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/ldso"
 )
 
 // libraries finds shared libraries the way the toolchain does (cc

@@ -13,20 +13,20 @@ import (
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/like"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modenv"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
 )
 
 type buildOptions struct {

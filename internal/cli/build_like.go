@@ -11,15 +11,15 @@ import (
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/like"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/like"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 

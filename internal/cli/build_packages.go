@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/nativepkg"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/nativepkg"
 )
 
 // packageCell makes the native package of every .so a cell built, writes

@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/markdown"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/markdown"
 )
 
 // testFile is a suite's file as the repository names it (for an

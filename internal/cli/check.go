@@ -8,12 +8,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/nginxconf"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/preflight"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
 )
 
 type checkOptions struct {

@@ -19,9 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/machine"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/workflow"
 )
 

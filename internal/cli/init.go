@@ -18,12 +18,12 @@ import (
 	"github.com/hashicorp/go-version"
 
 	"github.com/nginx-modbuild/nginx-modbuild/examples"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/bump"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 

@@ -11,8 +11,8 @@ import (
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance"
 )
 
 // inspected is one file in inspect's JSON output.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 )

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance"
 )
 

@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

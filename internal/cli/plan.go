@@ -9,12 +9,12 @@ import (
 	"io"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/markdown"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modsrc"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/markdown"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 	"github.com/nginx-modbuild/nginx-modbuild/matrix"
 )

@@ -17,8 +17,8 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/nativepkg"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance/provenancetest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"

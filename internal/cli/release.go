@@ -12,8 +12,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/nativepkg"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/repos"

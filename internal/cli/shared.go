@@ -18,13 +18,13 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/signkey"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/upstream"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // flagSet makes a flag set that reports errors as usage errors and prints

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
 	"github.com/nginx-modbuild/nginx-modbuild/matrix"
 )

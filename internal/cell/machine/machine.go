@@ -17,8 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/ldso"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 )
 
 // PackagedNginx is where every package family puts its nginx binary.

@@ -23,12 +23,12 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/filetree"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modenv"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/tap"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/filetree"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
 )
 
 // Options is where a suite runs.

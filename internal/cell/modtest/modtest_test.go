@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modtest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

@@ -15,9 +15,9 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/preflight"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 )
 
 // Host is the nginx an install targets.

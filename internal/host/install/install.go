@@ -18,9 +18,9 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/preflight"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 )
 
 // Source is where builds come from: a release, a directory, a URL.

@@ -11,10 +11,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
 )
 
 // maxFile bounds a file read from a source (a .so); maxIndex the

@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/preflight"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 

@@ -15,8 +15,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/ldso"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/nginxconf"
 )

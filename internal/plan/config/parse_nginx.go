@@ -8,8 +8,8 @@ import (
 	"github.com/hashicorp/go-version"
 	"gopkg.in/yaml.v3"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/plus"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
 )
 
 func (d *decoder) nginx(n *yaml.Node, out *Nginx) {

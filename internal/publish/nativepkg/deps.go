@@ -8,8 +8,8 @@ import (
 
 	"github.com/goreleaser/nfpm/v2"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
 )
 

@@ -15,9 +15,9 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/provenance/provenancetest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 )
 
 func TestVerify(t *testing.T) {

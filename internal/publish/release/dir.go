@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 )
 
 const repo = "acme/mod"

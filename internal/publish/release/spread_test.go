@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/ghfake"
 )
 
 // spreadCells is 10 modules x 40 nginx versions (8 lines of 5) x 6

@@ -22,13 +22,13 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
-	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/aptrepo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
-	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/signkey"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/aptrepo"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/signkey"
 )
 
 // Component is where a build of nginx v for d goes in d's suite.
