@@ -135,6 +135,14 @@ func Run(ctx context.Context, d *cli.Deps) error {
 		return &cli.UsageError{Msg: err.Error()}
 	}
 	fmt.Fprintf(d.Stderr, "nginx-modbuild %s: %s\n", d.Version, shown(args))
+	return Step(ctx, d, wf, args)
+}
+
+// Step runs one command line as a step of a workflow: its output (and its
+// report) captured and its step summary written through wf, whether the
+// step is the Action's (Run) or a `run: nginx-modbuild ...` line in
+// Actions (GITHUB_STEP_SUMMARY set).
+func Step(ctx context.Context, d *cli.Deps, wf *workflow.Run, args []string) error {
 	var out, report bytes.Buffer
 	start := time.Now()
 	runErr := cli.Run(ctx, d.ForStep(io.MultiWriter(d.Stdout, &out), &report, wf), args)

@@ -56,7 +56,13 @@ func main() {
 		err = action.Run(ctx, d)
 	} else {
 		d.Workflow = workflow.New(os.Getenv, os.Stdout)
-		err = cli.Run(ctx, d, os.Args[1:])
+		if os.Getenv("GITHUB_STEP_SUMMARY") != "" && len(os.Args) > 1 && cli.IsCommand(os.Args[1]) {
+			// A `run: nginx-modbuild ...` step in Actions: the same step
+			// summary as the Action's.
+			err = action.Step(ctx, d, d.Workflow, os.Args[1:])
+		} else {
+			err = cli.Run(ctx, d, os.Args[1:])
+		}
 	}
 	stop()
 	if err != nil {

@@ -160,6 +160,17 @@ func commands() []command {
 	}
 }
 
+// IsCommand reports whether name is one of the commands (not help or
+// version).
+func IsCommand(name string) bool {
+	for _, c := range commands() {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // UsageError is a mistake in how the command was called: exit status 2.
 type UsageError struct{ Msg string }
 
