@@ -218,7 +218,7 @@ func TestEndToEndWithAct(t *testing.T) {
 		t.Errorf("manifest: %v %+v", err, m)
 	}
 	if len(assets) != 4 || !strings.Contains(string(assets["SHA256SUMS"].Data), "ngx_http_hello_world_module_1.26.3_debian-12_amd64.so") ||
-		!strings.Contains(rels[0].Body, "| ngx_http_hello_world_module | `") || !strings.Contains(rels[0].Body, "| 1.26.3 | ✓ |") {
+		!strings.Contains(rels[0].Body, "| ngx_http_hello_world_module | `") || !strings.Contains(rels[0].Body, "| 1.26.3 | ✓ [.so](https://github.com/") || !strings.Contains(rels[0].Body, "sudo nginx-modbuild install --repo ") {
 		t.Errorf("assets %v, notes:\n%s", len(assets), rels[0].Body)
 	}
 

@@ -21,7 +21,7 @@ const (
 // Notes returns body with its compatibility table regenerated from m
 // (packages linked under download, the release's download URL prefix).
 func Notes(body string, m *manifest.Manifest, download string) string {
-	table := notesBegin + "\n" + TableLinked(m, download) + verifyLine(download) + notesEnd
+	table := notesBegin + "\n## nginx-modbuild builds\n\n" + TableLinked(m, download) + installSection(m, download) + notesEnd
 	if i := strings.Index(body, notesBegin); i >= 0 {
 		if j := strings.Index(body[i:], notesEnd); j >= 0 {
 			return body[:i] + table + body[i+j+len(notesEnd):]
@@ -43,7 +43,7 @@ func Table(m *manifest.Manifest) string { return TableLinked(m, "") }
 // TableLinked is Table with each native package named in its cell, linked
 // to download (the release's download URL prefix) when given.
 func TableLinked(m *manifest.Manifest, download string) string {
-	t := &compat{built: map[compatRow]map[string]bool{}, pkgs: map[compatRow]map[string][]string{},
+	t := &compat{built: map[compatRow]map[string]bool{}, sos: map[compatRow]map[string]string{}, pkgs: map[compatRow]map[string][]string{},
 		failed: map[compatRow]map[string]string{}, plus: map[string][]string{}, cols: map[string]bool{},
 		from: map[compatRow][]string{}, source: map[compatRow]string{}, tests: testMarks(m)}
 	t.addEntries(m.Entries, download)
@@ -58,6 +58,7 @@ type compatRow struct{ module, nginx string }
 // compat is the compatibility table's contents, by row and column.
 type compat struct {
 	built  map[compatRow]map[string]bool
+	sos    map[compatRow]map[string]string   // the .so files' links
 	pkgs   map[compatRow]map[string][]string // the packages' links
 	failed map[compatRow]map[string]string   // ✗ phase: reason
 	plus   map[string][]string               // NGINX Plus releases by nginx version
@@ -89,6 +90,12 @@ func (t *compat) addEntries(entries []manifest.Entry, download string) {
 			t.from[r] = append(t.from[r], s)
 		}
 		t.built[r][col] = true
+		if download != "" && e.File != "" {
+			if t.sos[r] == nil {
+				t.sos[r] = map[string]string{}
+			}
+			t.sos[r][col] = "[.so](" + strings.TrimSuffix(download, "/") + "/" + e.File + ")"
+		}
 		t.cols[col] = true
 		t.source[r] = e.Source
 		if len(e.Plus) > 0 {
@@ -131,6 +138,9 @@ func (t *compat) cell(k compatRow, col string) string {
 		return t.failed[k][col]
 	}
 	cell := "✓"
+	if so := t.sos[k][col]; so != "" {
+		cell += " " + so
+	}
 	if m := t.tests[testKey{t.source[k], k.nginx, col}]; m != "" {
 		cell += " " + m
 	}
@@ -256,15 +266,31 @@ func FailureTable(cells []manifest.Cell) string {
 	return markdown.Table([]string{"cell", "module", "phase", "reason"}, rows)
 }
 
-// verifyLine tells how to check a file's provenance by hand, for a
-// release on GitHub (download is https://github.com/OWNER/REPO/releases/
-// download/TAG); "" elsewhere.
-func verifyLine(download string) string {
+// installSection tells how to install from a release on GitHub (download
+// is https://github.com/OWNER/REPO/releases/download/TAG): install --repo
+// per module, and how to check a file's provenance by hand; "" elsewhere.
+func installSection(m *manifest.Manifest, download string) string {
 	rest, ok := strings.CutPrefix(download, "https://github.com/")
 	parts := strings.Split(rest, "/")
-	if !ok || len(parts) < 4 || parts[2] != "releases" {
+	if !ok || len(parts) < 5 || parts[2] != "releases" || parts[3] != "download" {
 		return ""
 	}
-	return fmt.Sprintf("\nEvery file is attested by the workflow that built it (when the workflow has the attest job). Check one by hand with `gh attestation verify FILE --repo %s/%s`; `nginx-modbuild install --repo %s/%s` checks it before installing.\n",
-		parts[0], parts[1], parts[0], parts[1])
+	repo, tag := parts[0]+"/"+parts[1], parts[4]
+	var mods []string
+	for _, e := range m.Entries {
+		if e.Kind == "" && !slices.Contains(mods, e.Module) {
+			mods = append(mods, e.Module)
+		}
+	}
+	sort.Strings(mods)
+	var b strings.Builder
+	b.WriteString("\n### Install\n\nThe build for the nginx a host runs (its version, distro and arch), verified (checksum, module, provenance), loaded with `nginx -t` and rolled back if that fails:\n\n")
+	for _, mod := range mods {
+		fmt.Fprintf(&b, "    sudo nginx-modbuild install --repo %s --tag %s %s\n", repo, tag, mod)
+	}
+	if len(mods) == 0 {
+		fmt.Fprintf(&b, "    sudo nginx-modbuild install --repo %s --tag %s MODULE\n", repo, tag)
+	}
+	fmt.Fprintf(&b, "\nOr download the file for your nginx version, distro and arch from the table (the packages depend on exactly that nginx). Every file is attested by the workflow that built it (when the workflow has the attest job): check one by hand with `gh attestation verify FILE --repo %s`.\n", repo)
+	return b.String()
 }

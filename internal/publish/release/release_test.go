@@ -169,7 +169,7 @@ func TestIdempotentSync(t *testing.T) {
 	}
 	body := gh.Releases(repo)[0].Body
 	if !strings.HasPrefix(body, "Maintainer's words.\n\n"+notesBegin) ||
-		!strings.Contains(body, "| ngx_http_echo_module | ? | 1.27.4 (NGINX Plus") && !strings.Contains(body, "| ngx_http_echo_module | ? | 1.27.4 | ✓ |") {
+		!strings.Contains(body, "| ngx_http_echo_module | ? | 1.27.4 (NGINX Plus") && !strings.Contains(body, "| ngx_http_echo_module | ? | 1.27.4 | ✓ [.so](") {
 		t.Errorf("notes:\n%s", body)
 	}
 
@@ -401,18 +401,21 @@ func TestReleaseErrors(t *testing.T) {
 func TestNotesKeepText(t *testing.T) {
 	m := &manifest.Manifest{Entries: []manifest.Entry{
 		{Module: "ngx_http_a_module", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Plus: []string{"R33"}},
-		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64"},
+		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64", File: "ngx_http_a_module_1.27.4_debian-12_arm64.so"},
 		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64", Kind: "deb", File: "ngx_http_a_module_1.27.4_debian-12_arm64.deb"},
 	}}
-	body := Notes("Intro\n\n"+notesBegin+"\nold table\n"+notesEnd+"\n\nOutro", m, "https://github.com/o/r/releases/download/modules")
-	want := "Intro\n\n" + notesBegin + "\n### Compatibility\n\n| module | built from | nginx | debian-12/amd64 | debian-12/arm64 |\n|---|---|---|---|---|\n" +
-		"| ngx_http_a_module | ? | 1.27.4 |  | ✓ [deb](https://github.com/o/r/releases/download/modules/ngx_http_a_module_1.27.4_debian-12_arm64.deb) |\n| ngx_http_a_module | ? | 1.26.3 (NGINX Plus R33) | ✓ |  |\n" +
-		"\nEvery file is attested by the workflow that built it (when the workflow has the attest job). Check one by hand with `gh attestation verify FILE --repo o/r`; `nginx-modbuild install --repo o/r` checks it before installing.\n" +
+	dl := "https://github.com/o/r/releases/download/modules"
+	body := Notes("Intro\n\n"+notesBegin+"\nold table\n"+notesEnd+"\n\nOutro", m, dl)
+	want := "Intro\n\n" + notesBegin + "\n## nginx-modbuild builds\n\n### Compatibility\n\n| module | built from | nginx | debian-12/amd64 | debian-12/arm64 |\n|---|---|---|---|---|\n" +
+		"| ngx_http_a_module | ? | 1.27.4 |  | ✓ [.so](" + dl + "/ngx_http_a_module_1.27.4_debian-12_arm64.so) [deb](" + dl + "/ngx_http_a_module_1.27.4_debian-12_arm64.deb) |\n| ngx_http_a_module | ? | 1.26.3 (NGINX Plus R33) | ✓ |  |\n" +
+		"\n### Install\n\nThe build for the nginx a host runs (its version, distro and arch), verified (checksum, module, provenance), loaded with `nginx -t` and rolled back if that fails:\n\n" +
+		"    sudo nginx-modbuild install --repo o/r --tag modules ngx_http_a_module\n" +
+		"\nOr download the file for your nginx version, distro and arch from the table (the packages depend on exactly that nginx). Every file is attested by the workflow that built it (when the workflow has the attest job): check one by hand with `gh attestation verify FILE --repo o/r`.\n" +
 		notesEnd + "\n\nOutro"
 	if body != want {
 		t.Errorf("notes:\n%s\nwant:\n%s", body, want)
 	}
-	if Notes(body, m, "https://github.com/o/r/releases/download/modules") != body {
+	if Notes(body, m, dl) != body {
 		t.Error("notes not stable")
 	}
 }
