@@ -20,7 +20,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-const tagsFile = "../upstream/testdata/nginx-nginx-tags.json"
+const tagsFile = "../plan/upstream/testdata/nginx-nginx-tags.json"
 
 // harness runs commands in-process against a GitHub fake holding the real
 // tag list of nginx/nginx.
@@ -264,7 +264,7 @@ func TestFallbackThroughMirror(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.gh.FailAll(http.StatusBadGateway)
-	page, err := os.ReadFile("../upstream/testdata/nginx.org-download.html")
+	page, err := os.ReadFile("../plan/upstream/testdata/nginx.org-download.html")
 	if err != nil {
 		t.Fatal(err)
 	}
