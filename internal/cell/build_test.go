@@ -3,6 +3,7 @@ package cell
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -87,6 +88,20 @@ func TestOldStyleModuleBuildsAndWorks(t *testing.T) {
 	}
 	if c := res.Manifest.Cells[0].Compiler; c == "" || c != o.Compiler.Version {
 		t.Errorf("compiler = %q", c)
+	}
+	// The manifest is published: no path of this machine in it, and each
+	// module named by its config entry.
+	written, err := os.ReadFile(filepath.Join(o.Out, manifest.CellFileName("1.22.1", "debian-12", runtime.GOARCH)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{o.WorkDir, filepath.Dir(o.Modules[1].Dir), "--builddir"} {
+		if strings.Contains(string(written), p) {
+			t.Errorf("the cell manifest holds %s:\n%s", p, written)
+		}
+	}
+	if !strings.Contains(string(written), `"--add-dynamic-module=examples/hello-world"`) {
+		t.Errorf("the cell manifest does not name hello-world by its entry:\n%s", written)
 	}
 }
 

@@ -167,14 +167,28 @@ type Result struct {
 	Nginx string
 }
 
-// ModulesFailed reports modules that did not build; the others did.
+// ModulesFailed reports modules that did not build or failed their
+// tests; the others did.
 type ModulesFailed struct {
 	Failures []manifest.Failure
 }
 
 func (e *ModulesFailed) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d module(s) failed to build:", len(e.Failures))
+	tests := 0
+	for _, f := range e.Failures {
+		if f.Phase == manifest.PhaseTest {
+			tests++
+		}
+	}
+	switch {
+	case tests == len(e.Failures):
+		fmt.Fprintf(&b, "%d module(s) built but failed their tests:", tests)
+	case tests > 0:
+		fmt.Fprintf(&b, "%d module(s) failed to build, %d built but failed their tests:", len(e.Failures)-tests, tests)
+	default:
+		fmt.Fprintf(&b, "%d module(s) failed to build:", len(e.Failures))
+	}
 	for _, f := range e.Failures {
 		fmt.Fprintf(&b, "\n  %s (%s, %s): %s", f.Module, f.Source, f.Phase, strings.ReplaceAll(f.Error, "\n", "\n    "))
 	}
@@ -232,7 +246,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{Manifest: b.failCell(err)}, err
 	}
 	res := Result{Diagnostics: f.diags, Files: b.files, Converted: b.converted, Nginx: f.nginx,
-		Manifest: manifest.Manifest{Schema: manifest.Schema, Entries: b.entries, Cells: []manifest.Cell{b.c}}}
+		Manifest: manifest.Manifest{Schema: manifest.Schema, Entries: b.entries, Cells: []manifest.Cell{b.published()}}}
 	if len(b.failed) > 0 {
 		return res, &ModulesFailed{Failures: b.failed}
 	}
@@ -254,12 +268,35 @@ func (b *builder) failCell(err error) manifest.Manifest {
 		}
 	}
 	b.c.Failures = b.failed
-	m := manifest.Manifest{Schema: manifest.Schema, Cells: []manifest.Cell{b.c}}
+	m := manifest.Manifest{Schema: manifest.Schema, Cells: []manifest.Cell{b.published()}}
 	os.MkdirAll(b.o.Out, 0o755)
 	if werr := writeJSON(filepath.Join(b.o.Out, manifest.CellFileName(b.o.Nginx, b.o.Distro, b.o.Arch)), m); werr != nil {
 		b.o.Log.Printf("write the cell manifest: %v", werr)
 	}
 	return m
+}
+
+// published is the cell as its manifest records it, for anyone to read
+// once released: configure's arguments without this machine's paths (the
+// build directory; a module's directory is named by its config entry, as
+// --add-dynamic-module=. or the git URL).
+func (b *builder) published() manifest.Cell {
+	c := b.c
+	c.Configure = nil
+	for _, a := range b.c.Configure {
+		if strings.HasPrefix(a, "--builddir=") {
+			continue
+		}
+		if dir, ok := strings.CutPrefix(a, "--add-dynamic-module="); ok {
+			for _, m := range b.o.Modules {
+				if m.Dir == dir {
+					a = "--add-dynamic-module=" + m.ID
+				}
+			}
+		}
+		c.Configure = append(c.Configure, a)
+	}
+	return c
 }
 
 // judgedByTarget reports whether the target binary judges the cell

@@ -293,7 +293,7 @@ func (b *builder) testStep(ctx context.Context, f *flow) error {
 	if b.judgedByTarget() {
 		f.nginx = b.o.Target
 	}
-	b.tests(ctx, f.nginx, f.sos)
+	b.tests(ctx, f.nginx, f.root, f.sos)
 	return nil
 }
 
@@ -302,6 +302,6 @@ func (b *builder) testStep(ctx context.Context, f *flow) error {
 func (b *builder) record(_ context.Context, _ *flow) error {
 	b.seal()
 	b.c.Failures = b.failed
-	m := manifest.Manifest{Schema: manifest.Schema, Entries: b.entries, Cells: []manifest.Cell{b.c}}
+	m := manifest.Manifest{Schema: manifest.Schema, Entries: b.entries, Cells: []manifest.Cell{b.published()}}
 	return writeJSON(filepath.Join(b.o.Out, manifest.CellFileName(b.o.Nginx, b.o.Distro, b.o.Arch)), m)
 }

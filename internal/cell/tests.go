@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,7 +48,7 @@ func (b *builder) configureExtra() []string {
 // tests runs each module's own suite against nginx with every .so that
 // loaded, in load order, and records it in the cell. A suite that fails
 // is its module's failure when it is required.
-func (b *builder) tests(ctx context.Context, nginx string, sos []*linked) {
+func (b *builder) tests(ctx context.Context, nginx, root string, sos []*linked) {
 	files := pathsOf(sos)
 	for i, m := range b.o.Modules {
 		if m.Test == nil {
@@ -63,7 +64,7 @@ func (b *builder) tests(ctx context.Context, nginx string, sos []*linked) {
 		title := "test " + filepath.Base(m.Dir)
 		b.timed("test", title, func() error {
 			if err := b.testPackagesErr[m.ID]; err != nil {
-				b.recordTests(m, manifest.Tests{Module: m.ID, Required: m.Test.Required, Error: err.Error()})
+				b.recordTests(m, manifest.Tests{Module: m.ID, Required: m.Test.Required, Error: err.Error()}, root)
 				return nil
 			}
 			work := filepath.Join(b.o.WorkDir, "test", strconv.Itoa(i))
@@ -78,7 +79,7 @@ func (b *builder) tests(ctx context.Context, nginx string, sos []*linked) {
 			if err != nil {
 				res.Error = err.Error()
 			}
-			b.recordTests(m, res)
+			b.recordTests(m, res, root)
 			return nil
 		})
 	}
@@ -116,7 +117,7 @@ func (b *builder) installTestPackages(ctx context.Context) {
 
 // recordTests puts a suite's result in the cell, logs its failures and
 // fails the module when the suite is required and did not pass.
-func (b *builder) recordTests(m Module, t manifest.Tests) {
+func (b *builder) recordTests(m Module, t manifest.Tests, root string) {
 	b.c.Tests = append(b.c.Tests, t)
 	b.o.Log.Printf("%s: %d tests: %d passed, %d failed, %d skipped (%d declared skips)", m.ID, t.Ran, t.Passed, t.Failed, t.Skipped, len(t.Skips))
 	for _, f := range t.Files {
@@ -129,6 +130,9 @@ func (b *builder) recordTests(m Module, t manifest.Tests) {
 	}
 	if t.OK() {
 		return
+	}
+	if fix := Suggest(t, nginxNeeds(root)); fix != "" {
+		b.o.Log.Printf("%s: nginx did not start in some blocks; to run the rest of its suite, add to its test: in the config:\n%s", m.ID, fix)
 	}
 	why := TestsSummary(t)
 	if !t.Required {
@@ -154,5 +158,133 @@ func TestsSummary(t manifest.Tests) string {
 			first = f.File + ": " + f.Problem
 		}
 	}
-	return fmt.Sprintf("%d of %d tests failed, %d of %d files failed; first: %s", t.Failed, t.Ran, t.FailedFiles, len(t.Files), first)
+	bails := 0
+	for _, f := range t.Files {
+		bails += f.BailOuts
+	}
+	s := fmt.Sprintf("%d of %d tests failed, %d of %d files failed", t.Failed, t.Ran, t.FailedFiles, len(t.Files))
+	if bails > 0 {
+		s += fmt.Sprintf(", %d block(s) where nginx did not start", bails)
+	}
+	return s + "; first: " + first
+}
+
+// Suggest is the ready-to-paste test: lines that let a suite run past
+// the blocks nginx could not start in: needs: for a directive of one of
+// nginx's own modules (needs: its name as in needs, by directive), skip:
+// for the others (a third-party module's directive: add that module with
+// release: false, or skip the block).
+func Suggest(t manifest.Tests, needs map[string]string) string {
+	var want []string
+	var skips []string
+	for _, f := range t.Files {
+		for _, x := range f.Failures {
+			if x.Number != 0 || x.Block == 0 || !strings.Contains(x.Desc, " - nginx did not start") {
+				continue
+			}
+			if n, ok := needs[x.Directive]; ok && x.Directive != "" {
+				if !slices.Contains(want, n) {
+					want = append(want, n)
+				}
+				continue
+			}
+			reason := "nginx did not start"
+			if x.Directive != "" {
+				reason = fmt.Sprintf("unknown directive %s: a module the cell does not build", x.Directive)
+			}
+			skips = append(skips, fmt.Sprintf("      - {file: %s, block: %d, reason: %q}", f.File, x.Block, reason))
+		}
+	}
+	var b strings.Builder
+	if len(want) > 0 {
+		slices.Sort(want)
+		fmt.Fprintf(&b, "    needs: [%s]\n", strings.Join(want, ", "))
+	}
+	if len(skips) > 0 {
+		b.WriteString("    skip:\n" + strings.Join(skips, "\n") + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// commandArray is an nginx module's directive table; commandName one
+// directive in it. withOption is auto/options' --with-NAME) VAR=YES;
+// ifVar an auto/modules test of such a variable.
+var (
+	commandArray = regexp.MustCompile(`(?s)static ngx_command_t\s+\w+\[\]\s*=\s*\{(.*?)ngx_null_command`)
+	commandName  = regexp.MustCompile(`\{\s*ngx_string\("([A-Za-z0-9_]+)"\)`)
+	withOption   = regexp.MustCompile(`--with-([a-z0-9_]+)\)[ \t]+([A-Z0-9_]+)=YES`)
+	ifVar        = regexp.MustCompile(`^(?:el)?if \[ \$([A-Z0-9_]+) (?:=|!=) [A-Z]+ \]`)
+)
+
+// nginxNeeds maps the directives of nginx's optional modules, as the
+// source tree at root defines them, to the name test: needs: takes for
+// the module: configure's own tables say which sources each --with-NAME
+// switch builds (auto/options, auto/modules), so dav_methods is dav,
+// sub_filter is sub (ngx_http_sub_filter_module.c, --with-http_sub_module),
+// proxy_protocol_timeout is stream and smtp_auth is mail. The first
+// module that defines a directive wins (http's before stream's).
+func nginxNeeds(root string) map[string]string {
+	opts, err := os.ReadFile(filepath.Join(root, "auto", "options"))
+	if err != nil {
+		return nil
+	}
+	need := map[string]string{} // configure variable -> needs name
+	for _, m := range withOption.FindAllStringSubmatch(string(opts), -1) {
+		if _, ok := need[m[2]]; !ok {
+			need[m[2]] = strings.TrimPrefix(strings.TrimSuffix(m[1], "_module"), "http_")
+		}
+	}
+	mods, err := os.ReadFile(filepath.Join(root, "auto", "modules"))
+	if err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	var stack []string // the variables the enclosing ifs test ("" for another test)
+	lines := strings.Split(string(mods), "\n")
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		switch {
+		case strings.HasPrefix(l, "elif ") && len(stack) > 0:
+			stack = stack[:len(stack)-1]
+			fallthrough
+		case strings.HasPrefix(l, "if "):
+			v := ""
+			if m := ifVar.FindStringSubmatch(l); m != nil {
+				v = m[1]
+			}
+			stack = append(stack, v)
+		case l == "fi" && len(stack) > 0:
+			stack = stack[:len(stack)-1]
+		case strings.HasPrefix(l, "ngx_module_srcs="):
+			for strings.HasSuffix(l, "\\") && i+1 < len(lines) {
+				i++
+				l = strings.TrimSuffix(l, "\\") + " " + strings.TrimSpace(lines[i])
+			}
+			name := ""
+			for k := len(stack) - 1; k >= 0 && name == ""; k-- {
+				name = need[stack[k]]
+			}
+			if name != "" {
+				addDirectives(out, root, strings.Fields(strings.Trim(strings.TrimPrefix(l, "ngx_module_srcs="), `"`)), name)
+			}
+		}
+	}
+	return out
+}
+
+// addDirectives maps every directive the source files define to name.
+func addDirectives(out map[string]string, root string, srcs []string, name string) {
+	for _, src := range srcs {
+		data, err := os.ReadFile(filepath.Join(root, strings.Trim(src, `"`)))
+		if err != nil {
+			continue
+		}
+		for _, arr := range commandArray.FindAllSubmatch(data, -1) {
+			for _, c := range commandName.FindAllSubmatch(arr[1], -1) {
+				if _, ok := out[string(c[1])]; !ok {
+					out[string(c[1])] = name
+				}
+			}
+		}
+	}
 }

@@ -89,8 +89,11 @@ type TestFile struct {
 	// plan not kept, an exit status.
 	Problem string `json:"problem,omitempty"`
 	// Output is the end of what the file printed, when Problem is set.
-	Output  string  `json:"output,omitempty"`
-	Seconds float64 `json:"seconds"`
+	Output string `json:"output,omitempty"`
+	// BailOuts are the blocks in which nginx did not start: the file was
+	// run again with each skipped, so all of them are in Failures.
+	BailOuts int     `json:"bail_outs,omitempty"`
+	Seconds  float64 `json:"seconds"`
 }
 
 // TestFailure is one failed test, at its block of the .t file.
@@ -104,6 +107,10 @@ type TestFailure struct {
 	Name  string `json:"name,omitempty"`
 	Line  int    `json:"line,omitempty"`
 	Diag  string `json:"diag,omitempty"`
+	// Directive is, for a block nginx could not start, the directive
+	// nginx did not know (unknown directive "dav_methods"): a module the
+	// block needs.
+	Directive string `json:"directive,omitempty"`
 }
 
 // TestSkip is a skip the config declared.

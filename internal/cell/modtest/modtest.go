@@ -107,7 +107,7 @@ func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest
 	var progress sync.Mutex
 	for i, f := range files {
 		g.Go(func() error {
-			results[i] = runFile(ctx, perl, dir, s.Dir, f, i, jobs > 1, o)
+			results[i] = runAll(ctx, perl, dir, s.Dir, f, i, jobs > 1, o)
 			if o.Progress != nil {
 				progress.Lock()
 				defer progress.Unlock()
@@ -188,29 +188,84 @@ func applySkips(dir string, files []string, skips []config.TestSkip, res *manife
 			files = slices.DeleteFunc(files, func(f string) bool { return f == sk.File })
 			continue
 		}
-		p := filepath.Join(dir, sk.File)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		done := false
-		for _, m := range blockHeader.FindAllSubmatchIndex(data, -1) {
-			if n, _ := strconv.Atoi(string(data[m[4]:m[5]])); n == sk.Block {
-				end := m[1]
-				data = slices.Concat(data[:end], []byte("\n--- SKIP"), data[end:])
-				done = true
-				break
-			}
-		}
-		if !done {
-			return nil, fmt.Errorf("test skip \"%s TEST %d\": %s has no block === TEST %d", sk.File, sk.Block, sk.File, sk.Block)
-		}
-		data = planTests.ReplaceAll(data, []byte("${1}plan 'no_plan';"))
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return nil, err
+		if err := skipBlock(filepath.Join(dir, sk.File), sk.Block); err != nil {
+			return nil, fmt.Errorf("test skip \"%s TEST %d\": %w", sk.File, sk.Block, err)
 		}
 	}
 	return files, nil
+}
+
+// skipBlock marks block n of the .t file at p with "--- SKIP", and runs
+// the file with no_plan (its author's arithmetic counts every block).
+func skipBlock(p string, n int) error {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	done := false
+	for _, m := range blockHeader.FindAllSubmatchIndex(data, -1) {
+		if k, _ := strconv.Atoi(string(data[m[4]:m[5]])); k == n {
+			end := m[1]
+			data = slices.Concat(data[:end], []byte("\n--- SKIP"), data[end:])
+			done = true
+			break
+		}
+	}
+	if !done {
+		return fmt.Errorf("%s has no block === TEST %d", filepath.Base(p), n)
+	}
+	data = planTests.ReplaceAll(data, []byte("${1}plan 'no_plan';"))
+	return os.WriteFile(p, data, 0o644)
+}
+
+// maxBailReruns bounds the runs of one file skipping the blocks nginx
+// could not start in.
+const maxBailReruns = 50
+
+// runAll runs one .t file, and again with each block skipped in which
+// nginx could not start (Test::Nginx bails out there, and the blocks
+// after it never run): one run reports every such block, whatever order
+// the shuffled blocks ran in. The result is the last run's, with every
+// bailed block among its failures and the file failed.
+func runAll(ctx context.Context, perl, dir, orig, file string, i int, random bool, o Options) manifest.TestFile {
+	var bailed []manifest.TestFailure
+	for {
+		tf := runFile(ctx, perl, dir, orig, file, i, random, o)
+		b, ok := startFailure(tf)
+		if ok && len(bailed) < maxBailReruns && ctx.Err() == nil && skipBlock(filepath.Join(dir, file), b.Block) == nil {
+			bailed = append(bailed, b)
+			continue
+		}
+		if len(bailed) == 0 {
+			if ok {
+				tf.BailOuts = 1
+			}
+			return tf
+		}
+		tf.Failures = append(bailed, tf.Failures...)
+		tf.BailOuts = len(bailed)
+		if ok {
+			tf.BailOuts++
+		}
+		var blocks []string
+		for _, f := range bailed {
+			blocks = append(blocks, "TEST "+strconv.Itoa(f.Block))
+		}
+		if tf.Problem == "" {
+			tf.Problem = fmt.Sprintf("bailed out: nginx did not start in %s; the rest ran with them skipped", strings.Join(blocks, ", "))
+		}
+		return tf
+	}
+}
+
+// startFailure is a file's bail out in a block nginx did not start in.
+func startFailure(tf manifest.TestFile) (manifest.TestFailure, bool) {
+	for _, f := range tf.Failures {
+		if f.Number == 0 && f.Block > 0 && strings.Contains(f.Desc, " - nginx did not start") {
+			return f, true
+		}
+	}
+	return manifest.TestFailure{}, false
 }
 
 // runFile runs one .t file as prove would (perl FILE in the module's
@@ -221,6 +276,9 @@ func applySkips(dir string, files []string, skips []config.TestSkip, res *manife
 func runFile(ctx context.Context, perl, dir, orig, file string, i int, random bool, o Options) manifest.TestFile {
 	start := time.Now()
 	servroot := filepath.Join(o.WorkDir, "servroot", strconv.Itoa(i))
+	// Test::Nginx makes the servroot with mkdir, not mkdir -p (unless
+	// randomized): its parent must be there, or a one-job run bails out.
+	os.MkdirAll(filepath.Dir(servroot), 0o755)
 	env := append(modenv.Filter(o.Env),
 		"TEST_NGINX_BINARY="+o.Nginx,
 		"TEST_NGINX_LOAD_MODULES="+strings.Join(o.Modules, " "),
@@ -295,8 +353,15 @@ func bailFailure(file, reason string, blocks blockIndex, out string) manifest.Te
 		}
 		f.Diag = reason
 	}
+	if m := unknownDirective.FindStringSubmatch(emerg); m != nil {
+		f.Directive = m[1]
+	}
 	return f
 }
+
+// unknownDirective is nginx's word for a directive no module loaded
+// has.
+var unknownDirective = regexp.MustCompile(`^unknown directive "([^"]+)"`)
 
 // blockIndex is a .t file's "=== TEST N: name" headers and their lines.
 type blockIndex []struct {

@@ -217,3 +217,62 @@ func TestHungTestIsStopped(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryBailOutInOneRun is issue 33's fourth item: a file with two
+// blocks nginx cannot start (one needs nginx's image_filter, one a
+// third-party module's set_iconv) reports both in one run, each with the
+// directive nginx named, counted as bail-outs, and the block after them
+// still runs.
+func TestEveryBailOutInOneRun(t *testing.T) {
+	t.Parallel()
+	lib := testenv.TestNginx(t)
+	nginx, sos := debianModules(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "t"), 0o755)
+	os.WriteFile(filepath.Join(dir, "t", "two.t"), []byte(`use Test::Nginx::Socket 'no_plan';
+run_tests();
+
+__DATA__
+
+=== TEST 1: needs image_filter
+--- config
+    location = /a { image_filter test; }
+--- request
+GET /a
+--- error_code: 200
+
+=== TEST 2: needs iconv
+--- config
+    location = /b { set_iconv $a $b from=utf8 to=gbk; }
+--- request
+GET /b
+--- error_code: 200
+
+=== TEST 3: plain
+--- config
+    location = /c { return 200 "c"; }
+--- request
+GET /c
+--- response_body chomp
+c
+`), 0o644)
+	s := modtest.Suite{Module: "two", Dir: dir, Test: config.Test{Prove: "t", Required: true}}
+	res, err := modtest.Run(context.Background(), s, modtest.Options{Nginx: nginx, Modules: sos, WorkDir: t.TempDir(), PerlLib: []string{lib}, Env: os.Environ()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Files) != 1 {
+		t.Fatalf("%+v", res)
+	}
+	f := res.Files[0]
+	got := map[int]string{}
+	for _, x := range f.Failures {
+		got[x.Block] = x.Directive
+	}
+	if f.BailOuts != 2 || got[1] != "image_filter" || got[2] != "set_iconv" || len(f.Failures) != 2 {
+		t.Errorf("bail-outs %d, failures %+v", f.BailOuts, f.Failures)
+	}
+	if f.Passed == 0 || f.Failed != 0 || !strings.HasPrefix(f.Problem, "bailed out: ") || res.OK() {
+		t.Errorf("TEST 3 after them: passed %d, failed %d, problem %q", f.Passed, f.Failed, f.Problem)
+	}
+}
