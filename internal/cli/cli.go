@@ -48,6 +48,10 @@ type Deps struct {
 	// Machine is the host: its distro, container, compiler, nginx
 	// (default: this one).
 	Machine *machine.Machine
+	// GitHubCache, when set before the first GitHub call (plan and bump
+	// set their --cache-dir), keeps the API's answers with their ETags:
+	// an unchanged answer costs a 304.
+	GitHubCache string
 	// Workflow is the GitHub Actions run: outputs, masks, notices
 	// (default: read from Getenv, commands to Stdout).
 	Workflow *workflow.Run
@@ -88,7 +92,7 @@ func (d *Deps) GitHub() (*ghclient.Client, error) {
 		creds := d.credentials()
 		d.gh, d.ghErr = ghclient.New(ghclient.Options{
 			Token: creds.For(""), APIURL: creds.APIURL(), UploadURL: d.Getenv("NGINX_MODBUILD_UPLOAD_URL"), HTTP: d.HTTP,
-			Logf: d.logf,
+			Logf: d.logf, CacheDir: d.GitHubCache,
 		})
 		if d.ghErr != nil {
 			d.ghErr = usagef("%v", d.ghErr)

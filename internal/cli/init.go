@@ -211,7 +211,7 @@ Next steps:
      A secret NGINX_MODBUILD_TOKEN (a fine-grained token with contents and
      pull-requests write) instead makes the bump pull requests run your CI.
   5. Run the "nginx-modbuild" workflow once by hand (Actions > Run workflow);
-     after that it watches nginx releases daily.
+     after that it watches nginx releases hourly.
 `
 
 // newestStable is the pin init falls back to.

@@ -100,7 +100,7 @@ func (o *planOptions) builtCells(ctx context.Context, d *Deps, cfg *config.Confi
 			return nil, usagef("plan: --built: %v", err)
 		}
 	case o.onlyNew:
-		if m, err = releaseManifest(ctx, d, o.repo); err != nil {
+		if m, err = releaseManifest(ctx, d, o.repo, o.watch.cacheDir); err != nil {
 			return nil, err
 		}
 	default:
@@ -177,23 +177,28 @@ func planSummary(w io.Writer, targets []matrix.Target, p matrix.Plan) {
 }
 
 // releaseManifest reads what the release already holds.
-func releaseManifest(ctx context.Context, d *Deps, rf repoFlags) (*manifest.Manifest, error) {
+func releaseManifest(ctx context.Context, d *Deps, rf repoFlags, cache string) (*manifest.Manifest, error) {
 	owner, name, err := rf.split()
 	if err != nil {
 		return nil, err
+	}
+	if cache != "" {
+		// An idle hour's watch: the release unchanged answers 304, and
+		// its manifest (an asset, immutable by ID) is read from disk.
+		d.GitHubCache = cache
 	}
 	gh, err := d.GitHub()
 	if err != nil {
 		return nil, err
 	}
-	m, rel, err := release.ReadManifest(ctx, &release.API{C: gh, Owner: owner, Repo: name}, rf.tag)
+	m, rel, err := release.ReadManifest(ctx, &release.API{C: gh, Owner: owner, Repo: name, Cache: cache}, rf.tag)
 	if err != nil {
 		return nil, ghclient.Explain(err, "read the manifest of release "+cmp.Or(rf.tag, "(latest)")+" of "+rf.repo)
 	}
 	if rel == nil {
-		d.logf("release %s of %s does not exist yet: nothing is built (%d GitHub API requests)", cmp.Or(rf.tag, "(latest)"), rf.repo, gh.Requests())
+		d.logf("release %s of %s does not exist yet: nothing is built (%d GitHub API requests, %d not modified)", cmp.Or(rf.tag, "(latest)"), rf.repo, gh.Requests(), gh.NotModified())
 	} else {
-		d.logf("release %s holds %d built files (%d GitHub API requests)", rel.Tag, len(m.Entries), gh.Requests())
+		d.logf("release %s holds %d built files (%d GitHub API requests, %d not modified)", rel.Tag, len(m.Entries), gh.Requests(), gh.NotModified())
 	}
 	return m, nil
 }

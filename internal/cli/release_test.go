@@ -86,3 +86,51 @@ func TestReleaseThenPlanNew(t *testing.T) {
 		t.Errorf("bad token: exit %d: %v", r.code, r.err)
 	}
 }
+
+// TestIdleHourCostsNoRateLimit is issue 33 item 6's hourly watch: with
+// the cache the watch workflow keeps (--cache-dir, restored by
+// actions/cache), plan --new downloads the release's manifest once (an
+// asset never changes under its ID), and an idle hour makes only
+// conditional requests, each answered 304, which GitHub does not count
+// against the rate limit. (The download itself changes the release's
+// JSON, its download_count, as a download by anyone does: the hour after
+// one costs the release's 2 requests again.) A new release of nginx is
+// seen at once.
+func TestIdleHourCostsNoRateLimit(t *testing.T) {
+	h := newHarness(t)
+	h.releaseRepo()
+	dist := filepath.Join(t.TempDir(), "dist")
+	writeCell(t, filepath.Join(dist, "cell-1"), ".", "ngx_http_hello_world_module", "1.31.4", []byte("\x7fELF hello"))
+	if r := h.run("release", "--tag", "modules", "--create", "--dist", dist); r.code != 0 {
+		t.Fatalf("release: exit %d: %v\n%s", r.code, r.err, r.stderr)
+	}
+	cache := t.TempDir()
+	var runs []result
+	var requests []int
+	for i := 0; i < 3; i++ {
+		before := h.gh.Requests()
+		r := h.run("plan", "--new", "--tag", "modules", "--cache-dir", cache)
+		if r.code != 0 || !strings.Contains(r.stderr, "release modules holds 1 built files") {
+			t.Fatalf("plan %d: exit %d\n%s", i+1, r.code, r.stderr)
+		}
+		runs, requests = append(runs, r), append(requests, h.gh.Requests()-before)
+	}
+	// 6 tag pages, the release, its assets; the first run also the
+	// manifest (a redirect and the storage host: 2 more).
+	if requests[0] <= 8 || requests[1] != 8 || requests[2] != 8 {
+		t.Errorf("requests per run: %v, want the manifest downloaded in the first only", requests)
+	}
+	idle := runs[2]
+	if idle.stdout != runs[0].stdout {
+		t.Errorf("the idle hour planned otherwise:\n%s\nwas:\n%s", idle.stdout, runs[0].stdout)
+	}
+	for _, want := range []string{"(2 GitHub API requests, 2 not modified)", "(6 requests, 6 not modified)"} {
+		if !strings.Contains(idle.stderr, want) {
+			t.Errorf("the idle hour lacks %q: not every request was a 304:\n%s", want, idle.stderr)
+		}
+	}
+	h.gh.AddTag("nginx/nginx", "release-1.31.5")
+	if r := h.run("plan", "--new", "--tag", "modules", "--cache-dir", cache); !strings.Contains(r.stdout, `"nginx":"1.31.5"`) {
+		t.Errorf("after nginx 1.31.5, the plan:\n%s\n%s", r.stdout, r.stderr)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-version"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
 )
 
@@ -108,7 +109,7 @@ func Fetch(ctx context.Context, o Options) (Result, error) {
 	counter := &counting{next: o.HTTP.Transport}
 	var rt http.RoundTripper = counter
 	if o.CacheDir != "" {
-		rt = &etagCache{dir: o.CacheDir, next: counter}
+		rt = fetch.Conditional(o.CacheDir, counter)
 	}
 	client := *o.HTTP
 	client.Transport = rt

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
 )
 
 // DefaultAPIURL is github.com's API.
@@ -48,6 +49,10 @@ type Options struct {
 	Now   func() time.Time
 	// Logf reports retries and waits.
 	Logf func(format string, args ...any)
+	// CacheDir, when set, keeps API answers with their ETags
+	// (fetch.Conditional): an unchanged answer costs a 304, which GitHub
+	// does not count against the rate limit.
+	CacheDir string
 }
 
 // Client is a go-github client with the run's request count.
@@ -57,9 +62,10 @@ type Client struct {
 	// carries no token to other hosts.
 	HTTP *http.Client
 
-	requests atomic.Int64
-	mu       sync.Mutex
-	trusted  map[string]bool
+	requests    atomic.Int64
+	notModified atomic.Int64
+	mu          sync.Mutex
+	trusted     map[string]bool
 }
 
 // New makes a client.
@@ -107,6 +113,9 @@ func New(o Options) (*Client, error) {
 	if o.HTTP != nil && o.HTTP.Transport != nil {
 		base = o.HTTP.Transport
 	}
+	if o.CacheDir != "" {
+		base = fetch.Conditional(o.CacheDir, base)
+	}
 	c := &Client{trusted: map[string]bool{api.Host: true, upload.Host: true}}
 	timeout := 5 * time.Minute
 	if o.HTTP != nil && o.HTTP.Timeout != 0 {
@@ -121,6 +130,10 @@ func New(o Options) (*Client, error) {
 
 // Requests is how many HTTP requests (retries included) were made.
 func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// NotModified is how many of them were answered 304 (Options.CacheDir):
+// free of the rate limit.
+func (c *Client) NotModified() int64 { return c.notModified.Load() }
 
 // UploadHost is the uploads host the token may go to (configured, never
 // taken from an API answer).
@@ -166,6 +179,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		t.c.requests.Add(1)
 		resp, err := t.base.RoundTrip(r)
+		if resp != nil && resp.Header.Get(fetch.FromCache) != "" {
+			t.c.notModified.Add(1)
+		}
 		if resp != nil {
 			resp.Body = &capped{r: resp.Body, left: maxBody, url: r.URL.Redacted()}
 		}

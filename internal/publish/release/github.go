@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/fetch"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // Errors the sync reacts to.
@@ -60,6 +65,10 @@ type GitHub interface {
 type API struct {
 	C           *ghclient.Client
 	Owner, Repo string
+	// Cache, when set, keeps downloaded assets by ID (an asset's bytes
+	// never change: replacing one makes a new ID), so a reader that
+	// comes back (plan --new every hour) downloads each once.
+	Cache string
 }
 
 func (a *API) GetRelease(ctx context.Context, tag string) (*Release, error) {
@@ -128,6 +137,24 @@ const (
 // DownloadReleaseAsset swaps the shared client's redirect policy, which
 // races with concurrent requests.)
 func (a *API) Download(ctx context.Context, assetID int64) ([]byte, error) {
+	kept := ""
+	if a.Cache != "" {
+		kept = filepath.Join(a.Cache, "assets", a.Owner+"-"+a.Repo+"-"+strconv.FormatInt(assetID, 10))
+		if b, err := userfile.Read(kept, maxDownload); err == nil {
+			return b, nil
+		}
+	}
+	b, err := a.download(ctx, assetID)
+	if err == nil && kept != "" {
+		// The cache only saves requests; failing to write it is not an error.
+		if os.MkdirAll(filepath.Dir(kept), 0o755) == nil {
+			atomicfile.Write(kept, b, 0o644)
+		}
+	}
+	return b, err
+}
+
+func (a *API) download(ctx context.Context, assetID int64) ([]byte, error) {
 	req, err := a.C.NewRequest(http.MethodGet, fmt.Sprintf("repos/%s/%s/releases/assets/%d", a.Owner, a.Repo, assetID), nil)
 	if err != nil {
 		return nil, err
