@@ -23,10 +23,7 @@ import (
 // --with-stream=dynamic both, and Debian 13's own nginx loads them and
 // runs JavaScript.
 func TestNJS(t *testing.T) {
-	vendor := filepath.Join(testenv.RepoRoot(), "..", "shared", "vendor", "njs-0.8.9.tar.gz")
-	if _, err := os.Stat(vendor); err != nil {
-		testenv.Missing(t, vendor, "the shared/ directory beside the repository")
-	}
+	vendor := testenv.Input(t, "vendor/njs-0.8.9.tar.gz")
 	mirror := testenv.Mirror(t, "nginx-1.26.3.tar.gz")
 	const image = "debian:13"
 	testenv.Image(t, image)

@@ -85,10 +85,10 @@ var placeholder = regexp.MustCompile(`^0{20,}[0-9]*$`)
 // ../shared/github-fixtures against the fake: same statuses, same JSON
 // fields, same values where they are not ids, dates or URLs.
 func TestConformance(t *testing.T) {
-	dir := filepath.Join(testenv.RepoRoot(), "..", "shared", "github-fixtures")
+	dir := testenv.Input(t, "github-fixtures")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(files) == 0 {
-		testenv.Missing(t, dir, "check out the shared directory beside the repository")
+		t.Fatalf("%s holds no recorded exchanges (*.json)", dir)
 	}
 	for _, f := range files {
 		name := filepath.Base(f)

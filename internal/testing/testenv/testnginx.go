@@ -13,17 +13,15 @@ import (
 var TestNginxDeps = []string{"libtest-base-perl", "libtext-diff-perl", "libtest-longstring-perl", "libwww-perl",
 	"libipc-run-perl", "liburi-perl", "liblist-moreutils-perl"}
 
-// TestNginx unpacks Test::Nginx from ../shared/vendor (commit cf245a0)
+// TestNginx unpacks Test::Nginx (commit cf245a0, the test input
+// vendor/test-nginx-cf245a0.tar.gz: see Input)
 // into .cache once and returns its lib directory, for prove -I or
 // modtest.Options.PerlLib. Its Perl dependencies must be on perl's @INC
 // (the Debian packages above, or PERL5LIB).
 func TestNginx(t testing.TB) string {
 	t.Helper()
 	Tool(t, "perl", "perl")
-	tarball := filepath.Join(RepoRoot(), "..", "shared", "vendor", "test-nginx-cf245a0.tar.gz")
-	if _, err := os.Stat(tarball); err != nil {
-		Missing(t, tarball, "the shared/ directory beside the repository")
-	}
+	tarball := Input(t, "vendor/test-nginx-cf245a0.tar.gz")
 	dir := filepath.Join(RepoRoot(), ".cache", "test-nginx-cf245a0")
 	lib := filepath.Join(dir, "test-nginx", "lib")
 	if _, err := os.Stat(filepath.Join(lib, "Test", "Nginx", "Socket.pm")); err != nil {
