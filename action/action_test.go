@@ -105,7 +105,7 @@ func TestActionYAMLInSync(t *testing.T) {
 	if len(a.Inputs) != len(Inputs)+4 { // + command, token, api-url, repo-signing-key
 		t.Errorf("action.yml has %d inputs, the package knows %d", len(a.Inputs), len(Inputs)+3)
 	}
-	for _, o := range []string{"matrix", "has-work", "versions", "assets", "subjects", "pull-request"} {
+	for _, o := range []string{"matrix", "has-work", "versions", "packages", "assets", "subjects", "pull-request"} {
 		if a.Outputs[o].Value != "${{ steps.run.outputs."+o+" }}" {
 			t.Errorf("output %s = %q", o, a.Outputs[o].Value)
 		}
@@ -254,7 +254,7 @@ func TestReadmeListsEveryInput(t *testing.T) {
 			t.Errorf("docs/action.md's input table lacks %s", in.Name)
 		}
 	}
-	for _, o := range []string{"matrix", "has-work", "versions", "assets", "subjects", "pull-request"} {
+	for _, o := range []string{"matrix", "has-work", "versions", "packages", "assets", "subjects", "pull-request"} {
 		if !strings.Contains(string(readme), "| `"+o+"` |") {
 			t.Errorf("docs/action.md's output table lacks %s", o)
 		}

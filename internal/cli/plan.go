@@ -86,6 +86,12 @@ func runPlan(ctx context.Context, o *planOptions, d *Deps) error {
 	d.Workflow.SetOutput("matrix", string(out))
 	d.Workflow.SetOutput("has-work", fmt.Sprint(p.HasWork()))
 	d.Workflow.SetOutput("versions", string(versions))
+	// The watch workflow's pages job publishes the packages' signed
+	// repositories: with packages off there are none to publish.
+	d.Workflow.SetOutput("packages", fmt.Sprint(cfg.Packages.Enabled))
+	if !cfg.Packages.Enabled {
+		d.Workflow.Notice("packages are off", "no native packages are built, so the watch workflow's pages job (the signed apt/yum/apk repositories) is skipped: turn them on with packages: {enabled: true} in "+configName(cfg))
+	}
 	return nil
 }
 
