@@ -103,11 +103,11 @@ packages:
 	if out, err := apt("install", deb("1.22.1")); err != nil {
 		t.Fatalf("apt-get install of the 1.22.1 package: %v\n%s", err, out)
 	}
-	link := "/etc/nginx/modules-enabled/50-mod-hello-world.conf"
-	if target, err := os.Readlink(link); err != nil || target != "/usr/share/nginx/modules-available/mod-hello-world.conf" {
+	link := "/etc/nginx/modules-enabled/50-mod-http-hello-world.conf"
+	if target, err := os.Readlink(link); err != nil || target != "/usr/share/nginx/modules-available/mod-http-hello-world.conf" {
 		t.Errorf("%s -> %q, %v", link, target, err)
 	}
-	if b, _ := os.ReadFile("/usr/share/nginx/modules-available/mod-hello-world.conf"); string(b) != "load_module /usr/lib/nginx/modules/ngx_http_hello_world_module.so;\n" {
+	if b, _ := os.ReadFile("/usr/share/nginx/modules-available/mod-http-hello-world.conf"); string(b) != "load_module /usr/lib/nginx/modules/ngx_http_hello_world_module.so;\n" {
 		t.Errorf("snippet %q", b)
 	}
 	if out, err := exec.Command(nginx, "-t").CombinedOutput(); err != nil {

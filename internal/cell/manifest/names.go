@@ -129,3 +129,23 @@ func isSHA256(s string) bool {
 	}
 	return true
 }
+
+// DistroName is the name the distributions give a module in the names of
+// its package and its load_module snippet: ngx_http_echo_module's
+// "http-echo" (Debian's libnginx-mod-http-echo and mod-http-echo.conf;
+// Fedora's and Alpine's nginx-mod-http-echo).
+func DistroName(module string) string {
+	s := strings.TrimSuffix(strings.TrimPrefix(module, "ngx_"), "_module")
+	return strings.ReplaceAll(s, "_", "-")
+}
+
+// SnippetName is a module's load_module snippet in modules-enabled, as
+// Debian names its own (50-mod-http-echo.conf): 10- for a module others
+// need loaded first (NDK), so nginx reads it before them.
+func SnippetName(module string, first bool) string {
+	n := "50"
+	if first {
+		n = "10"
+	}
+	return n + "-mod-" + DistroName(module) + ".conf"
+}

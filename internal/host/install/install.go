@@ -360,7 +360,7 @@ func notLoadedElsewhere(ctx context.Context, h *Host, items []Item, owner func(s
 func placeSnippets(items []Item, layout Layout) error {
 	for i := range items {
 		it := &items[i]
-		name, _ := snippet(shortName(it.Entry.Module), it.first, it.Dest)
+		name, _ := snippet(it.Entry.Module, it.first, it.Dest)
 		it.Snippet = filepath.Join(layout.Dir, name)
 		for _, other := range items[:i] {
 			if other.Snippet == it.Snippet {
@@ -382,7 +382,7 @@ func writeItems(t *tx, items []Item, layout Layout) error {
 		if it.Snippet == "" {
 			continue
 		}
-		name, text := snippet(shortName(it.Entry.Module), it.first, it.Dest)
+		name, text := snippet(it.Entry.Module, it.first, it.Dest)
 		switch layout.Style {
 		case "debian":
 			avail := filepath.Join(layout.Available, strings.TrimPrefix(strings.TrimPrefix(name, "10-"), "50-"))

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
@@ -50,19 +51,8 @@ func DetectLayout(conf string) (Layout, error) {
 	return Layout{}, nil
 }
 
-// snippet is a module's load_module file: its name in the layout's
-// directory (NN orders it: 10 for modules others need, 50 for the rest)
-// and its text.
-func snippet(short string, first bool, soPath string) (name, text string) {
-	n := "50"
-	if first {
-		n = "10"
-	}
-	return n + "-mod-" + short + ".conf", "load_module " + soPath + ";\n"
-}
-
-// shortName is ngx_http_echo_module's "http-echo" (Debian's mod-http-echo).
-func shortName(module string) string {
-	s := strings.TrimSuffix(strings.TrimPrefix(module, "ngx_"), "_module")
-	return strings.ReplaceAll(s, "_", "-")
+// snippet is a module's load_module file in a modules directory: its
+// name as Debian names its own (manifest.SnippetName) and its text.
+func snippet(module string, first bool, soPath string) (name, text string) {
+	return manifest.SnippetName(module, first), "load_module " + soPath + ";\n"
 }

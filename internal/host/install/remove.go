@@ -119,7 +119,7 @@ func findPlaced(h *Host, l Layout) ([]placed, error) {
 			continue
 		}
 		module := strings.TrimSuffix(filepath.Base(so), ".so")
-		name, text := snippet(shortName(module), strings.HasPrefix(e.Name(), "10-"), so)
+		name, text := snippet(module, strings.HasPrefix(e.Name(), "10-"), so)
 		if name != e.Name() || text != string(data) {
 			continue
 		}

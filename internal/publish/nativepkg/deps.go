@@ -71,6 +71,9 @@ func writeScripts(dir, format, module string, lay layout) (nfpm.Scripts, error) 
 	var err error
 	switch format {
 	case "deb":
+		// A maintainer script never fails the transaction (dpkg would stop
+		// half way through an upgrade): what nginx -t says is reported,
+		// and the module stays disabled until the configuration passes.
 		if sc.PostInstall, err = write("postinst", test+fmt.Sprintf(`set -e
 if [ "$1" = configure ]; then
     before=ok; nginx_ok || before=failing
@@ -78,30 +81,32 @@ if [ "$1" = configure ]; then
     if ! nginx_ok; then
         rm -f %[2]s
         if [ "$before" = ok ]; then
-            echo "%[3]s: nginx -t fails with the module enabled; it stays disabled:" >&2
-            nginx -t >&2 || true
-            exit 1
+            echo "%[3]s: nginx -t fails with the module enabled; it stays disabled (ln -s %[1]s %[2]s once it passes):" >&2
+            ln -sf %[1]s %[2]s; nginx -t >&2 || true; rm -f %[2]s
+        else
+            echo "%[3]s: nginx -t already failed before; the module stays disabled until it passes (ln -s %[1]s %[2]s)" >&2
         fi
-        echo "%[3]s: nginx -t already failed before; the module stays disabled until it passes (ln -s %[1]s %[2]s)" >&2
     else
         echo "%[3]s: enabled (%[2]s); reload nginx to load it" >&2
     fi
 fi
+exit 0
 `, lay.snippet, lay.enabled, module)); err != nil {
 			return sc, err
 		}
-		if sc.PreRemove, err = write("prerm", test+fmt.Sprintf(`set -e
-if [ "$1" = remove ] && [ -L %[1]s ]; then
+		// Removed in favour of the distro's package of the module: that
+		// one takes its place. Removed for good while the configuration
+		// still uses it: said, with what to do, and never refused.
+		if sc.PreRemove, err = write("prerm", test+fmt.Sprintf(`if [ "$1" = remove ] && [ "$2" != in-favour ] && [ -L %[1]s ]; then
     before=ok; nginx_ok || before=failing
-    target=$(readlink %[1]s)
     rm -f %[1]s
     if [ "$before" = ok ] && ! nginx_ok; then
-        ln -s "$target" %[1]s
-        echo "%[2]s: the configuration still uses the module (nginx -t fails without it); remove those directives first:" >&2
-        rm -f %[1]s; nginx -t >&2 || true; ln -s "$target" %[1]s
-        exit 1
+        echo "%[2]s: removed, but the configuration still uses it: nginx -t now fails, so do not reload nginx until" >&2
+        echo "  the directives are gone, or a build of %[2]s for this nginx is installed" >&2
+        echo "  (the repository's package for it, or nginx-modbuild build --like \"\$(command -v nginx)\" then install --from dist)" >&2
     fi
 fi
+exit 0
 `, lay.enabled, module)); err != nil {
 			return sc, err
 		}

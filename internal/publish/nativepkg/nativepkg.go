@@ -22,6 +22,7 @@ import (
 	"github.com/goreleaser/nfpm/v2/files"
 	_ "github.com/goreleaser/nfpm/v2/rpm" // registers the rpm packager
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/signkey"
@@ -46,7 +47,10 @@ type Spec struct {
 	Name string
 	// Requires are the module names that must load first (NDK): the
 	// package depends on theirs.
-	Requires                                   []string
+	Requires []string
+	// First is set for a module others require: its Debian snippet is
+	// 10-, read before theirs (as Debian's libnginx-mod-http-ndk's).
+	First                                      bool
 	Maintainer, Homepage, License, Description string
 	// ABI, when set, is the virtual package the target nginx provides to
 	// modules built from its distro's source (Debian's nginx-abi-V-N from
@@ -116,16 +120,54 @@ type layout struct {
 	enabled string // Debian: the modules-enabled link to make
 }
 
-func layoutOf(f distro.Family, short string) layout {
+func layoutOf(f distro.Family, module string, first bool) layout {
+	name := manifest.DistroName(module)
 	switch f {
 	case distro.Apt:
-		return layout{modules: "/usr/lib/nginx/modules", snippet: "/usr/share/nginx/modules-available/mod-" + short + ".conf",
-			enabled: "/etc/nginx/modules-enabled/50-mod-" + short + ".conf"}
+		// Debian's own places and names: libnginx-mod-http-echo ships
+		// modules-available/mod-http-echo.conf, enabled as
+		// modules-enabled/50-mod-http-echo.conf.
+		return layout{modules: "/usr/lib/nginx/modules", snippet: "/usr/share/nginx/modules-available/mod-" + name + ".conf",
+			enabled: "/etc/nginx/modules-enabled/" + manifest.SnippetName(module, first)}
 	case distro.Dnf, distro.Yum:
-		return layout{modules: "/usr/lib64/nginx/modules", snippet: "/usr/share/nginx/modules/mod-" + short + ".conf"}
+		return layout{modules: "/usr/lib64/nginx/modules", snippet: "/usr/share/nginx/modules/mod-" + name + ".conf"}
 	default: // apk
-		return layout{modules: "/usr/lib/nginx/modules", snippet: "/etc/nginx/modules/" + short + ".conf"}
+		return layout{modules: "/usr/lib/nginx/modules", snippet: "/etc/nginx/modules/" + ShortName(module) + ".conf"}
 	}
+}
+
+// relations are a package's Conflicts, Replaces and Provides.
+type relations struct{ conflicts, replaces, provides []string }
+
+// relationsOf is how a package of module stands to the distribution's
+// own (DistroPackage): a .deb conflicts with it, replaces it and provides
+// it, so apt swaps one for the other either way (proven in bare Debian 12
+// and 13 with Debian's packages); an rpm conflicts with it, so dnf says
+// so before a file conflict stops the transaction. apk: none, as no
+// Alpine package was at hand to prove what apk does with them.
+func relationsOf(format, module, name string) relations {
+	own := DistroPackage(format, module)
+	switch {
+	case own == name:
+		return relations{}
+	case format == "deb":
+		return relations{conflicts: []string{own}, replaces: []string{own}, provides: []string{own}}
+	case format == "rpm":
+		return relations{conflicts: []string{own}}
+	}
+	return relations{}
+}
+
+// DistroPackage is the distribution's own package of the module, by
+// format: Debian's libnginx-mod-http-echo, Fedora's and Alpine's
+// nginx-mod-http-echo. A package of it replaces that one and conflicts
+// with it (both ship the same .so path), so apt, dnf and apk swap one for
+// the other instead of stopping at a file both own.
+func DistroPackage(format, module string) string {
+	if format == "deb" {
+		return "libnginx-mod-" + manifest.DistroName(module)
+	}
+	return "nginx-mod-" + manifest.DistroName(module)
 }
 
 // Build makes the package of s for its distro's family.
@@ -137,9 +179,8 @@ func Build(s Spec) (*Package, error) {
 	if _, err := modinfo.Read(bytes.NewReader(s.SO)); err != nil {
 		return nil, fmt.Errorf("package %s: %w", s.Module, err)
 	}
-	short := ShortName(s.Module)
 	name := NameOf(s.Name, s.Module)
-	lay := layoutOf(s.Distro.Family, short)
+	lay := layoutOf(s.Distro.Family, s.Module, s.First)
 	version := s.Version
 	if version == "" {
 		version = "0.0.0"
@@ -156,6 +197,7 @@ func Build(s Spec) (*Package, error) {
 	for _, r := range s.Requires {
 		depends = append(depends, NameOf(s.Name, r))
 	}
+	rel := relationsOf(format, s.Module, name)
 
 	tmp, err := os.MkdirTemp("", "nginx-modbuild-pkg-")
 	if err != nil {
@@ -178,6 +220,8 @@ func Build(s Spec) (*Package, error) {
 		Description: nonEmpty(s.Description, fmt.Sprintf("%s for nginx %s, dynamic module built by nginx-modbuild", s.Module, s.Nginx)),
 		Overridables: nfpm.Overridables{
 			Depends: depends,
+			// The distro's package of the same module ships the same .so.
+			Conflicts: rel.conflicts, Replaces: rel.replaces, Provides: rel.provides,
 			Contents: files.Contents{
 				{Source: so, Destination: soDest, FileInfo: &files.ContentFileInfo{Mode: 0o644, MTime: mtime}},
 				{Source: conf, Destination: lay.snippet, FileInfo: &files.ContentFileInfo{Mode: 0o644, MTime: mtime}},

@@ -63,13 +63,15 @@ func TestDeb(t *testing.T) {
 		t.Fatalf("dpkg-deb -I: %v\n%s", err, info)
 	}
 	for _, want := range []string{" Package: nginx-module-echo\n", " Version: 0.63+nginx1.22.1-1\n", " Architecture: amd64\n",
-		" Depends: nginx-abi-1.22.1-7, nginx-module-ndk-http\n", " Homepage: https://example.com/echo\n", " postinst", " prerm"} {
+		" Depends: nginx-abi-1.22.1-7, nginx-module-ndk-http\n", " Homepage: https://example.com/echo\n", " postinst", " prerm",
+		// Debian's own package of echo ships the same .so: apt swaps them.
+		" Conflicts: libnginx-mod-http-echo\n", " Replaces: libnginx-mod-http-echo\n", " Provides: libnginx-mod-http-echo\n"} {
 		if !strings.Contains(string(info), want) {
 			t.Errorf("dpkg-deb -I lacks %q:\n%s", want, info)
 		}
 	}
 	list, _ := exec.Command(dpkg, "-c", f).CombinedOutput()
-	for _, want := range []string{"./usr/lib/nginx/modules/ngx_http_echo_module.so", "./usr/share/nginx/modules-available/mod-echo.conf"} {
+	for _, want := range []string{"./usr/lib/nginx/modules/ngx_http_echo_module.so", "./usr/share/nginx/modules-available/mod-http-echo.conf"} {
 		if !strings.Contains(string(list), want) {
 			t.Errorf("dpkg-deb -c lacks %s:\n%s", want, list)
 		}
@@ -79,6 +81,8 @@ func TestDeb(t *testing.T) {
 	named.Name = "libnginx-mod-http-{short}"
 	if p, err := Build(named); err != nil || p.Name != "libnginx-mod-http-echo" || p.Depends[1] != "libnginx-mod-http-ndk-http" {
 		t.Errorf("template: %v %+v", err, p)
+	} else if info, _ := exec.Command(dpkg, "-I", write(t, p)).CombinedOutput(); strings.Contains(string(info), "Conflicts:") {
+		t.Errorf("a package named as Debian's conflicts with itself:\n%s", info)
 	}
 	// Not the distro's packaged version: an exact upstream version range.
 	p, err = Build(spec(t, "debian-12", "1.26.3"))
@@ -115,8 +119,11 @@ func TestRPM(t *testing.T) {
 			t.Errorf("rpm -qpi --requires lacks %q:\n%s", want, out)
 		}
 	}
+	if out, _ := exec.Command(rpm, "-qp", "--conflicts", f).CombinedOutput(); strings.TrimSpace(string(out)) != "nginx-mod-http-echo" {
+		t.Errorf("rpm -qp --conflicts: %q, want nginx-mod-http-echo", out)
+	}
 	files, _ := exec.Command(rpm, "-qpl", f).CombinedOutput()
-	for _, want := range []string{"/usr/lib64/nginx/modules/ngx_http_echo_module.so", "/usr/share/nginx/modules/mod-echo.conf"} {
+	for _, want := range []string{"/usr/lib64/nginx/modules/ngx_http_echo_module.so", "/usr/share/nginx/modules/mod-http-echo.conf"} {
 		if !strings.Contains(string(files), want) {
 			t.Errorf("rpm -qpl lacks %s:\n%s", want, files)
 		}
