@@ -222,6 +222,9 @@ type builder struct {
 	// hints at that no package in the index provides (said again if its
 	// configure fails).
 	unresolved map[string][]string
+	// directives maps nginx's directives to the test: needs: name of their
+	// module, read from the tree when a suite first bails out.
+	directives map[string]string
 }
 
 // Run builds one cell. A module that fails is reported in a

@@ -131,7 +131,7 @@ func (b *builder) recordTests(m Module, t manifest.Tests, root string) {
 	if t.OK() {
 		return
 	}
-	if fix := Suggest(t, nginxNeeds(root)); fix != "" {
+	if fix := b.suggest(t, root); fix != "" {
 		b.o.Log.Printf("%s: nginx did not start in some blocks; to run the rest of its suite, add to its test: in the config:\n%s", m.ID, fix)
 	}
 	why := TestsSummary(t)
@@ -167,6 +167,22 @@ func TestsSummary(t manifest.Tests) string {
 		s += fmt.Sprintf(", %d block(s) where nginx did not start", bails)
 	}
 	return s + "; first: " + first
+}
+
+// suggest is Suggest for a suite of this cell: nginx's directive tables
+// are read from its tree once, and only for a suite that bailed out.
+func (b *builder) suggest(t manifest.Tests, root string) string {
+	bailed := false
+	for _, f := range t.Files {
+		bailed = bailed || f.BailOuts > 0
+	}
+	if !bailed {
+		return ""
+	}
+	if b.directives == nil {
+		b.directives = nginxNeeds(root)
+	}
+	return Suggest(t, b.directives)
 }
 
 // Suggest is the ready-to-paste test: lines that let a suite run past
