@@ -169,13 +169,19 @@ func (d *decoder) list(n *yaml.Node, what, example string) []*yaml.Node {
 	return n.Content
 }
 
-func (d *decoder) strList(n *yaml.Node, what, example string) []string {
-	var out []string
+// eachString calls fn with every entry of the list n that is a string;
+// entries that are not are said (as "each"), as a non-list n is.
+func (d *decoder) eachString(n *yaml.Node, what, example, each string, fn func(item *yaml.Node, s string)) {
 	for _, item := range d.list(n, what, example) {
-		if s, ok := d.str(item, "each entry of "+what); ok {
-			out = append(out, s)
+		if s, ok := d.str(item, each); ok {
+			fn(item, s)
 		}
 	}
+}
+
+func (d *decoder) strList(n *yaml.Node, what, example string) []string {
+	var out []string
+	d.eachString(n, what, example, "each entry of "+what, func(_ *yaml.Node, s string) { out = append(out, s) })
 	return out
 }
 
@@ -184,22 +190,18 @@ var reserved = []string{"--with-compat", "--add-module", "--add-dynamic-module",
 
 func (d *decoder) configure(n *yaml.Node) []string {
 	var out []string
-	for _, item := range d.list(n, "configure", "[--with-http_ssl_module]") {
-		s, ok := d.str(item, "a configure argument")
-		if !ok {
-			continue
-		}
+	d.eachString(n, "configure", "[--with-http_ssl_module]", "a configure argument", func(item *yaml.Node, s string) {
 		if !strings.HasPrefix(s, "--") {
 			d.errorf(item, "configure argument %q must start with -- (e.g. --with-http_ssl_module)", s)
-			continue
+			return
 		}
 		name, _, _ := strings.Cut(s, "=")
 		if slices.Contains(reserved, name) {
 			d.errorf(item, "configure argument %s is set by nginx-modbuild itself; remove it", name)
-			continue
+			return
 		}
 		out = append(out, s)
-	}
+	})
 	return out
 }
 

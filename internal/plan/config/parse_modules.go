@@ -164,17 +164,13 @@ func (d *decoder) moduleEnv(n *yaml.Node) map[string]string {
 // moduleLibs reads a module's libs: extra link arguments for its .so.
 func (d *decoder) moduleLibs(n *yaml.Node) []string {
 	var out []string
-	for _, item := range d.list(n, "module libs", "[-lpcre]") {
-		s, ok := d.str(item, "a link argument")
-		if !ok {
-			continue
-		}
+	d.eachString(n, "module libs", "[-lpcre]", "a link argument", func(item *yaml.Node, s string) {
 		if !linkArg.MatchString(s) {
 			d.errorf(item, "module libs: %q is not a link argument nginx-modbuild passes on (want -lNAME, -L/dir or -Wl,...)", s)
-			continue
+			return
 		}
 		out = append(out, s)
-	}
+	})
 	return out
 }
 
@@ -192,17 +188,13 @@ func (d *decoder) modulePackages(n *yaml.Node) map[distro.Family][]string {
 			d.errorf(k, "module packages: %v", err)
 			continue
 		}
-		for _, item := range d.list(v, "module packages", "[libmaxminddb-dev]") {
-			p, ok := d.str(item, "a package name")
-			if !ok {
-				continue
-			}
+		d.eachString(v, "module packages", "[libmaxminddb-dev]", "a package name", func(item *yaml.Node, p string) {
 			if !pkgName.MatchString(p) {
 				d.errorf(item, "module packages: %q is not a package name", p)
-				continue
+				return
 			}
 			out[f] = append(out[f], p)
-		}
+		})
 	}
 	return out
 }
@@ -225,13 +217,13 @@ func (d *decoder) moduleTest(n *yaml.Node) *Test {
 		"skip":     func(n *yaml.Node) { t.Skip = d.testSkips(n) },
 		"packages": func(n *yaml.Node) { t.Packages = d.modulePackages(n) },
 		"needs": func(n *yaml.Node) {
-			for _, item := range d.list(n, "test needs", "[image_filter, stream]") {
-				if s, ok := d.str(item, "each entry of test needs"); ok && !needName.MatchString(s) {
+			d.eachString(n, "test needs", "[image_filter, stream]", "each entry of test needs", func(item *yaml.Node, s string) {
+				if !needName.MatchString(s) {
 					d.errorf(item, "test needs: %q is not the name of an nginx module (image_filter, stream, realip: what --with-http_NAME_module or --with-NAME takes)", s)
-				} else if ok {
-					t.Needs = append(t.Needs, s)
+					return
 				}
-			}
+				t.Needs = append(t.Needs, s)
+			})
 		},
 		"required": func(n *yaml.Node) { d.boolean(n, &t.Required, "test required must be true or false") },
 		"timeout": func(n *yaml.Node) {

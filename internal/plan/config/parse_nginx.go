@@ -52,11 +52,7 @@ func (d *decoder) nginx(n *yaml.Node, out *Nginx) {
 func (d *decoder) nginxLines(n *yaml.Node, out *Nginx) {
 	out.Lines = nil
 	seen := map[nginxver.Line]bool{}
-	for _, item := range d.list(n, "nginx.lines", "[stable, mainline]") {
-		s, ok := d.str(item, "a release line")
-		if !ok {
-			continue
-		}
+	d.eachString(n, "nginx.lines", "[stable, mainline]", "a release line", func(item *yaml.Node, s string) {
 		l, err := nginxver.ParseLine(s)
 		switch {
 		case err != nil:
@@ -67,39 +63,31 @@ func (d *decoder) nginxLines(n *yaml.Node, out *Nginx) {
 			seen[l] = true
 			out.Lines = append(out.Lines, l)
 		}
-	}
+	})
 }
 
 // nginxVersions reads nginx.versions: nginx versions always built.
 func (d *decoder) nginxVersions(n *yaml.Node, out *Nginx) {
-	for _, item := range d.list(n, "nginx.versions", "[1.26.3]") {
-		s, ok := d.str(item, "an nginx version")
-		if !ok {
-			continue
-		}
+	d.eachString(n, "nginx.versions", "[1.26.3]", "an nginx version", func(item *yaml.Node, s string) {
 		// YAML reads 1.26 as a float; nginxver.Parse rejects it too.
 		if _, err := nginxver.Parse(s); err != nil {
 			d.errorf(item, "%v", err)
-			continue
+			return
 		}
 		out.Versions = append(out.Versions, s)
-	}
+	})
 }
 
 // nginxPlus reads nginx.plus: NGINX Plus releases, built as their base versions.
 func (d *decoder) nginxPlus(n *yaml.Node, out *Nginx) {
-	for _, item := range d.list(n, "nginx.plus", "[R34, PLS.37.0.4.1]") {
-		s, ok := d.str(item, "an NGINX Plus release")
-		if !ok {
-			continue
-		}
+	d.eachString(n, "nginx.plus", "[R34, PLS.37.0.4.1]", "an NGINX Plus release", func(item *yaml.Node, s string) {
 		m, err := plus.Embedded().Lookup(s)
 		if err != nil {
 			d.errorf(item, "%v", err)
-			continue
+			return
 		}
 		out.Plus = append(out.Plus, m.Release)
-	}
+	})
 }
 
 // nginxSHA256 reads nginx.sha256: pinned tarball checksums by version.
