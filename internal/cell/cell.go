@@ -1,15 +1,17 @@
-// Package compile compiles nginx dynamic modules against an exact nginx
+// Package cell compiles nginx dynamic modules against an exact nginx
 // version, the way NGINX's upgrade guide does by hand (configure
 // --with-compat --add-dynamic-module, make modules), verified, in one
 // configure for all modules, with every module's result reported.
 package cell
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +27,10 @@ import (
 type Module struct {
 	// ID names the source as the config does (path or git URL).
 	ID string
+	// Name is the module's one name in logs, failures and test records:
+	// what its config names it (modconf.Name), else its directory's name
+	// (Run fills it in when empty).
+	Name string
 	// Dir is the absolute directory holding its config file.
 	Dir string
 	// Commit is the source commit, when known.
@@ -238,6 +244,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	if o.Compiler.Version == "" {
 		return Result{}, errors.New("compile: Options.Compiler is not set (ask machine.Compiler after installing the build dependencies)")
 	}
+	o.Modules = named(o.Modules)
 	b := &builder{o: o, tree: o.WorkDir, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{},
 		Incremental: o.Incremental != "", ABI: o.ABI},
 		installed: map[string]bool{}, unresolved: map[string][]string{}}
@@ -322,9 +329,21 @@ func (b *builder) interrupted(ctx context.Context) error {
 	return fmt.Errorf("nginx %s cell: %w (%w): nothing was recorded for it; build it again", b.o.Nginx, ErrInterrupted, context.Cause(ctx))
 }
 
+// named fills in each module's Name (a copy: the caller's slice is
+// left as it is).
+func named(mods []Module) []Module {
+	out := slices.Clone(mods)
+	for i := range out {
+		if out[i].Name == "" {
+			out[i].Name = cmp.Or(modconf.Name(out[i].Dir), filepath.Base(out[i].Dir))
+		}
+	}
+	return out
+}
+
 func (b *builder) fail(m Module, name string, phase manifest.Phase, why string) {
 	if name == "" {
-		name = filepath.Base(m.Dir)
+		name = cmp.Or(m.Name, filepath.Base(m.Dir))
 	}
 	if strings.TrimSpace(why) == "" {
 		why = "no message (this is a bug in nginx-modbuild: please report it with the build log)"

@@ -3,7 +3,6 @@ package cell
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -63,7 +62,7 @@ func (b *builder) collect(groups []group, makeLog string, diags []Diagnostic) []
 				}
 				if d.OldStyle {
 					b.converted = append(b.converted, d.Names...)
-					b.o.Log.Printf("%s: old-style config (it only adds to nginx's module lists, for which nginx builds no .so): declared as a dynamic module", filepath.Base(m.Dir))
+					b.o.Log.Printf("%s: old-style config (it only adds to nginx's module lists, for which nginx builds no .so): declared as a dynamic module", m.Name)
 				}
 			}
 		}

@@ -80,7 +80,7 @@ func (b *builder) prepare() []prepared {
 	if len(out) > 1 {
 		var names []string
 		for _, p := range out {
-			names = append(names, filepath.Base(p.Dir))
+			names = append(names, p.Name)
 		}
 		b.o.Log.Printf("configure order: %s", strings.Join(names, ", "))
 	}
@@ -224,7 +224,7 @@ func (b *builder) dropSwitchCulprits(ctx context.Context, out string, g group, t
 	pkg := strings.Join(lib.Packages[family], " or ")
 	for _, k := range blamed {
 		m := mods[k]
-		names = append(names, filepath.Base(m.Dir))
+		names = append(names, m.Name)
 		b.fail(m.Module, "", manifest.PhaseConfigure, fmt.Sprintf("%s\nits config asks nginx to link %s (ngx_module_libs), and nginx's configure did not find %s. Install %s on %s (nginx-modbuild build --install-deps does), or declare it in the module's entry: packages: {%s: [%s]}",
 			configureError(out), sw, lib.Name, pkg, b.o.Distro, family, lib.Packages[family][0]))
 	}
@@ -333,7 +333,7 @@ func switchOrder(mods []prepared, rec map[int]*declared) ([]prepared, string) {
 							out = append(out, mods[k])
 						}
 					}
-					return out, fmt.Sprintf("%s turns on %s, which %s's config had read as off", filepath.Base(mods[j].Dir), v, filepath.Base(m.Dir))
+					return out, fmt.Sprintf("%s turns on %s, which %s's config had read as off", mods[j].Name, v, m.Name)
 				}
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -79,7 +78,7 @@ func (b *builder) installHinted(ctx context.Context, mods []prepared) ([]prepare
 			case errors.As(err, &nf) && n.declared:
 				missing = append(missing, fmt.Sprintf("%s: %v", n.why, err))
 			case errors.As(err, &nf):
-				b.o.Log.Printf("%s: %s, but %v: configure decides whether it is needed", filepath.Base(m.Dir), n.why, err)
+				b.o.Log.Printf("%s: %s, but %v: configure decides whether it is needed", m.Name, n.why, err)
 				b.unresolved[m.Dir] = append(b.unresolved[m.Dir], err.Error())
 			case err != nil:
 				return nil, err // the index itself could not be read: no module can be judged
@@ -137,7 +136,7 @@ func (b *builder) installHinted(ctx context.Context, mods []prepared) ([]prepare
 // anything.
 func (b *builder) installMissing(ctx context.Context, m prepared, probes []Probe) bool {
 	known, _ := missingLibraries(probes)
-	return b.installLibs(ctx, filepath.Base(m.Dir)+": configure", m.Dir, known)
+	return b.installLibs(ctx, m.Name+": configure", m.Dir, known)
 }
 
 // installSwitch installs the library behind one of nginx's switches (a

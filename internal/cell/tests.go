@@ -56,22 +56,22 @@ func (b *builder) tests(ctx context.Context, nginx, root string, sos []*linked) 
 		}
 		if f := b.failureOf(m); f != nil {
 			// No .so of it loaded: its suite could only fail again.
-			b.c.Tests = append(b.c.Tests, manifest.Tests{Module: m.ID, Required: m.Test.Required,
+			b.c.Tests = append(b.c.Tests, manifest.Tests{Module: m.Name, Source: m.ID, Required: m.Test.Required,
 				Error: fmt.Sprintf("not run: the module failed in phase %s", f.Phase)})
-			b.o.Log.Printf("%s: its tests are not run: it failed in phase %s", m.ID, f.Phase)
+			b.o.Log.Printf("%s: its tests are not run: it failed in phase %s", m.Name, f.Phase)
 			continue
 		}
-		title := "test " + filepath.Base(m.Dir)
+		title := "test " + m.Name
 		b.timed("test", title, func() error {
 			if err := b.testPackagesErr[m.ID]; err != nil {
-				b.recordTests(m, manifest.Tests{Module: m.ID, Required: m.Test.Required, Error: err.Error()}, root)
+				b.recordTests(m, manifest.Tests{Module: m.Name, Source: m.ID, Required: m.Test.Required, Error: err.Error()}, root)
 				return nil
 			}
 			work := filepath.Join(b.o.WorkDir, "test", strconv.Itoa(i))
 			if err := os.MkdirAll(work, 0o755); err != nil {
 				return err
 			}
-			res, err := modtest.Run(ctx, modtest.Suite{Module: m.ID, Dir: m.Dir, Test: *m.Test}, modtest.Options{
+			res, err := modtest.Run(ctx, modtest.Suite{Module: m.Name, Source: m.ID, Dir: m.Dir, Test: *m.Test}, modtest.Options{
 				Nginx: nginx, Modules: files, WorkDir: work, Jobs: b.o.Jobs, PerlLib: b.o.Tests.PerlLib, Env: b.o.Tests.Env,
 				Progress: func(file string, c tap.Counts, seconds float64) {
 					b.o.Log.Printf("%s: %d passed, %d failed, %d skipped (%.1f s)", file, c.Passed, c.Failed, c.Skipped, seconds)
@@ -119,7 +119,7 @@ func (b *builder) installTestPackages(ctx context.Context) {
 // fails the module when the suite is required and did not pass.
 func (b *builder) recordTests(m Module, t manifest.Tests, root string) {
 	b.c.Tests = append(b.c.Tests, t)
-	b.o.Log.Printf("%s: %d tests: %d passed, %d failed, %d skipped (%d declared skips)", m.ID, t.Ran, t.Passed, t.Failed, t.Skipped, len(t.Skips))
+	b.o.Log.Printf("%s: %d tests: %d passed, %d failed, %d skipped (%d declared skips)", m.Name, t.Ran, t.Passed, t.Failed, t.Skipped, len(t.Skips))
 	for _, f := range t.Files {
 		for _, x := range f.Failures {
 			b.o.Log.Printf("  FAIL %s:%d %s", f.File, x.Line, strings.TrimPrefix(x.Desc, f.File+" "))
@@ -132,11 +132,11 @@ func (b *builder) recordTests(m Module, t manifest.Tests, root string) {
 		return
 	}
 	if fix := b.suggest(t, root); fix != "" {
-		b.o.Log.Printf("%s: nginx did not start in some blocks; to run the rest of its suite, add to its test: in the config:\n%s", m.ID, fix)
+		b.o.Log.Printf("%s: nginx did not start in some blocks; to run the rest of its suite, add to its test: in the config:\n%s", m.Name, fix)
 	}
 	why := TestsSummary(t)
 	if !t.Required {
-		b.o.Log.Printf("%s: its tests failed, and test.required is false: the cell stays green", m.ID)
+		b.o.Log.Printf("%s: its tests failed, and test.required is false: the cell stays green", m.Name)
 		return
 	}
 	b.fail(m, "", manifest.PhaseTest, why)

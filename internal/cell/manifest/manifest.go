@@ -53,7 +53,11 @@ type Cell struct {
 
 // Tests is one module's suite in a cell: counts as prove sums them.
 type Tests struct {
+	// Module is the module's one name (cell.Module.Name), as failures
+	// name it; Source its source ID (config.Module.ID), as entries and
+	// failures give it (empty in manifests before it was recorded).
 	Module string `json:"module"`
+	Source string `json:"source,omitempty"`
 	// Required says a failed test fails the cell (test.required).
 	Required bool `json:"required"`
 	// Ran is every test line; Passed excludes skips and TODOs.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // Hints is what can be read from a module's config files before configure
@@ -166,4 +167,42 @@ func Sort(n int, deps [][]int) []int {
 		visit(i)
 	}
 	return out
+}
+
+var (
+	// addonName and moduleName are a config's ngx_addon_name and
+	// ngx_module_name assignments of a literal name or of $ngx_addon_name.
+	addonName  = regexp.MustCompile(`(?m)^\s*ngx_addon_name=["']?([A-Za-z0-9_]+)["']?\s*(?:#.*)?$`)
+	moduleName = regexp.MustCompile(`(?m)^\s*ngx_module_name=["']?([A-Za-z0-9_]+|\$ngx_addon_name|\$\{ngx_addon_name\})["']?\s*(?:#.*)?$`)
+)
+
+// Name is the name a module's config gives what it builds, read from
+// dir/config and the files it sources: its first ngx_module_name (the
+// .so it declares first: ndk's ndk_http_module, njs's
+// ngx_http_js_module), else its ngx_addon_name (what nginx's configure
+// prints as "adding module"); "" when it assigns neither a literal name.
+func Name(dir string) string {
+	h, err := ReadHints(dir)
+	if err != nil {
+		return ""
+	}
+	var addon string
+	for _, f := range h.Files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if m := addonName.FindSubmatch(data); m != nil && addon == "" {
+			addon = string(m[1])
+		}
+		if m := moduleName.FindSubmatch(data); m != nil {
+			if n := string(m[1]); !strings.HasPrefix(n, "$") {
+				return n
+			}
+			if addon != "" {
+				return addon
+			}
+		}
+	}
+	return addon
 }

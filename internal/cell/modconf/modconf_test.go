@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -120,5 +121,43 @@ func TestRealModuleHints(t *testing.T) {
 	}
 	if pos["libnginx-mod-http-ndk_0.3.4"] > pos["libnginx-mod-http-set-misc_0.33"] {
 		t.Errorf("set-misc ordered before ngx_devel_kit: %v", order)
+	}
+}
+
+// TestNameIsTheSOName: a real module's name, read from its config alone,
+// is the name of the .so Debian's own package of it ships (ndk's config
+// calls itself ngx_devel_kit and builds ndk_http_module.so).
+func TestNameIsTheSOName(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "libnginx-mod-http-ndk_0.3.4.orig.tar.gz")
+	for orig, deb := range map[string]string{
+		"libnginx-mod-http-ndk_0.3.4":     "libnginx-mod-http-ndk",
+		"libnginx-mod-http-echo_0.63":     "libnginx-mod-http-echo",
+		"libnginx-mod-http-set-misc_0.33": "libnginx-mod-http-set-misc",
+	} {
+		sos, _ := filepath.Glob(filepath.Join(mirror, "debs", "bookworm-amd64", deb, "usr", "lib", "nginx", "modules", "*.so"))
+		if len(sos) != 1 {
+			t.Fatalf("%s: Debian's package holds %d .so files, want 1 (run scripts/debs %s)", deb, len(sos), mirror)
+		}
+		f, err := os.Open(filepath.Join(mirror, orig+".orig.tar.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir, err := source.Extract(f, t.TempDir())
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := Name(dir), strings.TrimSuffix(filepath.Base(sos[0]), ".so"); got != want {
+			t.Errorf("%s: Name = %q, Debian's %s ships %s.so", orig, got, deb, want)
+		}
+	}
+	dir := t.TempDir()
+	write(t, dir, "config", "ngx_addon_name=ngx_http_a_module\nngx_module_name=$ngx_addon_name\n")
+	if got := Name(dir); got != "ngx_http_a_module" {
+		t.Errorf("$ngx_addon_name: Name = %q", got)
+	}
+	if got := Name(t.TempDir()); got != "" {
+		t.Errorf("no config: Name = %q", got)
 	}
 }

@@ -55,9 +55,10 @@ type Options struct {
 
 // Suite is one module's tests.
 type Suite struct {
-	// Module names the module in results (its source ID); Dir is its
+	// Module names the module in results and errors (its one name);
+	// Source is its source ID, as the config gives it; Dir is its
 	// directory.
-	Module, Dir string
+	Module, Source, Dir string
 	Test        config.Test
 }
 
@@ -71,7 +72,7 @@ func Run(ctx context.Context, s Suite, o Options) (manifest.Tests, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the suite ran past its %s timeout (test: timeout: in the config)", timeout))
 	defer cancel()
-	res := manifest.Tests{Module: s.Module, Required: s.Test.Required}
+	res := manifest.Tests{Module: s.Module, Source: s.Source, Required: s.Test.Required}
 	copyDir := filepath.Join(o.WorkDir, "module")
 	if err := filetree.Copy(s.Dir, copyDir, skipDir); err != nil {
 		return res, fmt.Errorf("copy %s for its tests: %w", s.Dir, err)

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -216,7 +217,7 @@ func testMarks(m *manifest.Manifest) map[testKey]string {
 			if t.Error != "" {
 				mark = "✗ tests did not run"
 			}
-			out[testKey{t.Module, c.Nginx, c.Distro + "/" + c.Arch}] = mark
+			out[testKey{cmp.Or(t.Source, t.Module), c.Nginx, c.Distro + "/" + c.Arch}] = mark
 		}
 	}
 	return out
