@@ -23,6 +23,21 @@ func write(t *testing.T, dir, name, text string) {
 	}
 }
 
+// extract unpacks a module's tarball and returns its directory.
+func extract(t *testing.T, tarball string) string {
+	t.Helper()
+	f, err := os.Open(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dir, err := source.Extract(f, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestHintsFollowSourcedConfigs reads a config that sources two
 // sub-configs (two .so from one addon), probes a library and tests a
 // switch, the patterns configure runs but a single-file reading misses.
@@ -94,16 +109,7 @@ func TestRealModuleHints(t *testing.T) {
 		"libnginx-mod-http-modsecurity_1.0.3", "libnginx-mod-http-auth-pam_1.5.5", "libnginx-mod-http-ndk_0.3.4"}
 	var hs []*Hints
 	for _, name := range names {
-		f, err := os.Open(filepath.Join(mirror, name+".orig.tar.gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir, err := source.Extract(f, t.TempDir())
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := ReadHints(dir)
+		h, err := ReadHints(extract(t, filepath.Join(mirror, name+".orig.tar.gz")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,16 +145,7 @@ func TestNameIsTheSOName(t *testing.T) {
 		if len(sos) != 1 {
 			t.Fatalf("%s: Debian's package holds %d .so files, want 1 (run scripts/debs %s)", deb, len(sos), mirror)
 		}
-		f, err := os.Open(filepath.Join(mirror, orig+".orig.tar.gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir, err := source.Extract(f, t.TempDir())
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, want := Name(dir), strings.TrimSuffix(filepath.Base(sos[0]), ".so"); got != want {
+		if got, want := Name(extract(t, filepath.Join(mirror, orig+".orig.tar.gz"))), strings.TrimSuffix(filepath.Base(sos[0]), ".so"); got != want {
 			t.Errorf("%s: Name = %q, Debian's %s ships %s.so", orig, got, deb, want)
 		}
 	}
