@@ -66,6 +66,9 @@ type Distro struct {
 	// upstream versions during a release's life, so no fixed version can
 	// stand for it: the config names the version to build.
 	Moving bool `json:"-"`
+	// Codename is the release's codename (bookworm), which apt source
+	// lines may name instead of Name.
+	Codename string `json:"-"`
 }
 
 var families = map[Family]Packages{
@@ -96,6 +99,9 @@ func ships(v string, d Distro) Distro { d.Packaged = v; return d }
 // for debian-12 by a test against the apt index).
 func abi(name string, d Distro) Distro { d.ABI = name; return d }
 
+// codename records a release's codename.
+func codename(c string, d Distro) Distro { d.Codename = c; return d }
+
 // moving marks a distribution whose nginx package moves to new upstream
 // versions within a release (Fedora, Alpine, Amazon Linux): a table
 // entry would go stale between releases of this tool.
@@ -119,12 +125,12 @@ func moving(d Distro) Distro { d.Moving = true; return d }
 // and 9 (and their rebuilds) ship nginx 1.14.1 and 1.20.1 as the default
 // (non-modular) package.
 var builtin = []Distro{
-	ships("1.18.0", def("debian-11", "debian:11", Apt, nil)),
-	abi("nginx-abi-1.22.1-7", ships("1.22.1", def("debian-12", "debian:12", Apt, nil))),
-	ships("1.26.3", def("debian-13", "debian:13", Apt, noPCRE1)),
-	ships("1.18.0", def("ubuntu-20.04", "ubuntu:20.04", Apt, nil)),
-	ships("1.18.0", def("ubuntu-22.04", "ubuntu:22.04", Apt, nil)),
-	ships("1.24.0", def("ubuntu-24.04", "ubuntu:24.04", Apt, noPCRE1)),
+	codename("bullseye", ships("1.18.0", def("debian-11", "debian:11", Apt, nil))),
+	codename("bookworm", abi("nginx-abi-1.22.1-7", ships("1.22.1", def("debian-12", "debian:12", Apt, nil)))),
+	codename("trixie", ships("1.26.3", def("debian-13", "debian:13", Apt, noPCRE1))),
+	codename("focal", ships("1.18.0", def("ubuntu-20.04", "ubuntu:20.04", Apt, nil))),
+	codename("jammy", ships("1.18.0", def("ubuntu-22.04", "ubuntu:22.04", Apt, nil))),
+	codename("noble", ships("1.24.0", def("ubuntu-24.04", "ubuntu:24.04", Apt, noPCRE1))),
 	ships("1.14.1", def("rocky-8", "rockylinux/rockylinux:8", Dnf, nil)),
 	ships("1.20.1", def("rocky-9", "rockylinux/rockylinux:9", Dnf, nil)),
 	ships("1.14.1", def("almalinux-8", "almalinux:8", Dnf, nil)),

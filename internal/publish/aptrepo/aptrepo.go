@@ -14,6 +14,7 @@ package aptrepo
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"crypto"
 	"crypto/md5"
@@ -60,6 +61,12 @@ type Options struct {
 	// Date is the Release's date: the newest build, so that the same
 	// packages make the same Release.
 	Date time.Time
+	// Codenames are the suites' distribution codenames (debian-12:
+	// bookworm). A suite that has one says it in its Release and is
+	// published under it too (dists/bookworm, the same files), so a
+	// source line by codename works, and a dist-upgrade that rewrites
+	// bookworm to trixie in every source line moves it along.
+	Codenames map[string]string
 }
 
 // Indexes makes the unsigned indexes of the repository: every
@@ -89,10 +96,14 @@ func Indexes(debs []Deb, o Options) ([]File, error) {
 	}
 	for suite, files := range suites {
 		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
-		for _, f := range files {
-			out = append(out, File{"dists/" + suite + "/" + f.Path, f.Data})
+		codename := cmp.Or(o.Codenames[suite], suite)
+		rel := release(suite, codename, files, o)
+		for _, name := range slices.Compact([]string{suite, codename}) {
+			for _, f := range files {
+				out = append(out, File{"dists/" + name + "/" + f.Path, f.Data})
+			}
+			out = append(out, File{"dists/" + name + "/Release", rel})
 		}
-		out = append(out, File{"dists/" + suite + "/Release", release(suite, files, o)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
@@ -100,7 +111,7 @@ func Indexes(debs []Deb, o Options) ([]File, error) {
 
 // release is a suite's Release file: what it holds and every index's
 // size and SHA-256.
-func release(suite string, files []File, o Options) []byte {
+func release(suite, codename string, files []File, o Options) []byte {
 	comps, arches := map[string]bool{}, map[string]bool{}
 	for _, f := range files {
 		comp, rest, _ := strings.Cut(f.Path, "/")
@@ -108,7 +119,7 @@ func release(suite string, files []File, o Options) []byte {
 		arches[strings.TrimPrefix(strings.SplitN(rest, "/", 2)[0], "binary-")] = true
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\n", o.Origin, o.Label, suite, suite)
+	fmt.Fprintf(&b, "Origin: %s\nLabel: %s\nSuite: %s\nCodename: %s\n", o.Origin, o.Label, suite, codename)
 	fmt.Fprintf(&b, "Date: %s\n", o.Date.UTC().Format(time.RFC1123))
 	fmt.Fprintf(&b, "Architectures: %s\nComponents: %s\n", strings.Join(slices.Sorted(maps.Keys(arches)), " "), strings.Join(slices.Sorted(maps.Keys(comps)), " "))
 	fmt.Fprintf(&b, "Description: nginx modules built by nginx-modbuild for %s\n", suite)

@@ -87,6 +87,27 @@ func TestIndexes(t *testing.T) {
 			t.Errorf("%s differs between two runs", again[i].Path)
 		}
 	}
+
+	// With its codename, the suite says it and is also under dists/bookworm:
+	// the same files, so a line by either name reads the same repository.
+	named, _ := Indexes(debs, Options{Origin: "o", Label: "l", Date: date, Codenames: map[string]string{"debian-12": "bookworm"}})
+	alias := map[string][]byte{}
+	for _, f := range named {
+		if rest, ok := strings.CutPrefix(f.Path, "dists/bookworm/"); ok {
+			alias["dists/debian-12/"+rest] = f.Data
+		}
+	}
+	if len(alias) != len(files) || len(named) != 2*len(files) {
+		t.Fatalf("with a codename: %d files, %d under dists/bookworm; want %d and %d", len(named), len(alias), 2*len(files), len(files))
+	}
+	for _, f := range named[len(named)/2:] {
+		if !bytes.Equal(alias[f.Path], f.Data) {
+			t.Errorf("dists/bookworm's copy of %s differs", f.Path)
+		}
+	}
+	if r := string(alias["dists/debian-12/Release"]); !strings.Contains(r, "Suite: debian-12\nCodename: bookworm\n") {
+		t.Errorf("Release with a codename:\n%s", r)
+	}
 }
 
 func TestSignAndVerify(t *testing.T) {

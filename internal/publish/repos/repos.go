@@ -109,6 +109,7 @@ func hasPackages(m *manifest.Manifest) bool {
 func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, error) {
 	var debs []aptrepo.Deb
 	var newest time.Time
+	codenames := map[string]string{}
 	for _, e := range m.Entries {
 		if e.Kind != "deb" {
 			continue
@@ -121,6 +122,9 @@ func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, 
 		if err != nil {
 			return nil, err
 		}
+		if d.Codename != "" {
+			codenames[e.Distro] = d.Codename
+		}
 		debs = append(debs, aptrepo.Deb{Filename: e.File, Data: data, Suite: e.Distro, Component: Component(d, e.Nginx), Arch: e.Arch})
 		if t, err := time.Parse(time.RFC3339, e.BuiltAt); err == nil && t.After(newest) {
 			newest = t
@@ -129,7 +133,7 @@ func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, 
 	if len(debs) == 0 {
 		return nil, nil
 	}
-	files, err := aptrepo.Indexes(debs, aptrepo.Options{Origin: "nginx-modbuild", Label: "nginx-modbuild", Date: newest})
+	files, err := aptrepo.Indexes(debs, aptrepo.Options{Origin: "nginx-modbuild", Label: "nginx-modbuild", Date: newest, Codenames: codenames})
 	if err != nil {
 		return nil, err
 	}

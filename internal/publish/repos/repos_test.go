@@ -106,7 +106,8 @@ func TestWriteIsIdempotent(t *testing.T) {
 			}
 		}
 	}
-	// A rebuilt package: only its suite's indexes and signatures change.
+	// A rebuilt package: only its suite's indexes and signatures change
+	// (the suite's, under its name and its codename).
 	add("debian-13", "1.26.3", deb(t, "1.1+nginx1.26.3"))
 	wrote, err = Write(context.Background(), dir, m, key, Options{})
 	if err != nil {
@@ -114,7 +115,9 @@ func TestWriteIsIdempotent(t *testing.T) {
 	}
 	sort.Strings(wrote)
 	if got := strings.Join(wrote, " "); got != "dists/debian-13/InRelease dists/debian-13/Release dists/debian-13/Release.gpg "+
-		"dists/debian-13/main/binary-amd64/Packages dists/debian-13/main/binary-amd64/Packages.gz" {
+		"dists/debian-13/main/binary-amd64/Packages dists/debian-13/main/binary-amd64/Packages.gz "+
+		"dists/trixie/InRelease dists/trixie/Release dists/trixie/Release.gpg "+
+		"dists/trixie/main/binary-amd64/Packages dists/trixie/main/binary-amd64/Packages.gz" {
 		t.Errorf("a rebuilt debian-13 package wrote: %s", got)
 	}
 }

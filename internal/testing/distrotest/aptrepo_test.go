@@ -101,7 +101,12 @@ func setupLines(url, suite string, withCurl bool) string {
 	if withCurl {
 		pre = "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends curl >/dev/null\n"
 	}
-	return pre + fmt.Sprintf(`install -d -m 0755 /etc/apt/keyrings
+	// The archive cache is kept between runs (testenv's apt slots), and
+	// apt takes a cached .deb of the same name and size without checking
+	// its hash: a package of ours from an earlier run, same version,
+	// other bytes, would be installed instead of this run's.
+	return pre + fmt.Sprintf(`rm -f /var/cache/apt/archives/nginx-module-*.deb
+install -d -m 0755 /etc/apt/keyrings
 curl -fsSL %[1]s/nginx-modbuild.gpg -o /etc/apt/keyrings/nginx-modbuild.gpg
 echo "deb [signed-by=/etc/apt/keyrings/nginx-modbuild.gpg] %[1]s %[2]s main" > /etc/apt/sources.list.d/nginx-modbuild.list`, url, suite)
 }

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,45 +26,61 @@ import (
 func TestDebBesideDistrosOwnPackage(t *testing.T) {
 	mirror := testenv.Mirror(t, "debian-12/libnginx-mod-http-echo_0.63.orig.tar.gz")
 	key := signingKey(t)
-	for _, r := range []struct{ image, distro, nginx string }{
-		{"debian:12", "debian-12", "1.22.1"},
-		{"debian:13", "debian-13", "1.26.3"},
-	} {
-		t.Run(r.distro, func(t *testing.T) {
-			work := t.TempDir()
-			src := filepath.Join(work, "src")
-			tmp := filepath.Join(t.TempDir(), "echo")
-			extract(t, filepath.Join(mirror, r.distro, "libnginx-mod-http-echo_0.63.orig.tar.gz"), tmp)
-			os.MkdirAll(src, 0o755)
-			if err := os.Rename(configDir(t, tmp), filepath.Join(src, "echo")); err != nil {
-				t.Fatal(err)
-			}
-			writeConfig(t, filepath.Join(work, "echo.yml"), []module{{name: "echo"}}, `location = /t { echo "hi"; }`, "/t", "")
-			c := toolContainer(t, r.image, mirror, src, work)
-			if out, err := build(c, "echo.yml", r.nginx, r.distro, "dist", "--packages"); err != nil {
-				t.Fatalf("build --packages: %v\n%s", err, testenv.Tail(out, 40))
-			}
-			keyFile := filepath.Join(work, "key.asc")
-			os.WriteFile(keyFile, key, 0o600)
-			pub := filepath.Join(t.TempDir(), "pub")
-			runTool(t, "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", keyFile)
-			so, err := os.ReadFile(filepath.Join(work, "dist", "ngx_http_echo_module_"+r.nginx+".so"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(so)
-			ours := hex.EncodeToString(sum[:])
-			srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
-			defer srv.Close()
+	releases := []struct{ image, distro, codename, nginx string }{
+		{"debian:12", "debian-12", "bookworm", "1.22.1"},
+		{"debian:13", "debian-13", "trixie", "1.26.3"},
+	}
+	// One repository with both releases' builds, as a module's has.
+	work := t.TempDir()
+	writeConfig(t, filepath.Join(work, "echo.yml"), []module{{name: "echo"}}, `location = /t { echo "hi"; }`, "/t", "")
+	ours := map[string]string{} // the .so's SHA-256 by distro
+	for _, r := range releases {
+		src := filepath.Join(t.TempDir(), "src")
+		tmp := filepath.Join(t.TempDir(), "echo")
+		extract(t, filepath.Join(mirror, r.distro, "libnginx-mod-http-echo_0.63.orig.tar.gz"), tmp)
+		os.MkdirAll(src, 0o755)
+		if err := os.Rename(configDir(t, tmp), filepath.Join(src, "echo")); err != nil {
+			t.Fatal(err)
+		}
+		c := toolContainer(t, r.image, mirror, src, work)
+		if out, err := build(c, "echo.yml", r.nginx, r.distro, "dist/"+r.distro, "--packages"); err != nil {
+			t.Fatalf("%s: build --packages: %v\n%s", r.distro, err, testenv.Tail(out, 40))
+		}
+		so, err := os.ReadFile(filepath.Join(work, "dist", r.distro, "ngx_http_echo_module_"+r.nginx+".so"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(so)
+		ours[r.distro] = hex.EncodeToString(sum[:])
+	}
+	keyFile := filepath.Join(work, "key.asc")
+	os.WriteFile(keyFile, key, 0o600)
+	pub := filepath.Join(t.TempDir(), "pub")
+	runTool(t, "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", keyFile)
+	for _, r := range releases {
+		deb := filepath.Join(pub, "ngx_http_echo_module_"+r.nginx+"_"+r.distro+"_amd64.deb")
+		x := t.TempDir()
+		if out, err := exec.Command("dpkg-deb", "-x", deb, x).CombinedOutput(); err != nil {
+			t.Fatalf("dpkg-deb -x %s: %v\n%s", deb, err, out)
+		}
+		so, _ := os.ReadFile(filepath.Join(x, "usr", "lib", "nginx", "modules", "ngx_http_echo_module.so"))
+		if sum := sha256.Sum256(so); hex.EncodeToString(sum[:]) != ours[r.distro] {
+			t.Errorf("%s: the published package's .so has SHA-256 %x, the build's %s", r.distro, sum, ours[r.distro])
+		}
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
+	defer srv.Close()
 
+	for _, r := range releases {
+		t.Run(r.distro, func(t *testing.T) {
 			ctx := context.Background()
 			h := testenv.StartContainer(t, r.image)
 			h.Shell(ctx, setupLines(srv.URL, r.distro, true)+"\napt-get update -q >/dev/null")
 			// The order the issue met: ours, then Debian's.
-			swap(t, h, "nginx-module-echo", "", ours)
+			swap(t, h, "nginx-module-echo", "", ours[r.distro])
 			swap(t, h, "libnginx-mod-http-echo", "nginx-module-echo", "")
 			// And back: ours over Debian's.
-			swap(t, h, "nginx-module-echo", "libnginx-mod-http-echo", ours)
+			swap(t, h, "nginx-module-echo", "libnginx-mod-http-echo", ours[r.distro])
 
 			// Removed while the configuration uses it: the package goes,
 			// dpkg stays consistent, and it says what to do; it never
@@ -76,8 +94,61 @@ func TestDebBesideDistrosOwnPackage(t *testing.T) {
 			if audit := h.Shell(ctx, "dpkg --audit 2>&1"); strings.TrimSpace(audit) != "" {
 				t.Errorf("after removing a module in use, dpkg --audit: %s", audit)
 			}
+			if r.distro == "debian-12" {
+				upgradeCarriesTheModule(t, h, srv.URL, ours["debian-13"])
+			}
 		})
 	}
+}
+
+// upgradeCarriesTheModule is issue 33's second item, on a Debian 12 host
+// whose configuration uses echo from our repository, listed by codename
+// (bookworm), as Debian's own lines are:
+//   - nginx from trixie while our line still says bookworm (no build of
+//     ours for that nginx there): apt's plan removes the module before it
+//     installs anything;
+//   - the line rewritten to trixie, as a dist-upgrade rewrites every
+//     line: installing trixie's nginx upgrades the module to the
+//     repository's build for it in the same transaction; dpkg --audit is
+//     clean, nginx -t passes with the configuration still using echo.
+func upgradeCarriesTheModule(t *testing.T, h *testenv.Container, url, trixieSO string) {
+	t.Helper()
+	ctx := context.Background()
+	env := []string{"DEBIAN_FRONTEND=noninteractive"}
+	h.Shell(ctx, setupLines(url, "bookworm", false)+"\napt-get update -q >/dev/null")
+	swap(t, h, "nginx-module-echo", "", "")
+	h.Shell(ctx, `nginx -t 2>&1 && sed 's/bookworm/trixie/g' /etc/apt/sources.list > /etc/apt/sources.list.d/trixie.list && apt-get update -q >/dev/null`)
+
+	// apt prints the plan before it does anything; in its operations the
+	// module goes before trixie's nginx is unpacked (libc6 and the like,
+	// which the module does not hold, may come first).
+	plan, err := h.Exec(ctx, env, "sh", "-c", "apt-get install -s -q -t trixie nginx 2>&1")
+	_, removed, _ := strings.Cut(plan, "The following packages will be REMOVED:\n")
+	removed, _, _ = strings.Cut(removed, "\nThe following")
+	remv, inst := strings.Index(plan, "Remv nginx-module-echo"), strings.Index(plan, "Inst nginx ")
+	t.Logf("apt-get install -s -t trixie nginx, our line at bookworm:\n%s", testenv.Tail(plan, 12))
+	if err != nil || !slices.Contains(strings.Fields(removed), "nginx-module-echo") || remv < 0 || inst < 0 || remv > inst {
+		t.Errorf("nginx from trixie with no build of ours for it: the plan does not remove the module before it unpacks nginx (%v):\n%s", err, testenv.Tail(plan, 40))
+	}
+
+	h.Shell(ctx, `sed -i 's/ bookworm / trixie /' /etc/apt/sources.list.d/nginx-modbuild.list && apt-get update -q >/dev/null`)
+	out, err := h.Exec(ctx, env, "sh", "-c", "apt-get install -y -q -t trixie nginx 2>&1")
+	t.Logf("apt-get install -t trixie nginx, our line at trixie:\n%s", testenv.Tail(out, 16))
+	// (Debian's own libssl3 -> libssl3t64 transition removes libssl3.)
+	if err != nil || strings.Contains(out, "Removing nginx-module-echo") || !strings.Contains(out, "+nginx1.26.3-1) over (") {
+		t.Fatalf("nginx from trixie with our build for it: the module is not upgraded along (%v):\n%s", err, testenv.Tail(out, 40))
+	}
+	if audit := h.Shell(ctx, "dpkg --audit 2>&1"); strings.TrimSpace(audit) != "" {
+		t.Errorf("after the upgrade, dpkg --audit: %s", audit)
+	}
+	if v := h.Shell(ctx, "dpkg-query -W -f='${Version}' nginx-module-echo"); !strings.Contains(v, "nginx1.26.3") {
+		t.Errorf("after the upgrade, nginx-module-echo is %s, want the build for nginx 1.26.3", v)
+	}
+	if got := h.Shell(ctx, "sha256sum /usr/lib/nginx/modules/ngx_http_echo_module.so"); !strings.HasPrefix(got, trixieSO) {
+		t.Errorf("after the upgrade, the .so is not the debian-13 build: %s", got)
+	}
+	// The configuration still uses echo (conf.d/echo.conf): nginx -t.
+	h.Shell(ctx, "nginx -v 2>&1 | grep -q 1.26.3 && nginx -t 2>&1")
 }
 
 // swap installs pkg with apt-get in c and checks the host after it: the
