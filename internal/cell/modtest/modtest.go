@@ -59,7 +59,7 @@ type Suite struct {
 	// Source is its source ID, as the config gives it; Dir is its
 	// directory.
 	Module, Source, Dir string
-	Test        config.Test
+	Test                config.Test
 }
 
 // Run runs the suite. The error is for a suite that could not run at
