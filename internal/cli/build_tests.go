@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -39,7 +40,7 @@ func annotateTests(d *Deps, c manifest.Cell, mods []modsrc.Source) {
 			level = "warning"
 		}
 		for _, f := range s.Files {
-			path := testFile(d, mods, s.Module, f.File)
+			path := testFile(d, mods, cmp.Or(s.Source, s.Module), f.File)
 			for _, x := range f.Failures {
 				msg := fmt.Sprintf("nginx %s %s: %s", c.Nginx, c.Distro, strings.TrimPrefix(x.Desc, f.File+" "))
 				if x.Diag != "" {
