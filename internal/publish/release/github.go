@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/google/go-github/v60/github"
 
@@ -65,9 +67,11 @@ type GitHub interface {
 type API struct {
 	C           *ghclient.Client
 	Owner, Repo string
-	// Cache, when set, keeps downloaded assets by ID (an asset's bytes
-	// never change: replacing one makes a new ID), so a reader that
-	// comes back (plan --new every hour) downloads each once.
+	// Cache, when set, keeps downloaded assets by API host, repository
+	// and ID (an asset's bytes never change: replacing one makes a new
+	// ID), so a reader that comes back (plan --new every hour) downloads
+	// each once. IDs are GitHub's per host: another GitHub (Enterprise
+	// Server, a test's fake) numbers its assets afresh.
 	Cache string
 }
 
@@ -139,7 +143,7 @@ const (
 func (a *API) Download(ctx context.Context, assetID int64) ([]byte, error) {
 	kept := ""
 	if a.Cache != "" {
-		kept = filepath.Join(a.Cache, "assets", a.Owner+"-"+a.Repo+"-"+strconv.FormatInt(assetID, 10))
+		kept = filepath.Join(a.Cache, "assets", safeHost(a.C.Client.BaseURL.Host), a.Owner+"-"+a.Repo+"-"+strconv.FormatInt(assetID, 10))
 		if b, err := userfile.Read(kept, maxDownload); err == nil {
 			return b, nil
 		}
@@ -152,6 +156,11 @@ func (a *API) Download(ctx context.Context, assetID int64) ([]byte, error) {
 		}
 	}
 	return b, err
+}
+
+// safeHost is an API host as one path element (host:port -> host_port).
+func safeHost(h string) string {
+	return strings.NewReplacer(":", "_", "/", "_", "..", "_").Replace(cmp.Or(h, "api"))
 }
 
 func (a *API) download(ctx context.Context, assetID int64) ([]byte, error) {

@@ -523,3 +523,26 @@ func TestTableShowsTests(t *testing.T) {
 		}
 	}
 }
+
+// TestAssetCacheIsPerHost: two GitHubs (here two fakes, as two test runs
+// or a github.com and an Enterprise Server would be) number their
+// assets alike; with one cache directory, each download is its own
+// host's bytes. (Keyed by repository and ID alone, the second read the
+// first's manifest.json: the act e2e re-run then saw a module
+// "changed" from a tree a run long before had built.)
+func TestAssetCacheIsPerHost(t *testing.T) {
+	cache := t.TempDir()
+	for _, body := range []string{"first host's bytes", "second host's bytes"} {
+		gh := ghfake.New(t)
+		id := gh.CreateRelease(repo, "v1", "v1", "")
+		asset := gh.AddAsset(repo, id, "manifest.json", "", []byte(body))
+		api, _ := client(t, gh)
+		api.Cache = cache
+		for range 2 { // the second from the cache
+			got, err := api.Download(context.Background(), asset)
+			if err != nil || string(got) != body {
+				t.Fatalf("asset %d on %s: %q, %v; want %q", asset, gh.URL, got, err, body)
+			}
+		}
+	}
+}
