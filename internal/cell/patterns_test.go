@@ -257,7 +257,7 @@ func TestConfigPatterns(t *testing.T) {
 		if diff := cmp.Diff(wantBuilt, builtNames(res, "1.22.1")); diff != "" {
 			t.Errorf("built (-want +got):\n%s", diff)
 		}
-		if len(failed) != 2 || !strings.Contains(failed["streamonly configure"], "--with-stream=dynamic") ||
+		if len(failed) != 2 || !strings.Contains(failed["ngx_stream_only_module configure"], "--with-stream=dynamic") ||
 			!strings.Contains(failed["ngx_http_unresolved_module symbols"], "undefined symbol(s) ngx_http_no_such_function") {
 			t.Errorf("failures: %v", failed)
 		}
@@ -296,7 +296,7 @@ func TestStreamAndMissingLibrary(t *testing.T) {
 	o.Smoke = &Smoke{}
 	res, err := Run(context.Background(), o)
 	failed := failuresOf(t, err)
-	msg := failed["geoipx configure"]
+	msg := failed["ngx_http_geoipx_module configure"]
 	for _, want := range []string{"./configure: error: the geoipx module requires the maxminddb library.",
 		`failed probe "MaxmindDB library"`, "maxminddb.h", "install libmaxminddb-dev on debian-12", "packages: {apt: [libmaxminddb-dev]}"} {
 		if !strings.Contains(msg, want) {
