@@ -3,6 +3,7 @@ package cell
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -144,27 +145,85 @@ func noSOReason(m prepared, d *declared, configure []string) string {
 	return reason
 }
 
-// excerpt is what the compiler said about a module: its error lines, or
-// failing that the end of make's output that mentions it.
+// excerpt is what the compiler said about a module: its error lines
+// (each message once, with how many more files said it), or failing that
+// the tools' own errors before make's error for one of its targets (the
+// linker's, a missing compiler's), then the end of make's output that
+// mentions it.
 func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 	var lines []string
+	seen := map[string]int{} // message -> index in lines
+	more := map[int]int{}
 	for _, d := range diags {
-		if d.Severity == "error" && strings.HasPrefix(d.File, m.Dir+"/") {
-			lines = append(lines, fmt.Sprintf("%s:%d:%d: error: %s", d.File, d.Line, d.Column, d.Message))
+		if (d.Severity != "error" && d.Severity != "fatal error") || !strings.HasPrefix(d.File, m.Dir+"/") {
+			continue
 		}
+		if i, ok := seen[d.Message]; ok {
+			more[i]++
+			continue
+		}
+		seen[d.Message] = len(lines)
+		lines = append(lines, fmt.Sprintf("%s:%d:%d: %s: %s", d.File, d.Line, d.Column, d.Severity, d.Message))
+	}
+	for i, n := range more {
+		lines[i] += fmt.Sprintf(" (and in %d more %s)", n, map[bool]string{true: "file", false: "files"}[n == 1])
 	}
 	if len(lines) > 10 {
 		lines = append(lines[:10], fmt.Sprintf("... and %d more errors", len(lines)-10))
 	}
-	if len(lines) == 0 {
-		for _, l := range strings.Split(makeLog, "\n") {
-			if strings.Contains(l, so) || strings.Contains(l, m.Dir) {
-				lines = append(lines, l)
-			}
-		}
-		if len(lines) > 10 {
-			lines = lines[len(lines)-10:]
+	if len(lines) > 0 {
+		return strings.Join(lines, "\n")
+	}
+	lines = toolErrors(makeLog, func(target string, block []string) bool {
+		// Its .so's link, or an object whose compile command names its
+		// sources (objects are objs/addon/..., not under its directory).
+		return strings.Contains(target, so) || slices.ContainsFunc(block, func(l string) bool { return strings.Contains(l, m.Dir+"/") })
+	})
+	var mentions []string
+	for _, l := range strings.Split(makeLog, "\n") {
+		if strings.Contains(l, so) || strings.Contains(l, m.Dir) {
+			mentions = append(mentions, l)
 		}
 	}
-	return strings.Join(lines, "\n")
+	if len(mentions) > 10 {
+		mentions = mentions[len(mentions)-10:]
+	}
+	return strings.Join(append(lines, mentions...), "\n")
+}
+
+var (
+	// makeError is make's line for a recipe that failed, naming its target.
+	makeError = regexp.MustCompile(`^make(?:\[\d+\])?: \*\*\* \[(?:[^\]]*:\d+: )?([^\]]+)\] Error \d+`)
+	// toolError is a tool's own error line, one gcc's diagnostics regexp
+	// does not read: the linker's, collect2's, a compiler driver that
+	// cannot run a part of itself (cc1plus), cargo's.
+	toolError = regexp.MustCompile(`(?:^|/)ld(?:\.\w+)?: |^collect2: |^(?:cc|gcc|g\+\+|c\+\+|clang)(?:-\d+)?: (?:fatal )?error: |^error(?:\[E\d+\])?: |recompile with -fPIC`)
+)
+
+// toolErrors are the tool error lines, each once, among the lines before
+// each make error that mine accepts (by its target and those lines), back
+// to the previous make error (with make -j, another recipe's lines can
+// fall between; the lines are the tools' own words either way).
+func toolErrors(makeLog string, mine func(target string, block []string) bool) []string {
+	log := strings.Split(makeLog, "\n")
+	var out []string
+	from := 0
+	for i, l := range log {
+		mm := makeError.FindStringSubmatch(l)
+		if mm == nil {
+			continue
+		}
+		if mine(mm[1], log[from:i]) {
+			for _, t := range log[from:i] {
+				if t = strings.TrimSpace(t); toolError.MatchString(t) && !slices.Contains(out, t) {
+					out = append(out, t)
+				}
+			}
+		}
+		from = i + 1
+	}
+	if len(out) > 10 {
+		out = out[:10]
+	}
+	return out
 }

@@ -143,7 +143,7 @@ type Failure struct {
 // errorMarks are what the first real error line of a failure holds: the
 // compiler's or configure's error, make's missing rule, the linker's, the
 // dynamic loader's or nginx's.
-var errorMarks = []string{"error:", "undefined symbol", "No rule to make target", "multiple definition", "undefined reference",
+var errorMarks = []string{"recompile with -fPIC", "error:", "undefined symbol", "No rule to make target", "multiple definition", "undefined reference",
 	"cannot find -l", "[emerg]"}
 
 // Reason is the failure's most telling line: the first real error line in

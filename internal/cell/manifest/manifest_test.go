@@ -99,6 +99,12 @@ func TestFailureReason(t *testing.T) {
 			"./configure: error: the HTTP XSLT module requires the libxml2/libxslt"},
 		{"nginx -t refused it: nginx: [emerg] dlopen() \"/x.so\" failed (/x.so: undefined symbol: pcre_fullinfo)",
 			"nginx -t refused it: nginx: [emerg] dlopen() \"/x.so\" failed (/x.so: undefined symbol: pcre_fullinfo)"},
+		// ld's own words (Debian 12's binutils), its warning and
+		// collect2's summary around the line that says what to do.
+		{"did not compile:\n/usr/bin/ld: libnopic.a(lib.o): warning: relocation against `nopic_counter' in read-only section `.text'\n" +
+			"/usr/bin/ld: libnopic.a(lib.o): relocation R_X86_64_PC32 against symbol `nopic_counter' can not be used when making a shared object; recompile with -fPIC\n" +
+			"/usr/bin/ld: final link failed: bad value\ncollect2: error: ld returned 1 exit status\ncc -o objs/ngx_http_nopic_module.so \\",
+			"/usr/bin/ld: libnopic.a(lib.o): relocation R_X86_64_PC32 against symbol `nopic_counter' can not be used when making a shared object; recompile with -fPIC"},
 		{"did not compile:\nsomething went wrong", "did not compile: something went wrong"},
 		{"one line", "one line"},
 	} {
