@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -75,14 +76,29 @@ type codeHost struct {
 	asked    []string
 }
 
+// requests is a copy of the paths asked so far.
+func (h *codeHost) requests() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.asked)
+}
+
+// setTamper changes the file served changed from now on.
+func (h *codeHost) setTamper(what string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tamper = what
+}
+
 func (h *codeHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.asked = append(h.asked, r.URL.Path)
+	tamper := h.tamper
 	h.mu.Unlock()
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	switch {
 	case len(parts) == 4 && parts[2] == "tar.gz" && h.archives[parts[0]+"/"+parts[1]] != "":
-		w.Write(h.archive(h.archives[parts[0]+"/"+parts[1]], parts[1], parts[3]))
+		w.Write(h.archive(h.archives[parts[0]+"/"+parts[1]], parts[1], parts[3], tamper))
 	case len(parts) >= 4 && parts[0] == "octokit" && parts[1] == "fixtures":
 		name := parts[len(parts)-1]
 		if name == "normalized-fixture.json" {
@@ -93,7 +109,7 @@ func (h *codeHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		if h.tamper == name {
+		if tamper == name {
 			data[len(data)/2] ^= 1
 		}
 		w.Write(data)
@@ -103,7 +119,7 @@ func (h *codeHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // archive re-packs tarball's one top directory as GitHub names it.
-func (h *codeHost) archive(tarball, repo, commit string) []byte {
+func (h *codeHost) archive(tarball, repo, commit, tamper string) []byte {
 	tmp := h.t.TempDir()
 	if out, err := exec.Command("tar", "-xzf", tarball, "-C", tmp).CombinedOutput(); err != nil {
 		h.t.Errorf("unpack %s: %v\n%s", tarball, err, out)
@@ -112,7 +128,7 @@ func (h *codeHost) archive(tarball, repo, commit string) []byte {
 	tops, _ := os.ReadDir(tmp)
 	top := repo + "-" + commit
 	os.Rename(filepath.Join(tmp, tops[0].Name()), filepath.Join(tmp, top))
-	if file, ok := strings.CutPrefix(h.tamper, repo+":"); ok {
+	if file, ok := strings.CutPrefix(tamper, repo+":"); ok {
 		p := filepath.Join(tmp, top, file)
 		data, _ := os.ReadFile(p)
 		data[0] ^= 1
@@ -199,8 +215,8 @@ func TestInputsDownloadVerified(t *testing.T) {
 		t.Errorf("SOURCES has %d lines, want %d:\n%s", n, 2+len(fixtures), sources)
 	}
 	for _, want := range []string{"/openresty/test-nginx/tar.gz/cf245a0e58f2", "/nginx/njs/tar.gz/", "/octokit/fixtures/"} {
-		if !strings.Contains(strings.Join(host.asked, " "), want) {
-			t.Errorf("no request for %s in %v", want, host.asked)
+		if !strings.Contains(strings.Join(host.requests(), " "), want) {
+			t.Errorf("no request for %s in %v", want, host.requests())
 		}
 	}
 	t.Setenv(InputsVar, dir)
@@ -208,16 +224,16 @@ func TestInputsDownloadVerified(t *testing.T) {
 		t.Errorf("Input does not say the download's source: %q", downloaded(dir, "vendor/njs-0.8.9.tar.gz"))
 	}
 
-	asked := len(host.asked)
-	if out, stderr, err := runInputs(t, dir, srv.URL); err != nil || out != dir || len(host.asked) != asked {
-		t.Errorf("second run: %v, %q, %d more requests\n%s", err, out, len(host.asked)-asked, stderr)
+	asked := len(host.requests())
+	if out, stderr, err := runInputs(t, dir, srv.URL); err != nil || out != dir || len(host.requests()) != asked {
+		t.Errorf("second run: %v, %q, %d more requests\n%s", err, out, len(host.requests())-asked, stderr)
 	}
 
 	for _, tamper := range []struct{ what, input string }{
 		{"test-nginx:README.md", "vendor/test-nginx-cf245a0.tar.gz"},
 		{"labels.json", "github-fixtures/labels.json"},
 	} {
-		host.tamper = tamper.what
+		host.setTamper(tamper.what)
 		bad := filepath.Join(t.TempDir(), "inputs")
 		_, stderr, err := runInputs(t, bad, srv.URL)
 		if err == nil || !strings.Contains(stderr, "test input "+tamper.input) || !strings.Contains(stderr, "refused") {
