@@ -166,7 +166,11 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 		lines = append(lines, fmt.Sprintf("%s:%d:%d: %s: %s", d.File, d.Line, d.Column, d.Severity, d.Message))
 	}
 	for i, n := range more {
-		lines[i] += fmt.Sprintf(" (and in %d more %s)", n, map[bool]string{true: "file", false: "files"}[n == 1])
+		files := "files"
+		if n == 1 {
+			files = "file"
+		}
+		lines[i] += fmt.Sprintf(" (and in %d more %s)", n, files)
 	}
 	if len(lines) > 10 {
 		lines = append(lines[:10], fmt.Sprintf("... and %d more errors", len(lines)-10))
