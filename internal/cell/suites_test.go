@@ -68,14 +68,19 @@ var (
 )
 
 // handProve runs prove by hand in a suite's directory on the files the
-// tool ran, with the same nginx and .so files, and reads its summary.
-func handProve(t *testing.T, dir, lib, nginx string, sos, files []string) (proveSummary, string) {
+// tool ran, with the same nginx and .so files, and reads its summary:
+// prove -jN with TEST_NGINX_RANDOMIZE for jobs > 1, plain prove for 1.
+func handProve(t *testing.T, dir, lib, nginx string, sos, files []string, jobs int) (proveSummary, string) {
 	t.Helper()
 	prove := testenv.Tool(t, "prove", "perl")
-	args := append([]string{prove, "-j4", "-I" + lib}, files...)
-	cmd := modtest.Reaped(context.Background(), testenv.Tool(t, "perl", "perl"), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "TEST_NGINX_BINARY="+nginx, "TEST_NGINX_LOAD_MODULES="+strings.Join(sos, " "), "TEST_NGINX_RANDOMIZE=1")
+	args := []string{prove, "-I" + lib}
+	env := append(os.Environ(), "TEST_NGINX_BINARY="+nginx, "TEST_NGINX_LOAD_MODULES="+strings.Join(sos, " "))
+	if jobs > 1 {
+		args = append(args, "-j"+strconv.Itoa(jobs))
+		env = append(env, "TEST_NGINX_RANDOMIZE=1")
+	}
+	cmd := modtest.Reaped(context.Background(), testenv.Tool(t, "perl", "perl"), append(args, files...)...)
+	cmd.Dir, cmd.Env = dir, env
 	out, _ := cmd.CombinedOutput()
 	m := proveTotals.FindSubmatch(out)
 	if m == nil {
@@ -134,7 +139,7 @@ func checkSuite(t *testing.T, suite manifest.Tests, m Module, dir, lib string, r
 			failedFiles++
 		}
 	}
-	got, out := handProve(t, dir, lib, res.Nginx, res.Files, files)
+	got, out := handProve(t, dir, lib, res.Nginx, res.Files, files, m.Test.Jobs)
 	t.Logf("%s: tool ran %d tests in %d files (%d passed, %d failed, %d skipped) in %.0f s; prove: %+v",
 		suite.Module, suite.Ran, len(files), suite.Passed, suite.Failed, suite.Skipped, suite.Seconds, got)
 	if got.files != len(files) || got.tests != suite.Ran || got.failed != suite.Failed || got.pass != (failedFiles == 0) {

@@ -39,9 +39,6 @@ type Options struct {
 	Modules []string
 	// WorkDir is an empty directory for the suite's copy and servroots.
 	WorkDir string
-	// Jobs runs this many test files at once (each nginx on a random
-	// port then, TEST_NGINX_RANDOMIZE).
-	Jobs int
 	// PerlLib are directories holding Test::Nginx (and its Perl
 	// dependencies) when perl's own @INC lacks them.
 	PerlLib []string
@@ -87,7 +84,10 @@ func Run(ctx context.Context, s Suite, o Options) (manifest.Tests, error) {
 	return res, err
 }
 
-// runProve runs every .t file of s.Test.Prove, Jobs at a time.
+// runProve runs every .t file of s.Test.Prove: one at a time in the
+// module's own layout (its copy's t/servroot, Test::Nginx's port 1984)
+// as prove runs them, or test.jobs at a time, each on a random port in a
+// servroot of its own.
 func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest.Tests) error {
 	files, err := testFiles(dir, s.Test.Prove)
 	if err != nil {
@@ -101,7 +101,14 @@ func runProve(ctx context.Context, s Suite, o Options, dir string, res *manifest
 	if err != nil {
 		return fmt.Errorf("%s: its Test::Nginx suite needs perl: %w", s.Module, err)
 	}
-	jobs := max(o.Jobs, 1)
+	jobs := max(s.Test.Jobs, 1)
+	if jobs == 1 {
+		unlock, err := lockPort(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Module, err)
+		}
+		defer unlock()
+	}
 	results := make([]manifest.TestFile, len(files))
 	var g errgroup.Group
 	g.SetLimit(jobs)
@@ -276,17 +283,19 @@ func startFailure(tf manifest.TestFile) (manifest.TestFailure, bool) {
 // line in the copy does not move.
 func runFile(ctx context.Context, perl, dir, orig, file string, i int, random bool, o Options) manifest.TestFile {
 	start := time.Now()
-	servroot := filepath.Join(o.WorkDir, "servroot", strconv.Itoa(i))
-	// Test::Nginx makes the servroot with mkdir, not mkdir -p (unless
-	// randomized): its parent must be there, or a one-job run bails out.
-	os.MkdirAll(filepath.Dir(servroot), 0o755)
 	env := append(modenv.Filter(o.Env),
 		"TEST_NGINX_BINARY="+o.Nginx,
 		"TEST_NGINX_LOAD_MODULES="+strings.Join(o.Modules, " "),
-		"TEST_NGINX_SERVROOT="+servroot,
 		"HARNESS_ACTIVE=1", "HARNESS_VERSION=3.44")
+	// One at a time, a file finds the servroot where prove's would be
+	// (t/servroot of the copy; files read their logs there).
+	servroot := filepath.Join(dir, "t", "servroot")
 	if random {
-		env = append(env, "TEST_NGINX_RANDOMIZE=1")
+		servroot = filepath.Join(o.WorkDir, "servroot", strconv.Itoa(i))
+		// Test::Nginx makes a servroot with mkdir, not mkdir -p: its
+		// parent must be there.
+		os.MkdirAll(filepath.Dir(servroot), 0o755)
+		env = append(env, "TEST_NGINX_SERVROOT="+servroot, "TEST_NGINX_RANDOMIZE=1")
 	}
 	var args []string
 	for _, l := range o.PerlLib {

@@ -50,7 +50,7 @@ func TestRealSuiteOnDebiansNginx(t *testing.T) {
 	lib := testenv.TestNginx(t)
 	nginx, sos := debianModules(t)
 	opts := func() modtest.Options {
-		return modtest.Options{Nginx: nginx, Modules: sos, WorkDir: t.TempDir(), Jobs: 2, PerlLib: []string{lib}, Env: os.Environ()}
+		return modtest.Options{Nginx: nginx, Modules: sos, WorkDir: t.TempDir(), PerlLib: []string{lib}, Env: os.Environ()}
 	}
 
 	s := suite(t, config.Test{Prove: "t/quote-sql.t", Required: true, Skip: []config.TestSkip{{File: "t/quote-sql.t", Block: 2, Reason: "to move the lines"}}})
@@ -75,7 +75,7 @@ func TestRealSuiteOnDebiansNginx(t *testing.T) {
 
 	// Skipped too, the file passes; so does base32.t, and the counts are
 	// prove's.
-	s = suite(t, config.Test{Prove: "t", Required: true, Skip: []config.TestSkip{
+	s = suite(t, config.Test{Prove: "t", Required: true, Jobs: 2, Skip: []config.TestSkip{
 		{File: "t/quote-sql.t", Block: 8, Reason: "needs the iconv module"}}})
 	o := opts()
 	files, err := filepathGlob(s.Dir, "t/quote-sql.t", "t/base32.t")

@@ -168,7 +168,12 @@ type Test struct {
 	// Timeout bounds the whole suite (default DefaultTestTimeout): a
 	// test still running then is stopped, and fails.
 	Timeout time.Duration `json:"timeout,omitempty"`
-	Pos     Pos           `json:"-"`
+	// Jobs runs this many test files at once, each nginx on a random
+	// port in its own servroot (TEST_NGINX_RANDOMIZE). Unset, the files
+	// run as prove runs them: one at a time in the module's own layout
+	// (t/servroot, port 1984), which suites that hard-code them need.
+	Jobs int `json:"jobs,omitempty"`
+	Pos  Pos `json:"-"`
 }
 
 // DefaultTestTimeout bounds a module's suite when its test: names none.

@@ -90,7 +90,7 @@ func TestModuleTest(t *testing.T) {
         t/eval.t: needs the eval module
         "t/bug.t TEST 13": needs lua-nginx-module
   - path: .
-    test: {run: make test, required: false}
+    test: {run: make test, required: false, jobs: 3}
 `
 	cfg, err := Parse("nginx-modbuild.yml", repo, []byte(src))
 	if err != nil {
@@ -102,7 +102,7 @@ func TestModuleTest(t *testing.T) {
 	if diff := cmp.Diff(want, cfg.Modules[0].Test); diff != "" {
 		t.Errorf("test (-want +got):\n%s", diff)
 	}
-	if got := cfg.Modules[1].Test; got == nil || got.Run != "make test" || got.Required {
+	if got := cfg.Modules[1].Test; got == nil || got.Run != "make test" || got.Required || got.Jobs != 3 {
 		t.Errorf("run test %+v", got)
 	}
 }
@@ -233,6 +233,7 @@ func TestBadConfig(t *testing.T) {
 		{"test prove outside", "modules:\n  - {path: ., test: {prove: ../t}}\n", `bad.yml:2:29: test prove "../t" must be a path inside the module's directory`},
 		{"test skip key", "modules:\n  - {path: ., test: {prove: t/, skip: {\"t/x.t TEST one\": lua}}}\n", `bad.yml:2:40: test skip: "t/x.t TEST one" is not a test file (t/x.t) or a block of one (t/x.t TEST 13)`},
 		{"test skip no reason", "modules:\n  - {path: ., test: {prove: t/, skip: {t/x.t: \"\"}}}\n", `bad.yml:2:47: test skip "t/x.t": say why it is skipped`},
+		{"test jobs", "modules:\n  - {path: ., test: {prove: t/, jobs: 0}}\n", `bad.yml:2:39: test jobs "0": want how many test files run at once, 1 to 64`},
 		{"test needs", "modules:\n  - {path: ., test: {prove: t/, needs: [--with-debug]}}\n", `bad.yml:2:41: test needs: "--with-debug" is not the name of an nginx module`},
 		{"test required", "modules:\n  - {path: ., test: {prove: t/, required: maybe}}\n", `bad.yml:2:43: test required must be true or false, not "maybe"`},
 	}

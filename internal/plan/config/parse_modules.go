@@ -208,7 +208,7 @@ var (
 )
 
 // moduleTest reads a module's test: {prove: t/ | run: CMD, skip: {...},
-// packages: {...}, needs: [...], required: true}.
+// packages: {...}, needs: [...], required: true, jobs: N, timeout: D}.
 func (d *decoder) moduleTest(n *yaml.Node) *Test {
 	t := &Test{Required: true, Pos: Pos{n.Line, n.Column}}
 	d.mapping(n, "a module's test", map[string]func(*yaml.Node){
@@ -226,6 +226,13 @@ func (d *decoder) moduleTest(n *yaml.Node) *Test {
 			})
 		},
 		"required": func(n *yaml.Node) { d.boolean(n, &t.Required, "test required must be true or false") },
+		"jobs": func(n *yaml.Node) {
+			if v, err := strconv.Atoi(n.Value); n.Kind != yaml.ScalarNode || err != nil || v < 1 || v > 64 {
+				d.errorf(n, "test jobs %q: want how many test files run at once, 1 to 64 (leave it out to run them one at a time, as prove does)", n.Value)
+			} else {
+				t.Jobs = v
+			}
+		},
 		"timeout": func(n *yaml.Node) {
 			if v, ok := d.str(n, "test timeout"); ok {
 				if dur, err := time.ParseDuration(v); err != nil || dur <= 0 {

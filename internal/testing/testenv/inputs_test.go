@@ -244,3 +244,47 @@ func TestInputsDownloadVerified(t *testing.T) {
 		}
 	}
 }
+
+// TestUpstreamCorpusVerified: every pinned upstream module unpacks to its
+// pinned tree, and scripts/upstream downloads the same commits from a
+// code host (loopback, serving the offline copies as GitHub names them),
+// keeps them when they match and refuses a one-byte change.
+func TestUpstreamCorpusVerified(t *testing.T) {
+	for _, tool := range []string{"bash", "curl", "git", "tar"} {
+		Tool(t, tool, tool)
+	}
+	t.Setenv(InputsVar, "")
+	pins := Pins(t)
+	host := &codeHost{t: t, archives: map[string]string{}}
+	for name, p := range pins {
+		Upstream(t, name)
+		host.archives[p.Repo] = filepath.Join(RepoRoot(), "testdata", "upstream", name+".tar.gz")
+	}
+	srv := httptest.NewServer(host)
+	defer srv.Close()
+	run := func(dir string) (string, error) {
+		cmd := exec.Command(filepath.Join(RepoRoot(), "scripts", "upstream"), dir)
+		cmd.Env = append(os.Environ(), "NGINX_MODBUILD_CODELOAD="+srv.URL)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	dir := t.TempDir()
+	if out, err := run(dir); err != nil {
+		t.Fatalf("scripts/upstream: %v\n%s", err, out)
+	}
+	t.Setenv(InputsVar, dir)
+	for name, p := range pins {
+		Upstream(t, name)
+		if got, _ := upstreamArchive(t, name); !strings.HasPrefix(got, dir) {
+			t.Errorf("%s: not read from the download in %s", name, dir)
+		}
+		if n := slices.Index(host.requests(), "/"+p.Repo+"/tar.gz/"+p.Commit); n < 0 {
+			t.Errorf("%s: %s@%s never asked; asked %v", name, p.Repo, p.Commit, host.requests())
+		}
+	}
+	host.setTamper("nginx-module-vts:config")
+	out, err := run(t.TempDir())
+	if err == nil || !strings.Contains(out, "nginx-module-vts") || !strings.Contains(out, "refused") {
+		t.Errorf("a changed byte in vts's config: %v\n%s", err, out)
+	}
+}
