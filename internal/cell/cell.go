@@ -50,6 +50,9 @@ type Module struct {
 	// NoRelease builds it for the checks and tests only: its .so files
 	// are not written to Out (config release: false).
 	NoRelease bool
+	// needsStream says why it needs nginx's stream configured
+	// (modconf.NeedsStream), "" when it does not.
+	needsStream string
 }
 
 // Tests configures running the modules' own test suites (build --test).
@@ -329,14 +332,15 @@ func (b *builder) interrupted(ctx context.Context) error {
 	return fmt.Errorf("nginx %s cell: %w (%w): nothing was recorded for it; build it again", b.o.Nginx, ErrInterrupted, context.Cause(ctx))
 }
 
-// named fills in each module's Name (a copy: the caller's slice is
-// left as it is).
+// named fills in each module's Name and what its config and sources say
+// it needs of nginx (a copy: the caller's slice is left as it is).
 func named(mods []Module) []Module {
 	out := slices.Clone(mods)
 	for i := range out {
 		if out[i].Name == "" {
 			out[i].Name = cmp.Or(modconf.Name(out[i].Dir), filepath.Base(out[i].Dir))
 		}
+		out[i].needsStream = modconf.NeedsStream(out[i].Dir)
 	}
 	return out
 }

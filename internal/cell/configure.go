@@ -166,6 +166,9 @@ func (b *builder) configureGroup(ctx context.Context, root, builddir string, mod
 			}
 			g.wrappers = append(g.wrappers, w)
 		}
+		if why := b.streamFor(b.o.Configure); why != "" && attempt == 0 {
+			b.o.Log.Printf("%s: configuring --with-stream=dynamic (nginx's stream module as a .so, loaded first; the target nginx must have stream)", why)
+		}
 		args := ConfigureArgs(builddir, b.o.NoCompat, b.configureExtra(), g.wrappers)
 		b.c.Configure = append(append([]string{}, args[1:len(args)-len(g.wrappers)]...), prefixed("--add-dynamic-module=", dirsOf(mods))...)
 		out, err := run(ctx, root, args)

@@ -142,6 +142,7 @@ func (b *builder) read(_ context.Context, f *flow) error {
 func (b *builder) deps(ctx context.Context, f *flow) (err error) {
 	f.mods, err = b.installHinted(ctx, f.mods)
 	b.installTestPackages(ctx)
+	b.installTargetStream(ctx)
 	return err
 }
 

@@ -1,9 +1,11 @@
 package cell
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,15 +15,21 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modtest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/tap"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 )
 
-// configureExtra is the config's configure arguments, plus nginx's own
-// modules the test suites need (test.needs) when tests run: stream and
-// mail as --with-NAME, stream_X and mail_X as --with-NAME_module, the
-// rest as --with-http_NAME_module. configure refuses a name it does not
-// have, in its own words.
+// configureExtra is the config's configure arguments, plus
+// --with-stream=dynamic when a module needs stream and they have no
+// --with-stream (as the distros build it: the .so is nginx's, loaded
+// first, never shipped), plus nginx's own modules the test suites need
+// (test.needs) when tests run: stream and mail as --with-NAME, stream_X
+// and mail_X as --with-NAME_module, the rest as --with-http_NAME_module.
+// configure refuses a name it does not have, in its own words.
 func (b *builder) configureExtra() []string {
 	extra := slices.Clone(b.o.Configure)
+	if b.streamFor(extra) != "" {
+		extra = append(extra, "--with-stream=dynamic")
+	}
 	if b.o.Tests == nil {
 		return extra
 	}
@@ -37,12 +45,32 @@ func (b *builder) configureExtra() []string {
 			case strings.HasPrefix(n, "stream_") || strings.HasPrefix(n, "mail_"):
 				arg = "--with-" + n + "_module"
 			}
-			if !slices.Contains(extra, arg) {
+			if !slices.Contains(extra, arg) && (arg != "--with-stream" || !slices.ContainsFunc(extra, isWithStream)) {
 				extra = append(extra, arg)
 			}
 		}
 	}
 	return extra
+}
+
+// streamFor is why configure args without --with-stream get
+// --with-stream=dynamic: the first module that needs stream and why; ""
+// when none does or args have it.
+func (b *builder) streamFor(args []string) string {
+	if slices.ContainsFunc(args, isWithStream) {
+		return ""
+	}
+	for _, m := range b.o.Modules {
+		if m.needsStream != "" {
+			return m.Name + ": " + m.needsStream
+		}
+	}
+	return ""
+}
+
+// isWithStream is configure's --with-stream, built in or =dynamic.
+func isWithStream(a string) bool {
+	return a == "--with-stream" || strings.HasPrefix(a, "--with-stream=")
 }
 
 // tests runs each module's own suite against nginx with every .so that
@@ -305,4 +333,43 @@ func addDirectives(out map[string]string, root string, srcs []string, name strin
 			}
 		}
 	}
+}
+
+// installTargetStream installs the distro's package of nginx's stream
+// module (Debian's libnginx-mod-stream) when the target nginx judges the
+// cell and a module needs stream: the symbols and the load are proven
+// against the target's own ngx_stream_module.so, as the host will load
+// it (a distro's module tree cannot build nginx's own modules).
+func (b *builder) installTargetStream(ctx context.Context) {
+	if !b.judgedByTarget() || b.o.Packages == nil || b.streamFor(b.o.Configure) == "" {
+		return
+	}
+	if b.o.Family == "" || targetModule(b.o.Target, "ngx_stream_module") != "" {
+		return
+	}
+	pkg := manifest.DistroPackage(b.o.Family == distro.Apt, "ngx_stream_module")
+	if err := b.o.Packages.Install(ctx, []string{pkg}); err != nil {
+		b.o.Log.Printf("install %s (the target's stream module, which the modules need): %v", pkg, err)
+	}
+}
+
+// targetModule is the path of nginx's own dynamic module name in the
+// target binary's --modules-path (default <prefix>/modules), "" when it
+// is not there.
+func targetModule(target, name string) string {
+	out, _ := exec.Command(target, "-V").CombinedOutput()
+	dir, prefix := "", "/usr/local/nginx"
+	for _, a := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(a, "--modules-path="); ok {
+			dir = v
+		}
+		if v, ok := strings.CutPrefix(a, "--prefix="); ok {
+			prefix = v
+		}
+	}
+	p := filepath.Join(cmp.Or(dir, filepath.Join(prefix, "modules")), name+".so")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
 }

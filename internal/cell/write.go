@@ -86,6 +86,14 @@ func (b *builder) write(sos []*linked) error {
 		}
 	}
 	for _, s := range sos {
+		if s.owner < 0 {
+			// nginx's own module (stream, as a .so for the modules that
+			// need it): the checks and tests loaded it; the target has its
+			// own (Debian's libnginx-mod-stream), and a second copy would
+			// be "already loaded" there.
+			b.o.Log.Printf("%s: nginx's own module, built for the checks: not written (the target nginx must have it)", s.so.Name())
+			continue
+		}
 		if m, _ := b.moduleOf(s); m.NoRelease && !needed[s] {
 			b.o.Log.Printf("%s: built for the checks and tests only (release: false), not written", s.so.Name())
 			continue
@@ -102,9 +110,13 @@ func (b *builder) write(sos []*linked) error {
 			return err
 		}
 		m, _ := b.moduleOf(s)
-		var requires []string
+		var requires, own []string
 		for _, o := range s.requires {
-			requires = append(requires, o.so.Name())
+			if o.owner < 0 {
+				own = append(own, o.so.Name())
+			} else {
+				requires = append(requires, o.so.Name())
+			}
 		}
 		sum := sha256.Sum256(data)
 		info, err := modinfo.Read(bytes.NewReader(data))
@@ -119,6 +131,7 @@ func (b *builder) write(sos []*linked) error {
 			Module: s.so.Name(), Source: m.ID, Commit: m.Commit, Identity: m.Identity, Nginx: b.o.Nginx, Plus: b.o.Plus,
 			Distro: b.o.Distro, Arch: b.o.Arch, File: name, SHA256: hex.EncodeToString(sum[:]),
 			Signature: sig, Target: b.o.TargetSHA256, BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
+			NginxModules: own,
 		})
 		b.files = append(b.files, dst)
 		b.o.Log.Printf("built %s", name)

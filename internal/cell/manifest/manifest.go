@@ -220,6 +220,11 @@ type Entry struct {
 	// Requires are the .so files (module names) that must be loaded
 	// before this one: it uses their symbols (lua after ndk_http_module).
 	Requires []string `json:"requires,omitempty"`
+	// NginxModules are nginx's own dynamic modules that must be loaded
+	// before this one (ngx_stream_module for a stream module): the target
+	// nginx must have them, from its distro's package (Debian's
+	// libnginx-mod-stream) or built in. They are not shipped.
+	NginxModules []string `json:"nginx_modules,omitempty"`
 	// Kind is "" for a module .so, or the native package format (deb,
 	// rpm, apk) of a package holding the .so of Module; Package is then
 	// its name=version.

@@ -139,13 +139,40 @@ func DistroName(module string) string {
 	return strings.ReplaceAll(s, "_", "-")
 }
 
-// SnippetName is a module's load_module snippet in modules-enabled, as
-// Debian names its own (50-mod-http-echo.conf): 10- for a module others
-// need loaded first (NDK), so nginx reads it before them.
-func SnippetName(module string, first bool) string {
-	n := "50"
-	if first {
-		n = "10"
+// DistroPackage is the distribution's own package of a module: Debian's
+// libnginx-mod-http-echo (deb), Fedora's and Alpine's nginx-mod-http-echo;
+// for nginx's own ngx_stream_module, libnginx-mod-stream.
+func DistroPackage(deb bool, module string) string {
+	if deb {
+		return "libnginx-mod-" + DistroName(module)
 	}
-	return n + "-mod-" + DistroName(module) + ".conf"
+	return "nginx-mod-" + DistroName(module)
+}
+
+// SnippetName is a module's load_module snippet in modules-enabled, as
+// Debian names its own (50-mod-http-echo.conf), with SnippetPrefix's
+// priority.
+func SnippetName(module, prefix string) string {
+	return prefix + "-mod-" + DistroName(module) + ".conf"
+}
+
+// SnippetPrefix is the priority of a module's snippet, as Debian gives
+// its own: 10 for a module others need loaded first (NDK), 70 for one
+// that needs nginx's own dynamic modules loaded first (a stream module
+// after 50-mod-stream.conf, as Debian's stream-geoip2), else 50.
+func SnippetPrefix(first, afterNginx bool) string {
+	switch {
+	case first:
+		return "10"
+	case afterNginx:
+		return "70"
+	}
+	return "50"
+}
+
+// SnippetAvailable is the name of an enabled snippet in modules-available:
+// without its priority (mod-http-echo.conf).
+func SnippetAvailable(name string) string {
+	_, rest, _ := strings.Cut(name, "-")
+	return rest
 }

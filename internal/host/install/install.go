@@ -360,7 +360,7 @@ func notLoadedElsewhere(ctx context.Context, h *Host, items []Item, owner func(s
 func placeSnippets(items []Item, layout Layout) error {
 	for i := range items {
 		it := &items[i]
-		name, _ := snippet(it.Entry.Module, it.first, it.Dest)
+		name, _ := snippet(it.Entry.Module, manifest.SnippetPrefix(it.first, len(it.Entry.NginxModules) > 0), it.Dest)
 		it.Snippet = filepath.Join(layout.Dir, name)
 		for _, other := range items[:i] {
 			if other.Snippet == it.Snippet {
@@ -382,10 +382,10 @@ func writeItems(t *tx, items []Item, layout Layout) error {
 		if it.Snippet == "" {
 			continue
 		}
-		name, text := snippet(it.Entry.Module, it.first, it.Dest)
+		name, text := snippet(it.Entry.Module, manifest.SnippetPrefix(it.first, len(it.Entry.NginxModules) > 0), it.Dest)
 		switch layout.Style {
 		case "debian":
-			avail := filepath.Join(layout.Available, strings.TrimPrefix(strings.TrimPrefix(name, "10-"), "50-"))
+			avail := filepath.Join(layout.Available, manifest.SnippetAvailable(name))
 			if err := t.write(avail, []byte(text), 0o644); err != nil {
 				return err
 			}

@@ -53,6 +53,6 @@ func DetectLayout(conf string) (Layout, error) {
 
 // snippet is a module's load_module file in a modules directory: its
 // name as Debian names its own (manifest.SnippetName) and its text.
-func snippet(module string, first bool, soPath string) (name, text string) {
-	return manifest.SnippetName(module, first), "load_module " + soPath + ";\n"
+func snippet(module, prefix, soPath string) (name, text string) {
+	return manifest.SnippetName(module, prefix), "load_module " + soPath + ";\n"
 }

@@ -119,14 +119,15 @@ func findPlaced(h *Host, l Layout) ([]placed, error) {
 			continue
 		}
 		module := strings.TrimSuffix(filepath.Base(so), ".so")
-		name, text := snippet(module, strings.HasPrefix(e.Name(), "10-"), so)
+		prefix, _, _ := strings.Cut(e.Name(), "-")
+		name, text := snippet(module, prefix, so)
 		if name != e.Name() || text != string(data) {
 			continue
 		}
 		p := placed{module: module, so: so, snippet: path}
 		if l.Style == "debian" {
 			target, err := os.Readlink(path)
-			want := filepath.Join(l.Available, strings.TrimPrefix(strings.TrimPrefix(name, "10-"), "50-"))
+			want := filepath.Join(l.Available, manifest.SnippetAvailable(name))
 			if err != nil || target != want {
 				continue
 			}

@@ -50,7 +50,12 @@ type Spec struct {
 	Requires []string
 	// First is set for a module others require: its Debian snippet is
 	// 10-, read before theirs (as Debian's libnginx-mod-http-ndk's).
-	First                                      bool
+	First bool
+	// NginxModules are nginx's own dynamic modules that must load first
+	// (ngx_stream_module): the package depends on the distro's package of
+	// each (libnginx-mod-stream), and its Debian snippet is 70-, read
+	// after that package's 50-mod-stream.conf.
+	NginxModules                               []string
 	Maintainer, Homepage, License, Description string
 	// ABI, when set, is the virtual package the target nginx provides to
 	// modules built from its distro's source (Debian's nginx-abi-V-N from
@@ -120,7 +125,7 @@ type layout struct {
 	enabled string // Debian: the modules-enabled link to make
 }
 
-func layoutOf(f distro.Family, module string, first bool) layout {
+func layoutOf(f distro.Family, module, prefix string) layout {
 	name := manifest.DistroName(module)
 	switch f {
 	case distro.Apt:
@@ -128,7 +133,7 @@ func layoutOf(f distro.Family, module string, first bool) layout {
 		// modules-available/mod-http-echo.conf, enabled as
 		// modules-enabled/50-mod-http-echo.conf.
 		return layout{modules: "/usr/lib/nginx/modules", snippet: "/usr/share/nginx/modules-available/mod-" + name + ".conf",
-			enabled: "/etc/nginx/modules-enabled/" + manifest.SnippetName(module, first)}
+			enabled: "/etc/nginx/modules-enabled/" + manifest.SnippetName(module, prefix)}
 	case distro.Dnf, distro.Yum:
 		return layout{modules: "/usr/lib64/nginx/modules", snippet: "/usr/share/nginx/modules/mod-" + name + ".conf"}
 	default: // apk
@@ -164,10 +169,7 @@ func relationsOf(format, module, name string) relations {
 // with it (both ship the same .so path), so apt, dnf and apk swap one for
 // the other instead of stopping at a file both own.
 func DistroPackage(format, module string) string {
-	if format == "deb" {
-		return "libnginx-mod-" + manifest.DistroName(module)
-	}
-	return "nginx-mod-" + manifest.DistroName(module)
+	return manifest.DistroPackage(format == "deb", module)
 }
 
 // Build makes the package of s for its distro's family.
@@ -180,7 +182,7 @@ func Build(s Spec) (*Package, error) {
 		return nil, fmt.Errorf("package %s: %w", s.Module, err)
 	}
 	name := NameOf(s.Name, s.Module)
-	lay := layoutOf(s.Distro.Family, s.Module, s.First)
+	lay := layoutOf(s.Distro.Family, s.Module, manifest.SnippetPrefix(s.First, len(s.NginxModules) > 0))
 	version := s.Version
 	if version == "" {
 		version = "0.0.0"
@@ -196,6 +198,9 @@ func Build(s Spec) (*Package, error) {
 	}
 	for _, r := range s.Requires {
 		depends = append(depends, NameOf(s.Name, r))
+	}
+	for _, m := range s.NginxModules {
+		depends = append(depends, DistroPackage(format, m))
 	}
 	rel := relationsOf(format, s.Module, name)
 

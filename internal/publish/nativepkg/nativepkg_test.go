@@ -99,6 +99,17 @@ func TestDeb(t *testing.T) {
 	if p, err := Build(abi); err != nil || strings.Join(p.Depends, ", ") != "nginx-abi-1.26.3-1, nginx-module-ndk-http" {
 		t.Errorf("with the tree's ABI: %v %v", err, p.Depends)
 	}
+	// A module that needs nginx's own stream .so: Debian's package of it,
+	// and a snippet read after its 50-mod-stream.conf.
+	stream := spec(t, "debian-12", "1.22.1")
+	stream.NginxModules = []string{"ngx_stream_module"}
+	p, err = Build(stream)
+	if err != nil || !slices.Contains(p.Depends, "libnginx-mod-stream") {
+		t.Fatalf("with nginx modules: %v %v", err, p.Depends)
+	}
+	if info, _ := exec.Command(dpkg, "-I", write(t, p), "postinst").CombinedOutput(); !strings.Contains(string(info), "/etc/nginx/modules-enabled/70-mod-http-echo.conf") {
+		t.Errorf("postinst does not enable 70-mod-http-echo.conf:\n%s", info)
+	}
 }
 
 func TestRPM(t *testing.T) {
