@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modenv"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/atomicfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
@@ -131,12 +133,64 @@ func (b *builder) write(sos []*linked) error {
 			Module: s.so.Name(), Source: m.ID, Commit: m.Commit, Identity: m.Identity, Nginx: b.o.Nginx, Plus: b.o.Plus,
 			Distro: b.o.Distro, Arch: b.o.Arch, File: name, SHA256: hex.EncodeToString(sum[:]),
 			Signature: sig, Target: b.o.TargetSHA256, BuiltAt: b.o.Now().UTC().Format(time.RFC3339), Requires: requires,
-			NginxModules: own,
+			NginxModules: own, Libraries: ownLibraries(s.syms.Needed), Runtime: b.runtimeOf(s),
 		})
 		b.files = append(b.files, dst)
 		b.o.Log.Printf("built %s", name)
 	}
 	return nil
+}
+
+// runtimeOf are the packages owning the libraries s links, asked of the
+// build system's package manager (dpkg -S, rpm -qf, apk --who-owns),
+// sorted; a library no package owns (built by hand into /usr/local) is
+// said in the log, and the host must bring it some other way.
+func (b *builder) runtimeOf(s *linked) []string {
+	if b.o.Family == "" {
+		return nil
+	}
+	var out []string
+	for _, f := range s.needed {
+		if libcPart(filepath.Base(f)) {
+			continue
+		}
+		pkg, err := sysdeps.Owner(context.Background(), sysdeps.Exec, b.o.Family, f)
+		if err != nil {
+			b.o.Log.Printf("%s links %s, which no package owns here (%v): a host needs it from elsewhere", s.so.Name(), f, err)
+			continue
+		}
+		if !slices.Contains(out, pkg) {
+			out = append(out, pkg)
+		}
+	}
+	slices.Sort(out)
+	if len(out) > 0 {
+		b.o.Log.Printf("%s: its libraries come from %s (the package depends on them)", s.so.Name(), strings.Join(out, ", "))
+	}
+	return out
+}
+
+// libcPart says a soname is the C library's own (libc, libm, libdl,
+// libpthread, librt, the dynamic loader; glibc's or musl's): there
+// wherever nginx runs, so neither recorded nor depended on.
+func libcPart(soname string) bool {
+	for _, p := range []string{"libc.so.", "libm.so.", "libdl.so.", "libpthread.so.", "librt.so.", "ld-linux", "ld-musl", "libc.musl"} {
+		if strings.HasPrefix(soname, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownLibraries are the sonames a .so links beyond the C library.
+func ownLibraries(needed []string) []string {
+	var out []string
+	for _, n := range needed {
+		if !libcPart(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // run runs argv in dir and returns its combined output. argv runs module

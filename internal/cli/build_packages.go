@@ -32,7 +32,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 		if err != nil {
 			return fmt.Errorf("package %s: %w", e.File, err)
 		}
-		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires, NginxModules: e.NginxModules,
+		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires, NginxModules: e.NginxModules, Runtime: e.Runtime,
 			Version: cfg.Packages.Version, Maintainer: cfg.Packages.Maintainer, Homepage: cfg.Packages.Homepage,
 			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime, ABI: cell.Cells[0].ABI}
 		if spec.Version == "" {
@@ -51,7 +51,8 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 			return err
 		}
 		pe := manifest.Entry{Module: e.Module, Source: e.Source, Commit: e.Commit, Identity: e.Identity, Nginx: e.Nginx, Plus: e.Plus,
-			Distro: e.Distro, Arch: e.Arch, Target: e.Target, BuiltAt: e.BuiltAt, Requires: e.Requires, NginxModules: e.NginxModules, Kind: p.Format, Package: p.Name + "=" + p.Version}
+			Distro: e.Distro, Arch: e.Arch, Target: e.Target, BuiltAt: e.BuiltAt, Requires: e.Requires, NginxModules: e.NginxModules,
+			Libraries: e.Libraries, Runtime: e.Runtime, Kind: p.Format, Package: p.Name + "=" + p.Version}
 		pe.File = pe.Asset()
 		sum := sha256.Sum256(p.Data)
 		pe.SHA256 = hex.EncodeToString(sum[:])

@@ -225,6 +225,13 @@ type Entry struct {
 	// nginx must have them, from its distro's package (Debian's
 	// libnginx-mod-stream) or built in. They are not shipped.
 	NginxModules []string `json:"nginx_modules,omitempty"`
+	// Libraries are the shared libraries the .so links (its DT_NEEDED
+	// sonames, as found in the build system: libbrotlienc.so.1), and
+	// Runtime the distro packages that own them there (libbrotli1), as
+	// dpkg-shlibdeps finds them: a host needs them installed for nginx to
+	// load it; its package depends on them.
+	Libraries []string `json:"libraries,omitempty"`
+	Runtime   []string `json:"runtime,omitempty"`
 	// Kind is "" for a module .so, or the native package format (deb,
 	// rpm, apk) of a package holding the .so of Module; Package is then
 	// its name=version.

@@ -264,7 +264,7 @@ func order(items []Item) {
 
 // requiresHint names the modules the new ones need loaded first but that
 // were not installed with them.
-func requiresHint(items []Item, _ error) string {
+func requiresHint(items []Item, err error) string {
 	have := map[string]bool{}
 	for _, it := range items {
 		have[it.Entry.Module] = true
@@ -275,6 +275,14 @@ func requiresHint(items []Item, _ error) string {
 			if !have[r] {
 				hints = append(hints, fmt.Sprintf("%s needs %s loaded before it (the release manifest says so): install both together, %s first", it.Entry.Module, r, r))
 			}
+		}
+		for _, n := range it.Entry.NginxModules {
+			hints = append(hints, fmt.Sprintf("%s needs nginx's own %s loaded before it: install the distro's package of it (%s on Debian and Ubuntu, %s elsewhere)",
+				it.Entry.Module, n, manifest.DistroPackage(true, n), manifest.DistroPackage(false, n)))
+		}
+		if len(it.Entry.Runtime) > 0 && err != nil && strings.Contains(err.Error(), "cannot open shared object file") {
+			hints = append(hints, fmt.Sprintf("%s links %s, from the package(s) %s on %s: install them",
+				it.Entry.Module, strings.Join(it.Entry.Libraries, ", "), strings.Join(it.Entry.Runtime, ", "), it.Entry.Distro))
 		}
 	}
 	return strings.Join(hints, "\n")

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +56,10 @@ type Spec struct {
 	// (ngx_stream_module): the package depends on the distro's package of
 	// each (libnginx-mod-stream), and its Debian snippet is 70-, read
 	// after that package's 50-mod-stream.conf.
-	NginxModules                               []string
+	NginxModules []string
+	// Runtime are the distro packages owning the libraries the .so
+	// links (manifest.Entry.Runtime): the package depends on them.
+	Runtime                                    []string
 	Maintainer, Homepage, License, Description string
 	// ABI, when set, is the virtual package the target nginx provides to
 	// modules built from its distro's source (Debian's nginx-abi-V-N from
@@ -201,6 +205,11 @@ func Build(s Spec) (*Package, error) {
 	}
 	for _, m := range s.NginxModules {
 		depends = append(depends, DistroPackage(format, m))
+	}
+	for _, r := range s.Runtime {
+		if !slices.Contains(depends, r) {
+			depends = append(depends, r)
+		}
 	}
 	rel := relationsOf(format, s.Module, name)
 

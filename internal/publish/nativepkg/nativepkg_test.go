@@ -103,8 +103,9 @@ func TestDeb(t *testing.T) {
 	// and a snippet read after its 50-mod-stream.conf.
 	stream := spec(t, "debian-12", "1.22.1")
 	stream.NginxModules = []string{"ngx_stream_module"}
+	stream.Runtime = []string{"libbrotli1"} // the packages of the libraries it links
 	p, err = Build(stream)
-	if err != nil || !slices.Contains(p.Depends, "libnginx-mod-stream") {
+	if err != nil || !slices.Contains(p.Depends, "libnginx-mod-stream") || !slices.Contains(p.Depends, "libbrotli1") {
 		t.Fatalf("with nginx modules: %v %v", err, p.Depends)
 	}
 	if info, _ := exec.Command(dpkg, "-I", write(t, p), "postinst").CombinedOutput(); !strings.Contains(string(info), "/etc/nginx/modules-enabled/70-mod-http-echo.conf") {

@@ -244,10 +244,25 @@ func corpusCell(t *testing.T, r release) {
 			r.distro, diff, filepath.Join(work, "tool.log"))
 	}
 
-	// The release's own nginx loads them all, in the manifest's order,
-	// with the libraries they link installed as an operator would (the
-	// packages owning them in the build container).
-	runtime := append(runtimePackages(t, c, "/work/dist"), r.runtime...)
+	// The release's own nginx loads them all, in the manifest's order, in
+	// a fresh container with only it and the runtime packages the
+	// manifest records (issue 34 item 6): those a hand objdump + dpkg -S
+	// in the build container names, beyond the C library.
+	var recorded []string
+	for _, e := range m.Entries {
+		for _, p := range e.Runtime {
+			if !slices.Contains(recorded, p) {
+				recorded = append(recorded, p)
+			}
+		}
+	}
+	sort.Strings(recorded)
+	byHand := slices.DeleteFunc(runtimePackages(t, c, "/work/dist"), func(p string) bool { return p == "libc6" })
+	if diff := cmp.Diff(byHand, recorded); diff != "" {
+		t.Errorf("%s: the manifest's runtime packages against objdump + dpkg -S by hand (-hand +manifest):\n%s", r.distro, diff)
+	}
+	t.Logf("%s: runtime packages in the manifest: %v", r.distro, recorded)
+	runtime := append(recorded, r.runtime...)
 	var paths []string
 	for p := range r.answers {
 		paths = append(paths, p)
