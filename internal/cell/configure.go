@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,13 +122,19 @@ func (b *builder) configure(ctx context.Context, root string, mods []prepared) (
 		return nil, err
 	}
 	collisions := g.makefile.Collisions(dirsOf(g.mods))
-	if len(collisions) == 0 {
-		return []group{g}, nil
-	}
 	for obj, dirs := range collisions {
 		b.o.Log.Printf("object collision: %s would be compiled from %s: splitting into separate configure runs", obj, strings.Join(dirs, " and "))
 	}
-	split, err := Split(dirsOf(g.mods), collisions, modconf.HintDeps(hintsOf(g.mods)))
+	deps := modconf.HintDeps(hintsOf(g.mods))
+	flagged := b.flagCollisions(g, deps)
+	if len(collisions) == 0 && len(flagged) == 0 {
+		return []group{g}, nil
+	}
+	split, err := Split(dirsOf(g.mods), mergeCollisions(collisions, flagged), deps)
+	if err != nil && len(flagged) > 0 {
+		b.o.Log.Printf("keeping the global flags' modules together: %v", err)
+		split, err = Split(dirsOf(g.mods), collisions, deps)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +151,82 @@ func (b *builder) configure(ctx context.Context, root string, mods []prepared) (
 		groups = append(groups, sg)
 	}
 	return groups, nil
+}
+
+// flagCollisions records, in the cell, each config that changed nginx's
+// global flags (CFLAGS, NGX_LD_OPT: every module's objects and links),
+// and keeps its module apart from every module it is not connected to by
+// configure-time needs (the NDK with set-misc and lua, whose -D flags the
+// NDK is built with, stay together): a module's result is its own, not
+// what another's -Wno-deprecated-declarations let through.
+func (b *builder) flagCollisions(g group, deps [][]int) map[string][]string {
+	comp := components(len(g.mods), deps)
+	out := map[string][]string{}
+	for k, m := range g.mods {
+		d := g.record[m.index]
+		if d == nil {
+			continue
+		}
+		change := d.globalChange()
+		if change == "" {
+			continue
+		}
+		b.c.GlobalFlags = append(b.c.GlobalFlags, manifest.FlagChange{Module: m.Name, Source: m.ID, Change: change})
+		var apart []string
+		for j, o := range g.mods {
+			if comp[j] != comp[k] {
+				out["global flags of "+m.Dir+" and "+o.Dir] = []string{m.Dir, o.Dir}
+				apart = append(apart, o.Name)
+			}
+		}
+		if len(apart) > 0 {
+			b.o.Log.Printf("%s: its config changes nginx's global flags (%s), which reach every module configured with it: configured apart from %s",
+				m.Name, change, strings.Join(apart, ", "))
+		} else {
+			b.o.Log.Printf("%s: its config changes nginx's global flags (%s)", m.Name, change)
+		}
+	}
+	return out
+}
+
+// components numbers the modules by the groups configure-time needs
+// connect (either way, transitively).
+func components(n int, deps [][]int) []int {
+	comp := make([]int, n)
+	for i := range comp {
+		comp[i] = -1
+	}
+	c := 0
+	for i := range n {
+		if comp[i] >= 0 {
+			continue
+		}
+		stack := []int{i}
+		comp[i] = c
+		for len(stack) > 0 {
+			x := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			for y := range n {
+				linked := (x < len(deps) && slices.Contains(deps[x], y)) || (y < len(deps) && slices.Contains(deps[y], x))
+				if linked && comp[y] < 0 {
+					comp[y] = c
+					stack = append(stack, y)
+				}
+			}
+		}
+		c++
+	}
+	return comp
+}
+
+// mergeCollisions is a and b in one map.
+func mergeCollisions(a, b map[string][]string) map[string][]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string][]string{}
+	}
+	maps.Copy(out, b)
+	return out
 }
 
 // configureGroup runs configure until it succeeds: a module whose config

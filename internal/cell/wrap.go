@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,12 @@ var listType = map[string]string{
 // wrapper records them before and after each config runs.
 var featureVars = []string{"USE_OPENSSL", "USE_PCRE", "USE_ZLIB", "USE_LIBXSLT", "USE_LIBGD", "USE_GEOIP", "USE_PERL", "USE_LIBATOMIC",
 	"HTTP_SSL", "MAIL_SSL", "STREAM_SSL", "HTTP", "STREAM", "MAIL"}
+
+// globalFlags are configure's variables that reach every module's
+// objects (CFLAGS) or every .so's link (NGX_LD_OPT): a config that
+// changes them changes the other modules' results. The wrapper records
+// them around each config.
+var globalFlags = []string{"CFLAGS", "NGX_LD_OPT"}
 
 // wrapperConfig is the config file configure runs for module index i: it
 // runs the module's own config from the module's directory (so sources,
@@ -52,7 +59,13 @@ func wrapperConfig(i int, dir, rec string, env map[string]string, libs []string)
 	for _, v := range saved {
 		fmt.Fprintf(&b, "nmb_before_%s=\"$%s\"\n", v, v)
 	}
+	for _, v := range globalFlags {
+		fmt.Fprintf(&b, "printf '%d\\tbefore-%s\\t%%s\\n' \"$%s\" >> \"$nmb_rec\"\n", i, v, v)
+	}
 	b.WriteString(". \"$ngx_addon_dir/config\"\n")
+	for _, v := range globalFlags {
+		fmt.Fprintf(&b, "printf '%d\\tafter-%s\\t%%s\\n' \"$%s\" >> \"$nmb_rec\"\n", i, v, v)
+	}
 	b.WriteString("nmb_new=\"${DYNAMIC_MODULES#\"$nmb_before_DYNAMIC_MODULES\"}\"\n")
 	b.WriteString("if [ -n \"$nmb_new\" ]; then\n")
 	fmt.Fprintf(&b, "    printf '%d\\tdynamic\\t%%s\\n' \"$nmb_new\" >> \"$nmb_rec\"\n", i)
@@ -131,6 +144,29 @@ type declared struct {
 	Before, After map[string]string
 	// Ran is set when configure reached and finished its config.
 	Ran bool
+	// Flags are the global flags (globalFlags) before and after its
+	// config ran.
+	Flags map[string][2]string
+}
+
+// globalChange says how its config changed the global flags ("CFLAGS +=
+// -Wno-deprecated-declarations"), "" when it did not.
+func (d *declared) globalChange() string {
+	var out []string
+	for _, v := range globalFlags {
+		ba, ok := d.Flags[v]
+		before, after := strings.TrimSpace(ba[0]), strings.TrimSpace(ba[1])
+		switch {
+		case !ok || before == after:
+		case strings.HasPrefix(after, before):
+			out = append(out, v+" += "+strings.TrimSpace(after[len(before):]))
+		case strings.HasSuffix(after, before):
+			out = append(out, v+" =+ "+strings.TrimSpace(after[:len(after)-len(before)])+" (prepended)")
+		default:
+			out = append(out, fmt.Sprintf("%s = %q (was %q)", v, after, before))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // readRecord parses the wrapper's record of a configure run.
@@ -163,6 +199,17 @@ func readRecord(path string) map[int]*declared {
 			d.Names = strings.Fields(f[2])
 		case "old":
 			d.Names, d.OldStyle = strings.Fields(f[2]), true
+		default:
+			when, v, ok := strings.Cut(f[1], "-")
+			if !ok || (when != "before" && when != "after") || !slices.Contains(globalFlags, v) {
+				continue
+			}
+			if d.Flags == nil {
+				d.Flags = map[string][2]string{}
+			}
+			ba := d.Flags[v]
+			ba[map[string]int{"before": 0, "after": 1}[when]] = f[2]
+			d.Flags[v] = ba
 		}
 	}
 	return out

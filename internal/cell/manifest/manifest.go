@@ -38,6 +38,11 @@ type Cell struct {
 	// Seconds is the wall time of each phase.
 	Seconds  map[string]float64 `json:"seconds"`
 	Failures []Failure          `json:"failures,omitempty"`
+	// GlobalFlags are the configs that changed nginx's global flags
+	// (CFLAGS, NGX_LD_OPT), and how: each such module is configured
+	// apart from the modules it does not need, so its flags reach only
+	// its own objects and theirs.
+	GlobalFlags []FlagChange `json:"global_flags,omitempty"`
 	// Tests are the modules' own test suites run in the cell (build
 	// --test), one per module with a test: in the config.
 	Tests []Tests `json:"tests,omitempty"`
@@ -122,6 +127,13 @@ type TestSkip struct {
 	File   string `json:"file"`
 	Block  int    `json:"block,omitempty"`
 	Reason string `json:"reason"`
+}
+
+// FlagChange is one module config's change to nginx's global flags.
+type FlagChange struct {
+	Module string `json:"module"`
+	Source string `json:"source"`
+	Change string `json:"change"`
 }
 
 // Failure is a module that did not build in a cell.

@@ -1,0 +1,39 @@
+package cell
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// TestRecordOfGlobalFlags runs the wrapper of a config that appends to
+// CFLAGS and prepends to NGX_LD_OPT under /bin/sh, as configure runs it,
+// and reads back what it changed; one that changes nothing says nothing.
+func TestRecordOfGlobalFlags(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "record")
+	for name, cfg := range map[string]string{
+		"changes": "ngx_addon_name=x\nCFLAGS=\"$CFLAGS -Wno-deprecated-declarations\"\nNGX_LD_OPT=\"-L/opt/x $NGX_LD_OPT\"\n",
+		"quiet":   "ngx_addon_name=y\nngx_module_incs=\"$ngx_addon_dir/src\"\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		os.WriteFile(filepath.Join(dir, name, "config"), []byte(cfg), 0o644)
+	}
+	script := "CFLAGS='-O -Werror'; NGX_LD_OPT='-Wl,-E'; DYNAMIC_MODULES=; NGX_AUTOCONF_ERR=/dev/null\n" +
+		wrapperConfig(0, filepath.Join(dir, "changes"), rec, nil, nil) + wrapperConfig(1, filepath.Join(dir, "quiet"), rec, nil, nil)
+	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("sh: %v\n%s", err, out)
+	}
+	r := readRecord(rec)
+	want := "CFLAGS += -Wno-deprecated-declarations; NGX_LD_OPT =+ -L/opt/x (prepended)"
+	if got := r[0].globalChange(); got != want {
+		t.Errorf("change = %q, want %q", got, want)
+	}
+	if got := r[1].globalChange(); got != "" {
+		t.Errorf("a config that changes no global flag: %q", got)
+	}
+	if got := components(4, [][]int{nil, {0}, nil, {1}}); got[0] != got[1] || got[1] != got[3] || got[2] == got[0] {
+		t.Errorf("components = %v: want 0, 1, 3 together and 2 apart", got)
+	}
+}
