@@ -122,3 +122,23 @@ make[1]: Target 'modules' not remade because of errors.`
 		t.Errorf("excerpt has the other module's error:\n%s", got)
 	}
 }
+
+// TestConfigureReasonIsTheConfigsLastWord is issue 34 item 4's configure
+// case: naxsi as GitHub's archive gives it (no libinjection submodule)
+// stops its config with "Cannot find 'libinjection' submodule." after
+// pkg-config's complaints about the system library it tried first (or,
+// without pkg-config, "pkg-config: not found"); the one-line reason is
+// the config's last words, not the first noise.
+func TestConfigureReasonIsTheConfigsLastWord(t *testing.T) {
+	t.Parallel()
+	mirror := prerequisites(t)
+	naxsi := filepath.Join(testenv.Upstream(t, "naxsi"), "naxsi_src")
+	res, _ := Run(context.Background(), options(t, mirror, "1.26.3", Module{ID: "naxsi", Dir: naxsi}))
+	if len(res.Manifest.Cells) != 1 || len(res.Manifest.Cells[0].Failures) != 1 {
+		t.Fatalf("want one cell with naxsi's failure: %+v", res.Manifest.Cells)
+	}
+	f := res.Manifest.Cells[0].Failures[0]
+	if want := "configure stopped in its config: Cannot find 'libinjection' submodule."; f.Phase != "configure" || f.Reason() != want {
+		t.Errorf("naxsi failed in %s: reason %q, want %q\n%s", f.Phase, f.Reason(), want, f.Error)
+	}
+}
