@@ -54,6 +54,9 @@ func (b *builder) checkSignatures(sos []*linked) []*linked {
 // declared none (with the reason) and each .so that did not compile.
 func (b *builder) collect(groups []group, makeLog string, diags []Diagnostic) []*linked {
 	var out []*linked
+	// nginx's own dynamic modules (stream) come out of every configure
+	// group: the first group's is the one loaded.
+	seenOwn := map[string]bool{}
 	for _, g := range groups {
 		owner := map[string]int{} // .so name -> position in g.mods
 		for k, m := range g.mods {
@@ -86,6 +89,12 @@ func (b *builder) collect(groups []group, makeLog string, diags []Diagnostic) []
 				m = g.mods[k]
 				l.owner = m.index
 				got[k] = true
+			}
+			if k < 0 && seenOwn[so.Name()] {
+				continue
+			}
+			if k < 0 {
+				seenOwn[so.Name()] = true
 			}
 			if k < 0 && b.judgedByTarget() {
 				// nginx's own module (stream, for the modules that need it):

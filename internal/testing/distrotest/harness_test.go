@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -150,12 +151,24 @@ func build(c *testenv.Container, config, nginx, distro, out string, extra ...str
 }
 
 // loadInto loads the manifest's files, in its order, into the release's
-// own nginx in a fresh container (testenv.LoadModules).
+// own nginx in a fresh container (testenv.LoadModules), after the
+// distro's own .so of each nginx module they need (nginx_modules:
+// Debian's libnginx-mod-stream installed for ngx_stream_module).
 func loadInto(t *testing.T, image, dist string, m manifest.Manifest, runtime []string, conf string, paths ...string) (string, map[string]string) {
 	t.Helper()
-	var files []string
+	var own, files []string
+	runtime = slices.Clone(runtime)
 	for _, e := range m.Entries {
+		if e.Kind != "" {
+			continue
+		}
+		for _, n := range e.NginxModules {
+			if !slices.Contains(own, "/usr/lib/nginx/modules/"+n+".so") {
+				own = append(own, "/usr/lib/nginx/modules/"+n+".so")
+				runtime = append(runtime, manifest.DistroPackage(true, n))
+			}
+		}
 		files = append(files, e.File)
 	}
-	return testenv.LoadModules(t, image, dist, files, runtime, conf, paths...)
+	return testenv.LoadModules(t, image, dist, append(own, files...), runtime, conf, paths...)
 }

@@ -218,7 +218,10 @@ func LoadModules(t testing.TB, image, dir string, files, extra []string, conf st
 	l.Close()
 	var b strings.Builder
 	for _, f := range files {
-		b.WriteString("load_module /dist/" + f + ";\n")
+		if !filepath.IsAbs(f) {
+			f = "/dist/" + f // a file of dir; an absolute path is the image's own
+		}
+		b.WriteString("load_module " + f + ";\n")
 	}
 	b.WriteString(`error_log /tmp/t/error.log;
 pid /tmp/t/nginx.pid;
