@@ -90,24 +90,24 @@ func (b *builder) collect(groups []group, makeLog string, diags []Diagnostic) []
 				l.owner = m.index
 				got[k] = true
 			}
-			if k < 0 && seenOwn[so.Name()] {
-				continue
-			}
 			if k < 0 {
-				seenOwn[so.Name()] = true
-			}
-			if k < 0 && b.judgedByTarget() {
-				// nginx's own module (stream, for the modules that need it):
-				// the target's copy is what the host loads.
-				if p := targetModule(b.o.Target, so.Name()); p != "" {
-					l.file = p
-					b.o.Log.Printf("%s: nginx's own module, the target's %s", so.Name(), p)
-					out = append(out, l)
-				} else {
-					b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), manifest.PhaseCompile, fmt.Sprintf("the target nginx %s has no %s.so in its modules path, and the modules need it: install the distro's package of it (%s, %s)",
-						b.o.Target, so.Name(), manifest.DistroPackage(true, so.Name()), manifest.DistroPackage(false, so.Name())))
+				if seenOwn[so.Name()] {
+					continue
 				}
-				continue
+				seenOwn[so.Name()] = true
+				if b.judgedByTarget() {
+					// nginx's own module (stream, for the modules that need
+					// it): the target's copy is what the host loads.
+					if p := targetModule(b.o.Target, so.Name()); p != "" {
+						l.file = p
+						b.o.Log.Printf("%s: nginx's own module, the target's %s", so.Name(), p)
+						out = append(out, l)
+					} else {
+						b.fail(Module{ID: "nginx", Dir: "nginx"}, so.Name(), manifest.PhaseCompile, fmt.Sprintf("the target nginx %s has no %s.so in its modules path, and the modules need it: install the distro's package of it (%s, %s)",
+							b.o.Target, so.Name(), manifest.DistroPackage(true, so.Name()), manifest.DistroPackage(false, so.Name())))
+					}
+					continue
+				}
 			}
 			if _, err := os.Stat(so.Path); err != nil {
 				if k >= 0 {

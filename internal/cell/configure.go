@@ -345,7 +345,7 @@ func (b *builder) dropCulprit(ctx context.Context, out string, g group, culprit 
 		// find 'libinjection' submodule."), not the noise before them
 		// (pkg-config's "not found" for the library it tried first).
 		shown := configureOutput(out, culprit)
-		msg := "configure stopped in its config: " + lastLine(shown) + "\n" + shown
+		msg := "configure stopped in its config: " + strings.TrimSpace(lines.Last(strings.TrimSpace(shown), 1)) + "\n" + shown
 		if r := probeReport(probes, b.o.Family, b.o.Distro, m.ID); r != "" {
 			msg += "\n" + r
 		}
@@ -433,12 +433,6 @@ func switchOrder(mods []prepared, rec map[int]*declared) ([]prepared, string) {
 
 // configureOutput is what configure printed from "adding module in dir"
 // on (the module's own messages, its error line last).
-// lastLine is text's last non-blank line, trimmed.
-func lastLine(text string) string {
-	ls := strings.Split(strings.TrimSpace(text), "\n")
-	return strings.TrimSpace(ls[len(ls)-1])
-}
-
 func configureOutput(out, dir string) string {
 	if i := strings.LastIndex(out, "adding module in "+dir); i >= 0 {
 		out = out[i+len("adding module in "+dir):]

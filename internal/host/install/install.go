@@ -363,12 +363,18 @@ func notLoadedElsewhere(ctx context.Context, h *Host, items []Item, owner func(s
 	return nil
 }
 
+// snippet is the item's load_module file: its name (10- when others
+// need it first, 70- when it needs nginx's own modules first) and text.
+func (it Item) snippet() (name, text string) {
+	return snippet(it.Entry.Module, manifest.SnippetPrefix(it.first, len(it.Entry.NginxModules) > 0), it.Dest)
+}
+
 // placeSnippets names each item's snippet in the layout's directory; two
 // items sharing one are refused (a rollback would lose the first file).
 func placeSnippets(items []Item, layout Layout) error {
 	for i := range items {
 		it := &items[i]
-		name, _ := snippet(it.Entry.Module, manifest.SnippetPrefix(it.first, len(it.Entry.NginxModules) > 0), it.Dest)
+		name, _ := it.snippet()
 		it.Snippet = filepath.Join(layout.Dir, name)
 		for _, other := range items[:i] {
 			if other.Snippet == it.Snippet {
@@ -390,7 +396,7 @@ func writeItems(t *tx, items []Item, layout Layout) error {
 		if it.Snippet == "" {
 			continue
 		}
-		name, text := snippet(it.Entry.Module, manifest.SnippetPrefix(it.first, len(it.Entry.NginxModules) > 0), it.Dest)
+		name, text := it.snippet()
 		switch layout.Style {
 		case "debian":
 			avail := filepath.Join(layout.Available, manifest.SnippetAvailable(name))
