@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modenv"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modtest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/tap"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
@@ -357,7 +358,9 @@ func (b *builder) installTargetStream(ctx context.Context) {
 // target binary's --modules-path (default <prefix>/modules), "" when it
 // is not there.
 func targetModule(target, name string) string {
-	out, _ := exec.Command(target, "-V").CombinedOutput()
+	cmd := exec.Command(target, "-V")
+	cmd.Env = modenv.Env(os.Getenv) // the allowlist, as for every nginx the cell runs
+	out, _ := cmd.CombinedOutput()
 	dir, prefix := "", "/usr/local/nginx"
 	for _, a := range strings.Fields(string(out)) {
 		if v, ok := strings.CutPrefix(a, "--modules-path="); ok {
