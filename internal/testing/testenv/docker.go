@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +170,12 @@ func (c *Container) Shell(ctx context.Context, script string) string {
 // Tail is the last n lines of s, for a failing test's message.
 func Tail(s string, n int) string { return lines.Last(s, n) }
 
-var tool struct {
+var tools struct {
+	sync.Mutex
+	built map[string]*toolBuild
+}
+
+type toolBuild struct {
 	once sync.Once
 	path string
 	err  error
@@ -179,24 +185,42 @@ var tool struct {
 // (CGO_ENABLED=0), so that it runs in any container.
 func ToolBinary(t testing.TB) string {
 	t.Helper()
-	tool.once.Do(func() {
+	return ToolBinaryFor(t, runtime.GOARCH)
+}
+
+// ToolBinaryFor is ToolBinary for the architecture goarch (GOARCH's
+// names: amd64, arm64), once per test binary: the arm64 image's cells
+// run it under qemu-user.
+func ToolBinaryFor(t testing.TB, goarch string) string {
+	t.Helper()
+	tools.Lock()
+	if tools.built == nil {
+		tools.built = map[string]*toolBuild{}
+	}
+	tb := tools.built[goarch]
+	if tb == nil {
+		tb = &toolBuild{}
+		tools.built[goarch] = tb
+	}
+	tools.Unlock()
+	tb.once.Do(func() {
 		dir, err := os.MkdirTemp("", "nginx-modbuild-bin-")
 		if err != nil {
-			tool.err = err
+			tb.err = err
 			return
 		}
-		tool.path = filepath.Join(dir, "nginx-modbuild")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", tool.path, "./cmd/nginx-modbuild")
+		tb.path = filepath.Join(dir, "nginx-modbuild")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", tb.path, "./cmd/nginx-modbuild")
 		cmd.Dir = RepoRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH="+goarch)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			tool.err = fmt.Errorf("go build ./cmd/nginx-modbuild: %v\n%s", err, out)
+			tb.err = fmt.Errorf("GOARCH=%s go build ./cmd/nginx-modbuild: %v\n%s", goarch, err, out)
 		}
 	})
-	if tool.err != nil {
-		t.Fatal(tool.err)
+	if tb.err != nil {
+		t.Fatal(tb.err)
 	}
-	return tool.path
+	return tb.path
 }
 
 // LoadModules installs image's own nginx package (and extra packages,
