@@ -19,6 +19,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/modconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 )
@@ -150,8 +151,12 @@ type Options struct {
 	// the packages they declare are looked up in its index and installed
 	// before configure, and again when a probe still fails.
 	Packages PackageManager
-	Log      *Log
-	Now      func() time.Time
+	// Files, with Packages, names the packages holding a file a module's
+	// compile, link or config stopped without (sysdeps.FileIndex): they
+	// are installed and the module is built again.
+	Files FileLookup
+	Log   *Log
+	Now   func() time.Time
 }
 
 // PackageManager installs distribution packages on the build host
@@ -161,6 +166,12 @@ type PackageManager interface {
 	// the package index has; the error says what was searched.
 	Resolve(ctx context.Context, candidates []string) (string, error)
 	Install(ctx context.Context, pkgs []string) error
+}
+
+// FileLookup finds the packages of the distribution that hold a file
+// (sysdeps.FileIndex): the best first, and where it searched.
+type FileLookup interface {
+	Provides(ctx context.Context, w sysdeps.Wanted) ([]string, string, error)
 }
 
 // Result is what a cell produced.
@@ -223,6 +234,8 @@ type builder struct {
 	entries   []manifest.Entry
 	files     []string
 	installed map[string]bool
+	// looked are the files already looked up in the file index.
+	looked    map[sysdeps.Wanted]bool
 	converted []string
 	// testPackagesErr are, by module ID, why its tests' packages did not
 	// install.
@@ -250,7 +263,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	o.Modules = named(o.Modules)
 	b := &builder{o: o, tree: o.WorkDir, c: manifest.Cell{Nginx: o.Nginx, Plus: o.Plus, Distro: o.Distro, Arch: o.Arch, Seconds: map[string]float64{},
 		Incremental: o.Incremental != "", ABI: o.ABI},
-		installed: map[string]bool{}, unresolved: map[string][]string{}}
+		installed: map[string]bool{}, unresolved: map[string][]string{}, looked: map[sysdeps.Wanted]bool{}}
 	f, err := b.run(ctx)
 	if ctx.Err() != nil {
 		return Result{}, b.interrupted(ctx)

@@ -200,11 +200,7 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 	if len(lines) > 0 {
 		return strings.Join(lines, "\n")
 	}
-	lines = toolErrors(makeLog, func(target string, block []string) bool {
-		// Its .so's link, or an object whose compile command names its
-		// sources (objects are objs/addon/..., not under its directory).
-		return strings.Contains(target, so) || slices.ContainsFunc(block, func(l string) bool { return strings.Contains(l, m.Dir+"/") })
-	})
+	lines = toolErrors(makeLog, makeErrorOf(m, so))
 	var mentions []string
 	for _, l := range strings.Split(makeLog, "\n") {
 		if strings.Contains(l, so) || strings.Contains(l, m.Dir) {
@@ -217,6 +213,15 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 	return strings.Join(append(lines, mentions...), "\n")
 }
 
+// makeErrorOf accepts make's errors for m's .so so: its link, or an
+// object whose compile command names its sources (objects are
+// objs/addon/..., not under its directory).
+func makeErrorOf(m prepared, so string) func(target string, block []string) bool {
+	return func(target string, block []string) bool {
+		return strings.Contains(target, so) || slices.ContainsFunc(block, func(l string) bool { return strings.Contains(l, m.Dir+"/") })
+	}
+}
+
 var (
 	// makeError is make's line for a recipe that failed, naming its target.
 	makeError = regexp.MustCompile(`^make(?:\[\d+\])?: \*\*\* \[(?:[^\]]*:\d+: )?([^\]]+)\] Error \d+`)
@@ -227,10 +232,25 @@ var (
 )
 
 // toolErrors are the tool error lines, each once, among the lines before
-// each make error that mine accepts (by its target and those lines), back
-// to the previous make error (with make -j, another recipe's lines can
-// fall between; the lines are the tools' own words either way).
+// each make error that mine accepts (blockLines).
 func toolErrors(makeLog string, mine func(target string, block []string) bool) []string {
+	var out []string
+	for _, t := range blockLines(makeLog, mine) {
+		if t = strings.TrimSpace(t); toolError.MatchString(t) && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) > 10 {
+		out = out[:10]
+	}
+	return out
+}
+
+// blockLines are the lines before each make error that mine accepts (by
+// its target and those lines), back to the previous make error (with
+// make -j, another recipe's lines can fall between; the lines are the
+// tools' own words either way).
+func blockLines(makeLog string, mine func(target string, block []string) bool) []string {
 	log := strings.Split(makeLog, "\n")
 	var out []string
 	from := 0
@@ -240,16 +260,9 @@ func toolErrors(makeLog string, mine func(target string, block []string) bool) [
 			continue
 		}
 		if mine(mm[1], log[from:i]) {
-			for _, t := range log[from:i] {
-				if t = strings.TrimSpace(t); toolError.MatchString(t) && !slices.Contains(out, t) {
-					out = append(out, t)
-				}
-			}
+			out = append(out, log[from:i+1]...)
 		}
 		from = i + 1
-	}
-	if len(out) > 10 {
-		out = out[:10]
 	}
 	return out
 }

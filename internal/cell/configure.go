@@ -154,7 +154,8 @@ func (b *builder) configure(ctx context.Context, root string, mods []prepared) (
 }
 
 // flagCollisions records, in the cell, each config that changed nginx's
-// global flags (CFLAGS, NGX_LD_OPT: every module's objects and links),
+// global flags (CFLAGS, NGX_LD_OPT: every module's objects and links) or
+// made every addon object depend on a target make builds (ADDON_DEPS),
 // and keeps its module apart from every module it is not connected to by
 // configure-time needs (the NDK with set-misc and lua, whose -D flags the
 // NDK is built with, stay together): a module's result is its own, not
@@ -168,6 +169,12 @@ func (b *builder) flagCollisions(g group, deps [][]int) map[string][]string {
 			continue
 		}
 		change := d.globalChange()
+		if made := d.madeDeps(g.makefile); len(made) > 0 {
+			// Every addon object waits for these: when make fails to build
+			// them (cargo without its toolchain or registry), no object of
+			// any module configured with it compiles.
+			change = strings.TrimPrefix(change+"; ADDON_DEPS += "+strings.Join(made, " ")+" (built by make)", "; ")
+		}
 		if change == "" {
 			continue
 		}
@@ -341,10 +348,14 @@ func (b *builder) dropCulprit(ctx context.Context, out string, g group, culprit 
 			rest = append(rest, m) // try again with the library installed
 			continue
 		}
+		shown := configureOutput(out, culprit)
+		if b.o.Packages != nil && b.installCommands(ctx, m, missingCommands(shown)) {
+			rest = append(rest, m) // try again with the tool installed
+			continue
+		}
 		// The config's last words are where it stopped (naxsi's "Cannot
 		// find 'libinjection' submodule."), not the noise before them
 		// (pkg-config's "not found" for the library it tried first).
-		shown := configureOutput(out, culprit)
 		msg := "configure stopped in its config: " + strings.TrimSpace(lines.Last(strings.TrimSpace(shown), 1)) + "\n" + shown
 		if r := probeReport(probes, b.o.Family, b.o.Distro, m.ID); r != "" {
 			msg += "\n" + r

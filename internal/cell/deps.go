@@ -135,8 +135,21 @@ func (b *builder) installHinted(ctx context.Context, mods []prepared) ([]prepare
 // probe did not find, once per package; it reports whether it installed
 // anything.
 func (b *builder) installMissing(ctx context.Context, m prepared, probes []Probe) bool {
-	known, _ := missingLibraries(probes)
-	return b.installLibs(ctx, m.Name+": configure", m.Dir, known)
+	known, unknown := missingLibraries(probes)
+	installed := b.installLibs(ctx, m.Name+": configure", m.Dir, known)
+	// What the table of known libraries lacks, the distribution's file
+	// index may have.
+	var pkgs []string
+	for _, u := range unknown {
+		w := sysdeps.Wanted{Kind: sysdeps.Header, Name: u}
+		if l, ok := strings.CutPrefix(u, "-l"); ok {
+			w = sysdeps.Wanted{Kind: sysdeps.Lib, Name: l}
+		}
+		if p := b.lookUp(ctx, m, w); p != "" && !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	return b.installFoundPackages(ctx, pkgs) || installed
 }
 
 // installSwitch installs the library behind one of nginx's switches (a

@@ -37,3 +37,36 @@ func TestRecordOfGlobalFlags(t *testing.T) {
 		t.Errorf("components = %v: want 0, 1, 3 together and 2 apart", got)
 	}
 }
+
+// TestMadeDepsAreRecorded: a config that adds a target make builds to
+// NGX_ADDON_DEPS (nginx-acme's cargo library, through auto/module) is
+// told apart from one that adds its headers (no rule builds them).
+func TestMadeDepsAreRecorded(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "record")
+	for name, cfg := range map[string]string{
+		"cargo":   "ngx_addon_name=x\nNGX_ADDON_DEPS=\"$NGX_ADDON_DEPS objs/x/ngx-release/libx.a\"\n",
+		"headers": "ngx_addon_name=y\nNGX_ADDON_DEPS=\"$NGX_ADDON_DEPS $ngx_addon_dir/y.h\"\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		os.WriteFile(filepath.Join(dir, name, "config"), []byte(cfg), 0o644)
+	}
+	script := "NGX_ADDON_DEPS='$(CORE_DEPS)'; DYNAMIC_MODULES=; NGX_AUTOCONF_ERR=/dev/null\n" +
+		wrapperConfig(0, filepath.Join(dir, "cargo"), rec, nil, nil) + wrapperConfig(1, filepath.Join(dir, "headers"), rec, nil, nil)
+	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("sh: %v\n%s", err, out)
+	}
+	mk := ParseMakefile("ADDON_DEPS = $(CORE_DEPS) objs/x/ngx-release/libx.a " + dir + "/headers/y.h\n\n" +
+		".PHONY: objs/x/ngx-release/libx.a\n\nobjs/x/ngx-release/libx.a:\n\tcargo rustc --manifest-path x/Cargo.toml\n\n" +
+		"objs/ngx_x_module.so:\tobjs/x/ngx-release/libx.a\n")
+	r := readRecord(rec)
+	if got := r[0].madeDeps(mk); len(got) != 1 || got[0] != "objs/x/ngx-release/libx.a" {
+		t.Errorf("made deps of the cargo config: %q, want its library", got)
+	}
+	if got := r[1].madeDeps(mk); len(got) != 0 {
+		t.Errorf("made deps of a config adding its header: %q, want none", got)
+	}
+	if mk.Targets["ADDON_DEPS"] || mk.Targets[".PHONY"] {
+		t.Errorf("targets %v: a variable or .PHONY counted as a rule", mk.Targets)
+	}
+}

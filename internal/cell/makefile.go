@@ -22,6 +22,10 @@ type Makefile struct {
 	// the nginx source tree) and its libraries (-l, -L and file arguments).
 	BinarySources []string
 	BinaryLibs    []string
+	// Targets are the files and names the Makefile has a rule for (a
+	// config.make's too: njs's libnjs.a, nginx-acme's cargo-built
+	// library).
+	Targets map[string]bool
 }
 
 // SO is one shared object in the Makefile.
@@ -42,6 +46,7 @@ func (s SO) Name() string {
 
 var (
 	modulesTarget = regexp.MustCompile(`(?m)^modules:[ \t]+(\S+\.so)[ \t]*$`)
+	ruleTarget    = regexp.MustCompile(`(?m)^([^\s#:=.][^\s:=]*)[ \t]*:(?:[^=]|$)`)
 	objectRule    = regexp.MustCompile(`(?m)^(\S+\.o):[ \t]+\$\((?:ADDON_DEPS|CORE_DEPS)\)[^\n]*\\\n(?:[ \t]+\S+[ \t]*\\\n)*[ \t]+(\S+)[ \t]*\n`)
 )
 
@@ -78,7 +83,10 @@ func rule(text, target string) (prereqs, recipe []string, ok bool) {
 
 // ParseMakefile reads a generated objs/Makefile.
 func ParseMakefile(text string) Makefile {
-	m := Makefile{Sources: map[string][]string{}}
+	m := Makefile{Sources: map[string][]string{}, Targets: map[string]bool{}}
+	for _, r := range ruleTarget.FindAllStringSubmatch(text, -1) {
+		m.Targets[r[1]] = true
+	}
 	source := map[string]string{}
 	for _, r := range objectRule.FindAllStringSubmatch(text, -1) {
 		source[r[1]] = r[2]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/source"
@@ -233,6 +234,7 @@ func (b *builder) smokeCacheStep(_ context.Context, f *flow) error {
 // report.
 func (b *builder) makeStep(ctx context.Context, f *flow) error {
 	o := b.o
+	logs := make([]string, len(f.groups))
 	for i, g := range f.groups {
 		targets := []string{"modules"}
 		// A kept tree has its smoke nginx already (built there, or
@@ -247,10 +249,13 @@ func (b *builder) makeStep(ctx context.Context, f *flow) error {
 			o.Log.Printf("make: the modules and the smoke nginx (nginx's core: the long part of a cold cell; kept for the later cells of this nginx, distro and compiler)")
 		}
 		stop := b.progress(g.builddir)
-		out, _ := run(ctx, f.root, MakeArgs(g.builddir, o.Jobs, targets...))
+		logs[i], _ = run(ctx, f.root, MakeArgs(g.builddir, o.Jobs, targets...))
 		stop()
-		f.makeLog += out
 	}
+	if o.Packages != nil && o.Files != nil {
+		b.makeAgainWithFound(ctx, f, logs)
+	}
+	f.makeLog = strings.Join(logs, "")
 	f.diags = ParseDiagnostics(f.makeLog)
 	return nil
 }

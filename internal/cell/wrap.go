@@ -31,6 +31,15 @@ var featureVars = []string{"USE_OPENSSL", "USE_PCRE", "USE_ZLIB", "USE_LIBXSLT",
 // them around each config.
 var globalFlags = []string{"CFLAGS", "NGX_LD_OPT"}
 
+// addonDeps is configure's list every addon object depends on (nginx
+// puts each dynamic module's ngx_module_deps there): a config that adds a
+// target make builds to it (nginx-acme's cargo-built library) makes every
+// other module's objects wait for, and fail with, that target.
+const addonDeps = "NGX_ADDON_DEPS"
+
+// recorded are the variables the wrapper records around each config.
+var recorded = append(slices.Clone(globalFlags), addonDeps)
+
 // wrapperConfig is the config file configure runs for module index i: it
 // runs the module's own config from the module's directory (so sources,
 // compiler messages and annotations keep the module's real paths), sets
@@ -59,11 +68,11 @@ func wrapperConfig(i int, dir, rec string, env map[string]string, libs []string)
 	for _, v := range saved {
 		fmt.Fprintf(&b, "nmb_before_%s=\"$%s\"\n", v, v)
 	}
-	for _, v := range globalFlags {
+	for _, v := range recorded {
 		fmt.Fprintf(&b, "printf '%d\\tbefore-%s\\t%%s\\n' \"$%s\" >> \"$nmb_rec\"\n", i, v, v)
 	}
 	b.WriteString(". \"$ngx_addon_dir/config\"\n")
-	for _, v := range globalFlags {
+	for _, v := range recorded {
 		fmt.Fprintf(&b, "printf '%d\\tafter-%s\\t%%s\\n' \"$%s\" >> \"$nmb_rec\"\n", i, v, v)
 	}
 	b.WriteString("nmb_new=\"${DYNAMIC_MODULES#\"$nmb_before_DYNAMIC_MODULES\"}\"\n")
@@ -144,9 +153,23 @@ type declared struct {
 	Before, After map[string]string
 	// Ran is set when configure reached and finished its config.
 	Ran bool
-	// Flags are the global flags (globalFlags) before and after its
-	// config ran.
+	// Flags are the recorded variables (globalFlags, addonDeps) before
+	// and after its config ran.
 	Flags map[string][2]string
+}
+
+// madeDeps are the targets make builds (a rule of mk) that its config
+// added to every addon object's prerequisites, in its order.
+func (d *declared) madeDeps(mk Makefile) []string {
+	ba := d.Flags[addonDeps]
+	before := strings.Fields(ba[0])
+	var out []string
+	for _, w := range strings.Fields(ba[1]) {
+		if mk.Targets[w] && !slices.Contains(before, w) && !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // globalChange says how its config changed the global flags ("CFLAGS +=
@@ -201,7 +224,7 @@ func readRecord(path string) map[int]*declared {
 			d.Names, d.OldStyle = strings.Fields(f[2]), true
 		default:
 			when, v, ok := strings.Cut(f[1], "-")
-			if !ok || (when != "before" && when != "after") || !slices.Contains(globalFlags, v) {
+			if !ok || (when != "before" && when != "after") || !slices.Contains(recorded, v) {
 				continue
 			}
 			if d.Flags == nil {

@@ -315,6 +315,7 @@ func (b *builder) options(ctx context.Context, v, work string) (cell.Options, er
 	if b.o.installDeps {
 		o.Family = b.host.Family
 		o.Packages = &sysdeps.Installer{Distro: b.host, Run: sysdeps.Exec, Log: b.d.Stderr}
+		o.Files = &sysdeps.FileIndex{Distro: b.host, Run: sysdeps.Exec, Log: o.Log, Dir: work}
 	}
 	var err error
 	if o.Target, err = b.targetFor(ctx, v); err != nil {

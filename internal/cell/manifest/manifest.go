@@ -43,6 +43,11 @@ type Cell struct {
 	// apart from the modules it does not need, so its flags reach only
 	// its own objects and theirs.
 	GlobalFlags []FlagChange `json:"global_flags,omitempty"`
+	// Found are the packages the build looked up in the distribution's
+	// file index for a file a module's build stopped without (a header,
+	// a -l library, a command), and installed before building it again
+	// (build --install-deps).
+	Found []Found `json:"found,omitempty"`
 	// Tests are the modules' own test suites run in the cell (build
 	// --test), one per module with a test: in the config.
 	Tests []Tests `json:"tests,omitempty"`
@@ -134,6 +139,21 @@ type FlagChange struct {
 	Module string `json:"module"`
 	Source string `json:"source"`
 	Change string `json:"change"`
+}
+
+// Found is one file a module's build stopped without and the package the
+// distribution's file index named for it.
+type Found struct {
+	Module string `json:"module"`
+	Source string `json:"source"`
+	// Missing is what the build said it lacked: "<ldap.h>", "-lldap",
+	// "the command g++".
+	Missing string `json:"missing"`
+	// Package is what was installed ("" when the index had none), Other
+	// the index's other candidates, Searched where it looked.
+	Package  string   `json:"package,omitempty"`
+	Other    []string `json:"other,omitempty"`
+	Searched string   `json:"searched"`
 }
 
 // Failure is a module that did not build in a cell.

@@ -46,6 +46,17 @@ func extract(t *testing.T, tarball, dir string) {
 	}
 }
 
+// placeUpstream puts the upstream corpus's modules (testenv.Upstream)
+// into src, each under its directory name: dirs maps name to corpus name.
+func placeUpstream(t *testing.T, src string, dirs map[string]string) {
+	t.Helper()
+	for name, up := range dirs {
+		if err := os.Rename(testenv.Upstream(t, up), filepath.Join(src, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // configDir is the directory under root holding an nginx module config
 // (the orig tarballs put it one level down).
 func configDir(t *testing.T, root string) string {
