@@ -97,8 +97,9 @@ type FileIndex struct {
 	// apt-get update without the Contents target, the Installer's,
 	// removes apt's own): the cell's work directory.
 	Dir string
-	// files are those copies, made once per run.
+	// files are those copies, made once per run; err why there are none.
 	files []string
+	err   error
 }
 
 // NoFileIndex says the distribution family has no file index this
@@ -185,9 +186,14 @@ func contentsMatches(contents []byte, w Wanted) []string {
 // load has apt download the Contents index of every source the host
 // uses and reads it.
 func (x *FileIndex) load(ctx context.Context) error {
-	if x.files != nil {
-		return nil
+	if x.files != nil || x.err != nil {
+		return x.err
 	}
+	x.err = x.fetch(ctx)
+	return x.err
+}
+
+func (x *FileIndex) fetch(ctx context.Context) error {
 	if err := os.WriteFile(contentsConfPath, []byte(contentsConf), 0o644); err != nil {
 		return fmt.Errorf("declare the Contents index to apt: %w", err)
 	}
@@ -196,25 +202,31 @@ func (x *FileIndex) load(ctx context.Context) error {
 		x.Log.Printf("looking up the missing files in %s's Contents index (apt-get update with Contents-deb, as apt-file does)", x.Distro.Name)
 	}
 	update := []string{"apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"}
-	if out, err := x.Run(ctx, update); err != nil {
-		return fmt.Errorf("download %s's Contents index: %s: %w\n%s", x.Distro.Name, strings.Join(update, " "), err, lines.Last(string(out), 10))
-	}
+	// apt keeps only what its signed InRelease vouches for: a file of
+	// another size (a mirror mid-sync) is refused and the others kept, so
+	// a failed update can still leave a usable index.
+	upOut, upErr := x.Run(ctx, update)
 	out, err := x.Run(ctx, []string{"apt-get", "indextargets", "--format", "$(FILENAME)", "Identifier: Contents-deb-nginx-modbuild"})
 	if err != nil {
 		return fmt.Errorf("list %s's Contents index: apt-get indextargets: %w\n%s", x.Distro.Name, err, lines.Last(string(out), 10))
-	}
-	files := strings.Fields(string(out))
-	if len(files) == 0 {
-		return fmt.Errorf("%s's sources offer no Contents index (apt-get indextargets lists none): declare the package (packages: {apt: [...]})", x.Distro.Name)
 	}
 	dir := filepath.Join(x.Dir, "contents-index")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for i, f := range files {
-		// apt-helper cat-file decompresses by the name's extension.
-		dst := filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(f)))
-		b, err := os.ReadFile(f) // compressed: some megabytes
+	for i, f := range strings.Fields(string(out)) {
+		// On disk it may carry its compression's extension; apt-helper
+		// cat-file decompresses by the name's extension.
+		src := f
+		if _, err := os.Stat(src); err != nil {
+			m, _ := filepath.Glob(f + ".*")
+			if len(m) == 0 {
+				continue // not downloaded (refused, or the source has none)
+			}
+			src = m[0]
+		}
+		b, err := os.ReadFile(src) // compressed: some megabytes
+		dst := filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(src)))
 		if err == nil {
 			err = os.WriteFile(dst, b, 0o644)
 		}
@@ -223,5 +235,23 @@ func (x *FileIndex) load(ctx context.Context) error {
 		}
 		x.files = append(x.files, dst)
 	}
+	switch {
+	case len(x.files) == 0 && upErr != nil:
+		return fmt.Errorf("download %s's Contents index: %s: %w: %s", x.Distro.Name, strings.Join(update, " "), upErr, firstAptError(string(upOut)))
+	case len(x.files) == 0:
+		return fmt.Errorf("%s's sources offer no Contents index (apt-get indextargets lists none downloaded): declare the package (packages: {apt: [...]})", x.Distro.Name)
+	case upErr != nil && x.Log != nil:
+		x.Log.Printf("apt-get update refused part of %s's index (%s); searching the %d Contents file(s) it verified", x.Distro.Name, firstAptError(string(upOut)), len(x.files))
+	}
 	return nil
+}
+
+// firstAptError is apt's first "E: " line in out, else its last line.
+func firstAptError(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "E: ") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return lines.Last(strings.TrimSpace(out), 1)
 }

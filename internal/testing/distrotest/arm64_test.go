@@ -25,10 +25,10 @@ const arm64Image = "arm64v8/debian:12"
 // it installs the distro's arm64 nginx, configures like it, checks the
 // .so's module signature is that binary's and loads it there (the
 // smoke). The .so is then read here (an AArch64 ELF whose signature is
-// what Debian's arm64 nginx -V implies), loaded into Debian's own arm64
-// nginx in a fresh container with only nginx, and the .deb, published
-// signed, is installed with apt from the repository into another bare
-// arm64 container, where nginx serves a request through the module.
+// the one read from Debian's arm64 nginx binary), and the .deb, published
+// signed, is installed with apt from the repository into a fresh bare
+// arm64 container, where Debian's own arm64 nginx, with nothing else
+// installed, loads it and serves a request through the module.
 func TestArm64Cell(t *testing.T) {
 	testenv.Image(t, arm64Image)
 	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
@@ -80,13 +80,6 @@ func TestArm64Cell(t *testing.T) {
 	}
 	if !strings.Contains(out, "module signature "+info.Modules[0].Signature+": the target nginx's") {
 		t.Errorf("the cell did not prove the .so's signature against the target nginx:\n%s", testenv.Tail(out, 40))
-	}
-
-	// Debian's own arm64 nginx, in a fresh container with only nginx.
-	res, answers := testenv.LoadModules(t, arm64Image, filepath.Join(work, "dist"), []string{so}, nil,
-		`location = /hello { hello_world "arm64"; }`, "/hello")
-	if answers == nil || !strings.Contains(answers["/hello"], "arm64") {
-		t.Errorf("Debian 12's arm64 nginx with %s: nginx -t %s; answers %v", so, res, answers)
 	}
 
 	// The package, signed and published, installed with apt.

@@ -10,9 +10,11 @@ import (
 )
 
 // TestCargoModuleSinksNoOther is issue 34's item 1 (and item 4's cargo
-// case) where it runs: nginx-acme as its maintainer publishes it, with
-// Debian 12's cargo installed, beside hello-world and vts in one config,
-// in a bare Debian 12. acme's config puts its cargo-built library into
+// case, and item 2's missing command) where it runs: nginx-acme as its
+// maintainer publishes it, beside hello-world and vts in one config, no
+// packages declared, in a bare Debian 12. Its config stops on "cargo
+// binary cargo is not found": the cell finds cargo in Debian 12's
+// Contents index, installs it and configures again. acme's config puts its cargo-built library into
 // ngx_module_deps, which nginx adds to ADDON_DEPS, the prerequisites of
 // every addon object: configured together, cargo's failure (no registry
 // here, Rust 1.63 against acme's 1.81) left no module compiled. The cell
@@ -23,7 +25,7 @@ func TestCargoModuleSinksNoOther(t *testing.T) {
 	src, work := t.TempDir(), t.TempDir()
 	copyHello(t, filepath.Join(src, "hello-world"))
 	placeUpstream(t, src, map[string]string{"acme": "nginx-acme", "vts": "nginx-module-vts"})
-	writeConfig(t, filepath.Join(work, "cfg.yml"), []module{{name: "acme", packages: []string{"cargo"}}, {name: "hello-world"}, {name: "vts"}},
+	writeConfig(t, filepath.Join(work, "cfg.yml"), []module{{name: "acme"}, {name: "hello-world"}, {name: "vts"}},
 		`location = /t { hello_world "hi"; }`, "/t", "")
 	c := toolContainer(t, "debian:12", mirror, src, work)
 	out, err := build(c, "cfg.yml", "1.22.1", "debian-12", "dist")
@@ -46,6 +48,13 @@ func TestCargoModuleSinksNoOther(t *testing.T) {
 	t.Logf("acme: %s", reason)
 	if first, _, _ := strings.Cut(reason, "\n"); !strings.Contains(first, "error") || strings.Contains(first, "-o ") || strings.Contains(first, ".c") {
 		t.Errorf("acme's reason %q: want cargo's own error line first\n%s", reason, testenv.Tail(out, 60))
+	}
+	var cargo bool
+	for _, f := range m.Cells[0].Found {
+		cargo = cargo || (f.Missing == "the command cargo" && f.Package == "cargo")
+	}
+	if !cargo {
+		t.Errorf("found %+v: want the command cargo from the package cargo", m.Cells[0].Found)
 	}
 	var changes []string
 	for _, g := range m.Cells[0].GlobalFlags {
