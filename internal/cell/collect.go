@@ -58,12 +58,8 @@ func (b *builder) collect(groups []group, makeLog string, diags []Diagnostic) []
 	// group: the first group's is the one loaded.
 	seenOwn := map[string]bool{}
 	for _, g := range groups {
-		owner := map[string]int{} // .so name -> position in g.mods
-		for k, m := range g.mods {
+		for _, m := range g.mods {
 			if d := g.record[m.index]; d != nil {
-				for _, n := range d.Names {
-					owner[n] = k
-				}
 				if d.OldStyle {
 					b.converted = append(b.converted, d.Names...)
 					b.o.Log.Printf("%s: old-style config (it only adds to nginx's module lists, for which nginx builds no .so): declared as a dynamic module", m.Name)
@@ -72,13 +68,7 @@ func (b *builder) collect(groups []group, makeLog string, diags []Diagnostic) []
 		}
 		got := map[int]bool{}
 		for _, so := range g.makefile.SOs {
-			k, ok := owner[so.Name()]
-			if !ok {
-				k = -1
-				if d := majorityOwner(so.Sources, g.mods); d >= 0 {
-					k = d
-				}
-			}
+			k := g.ownerOf(so)
 			if err := safename.Check("module", so.Name()); err != nil {
 				b.fail(Module{ID: "nginx", Dir: "nginx"}, "(bad name)", manifest.PhaseConfigure, err.Error()+": configure declared a .so of that name")
 				continue

@@ -349,7 +349,7 @@ func (b *builder) dropCulprit(ctx context.Context, out string, g group, culprit 
 			continue
 		}
 		shown := configureOutput(out, culprit)
-		if b.o.Packages != nil && b.installCommands(ctx, m, missingCommands(shown)) {
+		if b.o.Packages != nil && b.installFoundPackages(ctx, b.packagesFor(ctx, m, missingCommands(shown))) {
 			rest = append(rest, m) // try again with the tool installed
 			continue
 		}

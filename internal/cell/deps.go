@@ -139,17 +139,15 @@ func (b *builder) installMissing(ctx context.Context, m prepared, probes []Probe
 	installed := b.installLibs(ctx, m.Name+": configure", m.Dir, known)
 	// What the table of known libraries lacks, the distribution's file
 	// index may have.
-	var pkgs []string
+	var ws []sysdeps.Wanted
 	for _, u := range unknown {
 		w := sysdeps.Wanted{Kind: sysdeps.Header, Name: u}
 		if l, ok := strings.CutPrefix(u, "-l"); ok {
 			w = sysdeps.Wanted{Kind: sysdeps.Lib, Name: l}
 		}
-		if p := b.lookUp(ctx, m, w); p != "" && !slices.Contains(pkgs, p) {
-			pkgs = append(pkgs, p)
-		}
+		ws = append(ws, w)
 	}
-	return b.installFoundPackages(ctx, pkgs) || installed
+	return b.installFoundPackages(ctx, b.packagesFor(ctx, m, ws)) || installed
 }
 
 // installSwitch installs the library behind one of nginx's switches (a

@@ -1,6 +1,7 @@
 package cell
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,21 +12,9 @@ import (
 // CFLAGS and prepends to NGX_LD_OPT under /bin/sh, as configure runs it,
 // and reads back what it changed; one that changes nothing says nothing.
 func TestRecordOfGlobalFlags(t *testing.T) {
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "record")
-	for name, cfg := range map[string]string{
-		"changes": "ngx_addon_name=x\nCFLAGS=\"$CFLAGS -Wno-deprecated-declarations\"\nNGX_LD_OPT=\"-L/opt/x $NGX_LD_OPT\"\n",
-		"quiet":   "ngx_addon_name=y\nngx_module_incs=\"$ngx_addon_dir/src\"\n",
-	} {
-		os.MkdirAll(filepath.Join(dir, name), 0o755)
-		os.WriteFile(filepath.Join(dir, name, "config"), []byte(cfg), 0o644)
-	}
-	script := "CFLAGS='-O -Werror'; NGX_LD_OPT='-Wl,-E'; DYNAMIC_MODULES=; NGX_AUTOCONF_ERR=/dev/null\n" +
-		wrapperConfig(0, filepath.Join(dir, "changes"), rec, nil, nil) + wrapperConfig(1, filepath.Join(dir, "quiet"), rec, nil, nil)
-	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
-		t.Fatalf("sh: %v\n%s", err, out)
-	}
-	r := readRecord(rec)
+	r := runWrappers(t, "CFLAGS='-O -Werror'; NGX_LD_OPT='-Wl,-E'",
+		"ngx_addon_name=x\nCFLAGS=\"$CFLAGS -Wno-deprecated-declarations\"\nNGX_LD_OPT=\"-L/opt/x $NGX_LD_OPT\"\n",
+		"ngx_addon_name=y\nngx_module_incs=\"$ngx_addon_dir/src\"\n")
 	want := "CFLAGS += -Wno-deprecated-declarations; NGX_LD_OPT =+ -L/opt/x (prepended)"
 	if got := r[0].globalChange(); got != want {
 		t.Errorf("change = %q, want %q", got, want)
@@ -42,24 +31,12 @@ func TestRecordOfGlobalFlags(t *testing.T) {
 // NGX_ADDON_DEPS (nginx-acme's cargo library, through auto/module) is
 // told apart from one that adds its headers (no rule builds them).
 func TestMadeDepsAreRecorded(t *testing.T) {
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "record")
-	for name, cfg := range map[string]string{
-		"cargo":   "ngx_addon_name=x\nNGX_ADDON_DEPS=\"$NGX_ADDON_DEPS objs/x/ngx-release/libx.a\"\n",
-		"headers": "ngx_addon_name=y\nNGX_ADDON_DEPS=\"$NGX_ADDON_DEPS $ngx_addon_dir/y.h\"\n",
-	} {
-		os.MkdirAll(filepath.Join(dir, name), 0o755)
-		os.WriteFile(filepath.Join(dir, name, "config"), []byte(cfg), 0o644)
-	}
-	script := "NGX_ADDON_DEPS='$(CORE_DEPS)'; DYNAMIC_MODULES=; NGX_AUTOCONF_ERR=/dev/null\n" +
-		wrapperConfig(0, filepath.Join(dir, "cargo"), rec, nil, nil) + wrapperConfig(1, filepath.Join(dir, "headers"), rec, nil, nil)
-	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
-		t.Fatalf("sh: %v\n%s", err, out)
-	}
-	mk := ParseMakefile("ADDON_DEPS = $(CORE_DEPS) objs/x/ngx-release/libx.a " + dir + "/headers/y.h\n\n" +
+	r := runWrappers(t, "NGX_ADDON_DEPS='$(CORE_DEPS)'",
+		"ngx_addon_name=x\nNGX_ADDON_DEPS=\"$NGX_ADDON_DEPS objs/x/ngx-release/libx.a\"\n",
+		"ngx_addon_name=y\nNGX_ADDON_DEPS=\"$NGX_ADDON_DEPS $ngx_addon_dir/y.h\"\n")
+	mk := ParseMakefile("ADDON_DEPS = $(CORE_DEPS) objs/x/ngx-release/libx.a /m1/y.h\n\n" +
 		".PHONY: objs/x/ngx-release/libx.a\n\nobjs/x/ngx-release/libx.a:\n\tcargo rustc --manifest-path x/Cargo.toml\n\n" +
 		"objs/ngx_x_module.so:\tobjs/x/ngx-release/libx.a\n")
-	r := readRecord(rec)
 	if got := r[0].madeDeps(mk); len(got) != 1 || got[0] != "objs/x/ngx-release/libx.a" {
 		t.Errorf("made deps of the cargo config: %q, want its library", got)
 	}
@@ -69,4 +46,24 @@ func TestMadeDepsAreRecorded(t *testing.T) {
 	if mk.Targets["ADDON_DEPS"] || mk.Targets[".PHONY"] {
 		t.Errorf("targets %v: a variable or .PHONY counted as a rule", mk.Targets)
 	}
+}
+
+// runWrappers runs the wrapper of each config (module i in configs[i],
+// in a directory of its own) under /bin/sh after prelude, as configure
+// runs them, and reads back the record.
+func runWrappers(t *testing.T, prelude string, configs ...string) map[int]*declared {
+	t.Helper()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "record")
+	script := prelude + "; DYNAMIC_MODULES=; NGX_AUTOCONF_ERR=/dev/null\n"
+	for i, cfg := range configs {
+		m := filepath.Join(dir, fmt.Sprintf("m%d", i))
+		os.MkdirAll(m, 0o755)
+		os.WriteFile(filepath.Join(m, "config"), []byte(cfg), 0o644)
+		script += wrapperConfig(i, m, rec, nil, nil)
+	}
+	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("sh: %v\n%s", err, out)
+	}
+	return readRecord(rec)
 }

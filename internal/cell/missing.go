@@ -39,7 +39,7 @@ func missingFiles(m prepared, so SO, makeLog string, diags []Diagnostic) []sysde
 	for _, d := range diags {
 		// gcc's "fatal error:" for a missing include (ParseDiagnostics
 		// reads it as an error).
-		if (d.Severity == "fatal error" || d.Severity == "error") && strings.HasPrefix(d.File, m.Dir+"/") {
+		if d.Severity == "error" && strings.HasPrefix(d.File, m.Dir+"/") {
 			if mm := noInclude.FindStringSubmatch(d.Message); mm != nil {
 				add(sysdeps.Wanted{Kind: sysdeps.Header, Name: mm[1]})
 			}
@@ -74,11 +74,11 @@ func missingCommand(l string) string {
 
 // missingCommands are the commands a config's configure output says were
 // not found, in order.
-func missingCommands(out string) []string {
-	var cmds []string
+func missingCommands(out string) []sysdeps.Wanted {
+	var cmds []sysdeps.Wanted
 	for _, l := range strings.Split(out, "\n") {
-		if c := missingCommand(l); c != "" && !slices.Contains(cmds, c) {
-			cmds = append(cmds, c)
+		if c := missingCommand(l); c != "" && !slices.Contains(cmds, sysdeps.Wanted{Kind: sysdeps.Command, Name: c}) {
+			cmds = append(cmds, sysdeps.Wanted{Kind: sysdeps.Command, Name: c})
 		}
 	}
 	return cmds
@@ -100,13 +100,13 @@ func (g group) ownerOf(so SO) int {
 // the package the index names for each (once per cell), and runs make
 // again in the groups that got one; up to three rounds, as a header
 // found can be followed by a library the link then lacks. logs are each
-// group's make output, replaced by the later run's.
+// group's make output, replaced by the later run's; f's make log and
+// diagnostics follow them.
 func (b *builder) makeAgainWithFound(ctx context.Context, f *flow, logs []string) {
 	for round := 0; round < 3; round++ {
-		diags := ParseDiagnostics(strings.Join(logs, ""))
 		again := false
 		for i, g := range f.groups {
-			if b.installFound(ctx, g, logs[i], diags) {
+			if b.installFound(ctx, g, logs[i], f.diags) {
 				b.o.Log.Printf("make: %s again, with what the file index found", g.builddir)
 				stop := b.progress(g.builddir)
 				logs[i], _ = run(ctx, f.root, MakeArgs(g.builddir, b.o.Jobs, "modules"))
@@ -117,6 +117,8 @@ func (b *builder) makeAgainWithFound(ctx context.Context, f *flow, logs []string
 		if !again {
 			return
 		}
+		f.makeLog = strings.Join(logs, "")
+		f.diags = ParseDiagnostics(f.makeLog)
 	}
 }
 
@@ -129,14 +131,25 @@ func (b *builder) installFound(ctx context.Context, g group, makeLog string, dia
 		if _, err := os.Stat(so.Path); err == nil || k < 0 {
 			continue
 		}
-		m := g.mods[k]
-		for _, w := range missingFiles(m, so, makeLog, diags) {
-			if p := b.lookUp(ctx, m, w); p != "" && !slices.Contains(pkgs, p) {
+		for _, p := range b.packagesFor(ctx, g.mods[k], missingFiles(g.mods[k], so, makeLog, diags)) {
+			if !slices.Contains(pkgs, p) {
 				pkgs = append(pkgs, p)
 			}
 		}
 	}
 	return b.installFoundPackages(ctx, pkgs)
+}
+
+// packagesFor are the packages to install for the files m's build lacked
+// (lookUp), each once.
+func (b *builder) packagesFor(ctx context.Context, m prepared, ws []sysdeps.Wanted) []string {
+	var pkgs []string
+	for _, w := range ws {
+		if p := b.lookUp(ctx, m, w); p != "" && !slices.Contains(pkgs, p) {
+			pkgs = append(pkgs, p)
+		}
+	}
+	return pkgs
 }
 
 // lookUp asks the file index, once per cell, which package has w (a
@@ -183,16 +196,4 @@ func (b *builder) installFoundPackages(ctx context.Context, pkgs []string) bool 
 		b.installed[p] = true
 	}
 	return true
-}
-
-// installCommands installs the packages the file index names for the
-// commands m's config did not find; it reports whether it installed any.
-func (b *builder) installCommands(ctx context.Context, m prepared, cmds []string) bool {
-	var pkgs []string
-	for _, c := range cmds {
-		if p := b.lookUp(ctx, m, sysdeps.Wanted{Kind: sysdeps.Command, Name: c}); p != "" && !slices.Contains(pkgs, p) {
-			pkgs = append(pkgs, p)
-		}
-	}
-	return b.installFoundPackages(ctx, pkgs)
 }

@@ -252,11 +252,11 @@ func (b *builder) makeStep(ctx context.Context, f *flow) error {
 		logs[i], _ = run(ctx, f.root, MakeArgs(g.builddir, o.Jobs, targets...))
 		stop()
 	}
+	f.makeLog = strings.Join(logs, "")
+	f.diags = ParseDiagnostics(f.makeLog)
 	if o.Packages != nil && o.Files != nil {
 		b.makeAgainWithFound(ctx, f, logs)
 	}
-	f.makeLog = strings.Join(logs, "")
-	f.diags = ParseDiagnostics(f.makeLog)
 	return nil
 }
 

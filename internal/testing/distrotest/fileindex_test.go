@@ -2,9 +2,6 @@ package distrotest
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -105,16 +102,8 @@ func fileIndexCell(t *testing.T, image, distro, nginx string) {
 	if len(pkgs) != 2 {
 		t.Fatalf("packages %v (from %v), want two", pkgs, debs)
 	}
-	keyFile := filepath.Join(work, "key.asc")
-	os.WriteFile(keyFile, signingKey(t), 0o600)
-	pub := filepath.Join(t.TempDir(), "pub")
-	runTool(t, "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", keyFile)
-	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
-	defer srv.Close()
 	ctx := context.Background()
-	h := testenv.StartContainer(t, image)
-	h.Shell(ctx, setupLines(srv.URL, distro, true)+"\napt-get update -q >/dev/null")
-	out, err = h.Exec(ctx, []string{"DEBIAN_FRONTEND=noninteractive"}, "sh", "-c", "apt-get install -y -q "+strings.Join(pkgs, " ")+" 2>&1")
+	h, out, err := aptInstallPublished(t, image, distro, filepath.Join(work, "dist"), pkgs...)
 	if err != nil {
 		t.Fatalf("apt-get install %v: %v\n%s", pkgs, err, testenv.Tail(out, 30))
 	}

@@ -8,6 +8,8 @@ package distrotest
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,4 +184,26 @@ func loadInto(t *testing.T, image, dist string, m manifest.Manifest, runtime []s
 		files = append(files, e.File)
 	}
 	return testenv.LoadModules(t, image, dist, append(own, files...), runtime, conf, paths...)
+}
+
+// aptInstallPublished publishes dist signed (release --dir
+// --repositories with a fresh key), serves it on loopback for the rest of
+// the test and, in a fresh container of image set up as the README says
+// for suite, apt-installs pkgs. It returns the container and apt's
+// output and error: the caller judges them.
+func aptInstallPublished(t *testing.T, image, suite, dist string, pkgs ...string) (*testenv.Container, string, error) {
+	t.Helper()
+	keyFile := filepath.Join(t.TempDir(), "key.asc")
+	if err := os.WriteFile(keyFile, signingKey(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "pub")
+	runTool(t, "release", "--dir", pub, "--dist", dist, "--repositories", "--signing-key", keyFile)
+	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
+	t.Cleanup(srv.Close)
+	ctx := context.Background()
+	h := testenv.StartContainer(t, image)
+	h.Shell(ctx, setupLines(srv.URL, suite, true)+"\napt-get update -q >/dev/null")
+	out, err := h.Exec(ctx, []string{"DEBIAN_FRONTEND=noninteractive"}, "sh", "-c", "apt-get install -y -q "+strings.Join(pkgs, " ")+" 2>&1")
+	return h, out, err
 }

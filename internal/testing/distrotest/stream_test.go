@@ -2,8 +2,6 @@ package distrotest
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +23,6 @@ import (
 // passes with a stream block using the module's directive.
 func TestStreamModuleBesideDebiansStream(t *testing.T) {
 	mirror := testenv.Mirror(t, "nginx-1.22.1.tar.gz")
-	key := signingKey(t)
 	src, work := t.TempDir(), t.TempDir()
 	if err := os.Rename(testenv.Upstream(t, "nginx-module-stream-sts"), filepath.Join(src, "stream-sts")); err != nil {
 		t.Fatal(err)
@@ -56,17 +53,8 @@ func TestStreamModuleBesideDebiansStream(t *testing.T) {
 	if !strings.Contains(string(info), "libnginx-mod-stream") || strings.Contains(string(list), "ngx_stream_module.so") {
 		t.Errorf("the .deb:\n%s\n%s", info, list)
 	}
-	keyFile := filepath.Join(work, "key.asc")
-	os.WriteFile(keyFile, key, 0o600)
-	pub := filepath.Join(t.TempDir(), "pub")
-	runTool(t, "release", "--dir", pub, "--dist", filepath.Join(work, "dist"), "--repositories", "--signing-key", keyFile)
-	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
-	defer srv.Close()
-
 	ctx := context.Background()
-	h := testenv.StartContainer(t, "debian:12")
-	h.Shell(ctx, setupLines(srv.URL, "bookworm", true)+"\napt-get update -q >/dev/null")
-	out, err = h.Exec(ctx, []string{"DEBIAN_FRONTEND=noninteractive"}, "sh", "-c", "apt-get install -y -q nginx-module-server-traffic-status 2>&1")
+	h, out, err := aptInstallPublished(t, "debian:12", "bookworm", filepath.Join(work, "dist"), "nginx-module-server-traffic-status")
 	t.Logf("apt-get install nginx-module-server-traffic-status:\n%s", testenv.Tail(out, 14))
 	if err != nil || strings.Contains(out, "trying to overwrite") {
 		t.Fatalf("apt-get install: %v\n%s", err, testenv.Tail(out, 30))
