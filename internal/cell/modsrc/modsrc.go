@@ -1,6 +1,6 @@
 // Package modsrc resolves a config's module entries to directories on
 // disk: a path in the repository, or a git repository cloned at a ref with
-// the git CLI. The commit built is recorded.
+// the git CLI, its submodules checked out. The commit built is recorded.
 package modsrc
 
 import (
@@ -114,6 +114,14 @@ func clone(ctx context.Context, m config.Module, cache string) (Source, error) {
 	}
 	if _, err := git(ctx, dir, "checkout", "--quiet", "--force", "--detach", target+"^{commit}", "--"); err != nil {
 		return Source{}, fmt.Errorf("ref %q: %w", ref, err)
+	}
+	// A module's submodules are part of it as its maintainer publishes it
+	// (ngx_brotli's deps/brotli, naxsi's libinjection: their configs stop
+	// without them), at the commits the superproject pins.
+	if _, err := os.Stat(filepath.Join(dir, ".gitmodules")); err == nil {
+		if _, err := git(ctx, dir, "submodule", "update", "--init", "--recursive", "--force", "--quiet"); err != nil {
+			return Source{}, fmt.Errorf("ref %q: its submodules (.gitmodules): %w", ref, err)
+		}
 	}
 	commit, err := git(ctx, dir, "rev-parse", "HEAD")
 	if err != nil {

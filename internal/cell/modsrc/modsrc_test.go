@@ -102,3 +102,49 @@ func TestIdentityLeavesOutToolDirs(t *testing.T) {
 		t.Error("a changed source kept the identity")
 	}
 }
+
+// TestResolveChecksOutSubmodules: a git module is cloned as its
+// maintainer publishes it, submodules included at the commits it pins
+// (ngx_brotli's config stops when deps/brotli is empty), also when a
+// cached clone moves to another ref.
+func TestResolveChecksOutSubmodules(t *testing.T) {
+	testenv.Tool(t, "git", "git")
+	// file:// submodules are refused by default since git 2.38.1.
+	t.Setenv("GIT_CONFIG_COUNT", "1")
+	t.Setenv("GIT_CONFIG_KEY_0", "protocol.file.allow")
+	t.Setenv("GIT_CONFIG_VALUE_0", "always")
+	lib := t.TempDir()
+	gitRun(t, lib, "init", "--quiet", "--initial-branch=main")
+	os.MkdirAll(filepath.Join(lib, "c", "include"), 0o755)
+	os.WriteFile(filepath.Join(lib, "c", "include", "encode.h"), []byte("/* v1 */\n"), 0o644)
+	gitRun(t, lib, "add", ".")
+	gitRun(t, lib, "commit", "--quiet", "-m", "v1")
+	os.WriteFile(filepath.Join(lib, "c", "include", "encode.h"), []byte("/* v2 */\n"), 0o644)
+	gitRun(t, lib, "commit", "--quiet", "-am", "v2")
+
+	mod := t.TempDir()
+	gitRun(t, mod, "init", "--quiet", "--initial-branch=main")
+	os.WriteFile(filepath.Join(mod, "config"), []byte("ngx_addon_name=x\n"), 0o644)
+	gitRun(t, mod, "submodule", "--quiet", "add", "file://"+lib, "deps/lib")
+	gitRun(t, filepath.Join(mod, "deps", "lib"), "checkout", "--quiet", "HEAD~1")
+	gitRun(t, mod, "add", ".")
+	gitRun(t, mod, "commit", "--quiet", "-m", "pin lib v1")
+	gitRun(t, mod, "tag", "v1")
+	gitRun(t, filepath.Join(mod, "deps", "lib"), "checkout", "--quiet", "main")
+	gitRun(t, mod, "commit", "--quiet", "-am", "pin lib v2")
+
+	cache := t.TempDir()
+	for _, c := range []struct{ ref, want string }{{"v1", "/* v1 */\n"}, {"main", "/* v2 */\n"}} {
+		cfg := config.Default()
+		cfg.Root = t.TempDir()
+		cfg.Modules = []config.Module{{Git: "file://" + mod, Ref: c.ref}}
+		got, err := Resolve(context.Background(), cfg, cache)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(got[0].Dir, "deps", "lib", "c", "include", "encode.h"))
+		if string(b) != c.want {
+			t.Errorf("ref %s: deps/lib/c/include/encode.h = %q (%v), want %q", c.ref, b, err, c.want)
+		}
+	}
+}
