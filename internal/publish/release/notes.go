@@ -10,6 +10,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/markdown"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/repos"
 )
 
 // The compatibility table lives between these markers in the release
@@ -292,6 +293,60 @@ func installSection(m *manifest.Manifest, download string) string {
 	if len(mods) == 0 {
 		fmt.Fprintf(&b, "    sudo nginx-modbuild install --repo %s --tag %s MODULE\n", repo, tag)
 	}
+	b.WriteString(aptSection(m, parts[0], parts[1]))
 	fmt.Fprintf(&b, "\nOr download the file for your nginx version, distro and arch from the table (the packages depend on exactly that nginx). Every file is attested by the workflow that built it (when the workflow has the attest job): check one by hand with `gh attestation verify FILE --repo %s`.\n", repo)
+	return b.String()
+}
+
+// aptSection is how to add the signed apt repository the pages job
+// publishes for owner/repo (https://OWNER.github.io/REPO) and install
+// the release's packages from it: one source line per suite and
+// component the manifest's .deb packages go to, each saying which nginx
+// it is for (a host lists the one its nginx comes from); "" without
+// .deb packages.
+func aptSection(m *manifest.Manifest, owner, repo string) string {
+	type line struct{ suite, component, nginx string }
+	var ls []line
+	var pkgs []string
+	for _, e := range m.Entries {
+		d, component, ok := repos.AptPlace(e)
+		if !ok {
+			continue
+		}
+		l := line{suite: e.Distro, component: component}
+		if d.Codename != "" {
+			l.suite = d.Codename
+		}
+		if l.component == "main" {
+			l.nginx = e.Distro + "'s own nginx " + e.Nginx
+		} else {
+			l.nginx = "nginx.org's " + strings.TrimPrefix(l.component, "nginx-") + " packages on " + e.Distro
+		}
+		if !slices.Contains(ls, l) {
+			ls = append(ls, l)
+		}
+		if name, _, _ := strings.Cut(e.Package, "="); name != "" && !slices.Contains(pkgs, name) {
+			pkgs = append(pkgs, name)
+		}
+	}
+	if len(ls) == 0 {
+		return ""
+	}
+	slices.SortFunc(ls, func(a, b line) int {
+		return cmp.Or(cmp.Compare(a.suite, b.suite), cmp.Compare(a.component, b.component))
+	})
+	sort.Strings(pkgs)
+	if len(pkgs) == 0 {
+		pkgs = []string{"PACKAGE"}
+	}
+	url := "https://" + strings.ToLower(owner) + ".github.io/" + repo
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nOr from the signed apt repository the `pages` job publishes at %s: the one source line for where the host's nginx comes from (one component, not all: apt would take the build for the newest nginx line everywhere):\n\n", url)
+	b.WriteString("    sudo install -d -m 0755 /etc/apt/keyrings\n")
+	fmt.Fprintf(&b, "    sudo curl -fsSL %s/nginx-modbuild.gpg -o /etc/apt/keyrings/nginx-modbuild.gpg\n", url)
+	for _, l := range ls {
+		fmt.Fprintf(&b, "    echo \"deb [signed-by=/etc/apt/keyrings/nginx-modbuild.gpg] %s %s %s\" | sudo tee /etc/apt/sources.list.d/nginx-modbuild.list   # %s\n", url, l.suite, l.component, l.nginx)
+	}
+	fmt.Fprintf(&b, "    sudo apt-get update && sudo apt-get install %s\n", strings.Join(pkgs, " "))
 	return b.String()
 }

@@ -402,7 +402,7 @@ func TestNotesKeepText(t *testing.T) {
 	m := &manifest.Manifest{Entries: []manifest.Entry{
 		{Module: "ngx_http_a_module", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Plus: []string{"R33"}},
 		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64", File: "ngx_http_a_module_1.27.4_debian-12_arm64.so"},
-		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64", Kind: "deb", File: "ngx_http_a_module_1.27.4_debian-12_arm64.deb"},
+		{Module: "ngx_http_a_module", Nginx: "1.27.4", Distro: "debian-12", Arch: "arm64", Kind: "deb", File: "ngx_http_a_module_1.27.4_debian-12_arm64.deb", Package: "nginx-module-a=1.0-1"},
 	}}
 	dl := "https://github.com/o/r/releases/download/modules"
 	body := Notes("Intro\n\n"+notesBegin+"\nold table\n"+notesEnd+"\n\nOutro", m, dl)
@@ -410,6 +410,11 @@ func TestNotesKeepText(t *testing.T) {
 		"| ngx_http_a_module | ? | 1.27.4 |  | ✓ [.so](" + dl + "/ngx_http_a_module_1.27.4_debian-12_arm64.so) [deb](" + dl + "/ngx_http_a_module_1.27.4_debian-12_arm64.deb) |\n| ngx_http_a_module | ? | 1.26.3 (NGINX Plus R33) | ✓ |  |\n" +
 		"\n### Install\n\nThe build for the nginx a host runs (its version, distro and arch), verified (checksum, module, provenance), loaded with `nginx -t` and rolled back if that fails:\n\n" +
 		"    sudo nginx-modbuild install --repo o/r --tag modules ngx_http_a_module\n" +
+		"\nOr from the signed apt repository the `pages` job publishes at https://o.github.io/r: the one source line for where the host's nginx comes from (one component, not all: apt would take the build for the newest nginx line everywhere):\n\n" +
+		"    sudo install -d -m 0755 /etc/apt/keyrings\n" +
+		"    sudo curl -fsSL https://o.github.io/r/nginx-modbuild.gpg -o /etc/apt/keyrings/nginx-modbuild.gpg\n" +
+		"    echo \"deb [signed-by=/etc/apt/keyrings/nginx-modbuild.gpg] https://o.github.io/r bookworm nginx-1.27\" | sudo tee /etc/apt/sources.list.d/nginx-modbuild.list   # nginx.org's 1.27 packages on debian-12\n" +
+		"    sudo apt-get update && sudo apt-get install nginx-module-a\n" +
 		"\nOr download the file for your nginx version, distro and arch from the table (the packages depend on exactly that nginx). Every file is attested by the workflow that built it (when the workflow has the attest job): check one by hand with `gh attestation verify FILE --repo o/r`.\n" +
 		notesEnd + "\n\nOutro"
 	if body != want {
@@ -417,6 +422,38 @@ func TestNotesKeepText(t *testing.T) {
 	}
 	if Notes(body, m, dl) != body {
 		t.Error("notes not stable")
+	}
+}
+
+// TestNotesAptLines is issue 33's item 5 (how to install: the apt line
+// with its components): one source line per suite and component the
+// release's .deb packages go to, each naming the nginx it is for, the
+// packages to install, and nothing for .rpm/.apk or a release without
+// .deb packages.
+func TestNotesAptLines(t *testing.T) {
+	m := &manifest.Manifest{Entries: []manifest.Entry{
+		{Module: "ngx_http_a_module", Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64", Kind: "deb", Package: "nginx-module-a=1.0-1"},
+		{Module: "ngx_http_a_module", Nginx: "1.22.1", Distro: "debian-12", Arch: "arm64", Kind: "deb", Package: "nginx-module-a=1.0-1"},
+		{Module: "ngx_http_a_module", Nginx: "1.26.3", Distro: "debian-12", Arch: "amd64", Kind: "deb", Package: "nginx-module-a=1.0-1"},
+		{Module: "ngx_http_b_module", Nginx: "1.26.3", Distro: "debian-13", Arch: "amd64", Kind: "deb", Package: "nginx-module-b=2.0-1"},
+		{Module: "ngx_http_a_module", Nginx: "1.26.3", Distro: "rockylinux-9", Arch: "amd64", Kind: "rpm", Package: "nginx-module-a=1.0-1"},
+	}}
+	got := aptSection(m, "Owner", "mods")
+	for _, want := range []string{
+		"https://owner.github.io/mods bookworm main\" | sudo tee /etc/apt/sources.list.d/nginx-modbuild.list   # debian-12's own nginx 1.22.1\n",
+		"https://owner.github.io/mods bookworm nginx-1.26\" | sudo tee /etc/apt/sources.list.d/nginx-modbuild.list   # nginx.org's 1.26 packages on debian-12\n",
+		"https://owner.github.io/mods trixie main\" | sudo tee /etc/apt/sources.list.d/nginx-modbuild.list   # debian-13's own nginx 1.26.3\n",
+		"sudo apt-get install nginx-module-a nginx-module-b\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("apt lines lack %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "deb [signed-by="); n != 3 {
+		t.Errorf("%d source lines, want 3 (one per suite and component):\n%s", n, got)
+	}
+	if got := aptSection(&manifest.Manifest{Entries: m.Entries[4:]}, "o", "r"); got != "" {
+		t.Errorf("apt lines for a release with only .rpm packages:\n%s", got)
 	}
 }
 

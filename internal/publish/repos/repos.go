@@ -44,6 +44,20 @@ func Component(d distro.Distro, v string) string {
 	return fmt.Sprintf("nginx-%d.%d", s[0], s[1])
 }
 
+// AptPlace is where entry e goes in the apt repository: its distro (the
+// suite is e.Distro, also published as d.Codename when set) and its
+// component; ok is false for anything but a .deb of an apt distro.
+func AptPlace(e manifest.Entry) (d distro.Distro, component string, ok bool) {
+	if e.Kind != "deb" {
+		return d, "", false
+	}
+	d, known := distro.Lookup(e.Distro)
+	if known && d.Family != distro.Apt {
+		return d, "", false
+	}
+	return d, Component(d, e.Nginx), true
+}
+
 // Options are the tools the repositories are made with.
 type Options struct {
 	// CreateRepo is createrepo_c's path, needed for .rpm packages.
@@ -111,11 +125,8 @@ func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, 
 	var newest time.Time
 	codenames := map[string]string{}
 	for _, e := range m.Entries {
-		if e.Kind != "deb" {
-			continue
-		}
-		d, ok := distro.Lookup(e.Distro)
-		if ok && d.Family != distro.Apt {
+		d, component, ok := AptPlace(e)
+		if !ok {
 			continue
 		}
 		data, err := readPackage(dir, e)
@@ -125,7 +136,7 @@ func writeApt(dir string, m *manifest.Manifest, key *openpgp.Entity) ([]string, 
 		if d.Codename != "" {
 			codenames[e.Distro] = d.Codename
 		}
-		debs = append(debs, aptrepo.Deb{Filename: e.File, Data: data, Suite: e.Distro, Component: Component(d, e.Nginx), Arch: e.Arch})
+		debs = append(debs, aptrepo.Deb{Filename: e.File, Data: data, Suite: e.Distro, Component: component, Arch: e.Arch})
 		if t, err := time.Parse(time.RFC3339, e.BuiltAt); err == nil && t.After(newest) {
 			newest = t
 		}
