@@ -65,9 +65,10 @@ func owner(path string, moduleDirs []string) string {
 }
 
 // Split assigns modules (indices into dirs, in configure order) to as few
-// configure groups as keeps colliding modules apart; a module joins the
-// first group holding none it collides with and, if it needs another
-// module at configure time, only the group holding that one.
+// configure groups as keeps colliding modules apart. Modules tied by
+// configure-time needs (either way, transitively) go together: each such
+// set joins the first group holding none any of them collides with. A
+// set whose own members collide cannot be built.
 func Split(dirs []string, collisions map[string][]string, needs [][]int) ([][]int, error) {
 	clash := map[[2]string]bool{}
 	for _, ds := range collisions {
@@ -79,46 +80,50 @@ func Split(dirs []string, collisions map[string][]string, needs [][]int) ([][]in
 			}
 		}
 	}
-	var groups [][]int
-	where := map[int]int{}
-	needsOf := func(i int) []int {
-		if i < len(needs) {
-			return needs[i]
+	comp := components(len(dirs), needs)
+	var sets [][]int
+	for i, c := range comp {
+		for len(sets) <= c {
+			sets = append(sets, nil)
 		}
-		return nil
+		sets[c] = append(sets[c], i)
 	}
-	for i := range dirs {
+	var groups [][]int
+	for _, set := range sets {
+		for _, i := range set {
+			for _, j := range set {
+				if clash[[2]string{dirs[i], dirs[j]}] {
+					return nil, fmt.Errorf("module %s collides with %s, which configure-time needs tie it to: they cannot be built in one configure", dirs[i], dirs[j])
+				}
+			}
+		}
 		choice := -1
 		for g, members := range groups {
-			ok := true
-			for _, j := range members {
-				if clash[[2]string{dirs[i], dirs[j]}] {
-					ok = false
-					break
-				}
-			}
-			for _, n := range needsOf(i) {
-				if where[n] != g {
-					ok = false
-				}
-			}
-			if ok {
+			if !clashes(clash, dirs, set, members) {
 				choice = g
 				break
 			}
 		}
 		if choice < 0 {
-			if n := needsOf(i); len(n) > 0 {
-				return nil, fmt.Errorf("module %s collides with a module it needs at configure time (%s): they cannot be built in one configure",
-					dirs[i], dirs[n[0]])
-			}
 			groups = append(groups, nil)
 			choice = len(groups) - 1
 		}
-		groups[choice] = append(groups[choice], i)
-		where[i] = choice
+		groups[choice] = append(groups[choice], set...)
+		slices.Sort(groups[choice])
 	}
 	return groups, nil
+}
+
+// clashes tells whether any module of a collides with any of b.
+func clashes(clash map[[2]string]bool, dirs []string, a, b []int) bool {
+	for _, i := range a {
+		for _, j := range b {
+			if clash[[2]string{dirs[i], dirs[j]}] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Diagnostic is one compiler message.

@@ -81,6 +81,23 @@ func TestSplit(t *testing.T) {
 	if diff := cmp.Diff([][]int{{0}, {1, 2, 3}}, got); diff != "" {
 		t.Errorf("Split with needs (-want +got):\n%s", diff)
 	}
+	// The upstream corpus's shape (issue 34's acceptance run): the NDK
+	// clashes with nothing, encrypted-session needs it and its config's
+	// -DNDK_SET_VAR keeps it from vts, brotli's CFLAGS keep it from all.
+	// Placed one module at a time, the NDK joined vts and encrypted-session
+	// had no group: every module was configured together.
+	up := []string{"/vts", "/ndk", "/es", "/brotli"}
+	upColl := map[string][]string{
+		"es-vts": {"/es", "/vts"}, "es-brotli": {"/es", "/brotli"},
+		"brotli-vts": {"/brotli", "/vts"}, "brotli-ndk": {"/brotli", "/ndk"},
+	}
+	got, err = Split(up, upColl, [][]int{nil, nil, {1}, nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]int{{0}, {1, 2}, {3}}, got); diff != "" {
+		t.Errorf("Split of the upstream corpus (-want +got):\n%s", diff)
+	}
 }
 
 func TestParseDiagnostics(t *testing.T) {
