@@ -191,6 +191,9 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 		return strings.Join(lines, "\n")
 	}
 	lines = toolErrors(makeLog, makeErrorOf(m, so))
+	if len(lines) == 0 {
+		lines = stoppedElsewhere(makeLog, makeErrorOf(m, so))
+	}
 	var mentions []string
 	for _, l := range strings.Split(makeLog, "\n") {
 		if strings.Contains(l, so) || strings.Contains(l, m.Dir) {
@@ -201,6 +204,29 @@ func excerpt(m prepared, so, makeLog string, diags []Diagnostic) string {
 		mentions = mentions[len(mentions)-10:]
 	}
 	return strings.Join(append(lines, mentions...), "\n")
+}
+
+// stoppedElsewhere is the reason of a .so whose own recipes failed on
+// nothing: make (-k) stopped on another target this one waited for (a
+// cargo-built library in ADDON_DEPS, which every addon object depends
+// on), named with that target's first tool error; nil when make failed
+// on none or on one of mine.
+func stoppedElsewhere(makeLog string, mine func(target string, block []string) bool) []string {
+	var other string
+	blockLines(makeLog, func(target string, block []string) bool {
+		if other == "" && !mine(target, block) {
+			other = target
+		}
+		return false
+	})
+	if other == "" || len(blockLines(makeLog, mine)) > 0 {
+		return nil
+	}
+	line := "none of its objects was built: make stopped on " + other
+	if errs := toolErrors(makeLog, func(target string, _ []string) bool { return target == other }); len(errs) > 0 {
+		line += ", which it waits for: " + errs[0]
+	}
+	return []string{line}
 }
 
 // makeErrorOf accepts make's errors for m's .so so: its link, or an

@@ -123,6 +123,38 @@ make[1]: Target 'modules' not remade because of errors.`
 	}
 }
 
+// TestReasonNamesWhatMakeStoppedOn: configured with nginx-acme, every
+// addon object waits for its cargo-built library (ADDON_DEPS); when
+// cargo fails, make -k compiles none of vts's objects and vts's own
+// recipes fail on nothing. Its reason was a compile command's fragment
+// ("-o …_modules.o \\"); it names the target make stopped on and that
+// target's own error.
+func TestReasonNamesWhatMakeStoppedOn(t *testing.T) {
+	t.Parallel()
+	log := `cd /src/acme && cargo build --release \
+	--manifest-path "/src/acme/Cargo.toml" \
+	--target-dir "/tmp/b/objs/nginx_acme"
+    Updating crates.io index
+warning: spurious network error (3 tries remaining): [6] Couldn't resolve host name (Could not resolve host: index.crates.io)
+error: Unable to update registry ` + "`crates-io`" + `
+
+Caused by:
+  failed to query replaced source registry ` + "`crates-io`" + `
+make[1]: *** [/tmp/b/objs/Makefile:1690: /tmp/b/objs/nginx_acme/ngx-release/libnginx_acme.a] Error 101
+make[1]: Target 'modules' not remade because of errors.`
+	vts := prepared{Module: Module{ID: "vts", Dir: "/src/vts"}}
+	got := excerpt(vts, "ngx_http_vhost_traffic_status_module", log, nil)
+	want := "none of its objects was built: make stopped on /tmp/b/objs/nginx_acme/ngx-release/libnginx_acme.a, which it waits for: error: Unable to update registry `crates-io`"
+	if first, _, _ := strings.Cut(got, "\n"); first != want {
+		t.Errorf("vts's excerpt:\n%s\nwant its first line %q", got, want)
+	}
+	// acme's own: cargo's error line, not the "stopped on" line.
+	acme := prepared{Module: Module{ID: "acme", Dir: "/src/acme"}}
+	if got := excerpt(acme, "ngx_http_acme_module", log, nil); !strings.HasPrefix(got, "error: Unable to update registry") {
+		t.Errorf("acme's excerpt:\n%s", got)
+	}
+}
+
 // TestConfigureReasonIsTheConfigsLastWord is issue 34 item 4's configure
 // case: naxsi as GitHub's archive gives it (no libinjection submodule)
 // stops its config with "Cannot find 'libinjection' submodule." after
