@@ -24,6 +24,7 @@ import (
 // build runs module code and holds no key; release signs them.
 func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc.Source, out string, cell *manifest.Manifest, mtime time.Time) error {
 	var added []manifest.Entry
+	required := manifest.Required(cell.Entries)
 	for _, e := range cell.Entries {
 		if e.Kind != "" {
 			continue
@@ -32,7 +33,7 @@ func packageCell(w io.Writer, cfg *config.Config, d distro.Distro, mods []modsrc
 		if err != nil {
 			return fmt.Errorf("package %s: %w", e.File, err)
 		}
-		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires, NginxModules: e.NginxModules, Runtime: e.Runtime,
+		spec := nativepkg.Spec{Module: e.Module, SO: so, Nginx: e.Nginx, Distro: d, Arch: e.Arch, Requires: e.Requires, First: required[e.Module], NginxModules: e.NginxModules, Runtime: e.Runtime,
 			Version: cfg.Packages.Version, Maintainer: cfg.Packages.Maintainer, Homepage: cfg.Packages.Homepage,
 			License: cfg.Packages.License, Name: cfg.Packages.Name, MTime: mtime, ABI: cell.Cells[0].ABI}
 		if spec.Version == "" {

@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/manifest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/plan/config"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
@@ -162,5 +165,52 @@ packages:
 	}
 	if kinds != 2 {
 		t.Errorf("manifest lists %d deb packages, want 2: %+v", kinds, m.Entries)
+	}
+}
+
+// TestPackagedNDKLoadsFirst: set-misc needs the NDK's symbols loaded
+// first, and Debian's snippets load in file-name order. The NDK's
+// package must enable 10-mod-ndk-http.conf (as Debian's own does), not
+// 50-: after 50-mod-http-set-misc.conf, nginx -t failed ("undefined
+// symbol: ndk_set_var_value", found with encrypted-session in issue 34's
+// upstream corpus) and its postinst left set-misc disabled.
+func TestPackagedNDKLoadsFirst(t *testing.T) {
+	testenv.Tool(t, "dpkg-deb", "dpkg")
+	dir := "debs/bookworm-amd64/libnginx-mod-http-"
+	mirror := testenv.Mirror(t, dir+"ndk/usr/lib/nginx/modules/ndk_http_module.so")
+	out := t.TempDir()
+	cell := &manifest.Manifest{Schema: manifest.Schema, Cells: []manifest.Cell{{Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64"}}}
+	for _, m := range []struct{ deb, module string }{{"set-misc", "ngx_http_set_misc_module"}, {"ndk", "ndk_http_module"}} {
+		so := filepath.Join(mirror, dir+m.deb, "usr/lib/nginx/modules", m.module+".so")
+		b, err := os.ReadFile(so)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := manifest.Entry{Module: m.module, Source: m.deb, Nginx: "1.22.1", Distro: "debian-12", Arch: "amd64", File: m.module + ".so"}
+		if m.deb == "set-misc" {
+			e.Requires = []string{"ndk_http_module"}
+		}
+		os.WriteFile(filepath.Join(out, e.File), b, 0o644)
+		cell.Entries = append(cell.Entries, e)
+	}
+	d, _ := distro.Lookup("debian-12")
+	cfg := config.Default()
+	var log strings.Builder
+	if err := packageCell(&log, cfg, d, nil, out, cell, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	for module, want := range map[string]string{"ndk_http_module": "/etc/nginx/modules-enabled/10-mod-ndk-http.conf", "ngx_http_set_misc_module": "/etc/nginx/modules-enabled/50-mod-http-set-misc.conf"} {
+		debs, _ := filepath.Glob(filepath.Join(out, module+"*.deb"))
+		if len(debs) != 1 {
+			t.Fatalf("%s: packages %v", module, debs)
+		}
+		ctl := t.TempDir()
+		if b, err := exec.Command("dpkg-deb", "-e", debs[0], ctl).CombinedOutput(); err != nil {
+			t.Fatalf("dpkg-deb -e %s: %v\n%s", debs[0], err, b)
+		}
+		post, _ := os.ReadFile(filepath.Join(ctl, "postinst"))
+		if !strings.Contains(string(post), want) {
+			t.Errorf("%s's postinst does not enable %s:\n%s", module, want, post)
+		}
 	}
 }

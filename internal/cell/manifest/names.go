@@ -156,6 +156,19 @@ func SnippetName(module, prefix string) string {
 	return prefix + "-mod-" + DistroName(module) + ".conf"
 }
 
+// Required is the set of modules that some entry of entries requires
+// loaded first (the NDK for encrypted-session): their snippets get
+// SnippetPrefix's first priority.
+func Required(entries []Entry) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range entries {
+		for _, r := range e.Requires {
+			out[r] = true
+		}
+	}
+	return out
+}
+
 // SnippetPrefix is the priority of a module's snippet, as Debian gives
 // its own: 10 for a module others need loaded first (NDK), 70 for one
 // that needs nginx's own dynamic modules loaded first (a stream module

@@ -242,12 +242,11 @@ func sameModule(e manifest.Entry, f *modinfo.File) error {
 // order puts modules that others require first (NDK before set-misc),
 // keeping the given order otherwise.
 func order(items []Item) {
-	needed := map[string]bool{}
+	var entries []manifest.Entry
 	for _, it := range items {
-		for _, r := range it.Entry.Requires {
-			needed[r] = true
-		}
+		entries = append(entries, it.Entry)
 	}
+	needed := manifest.Required(entries)
 	for i := range items {
 		items[i].first = needed[items[i].Entry.Module]
 	}
