@@ -72,8 +72,12 @@ type codeHost struct {
 	archives map[string]string // repo -> the real input's tarball
 	fixtures string            // the real github-fixtures directory
 	tamper   string            // "test-nginx:README.md" or "labels.json"
-	mu       sync.Mutex
-	asked    []string
+	// whole names repositories whose archives are served with a file
+	// outside the paths pinned (a LOCK line's PATHS), as GitHub's whole
+	// archive has.
+	whole map[string]bool
+	mu    sync.Mutex
+	asked []string
 }
 
 // requests is a copy of the paths asked so far.
@@ -128,6 +132,9 @@ func (h *codeHost) archive(tarball, repo, commit, tamper string) []byte {
 	tops, _ := os.ReadDir(tmp)
 	top := repo + "-" + commit
 	os.Rename(filepath.Join(tmp, tops[0].Name()), filepath.Join(tmp, top))
+	if h.whole[repo] {
+		os.WriteFile(filepath.Join(tmp, top, "not-pinned.md"), []byte("outside the pinned paths\n"), 0o644)
+	}
 	if file, ok := strings.CutPrefix(tamper, repo+":"); ok {
 		p := filepath.Join(tmp, top, file)
 		data, _ := os.ReadFile(p)
@@ -255,10 +262,11 @@ func TestUpstreamCorpusVerified(t *testing.T) {
 	}
 	t.Setenv(InputsVar, "")
 	pins := Pins(t)
-	host := &codeHost{t: t, archives: map[string]string{}}
+	host := &codeHost{t: t, archives: map[string]string{}, whole: map[string]bool{}}
 	for name, p := range pins {
 		Upstream(t, name)
 		host.archives[p.Repo] = filepath.Join(RepoRoot(), "testdata", "upstream", name+".tar.gz")
+		host.whole[filepath.Base(p.Repo)] = len(p.Paths) > 0
 	}
 	srv := httptest.NewServer(host)
 	defer srv.Close()

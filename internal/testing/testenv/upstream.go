@@ -13,6 +13,8 @@ import (
 // repository as its maintainer publishes it, at a pinned commit.
 type Pin struct {
 	Name, Repo, Commit, Tree string
+	// Paths, when set, are the only paths of the repository kept.
+	Paths []string
 }
 
 // Pins reads testdata/upstream/LOCK.
@@ -32,10 +34,14 @@ func Pins(t testing.TB) map[string]Pin {
 			continue
 		}
 		fs := strings.Fields(l)
-		if len(fs) != 4 {
-			t.Fatalf("%s:%d: want NAME REPOSITORY COMMIT TREE-SHA256, got %q", p, n, l)
+		if len(fs) != 4 && len(fs) != 5 {
+			t.Fatalf("%s:%d: want NAME REPOSITORY COMMIT TREE-SHA256 [PATHS], got %q", p, n, l)
 		}
-		pins[fs[0]] = Pin{fs[0], fs[1], fs[2], fs[3]}
+		pin := Pin{Name: fs[0], Repo: fs[1], Commit: fs[2], Tree: fs[3]}
+		if len(fs) == 5 {
+			pin.Paths = strings.Split(fs[4], ",")
+		}
+		pins[fs[0]] = pin
 	}
 	return pins
 }
