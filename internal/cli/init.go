@@ -97,7 +97,7 @@ func runInit(ctx context.Context, o *initOptions, d *Deps) error {
 	if err != nil {
 		return err
 	}
-	text := initConfig(root, mods, pin, pinWhy, pins, splitList(o.lines), splitList(o.distros), splitList(o.arch))
+	text := initConfig(root, mods, pin, pinWhy, pins, splitList(o.lines), splitList(o.distros), splitList(o.arch)) + initPackages(ctx, root)
 	if _, err := config.Parse(config.DefaultPath, root, []byte(text)); err != nil {
 		return usagef("init: the flags make an invalid config: %v", err)
 	}

@@ -24,7 +24,8 @@ func headersMoreRepo(t *testing.T) string {
 	mirror := testenv.Mirror(t, tarball)
 	repo := celltest.Module(t, mirror, tarball)
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"},
-		{"-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "headers-more"}} {
+		{"-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "headers-more"},
+		{"tag", "v0.34"}, {"remote", "add", "origin", "git@github.com:openresty/headers-more-nginx-module.git"}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir = repo
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -57,6 +58,15 @@ func TestInit(t *testing.T) {
 	cfg, _ := os.ReadFile(filepath.Join(repo, ".github", "nginx-modbuild.yml"))
 	// headers-more's own Test::Nginx suite (t/*.t) is declared, so the
 	// pull-request workflow's test: true runs it (issue 33 item 3).
+	// Packages off, their metadata read from the repository (issue 33
+	// item 6): the tag, README.markdown's copyright holder, the remote.
+	for _, want := range []string{"packages:\n  enabled: false\n", `  version: "0.34"   # the newest tag, v0.34`,
+		`  maintainer: "Yichun \"agentzh\" Zhang (章亦春) <agentzh@gmail.com>"   # README.markdown's copyright holder`,
+		`  homepage: "https://github.com/openresty/headers-more-nginx-module"   # the origin remote`} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("config lacks %q:\n%s", want, cfg)
+		}
+	}
 	for _, want := range []string{"  - path: .\n    test: {prove: t/}", "pin: 1.26.3", "packaged: true", "lines: [stable, mainline]", "  # sha256:", "  #   1.26.3: <sha256 of nginx-1.26.3.tar.gz>"} {
 		if !strings.Contains(string(cfg), want) {
 			t.Errorf("config lacks %q:\n%s", want, cfg)
