@@ -51,7 +51,7 @@ var Inputs = []Input{
 	{"mirror", "mirror", false, []string{"versions", "plan", "build"}, "nginx download mirror, a URL or a directory"},
 	{"out", "out", false, []string{"build"}, "build: output directory (default dist)"},
 	{"smoke", "smoke", true, []string{"build"}, "build: smoke-test the modules in a real nginx (default true)"},
-	{"install-deps", "install-deps", true, []string{"build"}, "build: install compiler and libraries with the package manager"},
+	{"install-deps", "install-deps", true, []string{"build", "install"}, "build: install compiler and libraries with the package manager; install: first install the packages the modules need at run time (their libraries, nginx's own modules)"},
 	{"without-compat", "without-compat", true, []string{"build"}, "build: leave out --with-compat"},
 	{"incremental", "incremental", true, []string{"build"}, "build: keep each cell's configured tree in cache-dir; an unchanged configure is skipped and make rebuilds only what changed"},
 	{"test", "test", true, []string{"build"}, "build: run each module's own test suite (test: in the config) against the nginx built with it"},

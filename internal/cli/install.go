@@ -10,7 +10,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/install"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/ghclient"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/nginxver"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
@@ -23,7 +25,7 @@ type installOptions struct {
 	printLoad, dryRun, reload, checkOnly    bool
 	insecure, recoverOnly, remove           bool
 	signers                                 signerFlags
-	repoSet, noProvenance                   bool
+	repoSet, noProvenance, installDeps      bool
 	modules                                 []string
 	// mode is the mode named as a verb (install remove|check|recover);
 	// "" when given by the old flag, or none.
@@ -69,6 +71,7 @@ func (o *installOptions) flags(fs *flag.FlagSet, d *Deps) {
 	fs.BoolVar(&o.printLoad, "print-load", false, "place the .so files only and print the load_module lines to add")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be done, change nothing")
 	fs.BoolVar(&o.reload, "reload", false, "reload nginx after nginx -t passes (systemd when it runs nginx, else nginx -s reload)")
+	fs.BoolVar(&o.installDeps, "install-deps", false, "first install, with the distro's package manager, the packages the modules need at run time (the libraries they link, nginx's own modules such as libnginx-mod-stream, as the manifest names them); they stay installed")
 	fs.BoolVar(&o.recoverOnly, "recover", false, "deprecated: install recover. Only put back what an interrupted install (killed, or its session lost) changed, as its journal says; every install does this first")
 	markSet(fs, "repo", &o.repoSet)
 	o.signers.register(fs, "the repository (owner/name) whose workflow must have built the files (default: --repo's; for a --from source, none unless --repo or this names one)")
@@ -150,7 +153,7 @@ func runInstall(ctx context.Context, o *installOptions, d *Deps) error {
 		Owner:     hostOwner(ctx),
 		PrintLoad: o.printLoad, DryRun: o.dryRun,
 		Test: func(ctx context.Context) error { return install.NginxT(ctx, o.binary, o.conf) },
-		Logf: d.logf}
+		Logf: d.logf, InstallPackages: o.packageInstaller(d, h)}
 	if o.forNginx != "" && o.forNginx != h.Target.Nginx {
 		opts.Nginx, opts.Stage = o.forNginx, true
 	}
@@ -159,6 +162,22 @@ func runInstall(ctx context.Context, o *installOptions, d *Deps) error {
 		return ghclient.Explain(err, "install from "+src.Name())
 	}
 	return o.report(ctx, d, h, res, opts.Stage)
+}
+
+// packageInstaller installs packages with the host distro's package
+// manager, for --install-deps; nil without it.
+func (o *installOptions) packageInstaller(d *Deps, h *install.Host) func(context.Context, []string) error {
+	if !o.installDeps {
+		return nil
+	}
+	return func(ctx context.Context, pkgs []string) error {
+		dist, ok := distro.Lookup(h.Distro)
+		if !ok {
+			return fmt.Errorf("this host's distro (%q) is not one the tool knows the package manager of: install %s yourself", h.Distro, strings.Join(pkgs, " "))
+		}
+		in := &sysdeps.Installer{Distro: dist, Run: sysdeps.Exec, Log: d.Stderr}
+		return in.Install(ctx, pkgs)
+	}
 }
 
 // report prints what install did, and reloads nginx when asked.

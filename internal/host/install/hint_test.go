@@ -30,3 +30,23 @@ func TestHintNamesThePackages(t *testing.T) {
 		t.Errorf("a library hint for another failure: %q", got)
 	}
 }
+
+// TestRuntimePackages: what install --install-deps installs for a set of
+// modules: each .so's runtime libraries' packages and the distro's
+// package of each nginx module it loads after, once, in order (Debian's
+// libnginx-mod-stream, another family's nginx-mod-stream).
+func TestRuntimePackages(t *testing.T) {
+	items := []Item{
+		{Entry: manifest.Entry{Module: "ngx_http_brotli_filter_module", Distro: "debian-12", Runtime: []string{"libbrotli1"}}},
+		{Entry: manifest.Entry{Module: "ngx_http_brotli_static_module", Distro: "debian-12", Runtime: []string{"libbrotli1"}}},
+		{Entry: manifest.Entry{Module: "ngx_stream_server_traffic_status_module", Distro: "debian-12", NginxModules: []string{"ngx_stream_module"}}},
+		{Entry: manifest.Entry{Module: "ngx_http_auth_ldap_module", Distro: "debian-12", Runtime: []string{"libldap-2.5-0"}}},
+	}
+	if got, want := strings.Join(RuntimePackages(items), " "), "libbrotli1 libnginx-mod-stream libldap-2.5-0"; got != want {
+		t.Errorf("RuntimePackages = %q, want %q", got, want)
+	}
+	rocky := []Item{{Entry: manifest.Entry{Module: "ngx_stream_x_module", Distro: "rocky-9", NginxModules: []string{"ngx_stream_module"}}}}
+	if got := strings.Join(RuntimePackages(rocky), " "); got != "nginx-mod-stream" {
+		t.Errorf("RuntimePackages on rocky-9 = %q, want nginx-mod-stream", got)
+	}
+}

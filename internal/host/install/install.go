@@ -18,6 +18,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/elf/modinfo"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/nginxconf"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/host/preflight"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/safename"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/publish/release"
@@ -59,6 +60,32 @@ type Options struct {
 	Owner func(path string) string
 	// Logf reports progress.
 	Logf func(format string, args ...any)
+	// InstallPackages, when set, installs the distro packages the modules
+	// need at run time (RuntimePackages) before anything is placed; they
+	// stay installed whatever nginx -t then says.
+	InstallPackages func(ctx context.Context, pkgs []string) error
+}
+
+// RuntimePackages are the distro packages items need on the host: the
+// libraries their .so files link (the manifest's runtime) and nginx's own
+// modules they load after (Debian's libnginx-mod-stream), in order, once.
+func RuntimePackages(items []Item) []string {
+	var out []string
+	add := func(p string) {
+		if p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	for _, it := range items {
+		d, _ := distro.Lookup(it.Entry.Distro)
+		for _, n := range it.Entry.NginxModules {
+			add(manifest.DistroPackage(d.Family == distro.Apt, n))
+		}
+		for _, p := range it.Entry.Runtime {
+			add(p)
+		}
+	}
+	return out
 }
 
 // Item is one module to place.
@@ -129,6 +156,16 @@ func Run(ctx context.Context, src Source, o Options) (*Result, error) {
 	if !o.Stage && !o.PrintLoad {
 		if err := notLoadedElsewhere(ctx, h, res.Items, o.Owner); err != nil {
 			return nil, err
+		}
+	}
+	if pkgs := RuntimePackages(res.Items); o.InstallPackages != nil && len(pkgs) > 0 && !o.Stage {
+		if o.DryRun {
+			o.Logf("would install the packages the modules need at run time: %s", strings.Join(pkgs, " "))
+		} else {
+			o.Logf("installing the packages the modules need at run time: %s", strings.Join(pkgs, " "))
+			if err := o.InstallPackages(ctx, pkgs); err != nil {
+				return nil, fmt.Errorf("install the modules' runtime packages (nothing placed yet): %w", err)
+			}
 		}
 	}
 	if o.DryRun {
