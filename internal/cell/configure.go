@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/nginx-modbuild/nginx-modbuild/internal/cell/sysdeps"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/distro"
 	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/lines"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/platform/userfile"
 )
 
 // treeSource stands for a source tree where a tarball would be: its
@@ -125,7 +127,7 @@ func (b *builder) configure(ctx context.Context, root string, mods []prepared) (
 	for obj, dirs := range collisions {
 		b.o.Log.Printf("object collision: %s would be compiled from %s: splitting into separate configure runs", obj, strings.Join(dirs, " and "))
 	}
-	deps := modconf.HintDeps(hintsOf(g.mods))
+	deps := macroTies(g, modconf.HintDeps(hintsOf(g.mods)))
 	flagged := b.flagCollisions(g, deps)
 	if len(collisions) == 0 && len(flagged) == 0 {
 		return []group{g}, nil
@@ -194,6 +196,94 @@ func (b *builder) flagCollisions(g group, deps [][]int) map[string][]string {
 		}
 	}
 	return out
+}
+
+// preprocessorTest is a preprocessor conditional line.
+var preprocessorTest = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*(?:if|ifdef|ifndef|elif)\b.*$`)
+
+// macroTies adds to deps the ties global -D flags make: a config that
+// appends -DX to CFLAGS (lua's and set-misc's -DNDK_SET_VAR) means it for
+// every module whose sources test X (the NDK's #if (NDK_SET_VAR)). Kept
+// apart, the NDK would be built without what they call.
+func macroTies(g group, deps [][]int) [][]int {
+	out := make([][]int, len(g.mods))
+	for i := range out {
+		if i < len(deps) {
+			out[i] = slices.Clone(deps[i])
+		}
+	}
+	for k, m := range g.mods {
+		d := g.record[m.index]
+		if d == nil {
+			continue
+		}
+		macros := addedMacros(d.Flags["CFLAGS"])
+		if len(macros) == 0 {
+			continue
+		}
+		for j, o := range g.mods {
+			if j != k && !slices.Contains(out[k], j) && sourcesTest(o.Dir, macros) {
+				out[k] = append(out[k], j)
+			}
+		}
+	}
+	return out
+}
+
+// addedMacros are the names of the -D flags a config appended to CFLAGS
+// (before and after it ran).
+func addedMacros(ba [2]string) []string {
+	before := strings.Fields(ba[0])
+	var out []string
+	for _, f := range strings.Fields(ba[1]) {
+		if name, ok := strings.CutPrefix(f, "-D"); ok && !slices.Contains(before, f) {
+			name, _, _ = strings.Cut(name, "=")
+			if name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// sourcesTest tells whether a C/C++ source or header under dir tests one
+// of macros in a preprocessor conditional.
+func sourcesTest(dir string, macros []string) bool {
+	var words []*regexp.Regexp
+	for _, m := range macros {
+		words = append(words, regexp.MustCompile(`\b`+regexp.QuoteMeta(m)+`\b`))
+	}
+	found := false
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipDir
+		}
+		if e.IsDir() {
+			if n := e.Name(); n == ".git" || n == "t" || n == "test" || n == "tests" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(p) {
+		case ".c", ".h", ".cc", ".cpp", ".hpp", ".hh":
+		default:
+			return nil
+		}
+		b, err := userfile.Read(p, 4<<20)
+		if err != nil {
+			return nil
+		}
+		for _, l := range preprocessorTest.FindAll(b, -1) {
+			for _, w := range words {
+				if w.Match(l) {
+					found = true
+					return filepath.SkipAll
+				}
+			}
+		}
+		return nil
+	})
+	return found
 }
 
 // components numbers the modules by the groups configure-time needs

@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/celltest"
+	"github.com/nginx-modbuild/nginx-modbuild/internal/testing/testenv"
 )
 
 // TestRecordOfGlobalFlags runs the wrapper of a config that appends to
@@ -66,4 +69,27 @@ func runWrappers(t *testing.T, prelude string, configs ...string) map[int]*decla
 		t.Fatalf("sh: %v\n%s", err, out)
 	}
 	return readRecord(rec)
+}
+
+// TestMacroTiesLuaToTheNDK: lua's config appends -DNDK_SET_VAR to CFLAGS
+// for the NDK (whose objs/ndk_config.h tests it), not for vts. Split by
+// global flags alone, the Debian 12 corpus configured lua apart from the
+// NDK, and lua built without it (requires []). The -D ties lua to the
+// NDK, and only to it.
+func TestMacroTiesLuaToTheNDK(t *testing.T) {
+	t.Parallel()
+	mirror := testenv.Mirror(t, "debian-12/libnginx-mod-http-lua_0.10.23.orig.tar.gz")
+	ndk := celltest.Module(t, filepath.Join(mirror, "debian-12"), "libnginx-mod-http-ndk_0.3.2.orig.tar.gz")
+	lua := celltest.Module(t, filepath.Join(mirror, "debian-12"), "libnginx-mod-http-lua_0.10.23.orig.tar.gz")
+	vts := testenv.Upstream(t, "nginx-module-vts")
+	g := group{mods: []prepared{{Module: Module{Dir: vts}, index: 0}, {Module: Module{Dir: ndk}, index: 1}, {Module: Module{Dir: lua}, index: 2}},
+		record: map[int]*declared{2: {Flags: map[string][2]string{"CFLAGS": {"-pipe -O", "-pipe -O -DNDK_SET_VAR"}}}}}
+	got := macroTies(g, nil)
+	if want := [][]int{nil, nil, {1}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("macroTies = %v, want %v (lua tied to the NDK only)", got, want)
+	}
+	comp := components(3, got)
+	if comp[1] != comp[2] || comp[0] == comp[2] {
+		t.Errorf("components %v: want the NDK with lua, vts apart", comp)
+	}
 }
