@@ -90,6 +90,11 @@ func (o *installOptions) check(args []string, d *Deps) error {
 	if len(args) > 0 && (args[0] == "remove" || args[0] == "check" || args[0] == "recover") {
 		return usagef("install: the verb %s goes first, before the flags: install %s [flags] ...", args[0], args[0])
 	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			return usagef("install: %s comes after the module names, where it is read as one: put the flags first (install [flags] MODULE...)", a)
+		}
+	}
 	switch {
 	case o.remove && (o.recoverOnly || o.checkOnly || o.printLoad || o.forNginx != ""):
 		return usagef("install remove takes modules only (with --dry-run and --reload), not recover, check, --print-load or --for-nginx")

@@ -466,6 +466,7 @@ func TestInstallVerbs(t *testing.T) {
 		{[]string{"install", "check"}, "install check needs --for-nginx VERSION"},
 		{[]string{"install", "recover", "echo"}, "install recover takes no modules"},
 		{[]string{"install", "--dry-run", "remove", "echo"}, "the verb remove goes first, before the flags: install remove [flags] ..."},
+		{[]string{"install", "--from", "dist", "echo", "--install-deps"}, "install: --install-deps comes after the module names, where it is read as one: put the flags first"},
 	} {
 		r := h.run(c.args...)
 		if r.code != 2 || r.err == nil || !strings.Contains(r.err.Error(), c.want) {
