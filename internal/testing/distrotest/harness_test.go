@@ -193,12 +193,13 @@ func loadInto(t *testing.T, image, dist string, m manifest.Manifest, runtime []s
 // output and error: the caller judges them.
 func aptInstallPublished(t *testing.T, image, suite, dist string, pkgs ...string) (*testenv.Container, string, error) {
 	t.Helper()
-	keyFile := filepath.Join(t.TempDir(), "key.asc")
-	if err := os.WriteFile(keyFile, signingKey(t), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pub := filepath.Join(t.TempDir(), "pub")
-	runTool(t, "release", "--dir", pub, "--dist", dist, "--repositories", "--signing-key", keyFile)
+	return aptInstallServed(t, image, suite, publishSigned(t, dist), pkgs...)
+}
+
+// aptInstallServed is aptInstallPublished of a directory published
+// already (publishSigned).
+func aptInstallServed(t *testing.T, image, suite, pub string, pkgs ...string) (*testenv.Container, string, error) {
+	t.Helper()
 	srv := httptest.NewServer(http.FileServer(http.Dir(pub)))
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
@@ -206,4 +207,19 @@ func aptInstallPublished(t *testing.T, image, suite, dist string, pkgs ...string
 	h.Shell(ctx, setupLines(srv.URL, suite, true)+"\napt-get update -q >/dev/null")
 	out, err := h.Exec(ctx, []string{"DEBIAN_FRONTEND=noninteractive"}, "sh", "-c", "apt-get install -y -q "+strings.Join(pkgs, " ")+" 2>&1")
 	return h, out, err
+}
+
+// publishSigned is dist released into a new directory as the pages job
+// publishes it (release --dir --repositories, signed with a fresh key):
+// the release's files (manifest.json, SHA256SUMS, the .so and packages)
+// and the signed repositories.
+func publishSigned(t *testing.T, dist string) string {
+	t.Helper()
+	keyFile := filepath.Join(t.TempDir(), "key.asc")
+	if err := os.WriteFile(keyFile, signingKey(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "pub")
+	runTool(t, "release", "--dir", pub, "--dist", dist, "--repositories", "--signing-key", keyFile)
+	return pub
 }

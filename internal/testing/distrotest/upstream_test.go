@@ -275,7 +275,52 @@ func toolBuildsWhatHandsBuild(t *testing.T, image, distro, nginx, mirror, src st
 		}
 	}
 	upstreamFolded(t, out, m, indexRefused)
-	upstreamPackagesLoad(t, image, distro, work, m)
+	pub := upstreamPackagesLoad(t, image, distro, work, m)
+	toolsLastProof(t, image, pub, m)
+}
+
+// toolsLastProof is the cell's last proof done by the tool itself: in a
+// fresh container of image with only the release's nginx, install
+// --install-deps puts every module of the release in place, installing
+// the runtime packages the manifest names (libbrotli1 for brotli's
+// shared libbrotlienc, libnginx-mod-stream for the stream modules) first,
+// and nginx -t passes with them all. Without --install-deps, the same
+// install is refused and rolled back, naming the package to install.
+func toolsLastProof(t *testing.T, image, pub string, m manifest.Manifest) {
+	ctx := context.Background()
+	c := testenv.StartContainer(t, image,
+		testenv.Mount{Host: testenv.ToolBinary(t), Container: "/usr/local/bin/nginx-modbuild", ReadOnly: true},
+		testenv.Mount{Host: pub, Container: "/pub", ReadOnly: true})
+	c.Shell(ctx, "apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nginx >/dev/null")
+	var mods, runtime []string
+	for _, e := range m.Entries {
+		if e.Kind == "" {
+			mods = append(mods, e.Module)
+			runtime = append(runtime, e.Runtime...)
+		}
+	}
+	argv := func(flags ...string) []string {
+		return append(append([]string{"nginx-modbuild", "install", "--from", "/pub", "--no-provenance"}, flags...), mods...)
+	}
+	if slices.Contains(runtime, "libbrotli1") {
+		out, err := c.Exec(ctx, nil, argv()...)
+		if err == nil || !strings.Contains(out, "libbrotli1") {
+			t.Errorf("install without --install-deps, libbrotli1 absent: %v, want refused naming libbrotli1\n%s", err, testenv.Tail(out, 20))
+		}
+	}
+	out, err := c.Exec(ctx, []string{"DEBIAN_FRONTEND=noninteractive"}, argv("--install-deps")...)
+	if err != nil {
+		t.Fatalf("install --install-deps %v in a fresh %s with only nginx: %v\n%s", mods, image, err, testenv.Tail(out, 40))
+	}
+	t.Logf("install --install-deps: %s", strings.TrimSpace(testenv.Tail(out, 4)))
+	for _, p := range runtime {
+		if st := c.Shell(ctx, "dpkg-query -W -f='${db:Status-Abbrev}' "+p+" 2>/dev/null || true"); !strings.HasPrefix(st, "ii") {
+			t.Errorf("runtime package %s not installed by install --install-deps: %q", p, st)
+		}
+	}
+	if res, err := c.Exec(ctx, nil, "nginx", "-t"); err != nil {
+		t.Errorf("nginx -t after install --install-deps: %v\n%s", err, res)
+	}
 }
 
 // lacking tells whether a reason's first line is a compiler's, linker's
@@ -366,7 +411,7 @@ func upstreamFolded(t *testing.T, out string, m manifest.Manifest, indexRefused 
 // upstreamPackagesLoad publishes the cell's packages signed,
 // apt-installs all of them into a fresh container of image with only the
 // release's nginx, and runs nginx -t with every module loaded.
-func upstreamPackagesLoad(t *testing.T, image, distro, work string, m manifest.Manifest) {
+func upstreamPackagesLoad(t *testing.T, image, distro, work string, m manifest.Manifest) string {
 	var pkgs []string
 	debs, _ := filepath.Glob(filepath.Join(work, "dist", "*.deb"))
 	for _, d := range debs {
@@ -379,7 +424,8 @@ func upstreamPackagesLoad(t *testing.T, image, distro, work string, m manifest.M
 	if len(pkgs) == 0 {
 		t.Fatalf("no packages in %s", filepath.Join(work, "dist"))
 	}
-	h, out, err := aptInstallPublished(t, image, distro, filepath.Join(work, "dist"), pkgs...)
+	pub := publishSigned(t, filepath.Join(work, "dist"))
+	h, out, err := aptInstallServed(t, image, distro, pub, pkgs...)
 	if err != nil {
 		t.Fatalf("apt-get install %v: %v\n%s", pkgs, err, testenv.Tail(out, 30))
 	}
@@ -402,4 +448,5 @@ func upstreamPackagesLoad(t *testing.T, image, distro, work string, m manifest.M
 	} else {
 		t.Logf("%s's nginx -t with %d packages from the repository: %s", distro, len(pkgs), strings.TrimSpace(res))
 	}
+	return pub
 }
