@@ -42,10 +42,13 @@ func TestInstallNeverReplacesAPackagesFile(t *testing.T) {
 	const path = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
 	before := c.Shell(ctx, "sha256sum "+path+" && dpkg -S "+path)
 	for _, dry := range []bool{true, false} {
-		args := []string{"nginx-modbuild", "install", "--from", "/rel", "--no-provenance", "echo"}
+		args := []string{"nginx-modbuild", "install", "--from", "/rel", "--no-provenance"}
 		if dry {
+			// Before the module names: after them, Go's flag parsing read
+			// it as a module, and this case was no dry run at all.
 			args = append(args, "--dry-run")
 		}
+		args = append(args, "echo")
 		out, err := c.Exec(ctx, nil, args...)
 		if err == nil || !strings.Contains(out, "refusing to replace "+path) || !strings.Contains(out, "libnginx-mod-http-echo") {
 			t.Errorf("install (dry run %v) over the package's file: %v\n%s", dry, err, testenv.Tail(out, 10))
