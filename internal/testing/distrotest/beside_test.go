@@ -96,6 +96,8 @@ func TestDebBesideDistrosOwnPackage(t *testing.T) {
 			}
 			if r.distro == "debian-12" {
 				upgradeCarriesTheModule(t, h, srv.URL, ours["debian-13"])
+			} else {
+				upgradeWithoutABuild(t, h)
 			}
 		})
 	}
@@ -149,6 +151,46 @@ func upgradeCarriesTheModule(t *testing.T, h *testenv.Container, url, trixieSO s
 	}
 	// The configuration still uses echo (conf.d/echo.conf): nginx -t.
 	h.Shell(ctx, "nginx -v 2>&1 | grep -q 1.26.3 && nginx -t 2>&1")
+}
+
+// upgradeWithoutABuild is issue 33's second item on a Debian 13 host
+// whose configuration uses echo from our repository (trixie): nginx from
+// the next release (forky, Debian's testing: nginx 1.30.6 on 2026-12-03),
+// for which the repository has no build. apt's plan removes the module
+// before it unpacks nginx; the real transaction completes, dpkg --audit
+// is clean, and the module's prerm says what to do, because the
+// configuration still uses it.
+func upgradeWithoutABuild(t *testing.T, h *testenv.Container) {
+	t.Helper()
+	ctx := context.Background()
+	env := []string{"DEBIAN_FRONTEND=noninteractive"}
+	swap(t, h, "nginx-module-echo", "", "")
+	// The archive here is a snapshot: forky's InRelease (30 Oct) is past
+	// its Valid-Until, which apt checks for testing; its signature is
+	// still verified (check-valid-until=no, as for snapshot.debian.org).
+	h.Shell(ctx, `nginx -t 2>&1 && sed 's/^deb /deb [check-valid-until=no] /; s/ trixie / forky /' /etc/apt/sources.list > /etc/apt/sources.list.d/forky.list && apt-get update -q >/dev/null`)
+	plan, err := h.Exec(ctx, env, "sh", "-c", "apt-get install -s -q -t forky nginx 2>&1")
+	_, removed, _ := strings.Cut(plan, "The following packages will be REMOVED:\n")
+	removed, _, _ = strings.Cut(removed, "\nThe following")
+	remv, inst := strings.Index(plan, "Remv nginx-module-echo"), strings.Index(plan, "Inst nginx ")
+	t.Logf("apt-get install -s -t forky nginx, no build of ours for it:\n%s", testenv.Tail(plan, 12))
+	if err != nil || !slices.Contains(strings.Fields(removed), "nginx-module-echo") || remv < 0 || inst < 0 || remv > inst {
+		t.Fatalf("nginx from forky with no build of ours for it: the plan does not remove the module before it unpacks nginx (%v):\n%s", err, testenv.Tail(plan, 40))
+	}
+	out, err := h.Exec(ctx, env, "sh", "-c", "apt-get install -y -q -t forky nginx 2>&1")
+	t.Logf("apt-get install -t forky nginx:\n%s", testenv.Tail(out, 16))
+	if err != nil || !strings.Contains(out, "Removing nginx-module-echo") || !strings.Contains(out, "removed, but the configuration still uses it") {
+		t.Errorf("nginx from forky: %v, want the module removed, saying what to do:\n%s", err, testenv.Tail(out, 40))
+	}
+	if audit := h.Shell(ctx, "dpkg --audit 2>&1"); strings.TrimSpace(audit) != "" {
+		t.Errorf("after the upgrade to forky's nginx, dpkg --audit: %s", audit)
+	}
+	if v := h.Shell(ctx, "dpkg-query -W -f='${Version}' nginx"); strings.HasPrefix(v, "1.26.") {
+		t.Errorf("nginx is still %s after the upgrade", v)
+	}
+	if st := h.Shell(ctx, "dpkg-query -W -f='${db:Status-Abbrev}' nginx-module-echo 2>/dev/null || true"); strings.HasPrefix(st, "ii") {
+		t.Errorf("nginx-module-echo is still installed beside forky's nginx: %s", st)
+	}
 }
 
 // swap installs pkg with apt-get in c and checks the host after it: the
