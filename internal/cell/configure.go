@@ -204,7 +204,8 @@ var preprocessorTest = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*(?:if|ifdef|ifndef|
 // macroTies adds to deps the ties global -D flags make: a config that
 // appends -DX to CFLAGS (lua's and set-misc's -DNDK_SET_VAR) means it for
 // every module whose sources test X (the NDK's #if (NDK_SET_VAR)). Kept
-// apart, the NDK would be built without what they call.
+// apart, the NDK would be built without what they call. Each module's
+// sources are read once, however many configs add -D flags.
 func macroTies(g group, deps [][]int) [][]int {
 	out := make([][]int, len(g.mods))
 	for i := range out {
@@ -212,6 +213,7 @@ func macroTies(g group, deps [][]int) [][]int {
 			out[i] = slices.Clone(deps[i])
 		}
 	}
+	conds := map[string][][]byte{} // module dir -> its preprocessor conditionals
 	for k, m := range g.mods {
 		d := g.record[m.index]
 		if d == nil {
@@ -222,7 +224,15 @@ func macroTies(g group, deps [][]int) [][]int {
 			continue
 		}
 		for j, o := range g.mods {
-			if j != k && !slices.Contains(out[k], j) && sourcesTest(o.Dir, macros) {
+			if j == k || slices.Contains(out[k], j) {
+				continue
+			}
+			c, ok := conds[o.Dir]
+			if !ok {
+				c = conditionals(o.Dir)
+				conds[o.Dir] = c
+			}
+			if testsAny(c, macros) {
 				out[k] = append(out[k], j)
 			}
 		}
@@ -246,19 +256,15 @@ func addedMacros(ba [2]string) []string {
 	return out
 }
 
-// sourcesTest tells whether a C/C++ source or header under dir tests one
-// of macros in a preprocessor conditional.
-func sourcesTest(dir string, macros []string) bool {
-	var words []*regexp.Regexp
-	for _, m := range macros {
-		words = append(words, regexp.MustCompile(`\b`+regexp.QuoteMeta(m)+`\b`))
-	}
-	found := false
+// conditionals are the preprocessor conditional lines of the C/C++
+// sources and headers under dir (its tests and .git left out).
+func conditionals(dir string) [][]byte {
+	var out [][]byte
 	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-		if err != nil || found {
-			return filepath.SkipDir
-		}
-		if e.IsDir() {
+		switch {
+		case err != nil:
+			return nil
+		case e.IsDir():
 			if n := e.Name(); n == ".git" || n == "t" || n == "test" || n == "tests" {
 				return filepath.SkipDir
 			}
@@ -266,24 +272,26 @@ func sourcesTest(dir string, macros []string) bool {
 		}
 		switch filepath.Ext(p) {
 		case ".c", ".h", ".cc", ".cpp", ".hpp", ".hh":
-		default:
-			return nil
-		}
-		b, err := userfile.Read(p, 4<<20)
-		if err != nil {
-			return nil
-		}
-		for _, l := range preprocessorTest.FindAll(b, -1) {
-			for _, w := range words {
-				if w.Match(l) {
-					found = true
-					return filepath.SkipAll
-				}
+			if b, err := userfile.Read(p, 4<<20); err == nil {
+				out = append(out, preprocessorTest.FindAll(b, -1)...)
 			}
 		}
 		return nil
 	})
-	return found
+	return out
+}
+
+// testsAny tells whether one of lines names one of macros.
+func testsAny(lines [][]byte, macros []string) bool {
+	for _, m := range macros {
+		w := regexp.MustCompile(`\b` + regexp.QuoteMeta(m) + `\b`)
+		for _, l := range lines {
+			if w.Match(l) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // components numbers the modules by the groups configure-time needs
